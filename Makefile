@@ -1,0 +1,53 @@
+# wattlens — the two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+APT_PACKAGES := influxdb mosquitto chromium chromium-driver
+CAMBRIDGE ?= ../shared/data/cambridge
+
+.PHONY: demo test lint system-deps venv bench sample clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages the integration and browser tests talk to, installed only when missing.
+system-deps:
+	@missing=""; \
+	command -v influxd >/dev/null || missing="$$missing influxdb"; \
+	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages:$$missing — run: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/wattlens demo
+
+test: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP) system-deps
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+sample: $(STAMP)
+	$(BIN)/python -c "from pathlib import Path; from wattlens.sample import build; build(Path('$(CAMBRIDGE)'), Path('wattlens/sample'))"
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache *.egg-info

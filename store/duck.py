@@ -1,0 +1,311 @@
+"""DuckDBStore: the embedded default, one file in the data directory."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from store.base import TimeRange, check_aggregation, document_body, events_with_annotations
+from store.schema import (
+    ANNOTATION_STATUSES,
+    empty_readings,
+    validate_events,
+    validate_forecasts,
+    validate_readings,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    time TIMESTAMPTZ NOT NULL, meter VARCHAR NOT NULL, quantity VARCHAR NOT NULL,
+    value DOUBLE NOT NULL, quality VARCHAR NOT NULL, PRIMARY KEY (meter, quantity, time));
+CREATE TABLE IF NOT EXISTS forecasts (
+    issued_at TIMESTAMPTZ NOT NULL, meter VARCHAR NOT NULL, model VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL, time TIMESTAMPTZ NOT NULL, yhat DOUBLE NOT NULL,
+    yhat_lower DOUBLE NOT NULL, yhat_upper DOUBLE NOT NULL,
+    PRIMARY KEY (meter, model, issued_at, time));
+CREATE TABLE IF NOT EXISTS events (
+    event_id VARCHAR PRIMARY KEY, meter VARCHAR NOT NULL, start TIMESTAMPTZ NOT NULL,
+    "end" TIMESTAMPTZ NOT NULL, kind VARCHAR NOT NULL, severity DOUBLE NOT NULL,
+    excess_kwh DOUBLE NOT NULL, details VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS annotations (
+    event_id VARCHAR NOT NULL, "at" TIMESTAMPTZ NOT NULL, "by" VARCHAR NOT NULL,
+    status VARCHAR NOT NULL, note VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    kind VARCHAR NOT NULL, key VARCHAR NOT NULL, body VARCHAR NOT NULL,
+    PRIMARY KEY (kind, key));
+"""
+
+_HOW_SQL = {"sum": "SUM", "mean": "AVG", "max": "MAX", "min": "MIN", "count": "COUNT"}
+
+
+def _utc(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, utc=True).astype("datetime64[ns, UTC]")
+
+
+class DuckDBStore:
+    """A :class:`store.base.Store` in one DuckDB file (``":memory:"`` for a throwaway one).
+
+    One process opens the file for writing; threads share the store (each call takes its own
+    cursor).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self.path)
+        except duckdb.IOException as exc:
+            raise RuntimeError(
+                f"cannot open the DuckDB store {self.path!r}: {exc}. Another wattlens process "
+                f"may hold it; stop that process or point [store] path elsewhere"
+            ) from exc
+        self._lock = threading.Lock()
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"DuckDBStore({self.path!r})"
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = self._con.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        return cursor
+
+    def init(self) -> str:
+        return f"DuckDB store ready at {self.path}"
+
+    def close(self) -> None:
+        self._con.close()
+
+    # ----------------------------------------------------------------- readings
+    def write_readings(self, readings: pd.DataFrame) -> int:
+        frame = validate_readings(readings)
+        if frame.empty:
+            return 0
+        with self._lock:
+            cur = self._cursor()
+            cur.register("incoming", frame)
+            cur.execute(
+                "INSERT OR REPLACE INTO readings "
+                "SELECT time, meter, quantity, value, quality FROM incoming"
+            )
+            cur.unregister("incoming")
+        return len(frame)
+
+    @staticmethod
+    def _where(
+        meters: Sequence[str] | None,
+        quantity: str | None,
+        start: Any,
+        end: Any,
+        time_column: str = "time",
+    ) -> tuple[str, list[Any]]:
+        span = TimeRange.of(start, end)
+        clauses, params = ["TRUE"], []
+        if meters is not None:
+            clauses.append("list_contains(?, meter)")
+            params.append([str(m) for m in meters])
+        if quantity is not None:
+            clauses.append("quantity = ?")
+            params.append(quantity)
+        if span.start is not None:
+            clauses.append(f"{time_column} >= ?")
+            params.append(span.start.to_pydatetime())
+        if span.end is not None:
+            clauses.append(f"{time_column} < ?")
+            params.append(span.end.to_pydatetime())
+        return " AND ".join(clauses), params
+
+    def read_readings(
+        self,
+        meters: Sequence[str] | None = None,
+        quantity: str | None = "energy",
+        start: Any = None,
+        end: Any = None,
+    ) -> pd.DataFrame:
+        where, params = self._where(meters, quantity, start, end)
+        frame = (
+            self._cursor()
+            .execute(
+                "SELECT time, meter, quantity, value, quality FROM readings "
+                f"WHERE {where} ORDER BY meter, quantity, time",
+                params,
+            )
+            .df()
+        )
+        if frame.empty:
+            return empty_readings()
+        frame["time"] = _utc(frame["time"])
+        return frame.astype({"meter": object, "quantity": object, "quality": object})
+
+    def aggregate(
+        self,
+        meters: Sequence[str] | None,
+        quantity: str,
+        start: Any,
+        end: Any,
+        every: str = "1h",
+        how: str = "sum",
+        tz: str = "UTC",
+    ) -> pd.DataFrame:
+        check_aggregation(every, how, tz)
+        where, params = self._where(meters, quantity, start, end)
+        width = pd.Timedelta(every)
+        interval = f"INTERVAL '{int(width.total_seconds())} seconds'"
+        if width >= pd.Timedelta("1D"):
+            interval = f"INTERVAL '{width.days} days'"
+        frame = (
+            self._cursor()
+            .execute(
+                f"SELECT time_bucket({interval}, time, ?) AS time, meter, "
+                f"CAST({_HOW_SQL[how]}(value) AS DOUBLE) AS value FROM readings WHERE {where} "
+                "GROUP BY ALL ORDER BY meter, time",
+                [tz, *params],
+            )
+            .df()
+        )
+        frame["time"] = _utc(frame["time"])
+        return frame.astype({"meter": object, "value": "float64"})[["time", "meter", "value"]]
+
+    def meters(self, quantity: str | None = None) -> list[str]:
+        where, params = self._where(None, quantity, None, None)
+        rows = self._cursor().execute(
+            f"SELECT DISTINCT meter FROM readings WHERE {where} ORDER BY meter", params
+        )
+        return [r[0] for r in rows.fetchall()]
+
+    def latest(self, meters: Sequence[str] | None = None, quantity: str = "energy") -> pd.DataFrame:
+        where, params = self._where(meters, quantity, None, None)
+        frame = (
+            self._cursor()
+            .execute(
+                "SELECT meter, arg_max(time, time) AS time, arg_max(value, time) AS value "
+                f"FROM readings WHERE {where} GROUP BY meter ORDER BY meter",
+                params,
+            )
+            .df()
+        )
+        frame["time"] = _utc(frame["time"])
+        return frame.astype({"meter": object, "value": "float64"})
+
+    # ---------------------------------------------------------------- forecasts
+    def write_forecasts(self, forecasts: pd.DataFrame) -> int:
+        frame = validate_forecasts(forecasts)
+        if frame.empty:
+            return 0
+        with self._lock:
+            cur = self._cursor()
+            cur.register("incoming", frame)
+            cur.execute(
+                "INSERT OR REPLACE INTO forecasts SELECT issued_at, meter, model, model_version, "
+                "time, yhat, yhat_lower, yhat_upper FROM incoming"
+            )
+            cur.unregister("incoming")
+        return len(frame)
+
+    def read_forecasts(
+        self,
+        meters: Sequence[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        model: str | None = None,
+    ) -> pd.DataFrame:
+        where, params = self._where(meters, None, start, end)
+        if model is not None:
+            where += " AND model = ?"
+            params.append(model)
+        frame = (
+            self._cursor()
+            .execute(
+                "SELECT issued_at, meter, model, model_version, time, yhat, yhat_lower, "
+                f"yhat_upper FROM forecasts WHERE {where} "
+                "ORDER BY meter, model, issued_at, time",
+                params,
+            )
+            .df()
+        )
+        return validate_forecasts(frame)
+
+    # ------------------------------------------------------------------- events
+    def write_events(self, events: pd.DataFrame) -> int:
+        frame = validate_events(events)
+        if frame.empty:
+            return 0
+        with self._lock:
+            cur = self._cursor()
+            cur.register("incoming", frame)
+            cur.execute(
+                'INSERT OR REPLACE INTO events SELECT event_id, meter, start, "end", kind, '
+                "severity, excess_kwh, details FROM incoming"
+            )
+            cur.unregister("incoming")
+        return len(frame)
+
+    def read_events(
+        self,
+        meters: Sequence[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        kinds: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        span = TimeRange.of(start, end)
+        clauses, params = ["TRUE"], []
+        if meters is not None:
+            clauses.append("list_contains(?, meter)")
+            params.append([str(m) for m in meters])
+        if kinds is not None:
+            clauses.append("list_contains(?, kind)")
+            params.append([str(k) for k in kinds])
+        if span.end is not None:
+            clauses.append("start < ?")
+            params.append(span.end.to_pydatetime())
+        if span.start is not None:
+            clauses.append('"end" >= ?')
+            params.append(span.start.to_pydatetime())
+        cur = self._cursor()
+        events = cur.execute(
+            f"SELECT * FROM events WHERE {' AND '.join(clauses)}", params
+        ).df()
+        annotations = cur.execute("SELECT * FROM annotations").df()
+        return events_with_annotations(events, annotations)
+
+    def annotate_event(
+        self, event_id: str, status: str, by: str, note: str = "", at: Any = None
+    ) -> None:
+        if status not in ANNOTATION_STATUSES:
+            raise ValueError(f"status={status!r}; use one of {list(ANNOTATION_STATUSES)}")
+        when = TimeRange.of(at or pd.Timestamp.now(tz="UTC")).start
+        with self._lock:
+            self._cursor().execute(
+                "INSERT INTO annotations VALUES (?, ?, ?, ?, ?)",
+                [event_id, when.to_pydatetime(), by, status, note],
+            )
+
+    # ---------------------------------------------------------------- documents
+    def put_document(self, kind: str, key: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            self._cursor().execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?)",
+                [kind, key, document_body(body)],
+            )
+
+    def get_document(self, kind: str, key: str) -> dict[str, Any] | None:
+        row = (
+            self._cursor()
+            .execute("SELECT body FROM documents WHERE kind = ? AND key = ?", [kind, key])
+            .fetchone()
+        )
+        return json.loads(row[0]) if row else None
+
+    def list_documents(self, kind: str) -> dict[str, dict[str, Any]]:
+        rows = self._cursor().execute(
+            "SELECT key, body FROM documents WHERE kind = ? ORDER BY key", [kind]
+        )
+        return {key: json.loads(body) for key, body in rows.fetchall()}

@@ -1,0 +1,188 @@
+"""The ``wattlens`` command line. Every command has ``--help``.
+
+The configuration is loaded once here, at the entry point, and passed down; commands that work
+on plain files (``forecast backtest``, ``savings``, ...) need no config and no store.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from store import open_store
+from store.base import Store, StoreError
+from store.csvio import read_readings_csv, write_readings_csv
+from store.schema import ContractError
+from wattlens.config import Config, ConfigError, load_config
+
+app = typer.Typer(
+    help="wattlens: energy-efficiency analytics — meters in, forecasts, savings and a dashboard out.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+store_app = typer.Typer(help="Provision and inspect the store.", no_args_is_help=True)
+import_app = typer.Typer(help="Import CSV files into the store.", no_args_is_help=True)
+export_app = typer.Typer(help="Export data from the store to CSV.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+
+console = Console(stderr=True)
+EXAMPLE_CONFIG = Path(__file__).with_name("wattlens.example.toml")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config file (default: wattlens.toml if present)."),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a clear error and return the exit to raise."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def get_config(path: Path | None) -> Config:
+    """The config at ``path``, ./wattlens.toml, or the built-in default (embedded store)."""
+    try:
+        if path is not None:
+            return load_config(path)
+        if Path("wattlens.toml").exists():
+            return load_config("wattlens.toml")
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    return Config()
+
+
+def get_store(config: Config) -> Store:
+    return open_store(config.store)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
+) -> None:
+    """wattlens command line."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("cmdstanpy", "prophet", "urllib3", "distributed", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the starter config.")] = Path(
+        "wattlens.toml"
+    ),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a starter config (a copy of wattlens.example.toml) to edit."""
+    if path.exists() and not force:
+        raise fail(f"{path} exists; pass --force to overwrite it")
+    path.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    console.print(f"wrote {path}; edit the sites, buildings and meters, then `wattlens demo`")
+
+
+@store_app.command("init")
+def store_init(config: ConfigOption = None) -> None:
+    """Provision the store: CREATE DATABASE on InfluxDB 1.x, bucket + DBRP mapping on 2.x,
+    nothing on 3.x, tables on DuckDB."""
+    cfg = get_config(config)
+    store = get_store(cfg)
+    try:
+        console.print(store.init())
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+
+
+@store_app.command("meters")
+def store_meters(
+    config: ConfigOption = None,
+    quantity: Annotated[str | None, typer.Option(help="Only meters with this quantity.")] = None,
+) -> None:
+    """List the meters that have readings, with their newest reading."""
+    cfg = get_config(config)
+    store = get_store(cfg)
+    try:
+        table = Table("meter", "newest reading (UTC)", "value")
+        latest = store.latest(quantity=quantity or "energy")
+        for row in latest.itertuples():
+            table.add_row(row.meter, row.time.isoformat(), f"{row.value:g}")
+        Console().print(table)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+
+
+@import_app.command("readings")
+def import_readings(
+    file: Annotated[Path, typer.Argument(help="CSV with time,meter,value[,quantity].")],
+    config: ConfigOption = None,
+    missing_zero: Annotated[
+        bool, typer.Option("--missing-zero", help="Treat zero energy readings as missing.")
+    ] = False,
+) -> None:
+    """Import a readings CSV (time ISO 8601 with offset or Z; quantity defaults to energy)."""
+    cfg = get_config(config)
+    try:
+        frame = read_readings_csv(file, missing_zero=missing_zero)
+    except ContractError as exc:
+        raise fail(f"{exc}\nnothing was written") from None
+    store = get_store(cfg)
+    try:
+        store.init()
+        n = store.write_readings(frame)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    console.print(f"imported {n} readings of {frame['meter'].nunique()} meters from {file}")
+
+
+@export_app.command("readings")
+def export_readings(
+    out: Annotated[Path, typer.Argument(help="CSV file to write.")],
+    config: ConfigOption = None,
+    meter: Annotated[
+        list[str] | None, typer.Option("--meter", "-m", help="Meter id (repeatable).")
+    ] = None,
+    quantity: Annotated[str | None, typer.Option(help="Quantity, e.g. energy.")] = None,
+    start: Annotated[str | None, typer.Option(help="Start, ISO 8601 with offset.")] = None,
+    end: Annotated[str | None, typer.Option(help="End (exclusive), ISO 8601 with offset.")] = None,
+) -> None:
+    """Export readings to CSV in the interchange format."""
+    cfg = get_config(config)
+    store = get_store(cfg)
+    try:
+        frame = store.read_readings(meter or None, quantity, start, end)
+    except (StoreError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    n = write_readings_csv(frame, out)
+    console.print(f"exported {n} readings to {out}")
+
+
+@app.command()
+def demo(config: ConfigOption = None) -> None:
+    """Load the shipped sample (3 Cambridge buildings, 2018-2019) into the store and summarise."""
+    from wattlens.demo import load_and_summarise
+
+    cfg = get_config(config)
+    store = get_store(cfg)
+    try:
+        load_and_summarise(store, Console())
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()

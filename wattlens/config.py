@@ -1,0 +1,207 @@
+"""Site configuration: one frozen pydantic model built at the entry point and passed down.
+
+A TOML file describes the store and sites → buildings → meters. Secrets never live in the file:
+the file names the environment variable that holds them (``token_env``, ``password_env``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Commodity = Literal["electricity", "gas", "heat", "water"]
+MeterKind = Literal["interval", "register", "power"]
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+class ConfigError(ValueError):
+    """The configuration file is wrong; the message names the key, the value and the fix."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MeterConfig(_Frozen):
+    """One meter. ``unit`` is what the device reports; ingest converts it to the canonical
+    unit of the meter's quantity (energy [kWh], power [kW])."""
+
+    id: str = Field(min_length=1, description="unique meter id, e.g. 'b12-elec'")
+    name: str = Field("", description="human name shown in the dashboard")
+    commodity: Commodity = Field(description="electricity, gas, heat or water")
+    unit: str = Field("kWh", description="unit the device reports: Wh, kWh, MWh, W, kW, m3, therm")
+    kind: MeterKind = Field(
+        "interval",
+        description="interval: energy per interval; register: cumulative counter; "
+        "power: instantaneous demand",
+    )
+    interval: str = Field("1h", description="reading interval as a pandas offset, e.g. '15min'")
+    parent: str | None = Field(None, description="id of the parent meter (for submeters)")
+    tags: dict[str, str] = Field(default_factory=dict, description="free tags")
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        try:
+            delta = pd.Timedelta(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a duration; write e.g. '15min' or '1h'") from exc
+        if delta <= pd.Timedelta(0):
+            raise ValueError(f"{value!r} must be positive, e.g. '15min' or '1h'")
+        return value
+
+
+class BuildingConfig(_Frozen):
+    id: str = Field(min_length=1, description="unique building id")
+    name: str = Field("", description="human name")
+    floor_area_m2: float | None = Field(None, gt=0, description="floor area [m2], for EUI")
+    meters: list[MeterConfig] = Field(default_factory=list, description="meters of the building")
+
+
+class SiteConfig(_Frozen):
+    id: str = Field(min_length=1, description="unique site id")
+    name: str = Field("", description="human name")
+    timezone: str = Field("UTC", description="IANA timezone, e.g. 'Europe/London'")
+    latitude: float | None = Field(None, ge=-90, le=90, description="latitude [deg]")
+    longitude: float | None = Field(None, ge=-180, le=180, description="longitude [deg]")
+    country: str | None = Field(None, description="ISO country code for public holidays, e.g. GB")
+    weather_meter: str | None = Field(
+        None, description="meter id of the site's outdoor weather readings"
+    )
+    buildings: list[BuildingConfig] = Field(default_factory=list, description="buildings")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"{value!r} is not an IANA timezone name; write e.g. 'Europe/London'"
+            ) from exc
+        return value
+
+
+class StoreConfig(_Frozen):
+    """Where readings live. Secrets come from the environment variables named here."""
+
+    kind: Literal["duckdb", "influx"] = Field("duckdb", description="duckdb (embedded) or influx")
+    path: Path = Field(
+        DEFAULT_DATA_DIR / "wattlens.duckdb", description="DuckDB file (kind = duckdb)"
+    )
+    url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL (kind = influx)")
+    database: str = Field("wattlens", description="InfluxDB 1.x/3.x database; 2.x bucket name")
+    retention_policy: str | None = Field(None, description="InfluxDB 1.x retention policy")
+    org: str | None = Field(None, description="InfluxDB 2.x organisation")
+    username: str | None = Field(None, description="InfluxDB 1.x user (auth-enabled servers)")
+    password_env: str = Field(
+        "WATTLENS_INFLUX_PASSWORD", description="environment variable holding the 1.x password"
+    )
+    token_env: str = Field(
+        "WATTLENS_INFLUX_TOKEN", description="environment variable holding the 2.x/3.x token"
+    )
+    gzip: bool = Field(True, description="gzip write bodies")
+    batch_size: int = Field(5000, gt=0, description="lines per write request")
+    timeout_s: float = Field(30.0, gt=0, description="HTTP timeout [s]")
+
+    def secret(self, which: Literal["password", "token"]) -> str | None:
+        """Read a secret from the environment (never from the file, never logged)."""
+        return os.environ.get(self.password_env if which == "password" else self.token_env)
+
+
+class Config(_Frozen):
+    """The whole configuration of one wattlens installation."""
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="where local state lives")
+    store: StoreConfig = Field(default_factory=StoreConfig, description="the store")
+    sites: list[SiteConfig] = Field(default_factory=list, description="sites")
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Config:
+        seen: dict[str, str] = {}
+        for site in self.sites:
+            for building in site.buildings:
+                for meter in building.meters:
+                    if meter.id in seen:
+                        raise ValueError(
+                            f"meter id {meter.id!r} is used twice (buildings {seen[meter.id]!r} "
+                            f"and {building.id!r}); give each meter a unique id"
+                        )
+                    seen[meter.id] = building.id
+        for site in self.sites:
+            for building in site.buildings:
+                for meter in building.meters:
+                    if meter.parent is not None and meter.parent not in seen:
+                        raise ValueError(
+                            f"meter {meter.id!r} has parent {meter.parent!r}, which is not a "
+                            f"configured meter; add it or remove 'parent'"
+                        )
+        return self
+
+    def meters(self) -> dict[str, MeterConfig]:
+        """Every configured meter by id."""
+        return {
+            m.id: m for s in self.sites for b in s.buildings for m in b.meters
+        }
+
+    def site_of(self, meter_id: str) -> SiteConfig | None:
+        """The site a meter belongs to."""
+        for site in self.sites:
+            if any(m.id == meter_id for b in site.buildings for m in b.meters):
+                return site
+        return None
+
+
+def _location(loc: tuple[Any, ...], data: Any) -> tuple[str, Any]:
+    """Turn a pydantic error location into a TOML-ish key path and the offending value."""
+    parts: list[str] = []
+    value = data
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
+        else:
+            parts.append(str(item))
+        try:
+            value = value[item]
+        except (KeyError, IndexError, TypeError):
+            value = None
+    return ".".join(parts), value
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
+    """Build a :class:`Config` from parsed TOML; errors name the key, the value and the fix."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key, value = _location(err["loc"], data)
+            shown = "" if err["type"] == "missing" else f" = {value!r}"
+            fix = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                fix = "unknown key; remove it or check its spelling in wattlens.example.toml"
+            lines.append(f"  {key}{shown}: {fix}")
+        raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(lines)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such config file; create one with `wattlens init {path}`"
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax there") from None
+    return parse_config(data, str(path))
