@@ -301,7 +301,7 @@ class InfluxStore:
                 bucket = buckets.create_bucket(bucket_name=self.database, org_id=org_id)
                 done.append(f"created bucket {self.database!r}")
             service = DBRPsService(client.api_client)
-            mappings = service.get_dbrps(org_id=org_id, db=self.database).content or []
+            mappings = service.get_dbr_ps(org_id=org_id, db=self.database).content or []
             if not mappings:
                 service.post_dbrp(DBRPCreate(
                     org_id=org_id, bucket_id=bucket.id, database=self.database,
