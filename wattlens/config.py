@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ingest.base import SourceSection
+
 Commodity = Literal["electricity", "gas", "heat", "water"]
 MeterKind = Literal["interval", "register", "power"]
 
@@ -122,6 +124,9 @@ class Config(_Frozen):
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="where local state lives")
     store: StoreConfig = Field(default_factory=StoreConfig, description="the store")
     sites: list[SiteConfig] = Field(default_factory=list, description="sites")
+    sources: list[SourceSection] = Field(
+        default_factory=list, description="ingest sources ([[sources]] tables)"
+    )
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Config:

@@ -1,0 +1,209 @@
+"""The source plug-in contract every ingest source implements.
+
+Contract (for source authors and the worker runtime):
+
+- A source is a class registered with ``@register_source("type-name")``. It has a nested pydantic
+  ``Options`` model (frozen, ``extra="forbid"``) describing its config keys, and a classmethod
+  ``from_config(section: SourceSection, config: Config) -> Source``. ``section.options`` is an
+  already validated instance of that ``Options`` model.
+- ``fetch(checkpoint, start=None, end=None)`` yields :class:`Batch` es: one per file chunk or poll.
+  ``batch.readings`` is a validated readings frame (``store.schema.validate_readings``; may be
+  empty); ``batch.rejected`` lists the bad records of that chunk, each with a reason naming the
+  input, the problem and the fix; ``batch.checkpoint`` is the JSON-able state *after* the batch.
+  The worker stores the checkpoint only after the batch's readings are durably written, and passes
+  the last stored one back to ``fetch`` on restart, so a source resumes without gap or duplicate.
+  ``start``/``end`` (UTC, half-open) restrict a backfill; ``checkpoint=None`` means from scratch.
+- A bad record never raises: it becomes a :class:`Rejected`. Exceptions are for misuse
+  (``ValueError``) or an unreachable device/service (:class:`SourceUnavailable`, retry later).
+- ``close()`` releases connections; it is safe to call twice.
+- Config: ``[[sources]]`` tables in the TOML file, validated by :class:`SourceSection`: the common
+  keys ``name``, ``type``, ``interval``, ``enabled``; every other key of the table is an option of
+  that type, validated by its ``Options`` model (errors name the key, the value and the fix).
+  Source modules register themselves on import; ``ingest.sources`` imports them all.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from wattlens.config import Config
+
+RECORD_CHARS = 500
+"""Longest raw record kept in a :class:`Rejected` (longer records are cut, with a marker)."""
+
+
+class SourceUnavailable(RuntimeError):
+    """The device or service behind a source cannot be reached now; retrying later may work."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """One bad input record: where it came from, its raw text and why it was refused."""
+
+    source: str
+    record: str
+    reason: str
+
+    @classmethod
+    def of(cls, source: str, record: Any, reason: str) -> Rejected:
+        """Build a rejection, cutting a huge raw record to :data:`RECORD_CHARS` characters."""
+        text = record if isinstance(record, str) else repr(record)
+        if len(text) > RECORD_CHARS:
+            text = f"{text[:RECORD_CHARS]}... [{len(text)} chars]"
+        return cls(source, text, reason)
+
+
+def _empty_readings() -> pd.DataFrame:
+    # imported here: wattlens.config imports this module, and the store package imports
+    # wattlens.config, so a module-level store import would be circular
+    from store.schema import empty_readings
+
+    return empty_readings()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What a source yields: validated readings, rejected records and the checkpoint after it."""
+
+    readings: pd.DataFrame = field(default_factory=_empty_readings)
+    rejected: list[Rejected] = field(default_factory=list)
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A configured source instance (see the module docstring for the contract)."""
+
+    name: str
+
+    def fetch(
+        self,
+        checkpoint: dict[str, Any] | None,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> Iterator[Batch]: ...
+
+    def close(self) -> None: ...
+
+
+class SourceOptions(BaseModel):
+    """Base of every source's ``Options`` model: frozen, unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+SOURCES: dict[str, type] = {}
+"""Registered source classes by type name (the only module-level mutable state)."""
+
+SOURCE_MODULES = "ingest.sources"
+"""Package whose import registers every built-in source."""
+
+_T = TypeVar("_T", bound=type)
+
+
+def register_source(name: str) -> Callable[[_T], _T]:
+    """Class decorator: register a source class under ``name`` (its ``type`` in the config)."""
+
+    def decorate(cls: _T) -> _T:
+        if name in SOURCES and SOURCES[name] is not cls:
+            raise ValueError(f"source type {name!r} is registered twice; rename one of them")
+        options = getattr(cls, "Options", None)
+        if not (isinstance(options, type) and issubclass(options, BaseModel)):
+            raise TypeError(f"source {cls.__name__} needs a nested pydantic 'Options' model")
+        if not callable(getattr(cls, "from_config", None)):
+            raise TypeError(f"source {cls.__name__} needs a classmethod from_config")
+        SOURCES[name] = cls
+        return cls
+
+    return decorate
+
+
+def source_class(type_name: str) -> type:
+    """The registered class for ``type_name`` (importing the built-in sources first)."""
+    importlib.import_module(SOURCE_MODULES)
+    try:
+        return SOURCES[type_name]
+    except KeyError:
+        raise ValueError(
+            f"unknown source type {type_name!r}; use one of {sorted(SOURCES)}"
+        ) from None
+
+
+def _options_error(type_name: str, exc: ValidationError, data: dict[str, Any]) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        fix = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            parts.append(f"option '{key}' is required for type {type_name!r}; add it")
+        elif err["type"] == "extra_forbidden":
+            parts.append(
+                f"option '{key}' is not known to type {type_name!r}; remove it or check its "
+                f"spelling in wattlens.example.toml"
+            )
+        else:
+            parts.append(f"option '{key}' = {err.get('input')!r}: {fix}")
+    return "; ".join(parts)
+
+
+class SourceSection(BaseModel):
+    """One ``[[sources]]`` table: common keys plus the options of its source type."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    COMMON: ClassVar[tuple[str, ...]] = ("name", "type", "interval", "enabled")
+
+    name: str = Field(min_length=1, description="unique source name, e.g. 'cambridge-files'")
+    type: str = Field(min_length=1, description="registered source type: files, weather, ...")
+    interval: str = Field("1h", description="poll/schedule interval as a pandas duration")
+    enabled: bool = Field(True, description="false keeps the section but does not run it")
+    options: SourceOptions = Field(description="the type's options (validated by its Options)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_options(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if isinstance(data.get("options"), BaseModel):
+            return data
+        type_name = data.get("type")
+        if not isinstance(type_name, str):
+            raise ValueError("every [[sources]] table needs type = 'files' | 'weather' | ...")
+        options_model = source_class(type_name).Options
+        raw = {k: v for k, v in data.items() if k not in cls.COMMON}
+        try:
+            options = options_model.model_validate(raw)
+        except ValidationError as exc:
+            raise ValueError(
+                f"source {data.get('name')!r}: {_options_error(type_name, exc, raw)}"
+            ) from None
+        common = {k: v for k, v in data.items() if k in cls.COMMON}
+        return {**common, "options": options}
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        try:
+            delta = pd.Timedelta(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a duration; write e.g. '15min' or '1h'") from exc
+        if delta <= pd.Timedelta(0):
+            raise ValueError(f"{value!r} must be positive, e.g. '15min' or '1h'")
+        return value
+
+    @property
+    def every(self) -> pd.Timedelta:
+        """The schedule interval as a Timedelta."""
+        return pd.Timedelta(self.interval)
+
+
+def build_source(section: SourceSection, config: Config) -> Source:
+    """Instantiate the source described by ``section``."""
+    return source_class(section.type).from_config(section, config)

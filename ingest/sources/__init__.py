@@ -1,0 +1,4 @@
+"""Built-in sources; importing this package registers them all in ``ingest.base.SOURCES``.
+
+Each source module adds itself to the import line below.
+"""
