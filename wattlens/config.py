@@ -21,6 +21,7 @@ Commodity = Literal["electricity", "gas", "heat", "water"]
 MeterKind = Literal["interval", "register", "power"]
 
 DEFAULT_DATA_DIR = Path("data")
+_SECRET_KEYS = {"token", "password", "secret", "api_key"}
 
 
 class ConfigError(ValueError):
@@ -192,6 +193,12 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
             fix = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 fix = "unknown key; remove it or check its spelling in wattlens.example.toml"
+                if str(err["loc"][-1]) in _SECRET_KEYS:
+                    shown = " = <hidden>"
+                    fix = (
+                        "secrets never go in the file; remove it and set the environment "
+                        "variable named by token_env / password_env"
+                    )
             lines.append(f"  {key}{shown}: {fix}")
         raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(lines)) from None
 
