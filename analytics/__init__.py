@@ -1,0 +1,2 @@
+"""Analytics: pure functions on readings frames — savings (M&V), tariffs, carbon, KPIs,
+anomalies and recommendations."""
