@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from dashboard.config import DashboardConfig
 from ingest.base import SourceSection
 
 Commodity = Literal["electricity", "gas", "heat", "water"]
@@ -125,6 +126,9 @@ class Config(_Frozen):
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="where local state lives")
     store: StoreConfig = Field(default_factory=StoreConfig, description="the store")
     sites: list[SiteConfig] = Field(default_factory=list, description="sites")
+    dashboard: DashboardConfig = Field(
+        default_factory=DashboardConfig, description="the dashboard: bind address, logins"
+    )
     sources: list[SourceSection] = Field(
         default_factory=list, description="ingest sources ([[sources]] tables)"
     )

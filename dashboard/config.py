@@ -1,0 +1,74 @@
+"""The ``[dashboard]`` config section: where the app listens, who may log in and what each sees.
+
+Passwords are stored only as werkzeug hashes (``scrypt:...`` or ``pbkdf2:...``); make one with
+``wattlens dashboard --hash-password``. The session secret comes from the environment variable
+named by ``secret_key_env`` and is never written to the file.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_HASH_METHODS = ("scrypt:", "pbkdf2:")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DashboardUser(_Frozen):
+    """One login: a hashed password and the buildings/meters the user may see."""
+
+    name: str = Field(min_length=1, description="login name")
+    password_hash: str = Field(
+        description="werkzeug password hash; make one with `wattlens dashboard --hash-password`"
+    )
+    all_meters: bool = Field(False, description="may see every meter (an administrator)")
+    buildings: list[str] = Field(
+        default_factory=list, description="ids of buildings whose meters the user may see"
+    )
+    meters: list[str] = Field(default_factory=list, description="ids of further visible meters")
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hashed(cls, value: str) -> str:
+        if not value.startswith(_HASH_METHODS):
+            raise ValueError(
+                "is not a password hash; never put a plain password here, run "
+                "`wattlens dashboard --hash-password` and paste its output"
+            )
+        return value
+
+
+class DashboardConfig(_Frozen):
+    """How the dashboard is served, refreshed and priced."""
+
+    host: str = Field("127.0.0.1", description="address to bind; 0.0.0.0 exposes it")
+    port: int = Field(8050, ge=1, le=65535, description="TCP port")
+    login: bool = Field(False, description="require a login; users see only their meters")
+    secret_key_env: str = Field(
+        "WATTLENS_DASHBOARD_SECRET",
+        description="environment variable holding the session signing key (random if unset)",
+    )
+    users: list[DashboardUser] = Field(default_factory=list, description="logins")
+    refresh_s: float = Field(5.0, gt=0, description="live page refresh period [s]")
+    cache_ttl_s: float = Field(10.0, ge=0, description="how long a store read is reused [s]")
+    max_points: int = Field(2000, ge=100, description="points per trace sent to the browser")
+    currency: str = Field("GBP", description="currency of the prices below")
+    price_per_kwh: dict[str, float] = Field(
+        default_factory=lambda: {"electricity": 0.25, "gas": 0.07, "heat": 0.09, "water": 0.0},
+        description="energy price by commodity [currency/kWh] for KPI cards",
+    )
+    co2_kg_per_kwh: dict[str, float] = Field(
+        default_factory=lambda: {"electricity": 0.207, "gas": 0.183, "heat": 0.17, "water": 0.0},
+        description="emission factor by commodity [kgCO2/kWh] for KPI cards",
+    )
+
+    @model_validator(mode="after")
+    def _users(self) -> DashboardConfig:
+        names = [u.name for u in self.users]
+        if len(set(names)) != len(names):
+            raise ValueError("two users share a name; give each login a unique name")
+        if self.login and not self.users:
+            raise ValueError("login = true needs at least one [[dashboard.users]] entry")
+        return self
