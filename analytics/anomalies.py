@@ -1,0 +1,757 @@
+"""Anomaly detectors: pure functions from readings (and weather, forecasts) to events.
+
+Each detector is registered by name with :func:`register_detector` and looks at one meter's
+energy [kWh per interval] on a regular grid (missing readings are NaN inside, absent rows
+outside). History before ``start`` teaches the detector what is normal; only [start, end) is
+reported. :func:`detect` runs the chosen detectors on every meter, merges contiguous findings
+of the same kind and returns an events frame per :func:`store.schema.validate_events` plus
+warnings with numbers (missing temperature, too little history, ...).
+
+Event kinds: ``forecast-residual``; ``gap``, ``zero-run``, ``stuck``, ``negative``, ``spike``,
+``register-reset`` (data quality); ``after-hours``, ``weekend``, ``holiday`` (schedule);
+``level-shift``, ``sensitivity-shift`` (change points).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import holidays
+import numpy as np
+import pandas as pd
+
+from store.schema import EVENT_COLUMNS, validate_events, validate_forecasts, validate_readings
+
+log = logging.getLogger(__name__)
+
+HDD_BASE_C = 15.5
+"""Base temperature of heating degree days [degC] (UK convention)."""
+CDD_BASE_C = 18.0
+"""Base temperature of cooling degree days [degC]."""
+
+
+# --------------------------------------------------------------------------- calendar
+def local_calendar(index: pd.DatetimeIndex, tz: str, country: str | None) -> pd.DataFrame:
+    """Local-time features of UTC instants: ``day`` (local date, tz-naive midnight), ``hour``,
+    ``weekend``, ``holiday`` (public holiday of ``country`` on a weekday) and ``working``."""
+    local = index.tz_convert(tz)
+    day = local.tz_localize(None).normalize()
+    weekend = np.asarray(local.dayofweek >= 5)
+    holiday = np.zeros(len(index), dtype=bool)
+    if country and len(index):
+        years = sorted(set(local.year))
+        calendar = holidays.country_holidays(country, years=years)
+        dates = pd.DatetimeIndex(pd.to_datetime(list(calendar.keys())))
+        holiday = np.asarray(day.isin(dates)) & ~weekend
+    return pd.DataFrame(
+        {
+            "day": day,
+            "hour": np.asarray(local.hour),
+            "weekend": weekend,
+            "holiday": holiday,
+            "working": ~weekend & ~holiday,
+        },
+        index=index,
+    )
+
+
+def degree_days(temperature: pd.Series, tz: str) -> pd.DataFrame:
+    """Daily mean temperature [degC], HDD and CDD [K·day] per local day from hourly
+    temperature [degC] (index UTC)."""
+    temperature = temperature.dropna()
+    day = temperature.index.tz_convert(tz).tz_localize(None).normalize()
+    mean = temperature.groupby(day).mean()
+    return pd.DataFrame(
+        {
+            "temperature": mean,
+            "hdd": (HDD_BASE_C - mean).clip(lower=0),
+            "cdd": (mean - CDD_BASE_C).clip(lower=0),
+        }
+    )
+
+
+def infer_step(times: pd.Series | pd.DatetimeIndex) -> pd.Timedelta:
+    """The meter's reading interval: the most common spacing of its timestamps."""
+    diffs = pd.Series(pd.DatetimeIndex(times).sort_values()).diff().dropna()
+    diffs = diffs[diffs > pd.Timedelta(0)]
+    if diffs.empty:
+        return pd.Timedelta("1h")
+    return pd.Timedelta(diffs.mode().iloc[0])
+
+
+def regular_series(values: pd.Series, step: pd.Timedelta, end: pd.Timestamp) -> pd.Series:
+    """``values`` (index UTC time) on a regular grid from its first reading to ``end``;
+    missing readings become NaN."""
+    values = values.sort_index()
+    if values.empty:
+        return values.astype("float64")
+    grid = pd.date_range(values.index[0], end - pd.Timedelta(1, "ns"), freq=step)
+    return values.reindex(grid).astype("float64")
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Half-open index ranges [i, j) where ``mask`` is true."""
+    if not len(mask):
+        return []
+    padded = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def squash(x: float) -> float:
+    """Map an abnormality ratio (0 = normal, 1 = at the threshold) to a severity in 0..1."""
+    return float(np.clip(1.0 - np.exp(-max(x, 0.0)), 0.0, 1.0))
+
+
+# --------------------------------------------------------------------------- change points
+def _prefix(*arrays: np.ndarray) -> list[np.ndarray]:
+    return [np.concatenate([[0.0], np.cumsum(a)]) for a in arrays]
+
+
+def segment_cost(y: np.ndarray, x: np.ndarray | None = None) -> Callable[[int, int], float]:
+    """Cost of a segment [i, j): squared error around its mean (``x`` None) or around its own
+    least-squares line y = a + b·x. O(1) per call after O(n) prefix sums."""
+    if x is None:
+        s, ss = _prefix(y, y * y)
+
+        def mean_cost(i: int, j: int) -> float:
+            n = j - i
+            sy = s[j] - s[i]
+            return float(ss[j] - ss[i] - sy * sy / n)
+
+        return mean_cost
+    sx, sy, sxx, sxy, syy = _prefix(x, y, x * x, x * y, y * y)
+
+    def line_cost(i: int, j: int) -> float:
+        n = j - i
+        x1, y1 = sx[j] - sx[i], sy[j] - sy[i]
+        vxx = sxx[j] - sxx[i] - x1 * x1 / n
+        vxy = sxy[j] - sxy[i] - x1 * y1 / n
+        vyy = syy[j] - syy[i] - y1 * y1 / n
+        return float(vyy - (vxy * vxy / vxx if vxx > 1e-12 else 0.0))
+
+    return line_cost
+
+
+def binary_segmentation(
+    cost: Callable[[int, int], float], n: int, penalty: float, min_size: int
+) -> list[int]:
+    """Change points (indices where a new segment starts) by binary segmentation: split a
+    segment where the cost drops most, while the drop exceeds ``penalty``."""
+    points: list[int] = []
+    stack = [(0, n)]
+    while stack:
+        i, j = stack.pop()
+        if j - i < 2 * min_size:
+            continue
+        whole = cost(i, j)
+        best, best_gain = -1, penalty
+        for k in range(i + min_size, j - min_size + 1):
+            gain = whole - cost(i, k) - cost(k, j)
+            if gain > best_gain:
+                best, best_gain = k, gain
+        if best > 0:
+            points.append(best)
+            stack.extend([(i, best), (best, j)])
+    return sorted(points)
+
+
+def robust_sigma(values: np.ndarray) -> float:
+    """Noise scale from first differences: 1.4826·MAD(diff)/√2 (insensitive to steps)."""
+    diffs = np.diff(values[np.isfinite(values)])
+    if len(diffs) < 2:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(diffs - np.median(diffs))) / np.sqrt(2))
+
+
+# --------------------------------------------------------------------------- registry
+@dataclass
+class DetectionContext:
+    """Everything a detector may use besides the meter's own readings."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    tz: str = "UTC"
+    country: str | None = None
+    weather: pd.DataFrame | None = None
+    forecasts: pd.DataFrame | None = None
+    missing_zero: bool = False
+    open_hour: int = 7
+    close_hour: int = 19
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        """Record a warning once."""
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+
+@dataclass
+class Finding:
+    """One anomaly before it becomes an event row. ``excess`` is the excess energy
+    [kWh per interval] indexed by UTC time (empty when not meaningful)."""
+
+    meter: str
+    kind: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    severity: float
+    excess: pd.Series
+    details: dict[str, Any]
+
+
+Detector = Callable[[str, pd.Series, pd.Timedelta, DetectionContext], list[Finding]]
+DETECTORS: dict[str, Detector] = {}
+"""Registered detectors by name."""
+
+
+def register_detector(name: str) -> Callable[[Detector], Detector]:
+    """Register ``fn(meter, series, step, ctx) -> list[Finding]`` under ``name``."""
+
+    def decorator(fn: Detector) -> Detector:
+        DETECTORS[name] = fn
+        return fn
+
+    return decorator
+
+
+@dataclass
+class DetectionResult:
+    """Events (per :data:`store.schema.EVENT_COLUMNS`) and warnings with numbers."""
+
+    events: pd.DataFrame
+    warnings: list[str]
+
+
+def _finding(
+    meter: str,
+    kind: str,
+    series: pd.Series,
+    step: pd.Timedelta,
+    i: int,
+    j: int,
+    severity: float,
+    excess: pd.Series | None,
+    details: dict[str, Any],
+) -> Finding:
+    """A finding over grid positions [i, j) of ``series``."""
+    return Finding(
+        meter=meter,
+        kind=kind,
+        start=series.index[i],
+        end=series.index[j - 1] + step,
+        severity=severity,
+        excess=excess if excess is not None else pd.Series(dtype="float64"),
+        details=details,
+    )
+
+
+# --------------------------------------------------------------------------- forecast residual
+@register_detector("forecast-residual")
+def forecast_residual(
+    meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionContext, min_run: int = 3
+) -> list[Finding]:
+    """Actuals outside the issued forecast's interval for ``min_run`` or more consecutive
+    intervals, on the same side. Uses, for each time, the latest forecast issued before it."""
+    if ctx.forecasts is None:
+        ctx.warn("forecast-residual: no forecasts given; detector skipped")
+        return []
+    fc = ctx.forecasts[ctx.forecasts["meter"] == meter]
+    fc = fc[(fc["issued_at"] <= fc["time"]) & (fc["time"] >= ctx.start) & (fc["time"] < ctx.end)]
+    if fc.empty:
+        ctx.warn(f"forecast-residual: meter {meter!r} has no forecast issued before its target "
+                 f"times in [{ctx.start.isoformat()}, {ctx.end.isoformat()}); skipped")
+        return []
+    fc = fc.sort_values("issued_at").drop_duplicates("time", keep="last").set_index("time")
+    period = series[(series.index >= ctx.start) & (series.index < ctx.end)]
+    frame = fc.reindex(period.index)
+    actual = period.to_numpy()
+    upper, lower, yhat = (frame[c].to_numpy() for c in ("yhat_upper", "yhat_lower", "yhat"))
+    half = np.maximum((upper - lower) / 2, 1e-9)
+    findings = []
+    for sign, mask in ((1, actual > upper), (-1, actual < lower)):
+        for i, j in runs(np.nan_to_num(mask, nan=0.0).astype(bool)):
+            if j - i < min_run:
+                continue
+            bound = upper[i:j] if sign > 0 else lower[i:j]
+            ratio = float(np.mean(np.abs(actual[i:j] - bound) / half[i:j]))
+            excess = pd.Series(actual[i:j] - yhat[i:j], index=period.index[i:j])
+            findings.append(_finding(meter, "forecast-residual", period, step, i, j,
+                                     squash(ratio), excess, {
+                "direction": "above" if sign > 0 else "below",
+                "intervals": j - i,
+                "actual_kwh": float(np.sum(actual[i:j])),
+                "forecast_kwh": float(np.sum(yhat[i:j])),
+                "mean_exceedance_of_half_interval": ratio,
+                "model": str(frame["model"].iloc[i]),
+            }))
+    return findings
+
+
+# --------------------------------------------------------------------------- data quality
+def _history(series: pd.Series, ctx: DetectionContext) -> pd.Series:
+    return series[series.index < ctx.start]
+
+
+def _period_slice(series: pd.Series, ctx: DetectionContext) -> tuple[int, int]:
+    idx = series.index
+    return int(idx.searchsorted(ctx.start)), int(idx.searchsorted(ctx.end))
+
+
+def _run_lengths(values: np.ndarray) -> np.ndarray:
+    """Lengths of runs of identical consecutive finite values."""
+    same = np.concatenate([[False], np.isfinite(values[1:]) & (np.diff(values) == 0)])
+    lengths = [j - i + 1 for i, j in runs(same)]
+    return np.asarray(lengths, dtype=float)
+
+
+@register_detector("data-quality")
+def data_quality(
+    meter: str,
+    series: pd.Series,
+    step: pd.Timedelta,
+    ctx: DetectionContext,
+    spike_z: float = 8.0,
+    spike_rel: float = 0.5,
+    stuck_min: int = 5,
+    zero_min: int = 2,
+    reset_factor: float = 5.0,
+) -> list[Finding]:
+    """Gaps, runs of zeros where a zero means missing, stuck (flat-lined) meters, negative
+    values, spikes (robust z-score against a 5-interval running median) and register resets
+    (a negative reading larger than ``reset_factor`` × the typical reading)."""
+    history = _history(series, ctx)
+    learn = history if history.notna().sum() >= 48 else series
+    if learn is series:
+        ctx.warn(f"data-quality: meter {meter!r} has {int(history.notna().sum())} readings "
+                 f"before {ctx.start.isoformat()} (want >= 48); learned from the period itself")
+    typical = float(np.nanmedian(np.abs(learn.to_numpy()))) if learn.notna().any() else 0.0
+    i0, i1 = _period_slice(series, ctx)
+    if i1 <= i0:
+        return []
+    values = series.to_numpy()
+    period = series.iloc[i0:i1]
+    pv = values[i0:i1]
+    findings: list[Finding] = []
+
+    def add(kind: str, i: int, j: int, severity: float, excess: pd.Series | None,
+            details: dict[str, Any]) -> None:
+        findings.append(_finding(meter, kind, period, step, i, j, severity, excess, details))
+
+    # gaps (a meter that stops reporting is a gap up to the end of everyone's data)
+    for i, j in runs(np.isnan(pv)):
+        hours = (j - i) * step / pd.Timedelta("1h")
+        add("gap", i, j, squash(hours / 24), None,
+            {"intervals": j - i, "hours": hours, "typical_kwh": typical})
+    # zero runs where zero is not a normal reading of this meter
+    zero_share = float(np.mean(learn.dropna().to_numpy() == 0)) if learn.notna().any() else 0.0
+    if not ctx.missing_zero and zero_share < 0.02:
+        for i, j in runs(pv == 0):
+            if j - i >= zero_min:
+                add("zero-run", i, j, squash((j - i) / (4 * zero_min)), None,
+                    {"intervals": j - i, "history_zero_share": zero_share,
+                     "typical_kwh": typical})
+    # stuck: identical non-zero readings for longer than this meter ever normally repeats
+    hist_runs = _run_lengths(learn.to_numpy())
+    usual = float(np.percentile(hist_runs, 99.5)) if len(hist_runs) else 1.0
+    stuck_len = max(stuck_min, int(np.ceil(2 * usual)))
+    same = np.concatenate([[False], np.diff(pv) == 0]) & (pv != 0)
+    for i, j in runs(same):
+        start = i - 1  # the first reading of the run is the one the others repeat
+        if j - start >= stuck_len:
+            add("stuck", start, j, squash((j - start) / stuck_len), None,
+                {"intervals": j - start, "value_kwh": float(pv[start]),
+                 "usual_longest_repeat": usual, "threshold_intervals": stuck_len})
+    # negative readings and register resets
+    reset = pv < -reset_factor * max(typical, 1e-9)
+    for i, j in runs(reset):
+        add("register-reset", i, j, 1.0, None,
+            {"value_kwh": float(pv[i:j].min()), "typical_kwh": typical,
+             "threshold_kwh": -reset_factor * typical})
+    for i, j in runs((pv < 0) & ~reset):
+        add("negative", i, j, squash(float(-pv[i:j].min()) / max(typical, 1e-9)),
+            pd.Series(pv[i:j], index=period.index[i:j]),
+            {"intervals": j - i, "min_kwh": float(pv[i:j].min()), "typical_kwh": typical})
+    # spikes: robust z-score of the residual from a centred 5-interval running median
+    expected_all = series.rolling(5, center=True, min_periods=3).median()
+    resid_all = (series - expected_all).to_numpy()
+    learn_resid = resid_all[: len(history)] if learn is history else resid_all
+    learn_resid = learn_resid[np.isfinite(learn_resid)]
+    if len(learn_resid) >= 24:
+        scale = 1.4826 * float(np.median(np.abs(learn_resid - np.median(learn_resid))))
+        scale = max(scale, 0.01 * typical, 1e-9)
+        resid = resid_all[i0:i1]
+        expected = expected_all.to_numpy()[i0:i1]
+        z = resid / scale
+        level = np.maximum(np.abs(expected), typical)
+        spike = (np.abs(z) > spike_z) & (np.abs(resid) > spike_rel * level) & (pv >= 0)
+        for i, j in runs(np.nan_to_num(spike, nan=0.0).astype(bool)):
+            peak = int(i + np.argmax(np.abs(z[i:j])))
+            add("spike", i, j, squash(float(np.abs(z[peak])) / (2 * spike_z)),
+                pd.Series(resid[i:j], index=period.index[i:j]),
+                {"intervals": j - i, "value_kwh": float(pv[peak]),
+                 "expected_kwh": float(expected[peak]), "robust_z": float(z[peak]),
+                 "scale_kwh": scale})
+    return findings
+
+
+# --------------------------------------------------------------------------- schedule
+def _temperature(ctx: DetectionContext) -> pd.Series | None:
+    if ctx.weather is None or "temperature" not in ctx.weather.columns:
+        return None
+    temperature = ctx.weather["temperature"].dropna()
+    return temperature if not temperature.empty else None
+
+
+def _design(days: pd.DataFrame) -> np.ndarray:
+    return np.column_stack([np.ones(len(days)), days["hdd"], days["cdd"]])
+
+
+@register_detector("schedule")
+def schedule(
+    meter: str,
+    series: pd.Series,
+    step: pd.Timedelta,
+    ctx: DetectionContext,
+    k_sigma: float = 4.0,
+    rel: float = 0.15,
+    norm_days: int = 56,
+) -> list[Finding]:
+    """After-hours (working days outside ``open_hour``–``close_hour`` local time), weekend
+    and holiday use above the meter's own norm learned before ``start``: per local day and
+    category, mean load vs the norm (weather-normalised by HDD/CDD when temperature is
+    given, else the median of the last ``norm_days`` days of that category)."""
+    cal = local_calendar(series.index, ctx.tz, ctx.country)
+    in_hours = (cal["hour"] >= ctx.open_hour) & (cal["hour"] < ctx.close_hour)
+    category = np.where(
+        cal["holiday"], "holiday",
+        np.where(cal["weekend"], "weekend", np.where(in_hours, "", "after-hours")),
+    )
+    frame = pd.DataFrame({"value": series.to_numpy(), "category": category,
+                          "day": cal["day"].to_numpy()}, index=series.index)
+    frame = frame[frame["category"] != ""]
+    daily = frame.groupby(["category", "day"])["value"].agg(["mean", "count"])
+    expected_per_day = frame.groupby(["category", "day"]).size()
+    daily = daily[daily["count"] >= 0.75 * expected_per_day.reindex(daily.index)]
+    temperature = _temperature(ctx)
+    dd = degree_days(temperature, ctx.tz) if temperature is not None else None
+    start_day = ctx.start.tz_convert(ctx.tz).tz_localize(None).normalize()
+    findings: list[Finding] = []
+    for kind in ("after-hours", "weekend", "holiday"):
+        learn_kind = "weekend" if kind == "holiday" else kind  # a holiday should look like one
+        if kind not in daily.index.get_level_values(0):
+            continue
+        learn = daily.loc[learn_kind]["mean"] if learn_kind in daily.index.get_level_values(0) \
+            else pd.Series(dtype=float)
+        learn = learn[learn.index < start_day]
+        report = daily.loc[kind]["mean"]
+        report = report[report.index >= start_day]
+        if report.empty:
+            continue
+        if len(learn) < 4:
+            ctx.warn(f"schedule: meter {meter!r} has {len(learn)} {learn_kind} days before "
+                     f"{ctx.start.date()} (want >= 4); {kind} check skipped")
+            continue
+        expected, resid_hist = _norm(learn, report.index, dd, norm_days)
+        sigma = 1.4826 * float(np.median(np.abs(resid_hist - np.median(resid_hist))))
+        for day, mean_kwh in report.items():
+            norm = float(expected[day])
+            threshold = max(k_sigma * sigma, rel * abs(norm), 1e-9)
+            excess_mean = mean_kwh - norm
+            if excess_mean <= threshold:
+                continue
+            rows = frame[(frame["day"] == day) & (frame["category"] == kind)]["value"].dropna()
+            findings.append(Finding(
+                meter=meter, kind=kind, start=rows.index[0], end=rows.index[-1] + step,
+                severity=squash(excess_mean / threshold - 1 + 0.7),
+                excess=rows - norm,
+                details={"day": str(day.date()), "mean_kwh_per_interval": float(mean_kwh),
+                         "norm_kwh_per_interval": norm, "sigma_kwh": sigma,
+                         "threshold_kwh": threshold, "intervals": int(len(rows)),
+                         "hours": f"{ctx.open_hour:02d}-{ctx.close_hour:02d} local",
+                         "weather_normalised": dd is not None}))
+    return findings
+
+
+def _norm(
+    learn: pd.Series, days: pd.Index, dd: pd.DataFrame | None, norm_days: int
+) -> tuple[pd.Series, np.ndarray]:
+    """Expected daily mean for ``days`` and the learning residuals: a regression on HDD/CDD
+    over the last year of ``learn`` when degree days cover it, else the recent median."""
+    if dd is not None:
+        hist = learn[learn.index >= learn.index.max() - pd.Timedelta(days=365)]
+        joined = dd.reindex(hist.index).dropna()
+        target = dd.reindex(days)
+        if len(joined) >= 20 and target.notna().all().all():
+            design = _design(joined)
+            coef, *_ = np.linalg.lstsq(design, hist.reindex(joined.index).to_numpy(), rcond=None)
+            resid = hist.reindex(joined.index).to_numpy() - design @ coef
+            return pd.Series(_design(target) @ coef, index=days), resid
+    recent = learn[learn.index >= learn.index.max() - pd.Timedelta(days=norm_days)]
+    median = float(recent.median())
+    return pd.Series(median, index=days), recent.to_numpy() - median
+
+
+# --------------------------------------------------------------------------- level shift
+@register_detector("level-shift")
+def level_shift(
+    meter: str,
+    series: pd.Series,
+    step: pd.Timedelta,
+    ctx: DetectionContext,
+    min_days: int = 7,
+    k_sigma: float = 4.0,
+    rel: float = 0.1,
+    history_days: int = 120,
+) -> list[Finding]:
+    """A lasting change of baseload (daily mean of the three lowest readings, temperature
+    effects removed when weather is given) or of temperature sensitivity (slope of daily
+    energy on degree days), found by binary segmentation over the last ``history_days``
+    before ``start`` and the period; reported when it starts in [start, end)."""
+    local_day = series.index.tz_convert(ctx.tz).tz_localize(None).normalize()
+    per_day = int(round(pd.Timedelta("1D") / step))
+    grouped = series.groupby(local_day)
+    count = grouped.count()
+    ok = count >= 0.75 * per_day
+    base = grouped.apply(lambda v: float(np.sort(v.dropna().to_numpy())[:3].mean())
+                         if v.notna().any() else np.nan)[ok]
+    total = (grouped.mean() * per_day)[ok]
+    first = ctx.start.tz_convert(ctx.tz).tz_localize(None).normalize()
+    window = base.index >= first - pd.Timedelta(days=history_days)
+    base, total = base[window], total[window]
+    if (base.index < first).sum() < min_days or (base.index >= first).sum() < min_days:
+        ctx.warn(f"level-shift: meter {meter!r} has {int((base.index < first).sum())} full "
+                 f"days before and {int((base.index >= first).sum())} in the period (want >= "
+                 f"{min_days} each); skipped")
+        return []
+    temperature = _temperature(ctx)
+    dd = degree_days(temperature, ctx.tz) if temperature is not None else None
+    signal = base
+    if dd is not None:
+        joined = dd.reindex(base.index)
+        hist = joined.notna().all(axis=1) & (base.index < first)
+        if hist.sum() >= 30:
+            coef, *_ = np.linalg.lstsq(_design(joined[hist]), base[hist].to_numpy(), rcond=None)
+            fill = joined.fillna(joined.mean())
+            signal = base - (_design(fill) @ coef - coef[0])
+    findings = _baseload_shifts(meter, series, step, ctx, signal, base, min_days, k_sigma, rel)
+    if dd is None:
+        ctx.warn("level-shift: no temperature given; baseload is not weather-normalised and "
+                 "temperature-sensitivity shifts are not checked")
+    else:
+        findings += _sensitivity_shifts(meter, series, step, ctx, total, dd, min_days)
+    return findings
+
+
+def _day_bounds(day: pd.Timestamp, tz: str) -> pd.Timestamp:
+    return day.tz_localize(tz, nonexistent="shift_forward", ambiguous=False).tz_convert("UTC")
+
+
+def _baseload_shifts(
+    meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionContext,
+    signal: pd.Series, base: pd.Series, min_days: int, k_sigma: float, rel: float,
+) -> list[Finding]:
+    y = signal.to_numpy()
+    sigma = max(robust_sigma(y), 1e-6 * max(float(np.nanmean(np.abs(y))), 1e-9))
+    penalty = 2 * sigma**2 * np.log(len(y)) * 3
+    points = binary_segmentation(segment_cost(y), len(y), penalty, min_days)
+    bounds = [0, *points, len(y)]
+    first = ctx.start.tz_convert(ctx.tz).tz_localize(None).normalize()
+    findings = []
+    for a, cp, b in zip(bounds[:-2], bounds[1:-1], bounds[2:], strict=True):
+        day = signal.index[cp]
+        if day < first or _day_bounds(day, ctx.tz) >= ctx.end:
+            continue
+        before, after = float(np.median(y[a:cp])), float(np.median(y[cp:b]))
+        shift = after - before
+        level = float(np.median(base.to_numpy()[a:cp]))
+        threshold = max(k_sigma * sigma, rel * abs(level))
+        if abs(shift) <= threshold:
+            continue
+        start = _day_bounds(day, ctx.tz)
+        stop = min(_day_bounds(signal.index[b - 1] + pd.Timedelta(days=1), ctx.tz), ctx.end)
+        part = series[(series.index >= start) & (series.index < stop)].dropna()
+        findings.append(Finding(
+            meter=meter, kind="level-shift", start=start, end=stop,
+            severity=squash(abs(shift) / threshold),
+            excess=pd.Series(shift, index=part.index),
+            details={"measure": "baseload", "before_kwh_per_interval": before,
+                     "after_kwh_per_interval": after, "shift_kwh_per_interval": shift,
+                     "sigma_kwh": sigma, "threshold_kwh": threshold,
+                     "days_after": int(b - cp)}))
+    return findings
+
+
+def _sensitivity_shifts(
+    meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionContext,
+    total: pd.Series, dd: pd.DataFrame, min_days: int, rel: float = 0.3,
+) -> list[Finding]:
+    joined = dd.reindex(total.index)
+    keep = joined.notna().all(axis=1)
+    y, days = total[keep].to_numpy(), total.index[keep]
+    corr_h = np.corrcoef(y, joined["hdd"][keep])[0, 1] if joined["hdd"][keep].std() > 0 else 0
+    corr_c = np.corrcoef(y, joined["cdd"][keep])[0, 1] if joined["cdd"][keep].std() > 0 else 0
+    name = "hdd" if np.nan_to_num(corr_h) >= np.nan_to_num(corr_c) else "cdd"
+    if max(np.nan_to_num(corr_h), np.nan_to_num(corr_c)) < 0.6 or len(y) < 4 * min_days:
+        return []
+    x = joined[name][keep].to_numpy()
+    cost = segment_cost(y, x)
+    resid_var = cost(0, len(y)) / max(len(y) - 2, 1)
+    penalty = 3 * resid_var * np.log(len(y)) * 2
+    points = binary_segmentation(cost, len(y), penalty, 2 * min_days)
+    bounds = [0, *points, len(y)]
+    first = ctx.start.tz_convert(ctx.tz).tz_localize(None).normalize()
+    findings = []
+    for a, cp, b in zip(bounds[:-2], bounds[1:-1], bounds[2:], strict=True):
+        if days[cp] < first or _day_bounds(days[cp], ctx.tz) >= ctx.end:
+            continue
+        if np.std(x[a:cp]) == 0 or np.std(x[cp:b]) == 0:
+            continue
+        slope_before, icpt_before = np.polyfit(x[a:cp], y[a:cp], 1)
+        slope_after, _ = np.polyfit(x[cp:b], y[cp:b], 1)
+        if abs(slope_after - slope_before) <= rel * abs(slope_before):
+            continue
+        start = _day_bounds(days[cp], ctx.tz)
+        stop = min(_day_bounds(days[b - 1] + pd.Timedelta(days=1), ctx.tz), ctx.end)
+        after_days = pd.Series(x[cp:b], index=days[cp:b])
+        extra_daily = (slope_after - slope_before) * after_days
+        findings.append(Finding(
+            meter=meter, kind="sensitivity-shift", start=start, end=stop,
+            severity=squash(abs(slope_after - slope_before) / abs(slope_before or 1e-9)),
+            excess=pd.Series(extra_daily.to_numpy(),
+                             index=[_day_bounds(d, ctx.tz) for d in after_days.index]),
+            details={"measure": f"kWh per {name.upper()}", "degree_day_base_c":
+                     HDD_BASE_C if name == "hdd" else CDD_BASE_C,
+                     "slope_before": float(slope_before), "slope_after": float(slope_after),
+                     "intercept_before_kwh": float(icpt_before), "days_after": int(b - cp)}))
+    return findings
+
+
+# --------------------------------------------------------------------------- running
+def merge_findings(findings: Sequence[Finding], gap: pd.Timedelta) -> list[Finding]:
+    """Merge findings of the same meter and kind that touch or are at most ``gap`` apart."""
+    merged: list[Finding] = []
+    for f in sorted(findings, key=lambda f: (f.meter, f.kind, f.start)):
+        last = merged[-1] if merged else None
+        if last and last.meter == f.meter and last.kind == f.kind and f.start <= last.end + gap:
+            parts = [p for p in (last.excess, f.excess) if not p.empty]
+            details = dict(last.details)
+            details["merged"] = int(details.get("merged", 1)) + 1
+            for key, value in f.details.items():
+                if isinstance(value, int | float) and not isinstance(value, bool) and \
+                        key in ("intervals", "hours"):
+                    details[key] = details.get(key, 0) + value
+            merged[-1] = Finding(
+                meter=f.meter, kind=f.kind, start=last.start, end=max(last.end, f.end),
+                severity=max(last.severity, f.severity),
+                excess=pd.concat(parts) if parts else last.excess, details=details)
+        else:
+            merged.append(f)
+    return merged
+
+
+MERGE_GAP: dict[str, pd.Timedelta] = {
+    "after-hours": pd.Timedelta("36h"),
+    "weekend": pd.Timedelta("2h"),
+    "holiday": pd.Timedelta("2h"),
+}
+"""How far apart two findings of a kind may be and still be one event (default: touching)."""
+
+
+def findings_to_events(
+    findings: Sequence[Finding], tariff: Any = None, tz: str = "UTC"
+) -> pd.DataFrame:
+    """Event rows; with a tariff, ``details.cost`` is the excess priced per interval."""
+    rows = []
+    for f in findings:
+        details = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in f.details.items()}
+        excess = f.excess.dropna()
+        if tariff is not None and not excess.empty:
+            from analytics.tariffs import energy_price
+
+            price = energy_price(tariff, pd.DatetimeIndex(excess.index), tz)
+            details["cost"] = round(float((excess.to_numpy() * np.asarray(price)).sum()), 2)
+        rows.append({"meter": f.meter, "start": f.start, "end": f.end, "kind": f.kind,
+                     "severity": round(f.severity, 4),
+                     "excess_kwh": round(float(excess.sum()), 3),
+                     "details": json.dumps(details, sort_keys=True, default=str)})
+    if not rows:
+        return validate_events(pd.DataFrame(columns=[c for c in EVENT_COLUMNS if c != "event_id"]))
+    return validate_events(pd.DataFrame(rows))
+
+
+def detect(
+    readings: pd.DataFrame,
+    start: Any,
+    end: Any,
+    *,
+    weather: pd.DataFrame | None = None,
+    forecasts: pd.DataFrame | None = None,
+    tz: str = "UTC",
+    country: str | None = None,
+    tariff: Any = None,
+    detectors: Sequence[str] | None = None,
+    missing_zero: bool = False,
+    open_hour: int = 7,
+    close_hour: int = 19,
+) -> DetectionResult:
+    """Run ``detectors`` (default: all registered) on every energy meter of ``readings``.
+
+    ``readings`` should include history before ``start`` (a year is best) to learn normal
+    behaviour; ``weather`` is wide (index UTC time, temperature [degC]); ``forecasts`` are
+    forecasts as issued. Returns validated events in [start, end) and warnings."""
+    start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
+    if start_ts.tzinfo is None or end_ts.tzinfo is None:
+        raise ValueError(f"start={start!r}/end={end!r} need a timezone, e.g. '2019-01-01T00:00Z'")
+    start_ts, end_ts = start_ts.tz_convert("UTC"), end_ts.tz_convert("UTC")
+    if end_ts <= start_ts:
+        raise ValueError(f"end {end_ts.isoformat()} is not after start {start_ts.isoformat()}; "
+                         f"give an end later than the start")
+    names = list(detectors) if detectors else list(DETECTORS)
+    unknown = [n for n in names if n not in DETECTORS]
+    if unknown:
+        raise ValueError(f"unknown detector(s) {unknown}; choose from {sorted(DETECTORS)}")
+    readings = validate_readings(readings)
+    energy = readings[readings["quantity"] == "energy"]
+    ctx = DetectionContext(
+        start=start_ts, end=end_ts, tz=tz, country=country, weather=weather,
+        forecasts=validate_forecasts(forecasts) if forecasts is not None else None,
+        missing_zero=missing_zero, open_hour=open_hour, close_hour=close_hour,
+    )
+    if weather is not None and _temperature(ctx) is None:
+        ctx.warn("weather has no temperature values; weather normalisation is off")
+    in_period = energy[(energy["time"] >= start_ts) & (energy["time"] < end_ts)]
+    if in_period.empty:
+        ctx.warn(f"no energy readings between {start_ts.isoformat()} and {end_ts.isoformat()}; "
+                 f"nothing to detect (check --start/--end against the data)")
+        return DetectionResult(findings_to_events([]), ctx.warnings)
+    data_end = min(end_ts, energy["time"].max() + infer_step(energy["time"]))
+    findings: list[Finding] = []
+    for meter, rows in energy.groupby("meter", sort=True):
+        rows = rows[rows["time"] < end_ts]
+        if missing_zero:
+            rows = rows[rows["value"] != 0]
+        if rows.empty:
+            continue
+        step = infer_step(rows["time"])
+        series = regular_series(rows.set_index("time")["value"], step, data_end)
+        if series.empty:
+            continue
+        series.index = pd.DatetimeIndex(series.index).astype("datetime64[ns, UTC]")
+        meter_findings: list[Finding] = []
+        for name in names:
+            meter_findings += DETECTORS[name](str(meter), series, step, ctx)
+        by_kind: dict[str, list[Finding]] = {}
+        for f in meter_findings:
+            by_kind.setdefault(f.kind, []).append(f)
+        for kind, group in by_kind.items():
+            findings += merge_findings(group, MERGE_GAP.get(kind, pd.Timedelta(0)))
+    events = findings_to_events(findings, tariff, tz)
+    log.info("anomalies: %d meters, %d events in [%s, %s), %d warnings",
+             energy["meter"].nunique(), len(events), start_ts.isoformat(), end_ts.isoformat(),
+             len(ctx.warnings))
+    return DetectionResult(events, ctx.warnings)
