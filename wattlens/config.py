@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from analytics.carbon import CarbonSection
+from analytics.tariffs import TariffsSection
 from dashboard.config import DashboardConfig
 from ingest.base import SourceSection
 
@@ -131,6 +133,12 @@ class Config(_Frozen):
     )
     sources: list[SourceSection] = Field(
         default_factory=list, description="ingest sources ([[sources]] tables)"
+    )
+    tariffs: TariffsSection = Field(
+        default_factory=TariffsSection, description="tariff catalogue and meter assignment"
+    )
+    carbon: CarbonSection = Field(
+        default_factory=CarbonSection, description="emission factors / intensity meter"
     )
 
     @model_validator(mode="after")
