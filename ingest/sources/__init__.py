@@ -2,3 +2,7 @@
 
 Each source module adds itself to the import line below.
 """
+
+from ingest.sources import files
+
+__all__ = ["files"]

@@ -1,0 +1,504 @@
+"""``files`` source: CSV, Parquet and Excel exports with a column mapping, globs and
+incremental reads; the Cambridge estates archive is the named preset ``cambridge``.
+
+Config (one ``[[sources]]`` table)::
+
+    [[sources]]
+    name = "exports"
+    type = "files"
+    root = "data/exports"            # globs are relative to this folder
+    glob = "site-*/*.csv"            # CSV, Parquet (.parquet) or Excel (.xlsx) by extension
+    path_regex = "site-(?P<site>[^/]+)/"   # named groups usable as {site} in meter ids
+    time_column = "timestamp"
+    time_format = "%d/%m/%Y %H:%M"   # optional; ISO 8601 otherwise
+    timezone = "Europe/London"       # wall-clock zone of naive times (offsets win)
+    ambiguous = "infer"              # infer | earliest | latest | reject (DST fall-back hour)
+    missing_zero = false             # true: an energy value of 0 means "no reading"
+    [sources.columns."Main kWh"]
+    meter = "{site}-elec"
+    unit = "kWh"                     # Wh kWh MWh W kW MW m3 therm degC degF % W/m2
+    kind = "interval"                # interval | register | power
+
+Incremental: the checkpoint records, per file, its size, mtime and the data rows consumed;
+an unchanged file is skipped, a grown one is read from the first new row (append-only
+exports), a shrunk or rewritten one from the start. Files are read in chunks of
+``chunk_rows`` rows, one :class:`~ingest.base.Batch` per chunk, so memory stays flat.
+Registers and power samples carry their last sample(s) across chunks in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from pydantic import Field, field_validator, model_validator
+
+from ingest.base import Batch, Rejected, SourceOptions, SourceSection, register_source
+from ingest.normalise import (
+    Ambiguous,
+    Conversion,
+    LocalTimes,
+    collapse_duplicates,
+    flag_suspicious,
+    parse_local_time,
+    power_to_interval,
+    register_to_interval,
+    to_canonical,
+    unit_conversion,
+)
+from store.csvio import zeros_as_missing
+from store.schema import empty_readings, validate_readings
+
+if TYPE_CHECKING:
+    from wattlens.config import Config
+
+Format = Literal["csv", "parquet", "excel"]
+_EXTENSIONS: dict[str, Format] = {
+    ".csv": "csv", ".txt": "csv", ".gz": "csv", ".parquet": "parquet", ".pq": "parquet",
+    ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel",
+}
+
+
+class ColumnMap(SourceOptions):
+    """How one value column becomes readings of one meter."""
+
+    meter: str = Field(min_length=1, description="meter id; {group} from path_regex allowed")
+    unit: str = Field("kWh", description="unit in the file: Wh kWh MWh W kW m3 therm degC ...")
+    kind: Literal["interval", "register", "power"] = Field(
+        "interval", description="interval energy, cumulative register or power samples"
+    )
+    kwh_per_unit: float | None = Field(None, gt=0, description="gas m3/therm → kWh factor")
+    commodity: str = Field("", description="'water' keeps m3 as volume")
+    rollover: float | None = Field(None, gt=0, description="register modulus [file unit]")
+    interval: str = Field("1h", description="interval for register/power conversion")
+
+    @model_validator(mode="after")
+    def _unit(self) -> ColumnMap:
+        unit_conversion(self.unit, self.kwh_per_unit, self.commodity)  # raises with the fix
+        pd.Timedelta(self.interval)
+        return self
+
+    @property
+    def conversion(self) -> Conversion:
+        return unit_conversion(self.unit, self.kwh_per_unit, self.commodity)
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One family of files read the same way (a preset may have several)."""
+
+    glob: str
+    columns: dict[str, ColumnMap]
+    time_column: str
+    time_format: str | None
+    timezone: str
+    path_regex: str | None
+    missing_zero: bool
+
+
+def cambridge_specs(weather_suffix: str = "-weather") -> list[FileSpec]:
+    """The Cambridge estates archive layout: ``buildings/UCam_Building_<b>/<commodity>/<year>
+    .csv`` (UTC, hourly kWh, zero = no reading) → meters ``<b>-elec`` / ``<b>-gas``, and
+    ``weather/<station>/<year>.csv`` → meter ``<station><weather_suffix>``."""
+    common = {"time_column": "datetime", "time_format": "%Y-%m-%d %H:%M:%S",
+              "timezone": "UTC", "missing_zero": True}
+    building = r"UCam_Building_(?P<building>[^/]+)/"
+    return [
+        FileSpec("buildings/*/electricity/*.csv",
+                 {"equipment load [kWh]": ColumnMap(meter="{building}-elec")},
+                 path_regex=building, **common),
+        FileSpec("buildings/*/gas/*.csv",
+                 {"heating load [kWh]": ColumnMap(meter="{building}-gas")},
+                 path_regex=building, **common),
+        FileSpec("weather/*/*.csv",
+                 {"air_temperature [degC]": ColumnMap(meter="{station}" + weather_suffix,
+                                                      unit="degC"),
+                  "rltv_hum [%]": ColumnMap(meter="{station}" + weather_suffix, unit="%"),
+                  "glbl_irad_amt [W/m2]": ColumnMap(meter="{station}" + weather_suffix,
+                                                    unit="W/m2")},
+                 path_regex=r"weather/(?P<station>[^/]+)/", **common),
+    ]
+
+
+@register_source("files")
+class FilesSource:
+    """Reads exports matching a glob (or a preset's globs) under ``root``."""
+
+    class Options(SourceOptions):
+        root: Path = Field(Path("."), description="folder the globs are relative to")
+        preset: Literal["cambridge"] | None = Field(None, description="a named layout")
+        glob: str | None = Field(None, description="file pattern, e.g. '*/*.csv'")
+        path_regex: str | None = Field(None, description="named groups usable in meter ids")
+        format: Format | None = Field(None, description="csv | parquet | excel (default: ext)")
+        time_column: str = Field("time", description="column holding the timestamps")
+        time_format: str | None = Field(None, description="strftime format; ISO 8601 if unset")
+        timezone: str = Field("UTC", description="IANA zone of naive timestamps")
+        ambiguous: Ambiguous = Field("infer", description="DST fall-back policy")
+        columns: dict[str, ColumnMap] = Field(default_factory=dict, description="column map")
+        missing_zero: bool = Field(False, description="energy 0 means 'no reading'")
+        delimiter: str = Field(",", min_length=1, max_length=1, description="CSV delimiter")
+        sheet: str | int = Field(0, description="Excel sheet name or index")
+        chunk_rows: int = Field(100_000, gt=0, description="rows per batch")
+        weather_suffix: str = Field("-weather", description="cambridge preset: weather meter")
+
+        @field_validator("timezone")
+        @classmethod
+        def _tz(cls, value: str) -> str:
+            try:
+                pd.Timestamp("2000-01-01", tz=value)
+            except Exception as exc:
+                raise ValueError(f"{value!r} is not an IANA timezone, e.g. 'Europe/London'"
+                                 ) from exc
+            return value
+
+        @field_validator("path_regex")
+        @classmethod
+        def _regex(cls, value: str | None) -> str | None:
+            if value is not None:
+                try:
+                    re.compile(value)
+                except re.error as exc:
+                    raise ValueError(f"not a regular expression ({exc}); fix it") from exc
+            return value
+
+        @model_validator(mode="after")
+        def _mapping(self) -> FilesSource.Options:
+            if self.preset is None and (self.glob is None or not self.columns):
+                raise ValueError(
+                    "give either preset = 'cambridge', or glob and a [sources.columns] mapping "
+                    "(value column → meter, unit, kind)"
+                )
+            return self
+
+    def __init__(self, name: str, options: Options) -> None:
+        self.name = name
+        self.options = options
+        self.specs = (
+            cambridge_specs(options.weather_suffix) if options.preset == "cambridge" else [
+                FileSpec(options.glob or "", options.columns, options.time_column,
+                         options.time_format, options.timezone, options.path_regex,
+                         options.missing_zero)
+            ]
+        )
+
+    @classmethod
+    def from_config(cls, section: SourceSection, config: Config) -> FilesSource:
+        """Build from a validated ``[[sources]]`` section."""
+        assert isinstance(section.options, cls.Options)
+        return cls(section.name, section.options)
+
+    def close(self) -> None:
+        """Nothing to release: files are opened per chunk."""
+
+    def paths(self) -> list[tuple[Path, FileSpec]]:
+        """Every matching file with its spec, in a stable order (by path)."""
+        root = self.options.root
+        if not root.is_dir():
+            raise ValueError(
+                f"source {self.name!r}: root {str(root)!r} is not a folder; fix 'root' "
+                f"(relative paths are relative to the working directory)"
+            )
+        found = [(p, spec) for spec in self.specs for p in sorted(root.glob(spec.glob))
+                 if p.is_file()]
+        return sorted(found, key=lambda item: item[0].as_posix())
+
+    def fetch(
+        self,
+        checkpoint: dict[str, Any] | None,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> Iterator[Batch]:
+        """One batch per chunk of each new or grown file (see the module docstring)."""
+        state = _State.load(checkpoint)
+        for path, spec in self.paths():
+            key = path.relative_to(self.options.root).as_posix()
+            stat = path.stat()
+            previous = state.files.get(key)
+            skip = 0
+            if previous is not None:
+                unchanged = previous["size"] == stat.st_size and (
+                    previous["mtime_ns"] == stat.st_mtime_ns
+                )
+                if unchanged and previous["done"]:
+                    continue
+                if stat.st_size >= previous["size"]:
+                    skip = previous["rows"]
+            reader = _FileReader(self, path, key, spec, start, end, state)
+            rows = skip
+            for chunk in reader.chunks(skip):
+                rows += chunk.rows
+                state.files[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                                    "rows": rows, "done": False}
+                yield Batch(chunk.readings, chunk.rejected, state.dump())
+            state.files[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                                "rows": rows, "done": True}
+            yield Batch(empty_readings(), [], state.dump())
+
+
+@dataclass
+class _State:
+    files: dict[str, dict[str, Any]]
+    tails: dict[str, list[list[Any]]]
+    """Carried samples per meter: a register's last sample, a power meter's open interval."""
+
+    @classmethod
+    def load(cls, checkpoint: dict[str, Any] | None) -> _State:
+        checkpoint = checkpoint or {}
+        return cls(
+            {k: dict(v) for k, v in checkpoint.get("files", {}).items()},
+            {k: [list(s) for s in v] for k, v in checkpoint.get("tails", {}).items()},
+        )
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "files": {k: dict(v) for k, v in self.files.items()},
+            "tails": {k: [list(s) for s in v] for k, v in self.tails.items()},
+        }
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    readings: pd.DataFrame
+    rejected: list[Rejected]
+    rows: int
+
+
+class _FileReader:
+    """Reads one file chunk by chunk and turns each chunk into readings."""
+
+    def __init__(self, source: FilesSource, path: Path, key: str, spec: FileSpec,
+                 start: pd.Timestamp | None, end: pd.Timestamp | None, state: _State) -> None:
+        self.source, self.path, self.key, self.spec = source, path, key, spec
+        self.start, self.end, self.state = start, end, state
+        match = re.search(spec.path_regex, key) if spec.path_regex else None
+        self.groups = match.groupdict() if match else {}
+        self.fmt: Format = source.options.format or _EXTENSIONS.get(path.suffix.lower(), "csv")
+        self.meters: dict[str, str] = {}
+
+    def _reject(self, record: str, reason: str) -> Rejected:
+        return Rejected.of(self.source.name, f"{self.key}: {record}", reason)
+
+    def chunks(self, skip: int) -> Iterator[_Chunk]:
+        missing_group = None
+        try:
+            self.meters = {c: m.meter.format(**self.groups) for c, m in self.spec.columns.items()}
+        except KeyError as exc:
+            missing_group = exc.args[0]
+        if missing_group is not None:
+            yield _Chunk(empty_readings(), [self._reject(
+                "(whole file)", f"meter id template needs {{{missing_group}}} but path_regex "
+                f"{self.spec.path_regex!r} does not capture it from this path; fix path_regex "
+                f"or the meter id")], 0)
+            return
+        readers = {"csv": self._csv, "parquet": self._parquet, "excel": self._excel}
+        yield from readers[self.fmt](skip)
+
+    def _missing_columns(self, names: list[str]) -> _Chunk | None:
+        wanted = [self.spec.time_column, *self.spec.columns]
+        missing = [c for c in wanted if c not in names]
+        if not missing:
+            return None
+        return _Chunk(empty_readings(), [self._reject(
+            "(header) " + ",".join(map(str, names)),
+            f"column(s) {missing} not in the file (it has {names}); fix time_column / the "
+            f"columns mapping, or the file's header")], 0)
+
+    def _csv(self, skip: int) -> Iterator[_Chunk]:
+        with self.path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+            names = next(csv.reader(handle, delimiter=self.source.options.delimiter), [])
+        bad = self._missing_columns(names)
+        if bad is not None:
+            yield bad
+            return
+        invalid: list[Any] = []
+
+        def on_invalid(row: Any) -> str:
+            invalid.append(row)
+            return "skip"
+
+        wanted = [self.spec.time_column, *self.spec.columns]
+        reader = pacsv.open_csv(
+            self.path,
+            read_options=pacsv.ReadOptions(
+                use_threads=False, skip_rows_after_names=skip,
+                block_size=max(1 << 16, self.source.options.chunk_rows * 48),
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=self.source.options.delimiter, invalid_row_handler=on_invalid
+            ),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=wanted,
+                column_types={c: pa.string() for c in wanted},
+                strings_can_be_null=True,
+            ),
+        )
+        line = skip + 2  # 1-based file line of the next data row (header is line 1)
+        for batch in reader:
+            rows = invalid[:]
+            invalid.clear()
+            rejected = [
+                self._reject(
+                    f"line {r.number}: {r.text}" if r.number is not None else r.text,
+                    f"row has {r.actual_columns} field(s), the header has "
+                    f"{r.expected_columns}: a malformed or truncated row; fix or remove it",
+                )
+                for r in rows
+            ]
+            frame = batch.to_pandas(types_mapper=None)
+            yield self._convert(frame, rejected, line, batch.num_rows + len(rows))
+            line += batch.num_rows + len(rows)
+
+    def _parquet(self, skip: int) -> Iterator[_Chunk]:
+        try:
+            handle = pq.ParquetFile(self.path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            yield _Chunk(empty_readings(), [self._reject(
+                "(whole file)", f"not a readable Parquet file ({exc}); re-export it")], 0)
+            return
+        bad = self._missing_columns(handle.schema_arrow.names)
+        if bad is not None:
+            yield bad
+            return
+        wanted = [self.spec.time_column, *self.spec.columns]
+        seen = 0
+        for batch in handle.iter_batches(batch_size=self.source.options.chunk_rows,
+                                         columns=wanted):
+            n = batch.num_rows
+            if seen + n <= skip:
+                seen += n
+                continue
+            frame = batch.slice(max(0, skip - seen)).to_pandas()
+            first = seen + max(0, skip - seen)
+            seen += n
+            yield self._convert(frame, [], first + 1, len(frame))
+
+    def _excel(self, skip: int) -> Iterator[_Chunk]:
+        try:
+            frame = pd.read_excel(self.path, sheet_name=self.source.options.sheet, dtype=object)
+        except (ValueError, OSError, KeyError) as exc:
+            yield _Chunk(empty_readings(), [self._reject(
+                "(whole file)", f"not a readable Excel sheet ({exc}); check 'sheet' and the "
+                f"file")], 0)
+            return
+        bad = self._missing_columns([str(c) for c in frame.columns])
+        if bad is not None:
+            yield bad
+            return
+        frame.columns = [str(c) for c in frame.columns]
+        frame = frame.iloc[skip:]
+        step = self.source.options.chunk_rows
+        for i in range(0, len(frame), step):
+            part = frame.iloc[i:i + step]
+            yield self._convert(part.reset_index(drop=True), [], skip + i + 2, len(part))
+
+    def _times(self, column: pd.Series) -> LocalTimes:
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            utc = column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+            return LocalTimes(utc, pd.Series(None, index=column.index, dtype=object))
+        text = column.astype("string")
+        fmt = self.spec.time_format
+        if pd.api.types.is_datetime64_dtype(column.dtype):
+            text, fmt = column.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").astype("string"), None
+        return parse_local_time(text, self.spec.timezone, fmt, self.source.options.ambiguous)
+
+    def _convert(self, frame: pd.DataFrame, rejected: list[Rejected], first_line: int,
+                 rows: int) -> _Chunk:
+        """Turn one chunk (time column + raw value columns) into readings."""
+        frame = frame.reset_index(drop=True)
+        parsed = self._times(frame[self.spec.time_column])
+        times, problems = parsed.utc, parsed.problems
+        raw_time = frame[self.spec.time_column].astype("string")
+        bad_time = times.isna()
+        for i in np.flatnonzero(bad_time.to_numpy()):
+            reason = problems.iloc[i] or "empty time; every row needs a timestamp"
+            rejected.append(self._reject(f"line {first_line + i}: {raw_time.iloc[i]}", reason))
+        in_range = ~bad_time
+        if self.start is not None:
+            in_range &= times >= self.start
+        if self.end is not None:
+            in_range &= times < self.end
+        parts: list[pd.DataFrame] = []
+        for column, mapping in self.spec.columns.items():
+            meter = self.meters[column]
+            values, ok = _numbers(frame[column])
+            empty = frame[column].isna().to_numpy()
+            for i in np.flatnonzero(~ok & ~empty & in_range.to_numpy()):
+                rejected.append(self._reject(
+                    f"line {first_line + i}: {raw_time.iloc[i]},{frame[column].iloc[i]}",
+                    f"{column!r} value {frame[column].iloc[i]!r} is not a number; write a "
+                    f"plain decimal in {mapping.unit}"))
+            for i in np.flatnonzero(empty & in_range.to_numpy()):
+                rejected.append(self._reject(
+                    f"line {first_line + i}: {raw_time.iloc[i]},",
+                    f"{column!r} is empty; a missing reading is a missing row (delete the row "
+                    f"or fill the value)"))
+            keep = (ok & in_range).to_numpy() if isinstance(ok, pd.Series) else ok & in_range
+            samples = pd.DataFrame({"time": times[keep], "value": values[keep]})
+            parts.append(self._meter_readings(meter, mapping, samples, rejected))
+        readings = pd.concat(parts, ignore_index=True) if parts else empty_readings()
+        if self.spec.missing_zero:
+            readings = zeros_as_missing(readings)
+        readings = collapse_duplicates(readings)
+        readings = flag_suspicious(readings)
+        readings = validate_readings(readings, name=f"{self.source.name}:{self.key}")
+        return _Chunk(readings, rejected, rows)
+
+    def _meter_readings(self, meter: str, mapping: ColumnMap, samples: pd.DataFrame,
+                        rejected: list[Rejected]) -> pd.DataFrame:
+        conversion = mapping.conversion
+        samples = samples.assign(value=to_canonical(samples["value"], conversion))
+        if mapping.kind == "interval":
+            out = samples.assign(quality="ok")
+        else:
+            tail = self.state.tails.get(meter, [])
+            carried = pd.DataFrame({
+                "time": pd.Series([pd.Timestamp(t) for t, _ in tail],
+                                  dtype="datetime64[ns, UTC]"),
+                "value": pd.Series([v for _, v in tail], dtype="float64"),
+            })
+            samples = pd.concat([carried, samples], ignore_index=True)
+            samples = samples.sort_values("time", kind="stable")
+            if mapping.kind == "register":
+                rollover = None if mapping.rollover is None else (
+                    mapping.rollover * conversion.factor)
+                converted = register_to_interval(samples, rollover, mapping.interval)
+                last = samples.tail(1)
+                self.state.tails[meter] = [[t.isoformat(), float(v)] for t, v in
+                                           zip(last["time"], last["value"], strict=True)]
+            else:
+                step = pd.Timedelta(mapping.interval)
+                bucket = samples["time"].dt.floor(step)
+                open_bucket = samples[bucket == bucket.max()] if len(samples) else samples
+                complete = None if samples.empty else bucket.max()
+                converted = power_to_interval(samples, step, complete_before=complete)
+                self.state.tails[meter] = [[t.isoformat(), float(v)] for t, v in
+                                           zip(open_bucket["time"], open_bucket["value"],
+                                               strict=True)]
+            for t, v, reason in converted.problems.itertuples(index=False):
+                rejected.append(self._reject(f"{t.isoformat()},{v:g}", f"{meter}: {reason}"))
+            out = converted.frame
+        return out.assign(meter=meter, quantity=conversion.quantity)
+
+def _numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Values as float64 and a mask of the finite ones (fast path through Arrow)."""
+    if pd.api.types.is_numeric_dtype(column.dtype) and column.dtype != bool:
+        values = column.astype("float64")
+    else:
+        try:
+            values = pd.Series(
+                pc.cast(pa.array(column, from_pandas=True), pa.float64()).to_numpy(
+                    zero_copy_only=False), index=column.index)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            values = pd.to_numeric(column.astype("string"), errors="coerce").astype("float64")
+    finite = pd.Series(np.isfinite(values.to_numpy(dtype="float64")), index=column.index)
+    return values, finite
