@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from analytics.alerts import AlertsSection
 from analytics.carbon import CarbonSection
 from analytics.tariffs import TariffsSection
 from dashboard.config import DashboardConfig
@@ -139,6 +140,9 @@ class Config(_Frozen):
     )
     carbon: CarbonSection = Field(
         default_factory=CarbonSection, description="emission factors / intensity meter"
+    )
+    alerts: AlertsSection = Field(
+        default_factory=AlertsSection, description="alert rules, webhook and SMTP settings"
     )
 
     @model_validator(mode="after")
