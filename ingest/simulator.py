@@ -1,0 +1,300 @@
+"""Live testbed: replay the shipped sample as real protocol peers at a speed-up.
+
+``wattlens simulate`` serves each electricity meter of the sample as a Modbus TCP meter
+(pymodbus's server, one port per meter, register maps from ``ingest/profiles``: a cumulative
+energy register, the power of the last interval and a device clock) and publishes each gas
+meter to an MQTT broker as a Shelly Pro/Plus PM (``<device>/status/switch:0``: ``apower`` [W],
+``aenergy.total`` [Wh], ``aenergy.minute_ts``) or a Tasmota plug (``tele/<device>/SENSOR``:
+``ENERGY.Total`` [kWh], ``ENERGY.Power`` [W], ``Time`` with offset).
+
+Simulated time advances one sample hour every ``3600 / speed`` seconds after ``warmup_s``
+seconds at the starting state, so ingest sees a baseline before the first hour is consumed.
+Hours missing from the sample do not advance the registers (an ingest source with
+``zero_is_missing`` leaves them absent, as the sample does). :meth:`Simulation.expected` is the
+truth an end-to-end test compares the store against; :meth:`Simulation.sources` is the matching
+``[[sources]]`` configuration for ``wattlens ingest run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ingest.normalise import unit_conversion
+from ingest.sources.modbus import Profile, encode, load_profile
+from store.localserver import free_port
+
+log = logging.getLogger(__name__)
+
+HOUR = pd.Timedelta("1h")
+Fault = Literal["exception", "timeout"]
+MQTT_STYLES = ("shelly", "tasmota")
+MODBUS_PROFILES = ("simulated_sdm630", "simulated_em24")
+
+
+@dataclass
+class MeterPlay:
+    """One replayed meter: its hourly series on a regular grid and how it is served."""
+
+    meter: str
+    values: np.ndarray  # energy [kWh] per hour, 0 where the sample has no reading
+    present: np.ndarray  # bool: the sample has a reading for that hour
+    protocol: Literal["modbus", "mqtt"]
+    style: str  # modbus profile name or mqtt style
+    port: int = 0
+    cumulative: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cumulative = np.concatenate([[0.0], np.cumsum(self.values)])
+
+
+class Simulation:
+    """Modbus servers and an MQTT publisher replaying ``readings`` (energy [kWh per hour]).
+
+    ``start``/``hours`` choose the replayed window (default: the first 24 sample hours);
+    ``speed`` is simulated seconds per real second; ``mqtt`` is (host, port) of a broker or
+    None to serve only Modbus meters.
+    """
+
+    def __init__(
+        self,
+        readings: pd.DataFrame,
+        *,
+        start: pd.Timestamp | None = None,
+        hours: int = 24,
+        speed: float = 3600.0,
+        warmup_s: float = 2.0,
+        host: str = "127.0.0.1",
+        mqtt: tuple[str, int] | None = None,
+        mqtt_prefix: str = "wattlens-sim",
+        meters: list[str] | None = None,
+    ) -> None:
+        energy = readings[readings["quantity"].fillna("energy") == "energy"] if (
+            "quantity" in readings.columns) else readings
+        t = pd.to_datetime(energy["time"], utc=True)
+        self.start = (start if start is not None else t.min()).floor("1h")
+        self.hours = hours
+        self.speed = speed
+        self.step_s = 3600.0 / speed
+        self.warmup_s = warmup_s
+        self.host = host
+        self.mqtt = mqtt
+        self.mqtt_prefix = mqtt_prefix
+        grid = pd.date_range(self.start, periods=hours, freq="1h")
+        names = meters or sorted(energy["meter"].unique())
+        self.plays: list[MeterPlay] = []
+        n_modbus = n_mqtt = 0
+        for name in names:
+            rows = energy[energy["meter"] == name]
+            series = pd.Series(rows["value"].to_numpy(float), index=t[rows.index]).reindex(grid)
+            protocol: Literal["modbus", "mqtt"] = (
+                "mqtt" if mqtt is not None and not name.endswith("-elec") else "modbus"
+            )
+            if protocol == "modbus":
+                style = MODBUS_PROFILES[n_modbus % 2]
+                n_modbus += 1
+            else:
+                style = MQTT_STYLES[n_mqtt % 2]
+                n_mqtt += 1
+            self.plays.append(MeterPlay(
+                name, series.fillna(0.0).to_numpy(), series.notna().to_numpy(), protocol, style
+            ))
+        self.faults: dict[str, Fault] = {}
+        self.timeout_s = 5.0
+        self._t0 = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._servers: list[Any] = []
+        self.published = 0
+
+    # ---------------------------------------------------------------- clock
+    def step(self, now: float | None = None) -> int:
+        """Completed simulated hours (0 during warm-up, at most ``hours``)."""
+        elapsed = (time.monotonic() if now is None else now) - self._t0 - self.warmup_s
+        return int(min(self.hours, max(0, elapsed // self.step_s if elapsed >= 0 else 0)))
+
+    def finished(self) -> bool:
+        return self.step() >= self.hours
+
+    @property
+    def duration_s(self) -> float:
+        """Real seconds from start until the last hour is served."""
+        return self.warmup_s + self.hours * self.step_s
+
+    def state(self, play: MeterPlay, k: int) -> tuple[pd.Timestamp, float, float]:
+        """(device clock, cumulative energy [kWh], power of the last hour [kW]) at step k."""
+        power = float(play.values[k - 1]) if k > 0 else 0.0
+        return self.start + k * HOUR, float(play.cumulative[k]), power
+
+    # ---------------------------------------------------------------- truth & config
+    def expected(self) -> pd.DataFrame:
+        """The readings ingest must end up with: energy [kWh per hour] of every replayed hour
+        the sample has."""
+        grid = pd.date_range(self.start, periods=self.hours, freq="1h")
+        frames = [
+            pd.DataFrame({"time": grid[p.present], "meter": p.meter, "quantity": "energy",
+                          "value": p.values[p.present], "quality": "ok"})
+            for p in self.plays
+        ]
+        return pd.concat(frames, ignore_index=True)
+
+    def sources(self, interval: str = "100ms", client_id: str = "wattlens-ingest") -> list[
+        dict[str, Any]
+    ]:
+        """``[[sources]]`` tables that ingest this simulation (modbus and, if used, mqtt)."""
+        out: list[dict[str, Any]] = []
+        devices = [
+            {"meter": p.meter, "host": self.host, "port": p.port, "unit": 1,
+             "profile": p.style, "clock": "device", "interval": "1h", "zero_is_missing": True}
+            for p in self.plays if p.protocol == "modbus"
+        ]
+        if devices:
+            out.append({"name": "sim-modbus", "type": "modbus", "interval": interval,
+                        "timeout_s": 1.0, "devices": devices})
+        topics = [
+            {"topic": self.topic(p), "meter": p.meter, "preset": p.style,
+             "interval": "1h", "zero_is_missing": True}
+            for p in self.plays if p.protocol == "mqtt"
+        ]
+        if topics and self.mqtt is not None:
+            out.append({"name": "sim-mqtt", "type": "mqtt", "interval": interval,
+                        "host": self.mqtt[0], "port": self.mqtt[1], "client_id": client_id,
+                        "topics": topics})
+        return out
+
+    def topic(self, play: MeterPlay) -> str:
+        device = f"{self.mqtt_prefix}-{play.meter}"
+        return f"{device}/status/switch:0" if play.style == "shelly" else f"tele/{device}/SENSOR"
+
+    # ---------------------------------------------------------------- modbus
+    def _device(self, play: MeterPlay) -> Any:
+        from pymodbus.constants import ExcCodes
+        from pymodbus.simulator import DataType, SimData, SimDevice
+
+        profile: Profile = load_profile(play.style)
+        blocks = [
+            SimData(r.address, values=[0] * r.count, datatype=DataType.REGISTERS)
+            for r in sorted(profile.registers, key=lambda r: r.address)
+        ]
+
+        async def action(fc: int, start: int, address: int, count: int,
+                         registers: list[int], values: Any) -> Any:
+            fault = self.faults.get(play.meter)
+            if fault == "exception":
+                return ExcCodes.DEVICE_FAILURE
+            if fault == "timeout":
+                await asyncio.sleep(self.timeout_s)
+            clock, kwh, kw = self.state(play, self.step())
+            for reg in profile.registers:
+                if reg.kind == "clock":
+                    value = clock.timestamp()
+                elif reg.kind == "power":
+                    value = kw / unit_conversion(reg.unit).factor
+                elif reg.kind == "energy_register":
+                    value = (kwh if reg.ingest else 0.0) / unit_conversion(reg.unit).factor
+                else:
+                    value = 50.0  # supply frequency [Hz]
+                words = encode(value / reg.scale, reg.type, profile.word_order,
+                               profile.byte_order)
+                registers[reg.address - start : reg.address - start + reg.count] = words
+            return None
+
+        return SimDevice(1, simdata=blocks, action=action)
+
+    async def _serve(self) -> None:
+        from pymodbus.server import ModbusTcpServer
+
+        for play in self.plays:
+            if play.protocol != "modbus":
+                continue
+            play.port = play.port or free_port()
+            server = ModbusTcpServer(self._device(play), address=(self.host, play.port))
+            await server.serve_forever(background=True)
+            self._servers.append(server)
+        self._ready.set()
+        while not self._stop.is_set():
+            await asyncio.sleep(0.05)
+        for server in self._servers:
+            await server.shutdown()
+
+    # ---------------------------------------------------------------- mqtt
+    def payload(self, play: MeterPlay, k: int) -> str:
+        """The device's JSON message at step k."""
+        clock, kwh, kw = self.state(play, k)
+        if play.style == "shelly":
+            body: dict[str, Any] = {
+                "id": 0, "source": "timer", "output": True, "apower": round(kw * 1000, 3),
+                "voltage": 230.0, "current": round(kw * 1000 / 230.0, 3),
+                "aenergy": {"total": round(kwh * 1000, 3), "by_minute": [0.0, 0.0, 0.0],
+                            "minute_ts": int(clock.timestamp())},
+                "temperature": {"tC": 41.2, "tF": 106.2},
+            }
+        else:
+            body = {
+                "Time": clock.isoformat(),
+                "ENERGY": {"TotalStartTime": self.start.isoformat(), "Total": round(kwh, 3),
+                           "Yesterday": 0.0, "Today": 0.0, "Power": round(kw * 1000),
+                           "ApparentPower": round(kw * 1000), "ReactivePower": 0,
+                           "Factor": 1.0, "Voltage": 230, "Current": round(kw * 1000 / 230, 3)},
+            }
+        return json.dumps(body)
+
+    def _publish(self) -> None:
+        import paho.mqtt.client as mqtt
+
+        assert self.mqtt is not None
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="wattlens-simulator")
+        client.connect(self.mqtt[0], self.mqtt[1])
+        client.loop_start()
+        plays = [p for p in self.plays if p.protocol == "mqtt"]
+        try:
+            for k in range(self.hours + 1):
+                due = self._t0 + self.warmup_s * (k > 0) + k * self.step_s
+                while time.monotonic() < due and not self._stop.is_set():
+                    time.sleep(min(0.01, max(0.0, due - time.monotonic())))
+                if self._stop.is_set():
+                    break
+                for play in plays:
+                    info = client.publish(self.topic(play), self.payload(play, k), qos=1)
+                    info.wait_for_publish(timeout=10)
+                    self.published += 1
+        finally:
+            client.loop_stop()
+            client.disconnect()
+
+    # ---------------------------------------------------------------- lifecycle
+    def start_serving(self) -> Simulation:
+        """Start the Modbus servers and the MQTT publisher in background threads."""
+        self._t0 = time.monotonic()
+        modbus = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True,
+                                  name="sim-modbus")
+        modbus.start()
+        self._threads.append(modbus)
+        if not self._ready.wait(10):
+            raise RuntimeError("the simulated Modbus servers did not start within 10 s")
+        if self.mqtt is not None and any(p.protocol == "mqtt" for p in self.plays):
+            publisher = threading.Thread(target=self._publish, daemon=True, name="sim-mqtt")
+            publisher.start()
+            self._threads.append(publisher)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def __enter__(self) -> Simulation:
+        return self.start_serving()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
