@@ -25,6 +25,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 THERM_KWH = 29.3071
 """One therm [kWh] (105.5056 MJ / 3.6)."""
@@ -264,7 +266,13 @@ def parse_local_time(
     shifted. Unparseable values are rejected with a reason.
     """
     raw = text.astype("string")
-    explicit = raw.str.contains(r"(?:Z|[+-]\d\d:?\d\d)\s*$", regex=True, na=False)
+    if fmt is not None and "%z" not in fmt and "%Z" not in fmt:
+        explicit = pd.Series(False, index=text.index)  # the format has no offset
+    else:
+        arrow = pa.array(raw.to_numpy(dtype=object, na_value=None), type=pa.string())
+        found = pc.match_substring_regex(arrow, r"(?:Z|[+-]\d\d:?\d\d)\s*$")
+        explicit = pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False),
+                             index=text.index)
     utc = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
     problems = pd.Series(None, index=text.index, dtype=object)
     if explicit.any():
@@ -357,11 +365,11 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
 def flag_suspicious(readings: pd.DataFrame, max_value: float | None = None) -> pd.DataFrame:
     """Flag (never drop or change) values outside :data:`PLAUSIBLE` for their quantity or
     above ``max_value`` (a per-meter ceiling, e.g. the supply capacity per interval)."""
-    quantity = readings["quantity"]
-    low = quantity.map({q: lo for q, (lo, _) in PLAUSIBLE.items()}).astype("float64")
-    high = quantity.map({q: hi for q, (_, hi) in PLAUSIBLE.items()}).astype("float64")
     values = readings["value"]
-    bad = (values < low.fillna(-np.inf)) | (values > high.fillna(np.inf))
+    bad = pd.Series(False, index=readings.index)
+    for quantity in readings["quantity"].unique():
+        low, high = PLAUSIBLE.get(quantity, (-np.inf, np.inf))
+        bad |= (readings["quantity"] == quantity) & ((values < low) | (values > high))
     if max_value is not None:
         bad |= values > max_value
     if not bad.any():

@@ -3,6 +3,6 @@
 Each source module adds itself to the import line below.
 """
 
-from ingest.sources import files
+from ingest.sources import files, greenbutton, weather
 
-__all__ = ["files"]
+__all__ = ["files", "greenbutton", "weather"]

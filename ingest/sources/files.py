@@ -81,6 +81,7 @@ class ColumnMap(SourceOptions):
     commodity: str = Field("", description="'water' keeps m3 as volume")
     rollover: float | None = Field(None, gt=0, description="register modulus [file unit]")
     interval: str = Field("1h", description="interval for register/power conversion")
+    optional: bool = Field(False, description="a file without this column is still read")
 
     @model_validator(mode="after")
     def _unit(self) -> ColumnMap:
@@ -284,6 +285,7 @@ class _FileReader:
         self.groups = match.groupdict() if match else {}
         self.fmt: Format = source.options.format or _EXTENSIONS.get(path.suffix.lower(), "csv")
         self.meters: dict[str, str] = {}
+        self.columns: dict[str, ColumnMap] = dict(spec.columns)
 
     def _reject(self, record: str, reason: str) -> Rejected:
         return Rejected.of(self.source.name, f"{self.key}: {record}", reason)
@@ -304,7 +306,10 @@ class _FileReader:
         yield from readers[self.fmt](skip)
 
     def _missing_columns(self, names: list[str]) -> _Chunk | None:
-        wanted = [self.spec.time_column, *self.spec.columns]
+        """Pick the mapped columns this file has; a rejection if a required one is absent."""
+        self.columns = {c: m for c, m in self.spec.columns.items()
+                        if c in names or not m.optional}
+        wanted = [self.spec.time_column, *self.columns]
         missing = [c for c in wanted if c not in names]
         if not missing:
             return None
@@ -326,7 +331,7 @@ class _FileReader:
             invalid.append(row)
             return "skip"
 
-        wanted = [self.spec.time_column, *self.spec.columns]
+        wanted = [self.spec.time_column, *self.columns]
         reader = pacsv.open_csv(
             self.path,
             read_options=pacsv.ReadOptions(
@@ -369,7 +374,7 @@ class _FileReader:
         if bad is not None:
             yield bad
             return
-        wanted = [self.spec.time_column, *self.spec.columns]
+        wanted = [self.spec.time_column, *self.columns]
         seen = 0
         for batch in handle.iter_batches(batch_size=self.source.options.chunk_rows,
                                          columns=wanted):
@@ -428,7 +433,7 @@ class _FileReader:
         if self.end is not None:
             in_range &= times < self.end
         parts: list[pd.DataFrame] = []
-        for column, mapping in self.spec.columns.items():
+        for column, mapping in self.columns.items():
             meter = self.meters[column]
             values, ok = _numbers(frame[column])
             empty = frame[column].isna().to_numpy()

@@ -38,7 +38,8 @@ from ingest.base import (
     SourceUnavailable,
     register_source,
 )
-from ingest.normalise import register_to_interval, unit_conversion
+from ingest.live import RegisterState, register_intervals
+from ingest.normalise import unit_conversion
 from store.schema import validate_readings
 
 if TYPE_CHECKING:
@@ -333,28 +334,21 @@ class ModbusSource:
         new_state["sample"] = when.isoformat()
         if device.energy is not None:
             kwh = self._read(device, device.energy) * device.energy_kwh
-            boundary = when.floor(device.interval)
-            base = state.get("boundary") if state else None
-            if base is None or boundary > pd.Timestamp(base):
-                if base is not None:
-                    samples = pd.DataFrame(
-                        {"time": [pd.Timestamp(base), boundary],
-                         "value": [float(state["register"]), kwh]}  # type: ignore[index]
-                    )
-                    rollover = device.energy.rollover
-                    converted = register_to_interval(
-                        samples,
-                        rollover=rollover * device.energy_kwh if rollover else None,
-                        interval=device.interval,
-                    )
-                    for row in converted.frame.itertuples():
-                        if o.zero_is_missing and row.value == 0:
-                            continue
-                        rows.append({"time": row.time, "meter": o.meter, "quantity": "energy",
-                                     "value": float(row.value), "quality": row.quality})
-                    problems += [f"{device.where}: {r}" for r in converted.problems["reason"]]
-                new_state["boundary"] = boundary.isoformat()
-                new_state["register"] = kwh
+            rollover = device.energy.rollover
+            result = register_intervals(
+                RegisterState.from_json(state),
+                [(when, kwh)],
+                device.interval,
+                rollover * device.energy_kwh if rollover else None,
+                o.zero_is_missing,
+            )
+            rows += [
+                {"time": t, "meter": o.meter, "quantity": "energy", "value": v, "quality": q}
+                for t, v, q in result.rows
+            ]
+            problems += [f"{device.where}: {p}" for p in result.problems]
+            if result.state is not None:
+                new_state.update(result.state.to_json())
         return rows, new_state, problems
 
     def fetch(
