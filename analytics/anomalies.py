@@ -24,6 +24,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
+from analytics.tariffs import Tariff, energy_price
 from store.schema import EVENT_COLUMNS, validate_events, validate_forecasts, validate_readings
 
 log = logging.getLogger(__name__)
@@ -663,18 +664,20 @@ MERGE_GAP: dict[str, pd.Timedelta] = {
 
 
 def findings_to_events(
-    findings: Sequence[Finding], tariff: Any = None, tz: str = "UTC"
+    findings: Sequence[Finding], tariff: Tariff | dict[str, Tariff] | None = None,
+    tz: str = "UTC",
 ) -> pd.DataFrame:
-    """Event rows; with a tariff, ``details.cost`` is the excess priced per interval."""
+    """Event rows; with a tariff (one, or one per meter id), ``details.cost`` is the excess
+    priced per interval [currency] and ``details.currency`` its currency."""
     rows = []
     for f in findings:
         details = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in f.details.items()}
         excess = f.excess.dropna()
-        if tariff is not None and not excess.empty:
-            from analytics.tariffs import energy_price
-
-            price = energy_price(tariff, pd.DatetimeIndex(excess.index), tz)
+        meter_tariff = tariff.get(f.meter) if isinstance(tariff, dict) else tariff
+        if meter_tariff is not None and not excess.empty:
+            price = energy_price(meter_tariff, pd.DatetimeIndex(excess.index), tz)
             details["cost"] = round(float((excess.to_numpy() * np.asarray(price)).sum()), 2)
+            details["currency"] = meter_tariff.currency
         rows.append({"meter": f.meter, "start": f.start, "end": f.end, "kind": f.kind,
                      "severity": round(f.severity, 4),
                      "excess_kwh": round(float(excess.sum()), 3),
@@ -693,7 +696,7 @@ def detect(
     forecasts: pd.DataFrame | None = None,
     tz: str = "UTC",
     country: str | None = None,
-    tariff: Any = None,
+    tariff: Tariff | dict[str, Tariff] | None = None,
     detectors: Sequence[str] | None = None,
     missing_zero: bool = False,
     open_hour: int = 7,

@@ -533,7 +533,7 @@ def _annualise(o: Opportunity, m: MeterYear, ctx: RecommendContext,
     try:
         co2 = float(carbon_kg(saved, m.info.commodity, factors, use_intensity).sum()) * m.scale
     except CarbonError as exc:
-        ctx.warn(f"{o.rule}: meter {o.meter!r}: {exc}; annual_co2_kg is null")
+        ctx.warn(f"meter {o.meter!r}: {exc}; annual_co2_kg is null")
     evidence = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in o.evidence.items()}
     evidence["commodity"] = m.info.commodity
     return Recommendation(

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from analytics.cli import anomalies_app, recommend_command
 from store import open_store
 from store.base import Store, StoreError
 from store.csvio import read_readings_csv, write_readings_csv
@@ -31,6 +32,8 @@ export_app = typer.Typer(help="Export data from the store to CSV.", no_args_is_h
 app.add_typer(store_app, name="store")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.add_typer(anomalies_app, name="anomalies")
+app.command("recommend")(recommend_command)
 
 console = Console(stderr=True)
 EXAMPLE_CONFIG = Path(__file__).with_name("wattlens.example.toml")

@@ -1,0 +1,177 @@
+"""Command line of the anomaly and recommendation analytics, on plain CSV files (no store):
+``wattlens anomalies detect`` and ``wattlens recommend``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+
+from analytics.anomalies import DETECTORS, detect
+from analytics.recommendations import RULES, MeterInfo, recommend
+from analytics.tariffs import TariffError
+from store.csvio import read_readings_csv, read_weather_csv
+from store.schema import ContractError, validate_forecasts
+from wattlens.config import ConfigError, load_config
+
+anomalies_app = typer.Typer(help="Find anomalies in meter readings.", no_args_is_help=True)
+console = Console(stderr=True)
+
+EVENT_KEYS = ("meter", "start", "end", "kind", "severity", "excess_kwh")
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def _warn(warnings: list[str]) -> None:
+    for message in warnings:
+        console.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
+def parse_time(text: str, tz: str, name: str) -> pd.Timestamp:
+    """A CLI date/time: with an offset as given, without one in local time ``tz``."""
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError:
+        raise _fail(f"{name} {text!r} is not a date; write e.g. 2019-06-01 or "
+                    f"2019-06-01T00:00:00Z") from None
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(tz, nonexistent="shift_forward", ambiguous=False)
+    return ts.tz_convert("UTC")
+
+
+def _write(out: Path, body: dict[str, Any]) -> None:
+    out.write_text(json.dumps(body, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+@anomalies_app.command("detect")
+def detect_command(
+    readings: Annotated[Path, typer.Option(help="Readings CSV: time,meter,value[,quantity].")],
+    start: Annotated[str, typer.Option(help="First day reported (local date or ISO 8601).")],
+    end: Annotated[str, typer.Option(help="End of the report, exclusive.")],
+    out: Annotated[Path, typer.Option(help="JSON file to write the events to.")],
+    weather: Annotated[
+        Path | None, typer.Option(help="Weather CSV: time,temperature[,humidity,ghi].")
+    ] = None,
+    forecasts: Annotated[
+        Path | None,
+        typer.Option(help="Forecasts CSV: issued_at,meter,model,time,yhat,yhat_lower,yhat_upper."),
+    ] = None,
+    tz: Annotated[str, typer.Option(help="Site timezone (IANA), for local hours.")] = "UTC",
+    country: Annotated[
+        str | None, typer.Option(help="ISO country code for public holidays, e.g. GB.")
+    ] = None,
+    missing_zero: Annotated[
+        bool, typer.Option("--missing-zero", help="Zero readings mean 'no reading'.")
+    ] = False,
+    detector: Annotated[
+        list[str] | None,
+        typer.Option(help=f"Detector to run (repeatable; default all: {', '.join(DETECTORS)})."),
+    ] = None,
+    details: Annotated[
+        bool, typer.Option("--details", help="Also write each event's id and evidence.")
+    ] = False,
+) -> None:
+    """Detect anomalies in [start, end); readings before --start teach what is normal.
+    Writes {"events": [{"meter", "start", "end", "kind", "severity", "excess_kwh"}]}."""
+    try:
+        pd.Timestamp("2000-01-01", tz=tz)
+    except Exception:  # zoneinfo and pytz raise different types
+        raise _fail(f"--tz {tz!r} is not an IANA timezone, e.g. Europe/London") from None
+    start_ts, end_ts = parse_time(start, tz, "--start"), parse_time(end, tz, "--end")
+    try:
+        frame = read_readings_csv(readings, missing_zero=missing_zero)
+        wide = read_weather_csv(weather) if weather else None
+        fc = validate_forecasts(pd.read_csv(forecasts), str(forecasts)) if forecasts else None
+    except (ContractError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    if fc is not None and fc.empty:
+        raise _fail(f"{forecasts}: no forecast rows")
+    if frame[frame["time"] < start_ts].empty:
+        console.print(f"[yellow]warning:[/] {readings} has no readings before {start_ts} to "
+                      f"learn from; detectors learn from the period itself")
+    try:
+        result = detect(frame, start_ts, end_ts, weather=wide, forecasts=fc, tz=tz,
+                        country=country, detectors=detector, missing_zero=missing_zero)
+    except (ValueError, NotImplementedError) as exc:
+        raise _fail(str(exc)) from None
+    _warn(result.warnings)
+    rows = []
+    for event in result.events.to_dict("records"):
+        row: dict[str, Any] = {k: event[k] for k in EVENT_KEYS}
+        row["start"], row["end"] = row["start"].isoformat(), row["end"].isoformat()
+        row["severity"], row["excess_kwh"] = float(row["severity"]), float(row["excess_kwh"])
+        if details:
+            row["event_id"] = event["event_id"]
+            row["details"] = json.loads(event["details"])
+        rows.append(row)
+    _write(out, {"events": rows})
+    kinds = result.events["kind"].value_counts().to_dict()
+    console.print(f"wrote {len(rows)} events to {out} {kinds if kinds else ''}")
+
+
+def recommend_command(
+    readings: Annotated[Path, typer.Option(help="Readings CSV: time,meter,value[,quantity].")],
+    out: Annotated[Path, typer.Option(help="JSON file to write the recommendations to.")],
+    weather: Annotated[
+        Path | None, typer.Option(help="Weather CSV: time,temperature[,humidity,ghi].")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Site TOML: meters' commodity, site timezone/country, tariffs, "
+                          "carbon factors."),
+    ] = None,
+    tz: Annotated[str | None, typer.Option(help="Timezone of meters not in --config.")] = None,
+    country: Annotated[
+        str | None, typer.Option(help="Holiday country of meters not in --config.")
+    ] = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option(help=f"Rule to run (repeatable; default all: {', '.join(RULES)})."),
+    ] = None,
+    missing_zero: Annotated[
+        bool, typer.Option("--missing-zero", help="Zero readings mean 'no reading'.")
+    ] = False,
+) -> None:
+    """Find and quantify savings opportunities in the last year of each meter, ranked by
+    value. Writes {"recommendations": [{"rule", "meter", "title", "annual_kwh",
+    "annual_cost", "annual_co2_kg", "confidence", "evidence"}]}."""
+    try:
+        cfg = load_config(config) if config else None
+        frame = read_readings_csv(readings, missing_zero=missing_zero)
+        wide = read_weather_csv(weather) if weather else None
+    except (ConfigError, ContractError) as exc:
+        raise _fail(str(exc)) from None
+    from analytics.jobs import meter_infos
+
+    infos = meter_infos(cfg) if cfg else {}
+    site = cfg.sites[0] if cfg and cfg.sites else None
+    default = MeterInfo(tz=tz or (site.timezone if site else "UTC"),
+                        country=country or (site.country if site else None))
+    for meter in sorted(set(frame["meter"]) - set(infos)):
+        name = meter.lower()
+        commodity = "gas" if "gas" in name else "heat" if "heat" in name else "electricity"
+        tariff = cfg.tariffs.for_meter(meter, commodity) if cfg else None
+        infos[meter] = MeterInfo(commodity=commodity, tz=default.tz, country=default.country,
+                                 tariff=tariff)
+        if cfg and cfg.sites:
+            console.print(f"[yellow]warning:[/] meter {meter!r} is not in {config}; assumed "
+                          f"{commodity} (from its id), timezone {default.tz}")
+    try:
+        recs, warnings = recommend(
+            frame, weather=wide, meters=infos, default=default, rules=rule,
+            carbon_factors=dict(cfg.carbon.factors) if cfg else {})
+    except (ValueError, TariffError) as exc:
+        raise _fail(str(exc)) from None
+    if not cfg:
+        warnings.append("no --config: commodities guessed from meter ids, no tariff (cost is "
+                        "null) and no carbon factors (CO2 is null)")
+    _warn(warnings)
+    _write(out, {"recommendations": [r.as_dict() for r in recs]})
+    console.print(f"wrote {len(recs)} recommendations to {out}")
