@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from analytics.anomalies import DETECTORS, detect
 from analytics.recommendations import RULES, MeterInfo, recommend
@@ -25,13 +26,13 @@ EVENT_KEYS = ("meter", "start", "end", "kind", "severity", "excess_kwh")
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(2)
 
 
 def _warn(warnings: list[str]) -> None:
     for message in warnings:
-        console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 def parse_time(text: str, tz: str, name: str) -> pd.Timestamp:

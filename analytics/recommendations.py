@@ -530,10 +530,15 @@ def _annualise(o: Opportunity, m: MeterYear, ctx: RecommendContext,
                      f"annual_cost is null")
     co2: float | None = None
     use_intensity = intensity if m.info.commodity == "electricity" else None
-    try:
-        co2 = float(carbon_kg(saved, m.info.commodity, factors, use_intensity).sum()) * m.scale
-    except CarbonError as exc:
-        ctx.warn(f"meter {o.meter!r}: {exc}; annual_co2_kg is null")
+    if use_intensity is None and m.info.commodity not in factors:
+        ctx.warn(f"no emission factor for {m.info.commodity}; annual_co2_kg is null for its "
+                 f"meters (add [carbon] factors.{m.info.commodity} = <kgCO2/kWh> to the config)")
+    else:
+        try:
+            co2 = float(carbon_kg(saved, m.info.commodity, factors, use_intensity).sum())
+            co2 *= m.scale
+        except CarbonError as exc:
+            ctx.warn(f"meter {o.meter!r}: {exc}; annual_co2_kg is null")
     evidence = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in o.evidence.items()}
     evidence["commodity"] = m.info.commodity
     return Recommendation(
