@@ -3,6 +3,6 @@
 Each source module adds itself to the import line below.
 """
 
-from ingest.sources import files, greenbutton, weather
+from ingest.sources import files, greenbutton, modbus, mqtt, weather
 
-__all__ = ["files", "greenbutton", "weather"]
+__all__ = ["files", "greenbutton", "modbus", "mqtt", "weather"]
