@@ -1,0 +1,203 @@
+"""CalTRACK daily and billing methods: HDD/CDD change-point models with balance-point search.
+
+After CalTRACK 2.0 §3.2-3.4: usage per day [kWh/day] of each period (a day, or a billing
+period) is regressed on the period's mean heating and cooling degree days [degC·day/day]
+computed from daily mean outdoor temperature [degC]. Four candidates — intercept-only,
+HDD-only, CDD-only, HDD+CDD — are fitted for every balance point on a 1 degF grid from 30 to
+90 degF (converted to degC); a candidate qualifies when its slopes are positive with
+p < 0.1 and at least :data:`MIN_NONZERO_DD` periods have non-zero degree days; the qualified
+candidate with the highest adjusted R² wins. Billing periods are weighted by their length in
+days. All fits are vectorised normal equations (numpy only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from statistics import NormalDist
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+ModelKind = Literal["intercept_only", "hdd_only", "cdd_only", "hdd_cdd"]
+
+BALANCE_POINTS_DEGC: np.ndarray = (np.arange(30, 91, 1.0) - 32.0) * 5.0 / 9.0
+"""Candidate balance points [degC]: 30..90 degF in 1 degF steps (CalTRACK search range)."""
+MIN_NONZERO_DD = 10
+"""Fewest periods with non-zero degree days for a slope to be estimated (daily data)."""
+P_VALUE_MAX = 0.1
+"""Slopes must be positive and significant at this level (CalTRACK)."""
+MIN_HOURS_PER_DAY = 12
+"""Hourly temperatures a local day needs for its mean temperature to count."""
+
+
+class CaltrackError(ValueError):
+    """The data cannot support a CalTRACK daily fit; the message says what is missing."""
+
+
+def t_quantile(p: float, dof: float) -> float:
+    """Quantile of Student's t with ``dof`` degrees of freedom (Cornish-Fisher expansion,
+    accurate to ~1e-4 for dof >= 5; normal quantile for very large dof)."""
+    z = NormalDist().inv_cdf(p)
+    if not np.isfinite(dof) or dof > 1e6:
+        return z
+    v = max(float(dof), 1.0)
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
+    return z + g1 / v + g2 / v**2 + g3 / v**3 + g4 / v**4
+
+
+def daily_temperature(temperature: pd.Series, tz: str) -> pd.Series:
+    """Local-day mean outdoor temperature [degC] indexed by local midnight (tz-aware); days
+    with fewer than :data:`MIN_HOURS_PER_DAY` hourly values are left out."""
+    temp = temperature.dropna().astype(float)
+    if temp.empty:
+        return pd.Series(dtype=float)
+    local = temp.tz_convert(tz)
+    hourly = local.resample("1h").mean().dropna()
+    grouped = hourly.groupby(hourly.index.normalize())
+    means = grouped.mean()[grouped.count() >= MIN_HOURS_PER_DAY]
+    return means.rename("temperature")
+
+
+@dataclass(frozen=True)
+class DailyModel:
+    """A fitted CalTRACK daily/billing model. Usage per day [kWh/day] =
+    intercept + heating_slope·HDD(heating_bp) + cooling_slope·CDD(cooling_bp)."""
+
+    kind: ModelKind
+    intercept: float
+    heating_slope: float = 0.0
+    heating_bp: float | None = None
+    cooling_slope: float = 0.0
+    cooling_bp: float | None = None
+    r2: float = 0.0
+    adj_r2: float = 0.0
+    n: int = 0
+    n_params: int = 1
+
+    def usage_per_day(self, temp: np.ndarray) -> np.ndarray:
+        """Predicted usage [kWh/day] for daily mean temperatures ``temp`` [degC]."""
+        out = np.full(np.shape(temp), self.intercept, dtype=float)
+        if self.heating_bp is not None:
+            out += self.heating_slope * np.maximum(self.heating_bp - temp, 0.0)
+        if self.cooling_bp is not None:
+            out += self.cooling_slope * np.maximum(temp - self.cooling_bp, 0.0)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _solve_batched(xtwx: np.ndarray, xtwy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Solve many small normal equations; returns (beta, inverse) with NaN where singular."""
+    det_ok = np.abs(np.linalg.det(xtwx)) > 1e-10
+    inv = np.full_like(xtwx, np.nan)
+    inv[det_ok] = np.linalg.inv(xtwx[det_ok])
+    beta = np.einsum("...ij,...j->...i", inv, xtwy)
+    return beta, inv
+
+
+def fit_daily_model(
+    usage_per_day: np.ndarray,
+    period_temps: list[np.ndarray],
+    weights: np.ndarray | None = None,
+) -> DailyModel:
+    """Fit the CalTRACK candidates and return the best qualified one.
+
+    ``usage_per_day`` [kWh/day] per period; ``period_temps`` the daily mean temperatures
+    [degC] of the days of each period (one day for daily data); ``weights`` the period
+    lengths [days] (billing) or None (equal weights).
+    """
+    y = np.asarray(usage_per_day, dtype=float)
+    n = len(y)
+    if n < 3:
+        raise CaltrackError(f"only {n} periods with usage and temperature; need at least 3")
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    bps = BALANCE_POINTS_DEGC
+    # mean degree days per day of each period, for every candidate balance point
+    hdd = np.vstack([np.maximum(bps[None, :] - t[:, None], 0).mean(axis=0) for t in period_temps])
+    cdd = np.vstack([np.maximum(t[:, None] - bps[None, :], 0).mean(axis=0) for t in period_temps])
+    sw, swy = w.sum(), (w * y).sum()
+    ybar = swy / sw
+    sst = (w * (y - ybar) ** 2).sum()
+    min_nonzero = min(MIN_NONZERO_DD, max(n // 4, 2))
+
+    best = DailyModel(kind="intercept_only", intercept=float(ybar), n=n, n_params=1)
+    if sst <= 0:
+        return best
+
+    def stats(sse: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+        r2 = 1 - sse / sst
+        adj = 1 - (1 - r2) * (n - 1) / max(n - p - 1, 1)
+        return r2, adj
+
+    def significant(beta: np.ndarray, inv: np.ndarray, sse: np.ndarray, k: int, p: int):
+        dof = max(n - p - 1, 1)
+        sigma2 = sse / dof
+        se = np.sqrt(np.maximum(np.diagonal(inv, axis1=-2, axis2=-1)[..., k] * sigma2, 0))
+        crit = t_quantile(1 - P_VALUE_MAX / 2, dof)
+        return (beta[..., k] > 0) & (beta[..., k] > crit * se)
+
+    candidates: list[DailyModel] = [best]
+    # single-slope models, vectorised over balance points
+    for kind, dd in (("hdd_only", hdd), ("cdd_only", cdd)):
+        s1, s2 = (w[:, None] * dd).sum(0), (w[:, None] * dd * dd).sum(0)
+        xtwx = np.stack([np.stack([np.full_like(s1, sw), s1], -1), np.stack([s1, s2], -1)], -2)
+        xtwy = np.stack([np.full_like(s1, swy), (w[:, None] * dd * y[:, None]).sum(0)], -1)
+        beta, inv = _solve_batched(xtwx, xtwy)
+        sse = (w * y * y).sum() - np.einsum("bi,bi->b", beta, xtwy)
+        r2, adj = stats(sse, 1)
+        ok = significant(beta, inv, sse, 1, 1) & ((dd > 0).sum(0) >= min_nonzero)
+        ok &= np.isfinite(adj)
+        if ok.any():
+            i = int(np.nanargmax(np.where(ok, adj, -np.inf)))
+            slope = float(beta[i, 1])
+            candidates.append(
+                DailyModel(
+                    kind=kind,  # type: ignore[arg-type]
+                    intercept=float(beta[i, 0]),
+                    heating_slope=slope if kind == "hdd_only" else 0.0,
+                    heating_bp=float(bps[i]) if kind == "hdd_only" else None,
+                    cooling_slope=slope if kind == "cdd_only" else 0.0,
+                    cooling_bp=float(bps[i]) if kind == "cdd_only" else None,
+                    r2=float(r2[i]), adj_r2=float(adj[i]), n=n, n_params=2,
+                )
+            )
+    # HDD+CDD over all pairs with heating bp <= cooling bp
+    wh, wc = w[:, None] * hdd, w[:, None] * cdd
+    sh, sc = wh.sum(0), wc.sum(0)
+    shh, scc, shc = (wh * hdd).sum(0), (wc * cdd).sum(0), wh.T @ cdd
+    shy, scy = (wh * y[:, None]).sum(0), (wc * y[:, None]).sum(0)
+    m = len(bps)
+    xtwx = np.empty((m, m, 3, 3))
+    xtwx[..., 0, 0] = sw
+    xtwx[..., 0, 1] = xtwx[..., 1, 0] = sh[:, None]
+    xtwx[..., 0, 2] = xtwx[..., 2, 0] = sc[None, :]
+    xtwx[..., 1, 1] = shh[:, None]
+    xtwx[..., 2, 2] = scc[None, :]
+    xtwx[..., 1, 2] = xtwx[..., 2, 1] = shc
+    xtwy = np.stack(
+        [np.full((m, m), swy), np.repeat(shy[:, None], m, 1), np.repeat(scy[None, :], m, 0)], -1
+    )
+    beta, inv = _solve_batched(xtwx, xtwy)
+    sse = (w * y * y).sum() - np.einsum("abi,abi->ab", beta, xtwy)
+    r2, adj = stats(sse, 2)
+    nz_h, nz_c = (hdd > 0).sum(0), (cdd > 0).sum(0)
+    ok = significant(beta, inv, sse, 1, 2) & significant(beta, inv, sse, 2, 2)
+    ok &= (nz_h[:, None] >= min_nonzero) & (nz_c[None, :] >= min_nonzero)
+    ok &= bps[:, None] <= bps[None, :]
+    ok &= np.isfinite(adj)
+    if ok.any():
+        i, j = np.unravel_index(int(np.nanargmax(np.where(ok, adj, -np.inf))), ok.shape)
+        candidates.append(
+            DailyModel(
+                kind="hdd_cdd", intercept=float(beta[i, j, 0]),
+                heating_slope=float(beta[i, j, 1]), heating_bp=float(bps[i]),
+                cooling_slope=float(beta[i, j, 2]), cooling_bp=float(bps[j]),
+                r2=float(r2[i, j]), adj_r2=float(adj[i, j]), n=n, n_params=3,
+            )
+        )
+    return max(candidates, key=lambda c: c.adj_r2)

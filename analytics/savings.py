@@ -1,0 +1,798 @@
+"""Verified savings (M&V) per IPMVP Option C (whole meter) and B (equipment meter).
+
+A baseline model is fitted on the baseline period, projected onto the reporting period's
+conditions (the *adjusted baseline*), and avoided energy = adjusted baseline − actual
+[kWh, %], cumulative over the reporting period. Blackout and non-routine windows are left
+out of both periods. Baseline models register by name (:func:`register_baseline`):
+
+- ``caltrack-daily`` — CalTRACK daily/billing HDD/CDD change-point model
+  (:mod:`analytics.caltrack`); hourly data are summed to complete local days, billing
+  readings (one per bill, interval ≥ 20 days) are fitted as billing periods;
+- ``towt`` — CalTRACK hourly time-of-week-and-temperature model (:mod:`forecasting.towt`);
+- ``prophet`` — the forecasting package's Prophet model (``forecasting.models``).
+
+Baseline fit statistics follow ASHRAE Guideline 14 (CV(RMSE), NMBE with n − p degrees of
+freedom, R²); the fractional savings uncertainty (FSU) is G14's formula with the lag-1
+autocorrelation correction (Reddy & Claridge 2000; G14-2014 Annex B)::
+
+    ΔE_save = t(conf, n'−p) · 1.26 · CV · sqrt((n/n') · (1 + 2/n') · (1/m)) · E_adjusted
+    n' = n · (1 − ρ) / (1 + ρ)
+
+Data-sufficiency problems (CalTRACK 2.0 §2) are returned as warnings with numbers; misuse
+(reporting before baseline, no data, too little baseline, no temperature) raises
+:class:`SavingsError`. :func:`difference_in_differences` gives a comparison-group estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from analytics.caltrack import (
+    CaltrackError,
+    daily_temperature,
+    fit_daily_model,
+    t_quantile,
+)
+from forecasting.towt import TowtError, fit_towt
+
+Granularity = Literal["hourly", "daily", "billing"]
+"""hourly = any sub-daily interval; billing = one reading per bill (≥ 20 days)."""
+
+MIN_BASELINE_DAYS = 30
+"""Below this many days of baseline data no model is fitted (error)."""
+CALTRACK_BASELINE_DAYS = 365
+"""CalTRACK's required baseline length [days]; shorter baselines get a warning."""
+MIN_COVERAGE = 0.9
+"""CalTRACK's minimum share of the period with data (and with temperature)."""
+G14_LIMITS: dict[str, tuple[float, float]] = {
+    "hourly": (30.0, 10.0),
+    "daily": (30.0, 10.0),
+    "billing": (15.0, 5.0),
+}
+"""ASHRAE Guideline 14 model acceptance [CV(RMSE) %, |NMBE| %]: hourly 30/10 and monthly
+15/5 (the hourly limits are applied to daily data)."""
+G14_FACTOR = 1.26
+"""The empirical 1.26 of G14's savings-uncertainty formula."""
+
+
+class SavingsError(ValueError):
+    """The savings question cannot be answered with these inputs; the message says why."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open time window [start, end) in UTC."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    @property
+    def days(self) -> float:
+        return (self.end - self.start) / pd.Timedelta(days=1)
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()} .. {self.end.isoformat()}"
+
+
+def parse_period(start: Any, end: Any, tz: str, name: str) -> Period:
+    """A period from two dates/timestamps; naive values are local time in ``tz``; ``end`` is
+    exclusive (a bare date means that local midnight)."""
+    stamps = []
+    for label, value in (("start", start), ("end", end)):
+        try:
+            stamp = pd.Timestamp(value)
+        except (ValueError, TypeError):
+            raise SavingsError(
+                f"{name} {label} {value!r} is not a date; write e.g. 2019-01-01"
+            ) from None
+        stamp = stamp.tz_localize(tz) if stamp.tzinfo is None else stamp
+        stamps.append(stamp.tz_convert("UTC"))
+    if stamps[1] <= stamps[0]:
+        raise SavingsError(f"{name} ends ({stamps[1]}) before it starts ({stamps[0]}); swap them")
+    return Period(stamps[0], stamps[1])
+
+
+@dataclass
+class FitStats:
+    """Baseline goodness of fit (ASHRAE Guideline 14) at the model's granularity."""
+
+    cv_rmse_pct: float
+    nmbe_pct: float
+    r2: float
+    n: int
+    n_params: int
+    autocorrelation: float
+    g14_pass: bool
+
+
+@dataclass
+class ReportingStats:
+    """Avoided energy over the reporting period [kWh] and its uncertainty."""
+
+    actual_kwh: float
+    adjusted_baseline_kwh: float
+    savings_kwh: float
+    savings_pct: float
+    fsu_pct: float | None
+    savings_interval_kwh: tuple[float, float]
+    confidence: float
+    n: int
+
+
+@dataclass
+class SavingsResult:
+    """Everything an M&V report needs. ``series``: per reporting observation (time, actual,
+    adjusted_baseline, savings, cumulative_savings [kWh])."""
+
+    meter: str
+    model: str
+    granularity: Granularity
+    baseline: FitStats
+    reporting: ReportingStats
+    warnings: list[str]
+    series: pd.DataFrame
+    model_detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's JSON shape."""
+        b, r = self.baseline, self.reporting
+        return {
+            "meter": self.meter,
+            "model": self.model,
+            "baseline": {
+                "cv_rmse_pct": _num(b.cv_rmse_pct),
+                "nmbe_pct": _num(b.nmbe_pct),
+                "r2": _num(b.r2),
+                "n": b.n,
+                "g14_pass": b.g14_pass,
+            },
+            "reporting": {
+                "actual_kwh": _num(r.actual_kwh),
+                "adjusted_baseline_kwh": _num(r.adjusted_baseline_kwh),
+                "savings_kwh": _num(r.savings_kwh),
+                "savings_pct": _num(r.savings_pct),
+                "fsu_pct": _num(r.fsu_pct),
+                "savings_interval_kwh": [_num(v) for v in r.savings_interval_kwh],
+            },
+            "warnings": list(self.warnings),
+        }
+
+
+def _num(value: float | None) -> float | None:
+    """JSON-safe float: None for missing or non-finite values."""
+    if value is None or not np.isfinite(value):
+        return None
+    return round(float(value), 6)
+
+
+@dataclass
+class Inputs:
+    """What a baseline model gets: one meter's energy [kWh per interval] with excluded
+    windows removed, its interval, outdoor temperature [degC], periods and site."""
+
+    load: pd.Series
+    interval: pd.Timedelta
+    granularity: Granularity
+    temperature: pd.Series
+    tz: str
+    country: str | None
+    baseline: Period
+    reporting: Period
+    excluded: list[Period]
+    warnings: list[str]
+
+
+@dataclass
+class Fitted:
+    """A baseline model's output: in-sample baseline and reporting observations (columns
+    time, actual, predicted [kWh per observation]) at the model's granularity."""
+
+    baseline: pd.DataFrame
+    reporting: pd.DataFrame
+    n_params: int
+    granularity: Granularity
+    detail: dict[str, Any]
+
+
+BaselineModel = Callable[[Inputs], Fitted]
+BASELINE_MODELS: dict[str, BaselineModel] = {}
+"""Registered baseline models by name."""
+
+
+def register_baseline(name: str) -> Callable[[BaselineModel], BaselineModel]:
+    """Decorator: register a baseline model function under ``name``."""
+
+    def deco(fn: BaselineModel) -> BaselineModel:
+        if name in BASELINE_MODELS:
+            raise ValueError(f"baseline model {name!r} is already registered")
+        BASELINE_MODELS[name] = fn
+        return fn
+
+    return deco
+
+
+# ---- helpers ----------------------------------------------------------------------------
+
+
+def infer_granularity(interval: pd.Timedelta) -> Granularity:
+    """hourly (< 1 day), daily (1 day), billing (≥ 20 days)."""
+    if interval < pd.Timedelta(hours=23):
+        return "hourly"
+    if interval < pd.Timedelta(days=20):
+        return "daily"
+    return "billing"
+
+
+def _overlaps(
+    starts: pd.DatetimeIndex, ends: pd.DatetimeIndex, windows: list[Period]
+) -> np.ndarray:
+    hit = np.zeros(len(starts), dtype=bool)
+    for w in windows:
+        hit |= np.asarray((starts < w.end) & (ends > w.start))
+    return hit
+
+
+def _within(starts: pd.DatetimeIndex, ends: pd.DatetimeIndex, period: Period) -> np.ndarray:
+    return np.asarray((starts >= period.start) & (ends <= period.end))
+
+
+def _obs_frame(times: Sequence, actual: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "time": pd.DatetimeIndex(times),
+            "actual": np.asarray(actual, dtype=float),
+            "predicted": np.asarray(predicted, dtype=float),
+        }
+    )
+
+
+def _lag1_autocorrelation(resid: np.ndarray, times: pd.DatetimeIndex) -> float:
+    """Lag-1 autocorrelation of residuals over pairs of consecutive observations."""
+    if len(resid) < 3:
+        return 0.0
+    steps = np.diff(times.asi8)
+    consecutive = steps <= np.median(steps) * 1.5
+    a, b = resid[:-1][consecutive], resid[1:][consecutive]
+    if len(a) < 2 or a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(np.clip(np.corrcoef(a, b)[0, 1], -0.99, 0.99))
+
+
+def fit_statistics(obs: pd.DataFrame, n_params: int, granularity: Granularity) -> FitStats:
+    """CV(RMSE), NMBE (both with n − p), R² and G14 pass/fail of in-sample observations."""
+    y, yhat = obs["actual"].to_numpy(), obs["predicted"].to_numpy()
+    n = len(y)
+    dof = max(n - n_params, 1)
+    ybar = y.mean()
+    resid = y - yhat
+    sst = float(((y - ybar) ** 2).sum())
+    cv = float(np.sqrt((resid**2).sum() / dof) / ybar * 100) if ybar else float("inf")
+    nmbe = float(resid.sum() / (dof * ybar) * 100) if ybar else float("inf")
+    r2 = float(1 - (resid**2).sum() / sst) if sst > 0 else 0.0
+    cv_max, nmbe_max = G14_LIMITS[granularity]
+    rho = _lag1_autocorrelation(resid, pd.DatetimeIndex(obs["time"]))
+    return FitStats(
+        cv_rmse_pct=cv,
+        nmbe_pct=nmbe,
+        r2=r2,
+        n=n,
+        n_params=n_params,
+        autocorrelation=rho,
+        g14_pass=bool(cv <= cv_max and abs(nmbe) <= nmbe_max),
+    )
+
+
+def savings_uncertainty(
+    stats: FitStats, m: int, adjusted_baseline_kwh: float, confidence: float
+) -> float:
+    """Absolute uncertainty of the reporting-period savings [kWh] (ASHRAE G14 with the
+    lag-1 autocorrelation correction) at two-sided ``confidence``."""
+    n, rho = stats.n, stats.autocorrelation
+    n_eff = max(n * (1 - rho) / (1 + rho), 2.0)
+    t = t_quantile(0.5 + confidence / 2, max(n_eff - stats.n_params, 1.0))
+    cv = stats.cv_rmse_pct / 100
+    return float(
+        t * G14_FACTOR * cv * np.sqrt((n / n_eff) * (1 + 2 / n_eff) / max(m, 1))
+        * abs(adjusted_baseline_kwh)
+    )
+
+
+# ---- CalTRACK daily / billing ------------------------------------------------------------
+
+
+def _days_of(start: pd.Timestamp, end: pd.Timestamp, tz: str) -> pd.DatetimeIndex:
+    """Local midnights of the days in [start, end)."""
+    first = start.tz_convert(tz).normalize()
+    days = pd.date_range(first, end.tz_convert(tz), freq="D", inclusive="left")
+    return days[days >= first]
+
+
+def _daily_periods(inp: Inputs) -> pd.DataFrame:
+    """Observation periods for CalTRACK: start, end (UTC), usage [kWh], days."""
+    load, tz = inp.load, inp.tz
+    if inp.granularity == "hourly":
+        local = load.tz_convert(tz)
+        day = local.index.normalize()
+        grouped = local.groupby(day)
+        totals, counts = grouped.sum(), grouped.count()
+        starts = pd.DatetimeIndex(totals.index)
+        ends = starts + pd.DateOffset(days=1)
+        expected = np.asarray((ends - starts) / inp.interval)
+        complete = counts.to_numpy() >= np.round(expected)
+        if (~complete).any():
+            inp.warnings.append(
+                f"{int((~complete).sum())} local days with incomplete interval data were left "
+                f"out of the daily model"
+            )
+        frame = pd.DataFrame(
+            {"start": starts, "end": ends, "usage": totals.to_numpy(), "days": 1.0}
+        )[complete]
+    elif inp.granularity == "daily":
+        starts = (load.index + inp.interval / 2).tz_convert(tz).normalize()
+        frame = pd.DataFrame(
+            {"start": starts, "end": starts + pd.DateOffset(days=1), "usage": load.to_numpy(),
+             "days": 1.0}
+        )
+    else:  # billing: each reading is a bill running to the next reading
+        starts = load.index.tz_convert(tz)
+        if len(starts) < 2:
+            raise SavingsError("billing data: fewer than two bills; the bill ends are unknown")
+        frame = pd.DataFrame(
+            {"start": starts[:-1], "end": starts[1:], "usage": load.to_numpy()[:-1]}
+        )
+        frame["days"] = (frame["end"] - frame["start"]) / pd.Timedelta(days=1)
+        inp.warnings.append(
+            f"billing data: the last bill (from {starts[-1].date()}) was left out because its "
+            f"end date is unknown (a bill ends where the next one starts)"
+        )
+    frame["start"] = pd.DatetimeIndex(frame["start"]).tz_convert("UTC")
+    frame["end"] = pd.DatetimeIndex(frame["end"]).tz_convert("UTC")
+    return frame.reset_index(drop=True)
+
+
+@register_baseline("caltrack-daily")
+def caltrack_daily(inp: Inputs) -> Fitted:
+    """CalTRACK daily (or billing) HDD/CDD model with balance-point search."""
+    periods = _daily_periods(inp)
+    starts, ends = pd.DatetimeIndex(periods["start"]), pd.DatetimeIndex(periods["end"])
+    excluded = _overlaps(starts, ends, inp.excluded)
+    temp_daily = daily_temperature(inp.temperature, inp.tz)
+    temps: list[np.ndarray] = []
+    covered = np.zeros(len(periods), dtype=bool)
+    for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        days = _days_of(s, e, inp.tz)
+        values = temp_daily.reindex(days).to_numpy()
+        ok = np.isfinite(values)
+        covered[i] = len(days) > 0 and ok.mean() >= MIN_COVERAGE
+        temps.append(values[ok])
+    out: dict[str, pd.DataFrame] = {}
+    for label, period in (("baseline", inp.baseline), ("reporting", inp.reporting)):
+        rows = _within(starts, ends, period) & ~excluded
+        missing_temp = rows & ~covered
+        if missing_temp.any():
+            inp.warnings.append(
+                f"{label}: {int(missing_temp.sum())} of {int(rows.sum())} periods have "
+                f"temperature for fewer than {MIN_COVERAGE:.0%} of their days and were left out"
+            )
+        out[label] = periods[rows & covered]
+    base = out["baseline"]
+    if len(base) < 3:
+        raise SavingsError(
+            f"baseline {inp.baseline}: only {len(base)} periods with both usage and "
+            f"temperature; the CalTRACK daily model needs at least 3 (give the weather for the "
+            f"baseline and a longer baseline)"
+        )
+    days_b = base["days"].to_numpy()
+    try:
+        model = fit_daily_model(
+            base["usage"].to_numpy() / days_b,
+            [temps[i] for i in base.index],
+            weights=days_b if inp.granularity == "billing" else None,
+        )
+    except CaltrackError as exc:
+        raise SavingsError(f"baseline {inp.baseline}: {exc}") from None
+
+    def predict(frame: pd.DataFrame) -> np.ndarray:
+        per_day = np.array([model.usage_per_day(temps[i]).mean() for i in frame.index])
+        return per_day * frame["days"].to_numpy()
+
+    rep = out["reporting"]
+    granularity: Granularity = "billing" if inp.granularity == "billing" else "daily"
+    detail = {"caltrack": model.to_dict(), "units": "kWh/day, degC"}
+    return Fitted(
+        baseline=_obs_frame(base["start"], base["usage"], predict(base)),
+        reporting=_obs_frame(rep["start"], rep["usage"], predict(rep)),
+        n_params=model.n_params,
+        granularity=granularity,
+        detail=detail,
+    )
+
+
+# ---- interval models -----------------------------------------------------------------------
+
+
+def _interval_split(inp: Inputs, model: str) -> tuple[pd.Series, pd.Series]:
+    if inp.granularity != "hourly":
+        raise SavingsError(
+            f"model {model!r} needs interval data (hourly or finer); this meter's interval is "
+            f"{inp.interval} — use --model caltrack-daily"
+        )
+    times = inp.load.index
+    ends = times + inp.interval
+    keep = ~_overlaps(times, ends, inp.excluded)
+    base = inp.load[_within(times, ends, inp.baseline) & keep]
+    rep = inp.load[_within(times, ends, inp.reporting) & keep]
+    return base, rep
+
+
+def _drop_unpredicted(rep: pd.Series, predicted: pd.Series, inp: Inputs) -> pd.DataFrame:
+    ok = predicted.notna().to_numpy()
+    if (~ok).any():
+        inp.warnings.append(
+            f"reporting: {int((~ok).sum())} of {len(ok)} intervals "
+            f"({rep[~ok].sum():.1f} kWh) have no temperature within 3 h and were left out of "
+            f"both actual and adjusted baseline"
+        )
+    return _obs_frame(rep.index[ok], rep.to_numpy()[ok], predicted.to_numpy()[ok])
+
+
+@register_baseline("towt")
+def towt(inp: Inputs) -> Fitted:
+    """CalTRACK hourly time-of-week-and-temperature model."""
+    base, rep = _interval_split(inp, "towt")
+    try:
+        model = fit_towt(base, inp.temperature, inp.tz)
+    except TowtError as exc:
+        raise SavingsError(f"baseline {inp.baseline}: {exc}") from None
+    fitted = model.predict(base.index, inp.temperature)
+    ok = fitted.notna().to_numpy()
+    return Fitted(
+        baseline=_obs_frame(base.index[ok], base.to_numpy()[ok], fitted.to_numpy()[ok]),
+        reporting=_drop_unpredicted(rep, model.predict(rep.index, inp.temperature), inp),
+        n_params=model.n_params,
+        granularity="hourly",
+        detail={"towt": {"segmentation": model.segmentation, "n_obs": model.n_obs}},
+    )
+
+
+@register_baseline("prophet")
+def prophet(inp: Inputs) -> Fitted:
+    """The forecasting package's Prophet model, fitted on the baseline period."""
+    from forecasting.features import ForecastInputError, Site
+    from forecasting.models import fit_model
+
+    base, rep = _interval_split(inp, "prophet")
+    weather = inp.temperature.rename("temperature").to_frame()
+    site = Site(timezone=inp.tz, country=inp.country)
+    try:
+        model = fit_model("prophet", base.rename("baseline"), weather, site)
+    except ForecastInputError as exc:
+        raise SavingsError(f"baseline {inp.baseline}: {exc}") from None
+    fitted = model.predict(base.index, weather)["yhat"].to_numpy()
+    predicted = model.predict(rep.index, weather)["yhat"].to_numpy()
+    n_params = int(np.shape(model.m.params["beta"])[-1]) + 2  # type: ignore[attr-defined]
+    return Fitted(
+        baseline=_obs_frame(base.index, base.to_numpy(), fitted),
+        reporting=_obs_frame(rep.index, rep.to_numpy(), predicted),
+        n_params=n_params,
+        granularity="hourly",
+        detail={"prophet": {"version": model.version}},
+    )
+
+
+# ---- the estimate ------------------------------------------------------------------------
+
+
+def _meter_series(readings: pd.DataFrame, meter: str) -> pd.Series:
+    energy = readings[(readings["meter"] == meter) & (readings["quantity"] == "energy")]
+    if energy.empty:
+        meters = sorted(readings.loc[readings["quantity"] == "energy", "meter"].unique())
+        raise SavingsError(
+            f"meter {meter!r} has no energy readings; meters with energy readings: {meters}"
+        )
+    series = pd.Series(
+        energy["value"].to_numpy(dtype=float),
+        index=pd.DatetimeIndex(energy["time"]).tz_convert("UTC"),
+        name=meter,
+    ).sort_index()
+    return series
+
+
+def _coverage_warnings(inp: Inputs) -> None:
+    """CalTRACK data sufficiency, as warnings with numbers."""
+    base = inp.baseline
+    if base.days < CALTRACK_BASELINE_DAYS - 0.5:
+        inp.warnings.append(
+            f"baseline covers {base.days:.0f} days; CalTRACK requires {CALTRACK_BASELINE_DAYS} "
+            f"(12 months) so that every season is in the model"
+        )
+    for label, period in (("baseline", base), ("reporting", inp.reporting)):
+        times = inp.load.index
+        rows = _within(times, times + inp.interval, period)
+        excluded_days = sum(
+            max((min(w.end, period.end) - max(w.start, period.start)).total_seconds(), 0)
+            for w in inp.excluded
+        ) / 86400
+        days_with_data = len(pd.DatetimeIndex(times[rows]).tz_convert(inp.tz).normalize().unique())
+        if inp.granularity == "billing":
+            share = inp.interval * int(rows.sum()) / (period.end - period.start)
+        else:
+            share = days_with_data / max(period.days - excluded_days, 1)
+        if share < MIN_COVERAGE:
+            inp.warnings.append(
+                f"{label}: data on {min(share, 1):.0%} of days ({days_with_data} of "
+                f"{period.days - excluded_days:.0f}); CalTRACK requires {MIN_COVERAGE:.0%}"
+            )
+        temp = inp.temperature[
+            (inp.temperature.index >= period.start) & (inp.temperature.index < period.end)
+        ].dropna()
+        temp_hours = len(temp.index.floor("h").unique())
+        temp_share = temp_hours / max(period.days * 24, 1)
+        if temp_share < MIN_COVERAGE:
+            inp.warnings.append(
+                f"{label}: temperature on {temp_share:.0%} of hours ({temp_hours} of "
+                f"{period.days * 24:.0f}); CalTRACK requires {MIN_COVERAGE:.0%}"
+            )
+
+
+def estimate_savings(
+    readings: pd.DataFrame,
+    weather: pd.DataFrame,
+    meter: str,
+    baseline: tuple[Any, Any],
+    reporting: tuple[Any, Any],
+    blackout: tuple[Any, Any] | None = None,
+    model: str = "auto",
+    confidence: float = 0.9,
+    tz: str = "UTC",
+    country: str | None = None,
+    exclude: Sequence[tuple[Any, Any]] = (),
+) -> SavingsResult:
+    """Avoided energy of ``meter`` over ``reporting`` against a baseline fitted on
+    ``baseline``.
+
+    ``readings``: readings frame (energy [kWh per interval]); ``weather``: wide frame on a UTC
+    index with ``temperature`` [degC]; periods are (start, end) with ``end`` exclusive,
+    naive values local to ``tz``; ``exclude``: non-routine windows left out of both periods;
+    ``model``: a registered baseline model or ``auto`` (towt for interval data,
+    caltrack-daily for daily and billing data).
+    """
+    if not 0 < confidence < 1:
+        raise SavingsError(f"confidence {confidence} must be between 0 and 1, e.g. 0.9")
+    base_p = parse_period(*baseline, tz=tz, name="baseline")
+    rep_p = parse_period(*reporting, tz=tz, name="reporting")
+    if rep_p.start < base_p.end:
+        raise SavingsError(
+            f"reporting period ({rep_p}) starts before the baseline ends ({base_p.end}); the "
+            f"reporting period must follow the baseline"
+        )
+    excluded = [parse_period(*w, tz=tz, name="excluded window") for w in exclude]
+    if blackout is not None:
+        excluded.append(parse_period(*blackout, tz=tz, name="blackout"))
+    if "temperature" not in weather.columns:
+        raise SavingsError(
+            f"weather has no 'temperature' column (columns: {list(weather.columns)}); give "
+            f"outdoor temperature [degC]"
+        )
+    if not isinstance(weather.index, pd.DatetimeIndex) or weather.index.tz is None:
+        raise SavingsError("weather: expected a frame indexed by tz-aware (UTC) times")
+    temperature = weather["temperature"].dropna().astype(float)
+    load = _meter_series(readings, meter)
+    steps = np.diff(load.index.asi8)
+    if len(steps) == 0:
+        raise SavingsError(f"meter {meter!r}: a single reading; nothing to model")
+    interval = pd.Timedelta(int(np.median(steps)))
+    inp = Inputs(
+        load=load,
+        interval=interval,
+        granularity=infer_granularity(interval),
+        temperature=temperature,
+        tz=tz,
+        country=country,
+        baseline=base_p,
+        reporting=rep_p,
+        excluded=excluded,
+        warnings=[],
+    )
+    for label, period in (("baseline", base_p), ("reporting", rep_p)):
+        inside = _within(load.index, load.index + interval, period)
+        if not inside.any():
+            raise SavingsError(
+                f"{label} {period}: meter {meter!r} has no readings in it (its readings run "
+                f"{load.index[0]} .. {load.index[-1]}); choose a period with data"
+            )
+        temp_inside = temperature[(temperature.index >= period.start)
+                                  & (temperature.index < period.end)]
+        if temp_inside.empty:
+            raise SavingsError(
+                f"{label} {period}: no temperature readings in it; the weather runs "
+                f"{_span(temperature)} — give weather covering both periods"
+            )
+    base_inside = load[_within(load.index, load.index + interval, base_p)]
+    base_days = len(base_inside) * interval / pd.Timedelta(days=1)
+    if base_days < MIN_BASELINE_DAYS:
+        raise SavingsError(
+            f"baseline {base_p}: only {base_days:.1f} days of readings; at least "
+            f"{MIN_BASELINE_DAYS} are needed to fit a baseline (CalTRACK asks for 365)"
+        )
+    _coverage_warnings(inp)
+    name = model
+    if model == "auto":
+        name = "towt" if inp.granularity == "hourly" else "caltrack-daily"
+    if name not in BASELINE_MODELS:
+        raise SavingsError(
+            f"unknown model {model!r}; choose auto or one of {sorted(BASELINE_MODELS)}"
+        )
+    fitted = BASELINE_MODELS[name](inp)
+    if fitted.reporting.empty:
+        raise SavingsError(
+            f"reporting {rep_p}: no observations left after exclusions and temperature checks"
+        )
+    stats = fit_statistics(fitted.baseline, fitted.n_params, fitted.granularity)
+    if not stats.g14_pass:
+        cv_max, nmbe_max = G14_LIMITS[fitted.granularity]
+        inp.warnings.append(
+            f"baseline model fails ASHRAE Guideline 14 ({fitted.granularity}): CV(RMSE) "
+            f"{stats.cv_rmse_pct:.1f} % (limit {cv_max:.0f} %), NMBE {stats.nmbe_pct:.2f} % "
+            f"(limit ±{nmbe_max:.0f} %)"
+        )
+    rep = fitted.reporting
+    actual = float(rep["actual"].sum())
+    adjusted = float(rep["predicted"].sum())
+    savings = adjusted - actual
+    delta = savings_uncertainty(stats, len(rep), adjusted, confidence)
+    series = rep.rename(columns={"predicted": "adjusted_baseline"})
+    series["savings"] = series["adjusted_baseline"] - series["actual"]
+    series["cumulative_savings"] = series["savings"].cumsum()
+    excluded_kwh = float(
+        load[_overlaps(load.index, load.index + interval, excluded)].sum()
+    ) if excluded else 0.0
+    if excluded_kwh:
+        inp.warnings.append(
+            f"{excluded_kwh:.1f} kWh in {len(excluded)} blackout/non-routine window(s) left "
+            f"out of baseline and reporting"
+        )
+    return SavingsResult(
+        meter=meter,
+        model=name,
+        granularity=fitted.granularity,
+        baseline=stats,
+        reporting=ReportingStats(
+            actual_kwh=actual,
+            adjusted_baseline_kwh=adjusted,
+            savings_kwh=savings,
+            savings_pct=savings / adjusted * 100 if adjusted else float("nan"),
+            fsu_pct=abs(delta / savings) * 100 if savings else None,
+            savings_interval_kwh=(savings - delta, savings + delta),
+            confidence=confidence,
+            n=len(rep),
+        ),
+        warnings=inp.warnings,
+        series=series,
+        model_detail=fitted.detail,
+    )
+
+
+def _span(series: pd.Series) -> str:
+    if series.empty:
+        return "nowhere (no temperature at all)"
+    return f"{series.index[0]} .. {series.index[-1]}"
+
+
+def non_routine_windows(
+    events: pd.DataFrame, meter: str, annotations: pd.DataFrame | None = None
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """(start, end) windows of ``meter``'s events that are non-routine: kind
+    ``non-routine`` or whose latest annotation has status ``non-routine``."""
+    if events.empty:
+        return []
+    mine = events[events["meter"] == meter]
+    flagged = mine["kind"] == "non-routine"
+    if annotations is not None and not annotations.empty:
+        latest = annotations.sort_values("at").groupby("event_id")["status"].last()
+        flagged |= mine["event_id"].map(latest).eq("non-routine").to_numpy()
+    chosen = mine[flagged]
+    return list(zip(pd.DatetimeIndex(chosen["start"]), pd.DatetimeIndex(chosen["end"]),
+                    strict=True))
+
+
+# ---- comparison group ----------------------------------------------------------------------
+
+
+@dataclass
+class DidResult:
+    """Difference in differences of daily energy [kWh/day] (treated − control, reporting −
+    baseline); ``savings_*`` are positive when the treated meters used less."""
+
+    treated: list[str]
+    control: list[str]
+    baseline_diff_kwh_per_day: float
+    reporting_diff_kwh_per_day: float
+    savings_kwh_per_day: float
+    savings_kwh: float
+    savings_pct: float
+    interval_kwh_per_day: tuple[float, float]
+    confidence: float
+    n_baseline_days: int
+    n_reporting_days: int
+
+
+def _daily_mean(readings: pd.DataFrame, meters: list[str], tz: str) -> pd.Series:
+    """Mean over ``meters`` of complete-day totals [kWh/day] on days every meter reported."""
+    columns = []
+    for meter in meters:
+        series = _meter_series(readings, meter)
+        steps = np.diff(series.index.asi8)
+        interval = pd.Timedelta(int(np.median(steps))) if len(steps) else pd.Timedelta("1D")
+        local = series.tz_convert(tz)
+        grouped = local.groupby(local.index.normalize())
+        per_day = pd.Timedelta(days=1) / interval
+        totals = grouped.sum()[grouped.count() >= np.floor(per_day * 0.96)]
+        columns.append(totals.rename(meter))
+    return pd.concat(columns, axis=1).dropna().mean(axis=1)
+
+
+def difference_in_differences(
+    readings: pd.DataFrame,
+    treated: list[str],
+    control: list[str],
+    baseline: tuple[Any, Any],
+    reporting: tuple[Any, Any],
+    tz: str = "UTC",
+    confidence: float = 0.9,
+) -> DidResult:
+    """Comparison-group savings of ``treated`` vs ``control`` meters (testbed A/B trials):
+    the change of the daily treated − control difference from baseline to reporting, with
+    a confidence interval from the daily differences (lag-1 autocorrelation corrected)."""
+    if not treated or not control:
+        raise SavingsError("difference in differences needs at least one treated and one "
+                           "control meter")
+    overlap = set(treated) & set(control)
+    if overlap:
+        raise SavingsError(f"meters {sorted(overlap)} are both treated and control; pick one")
+    base_p = parse_period(*baseline, tz=tz, name="baseline")
+    rep_p = parse_period(*reporting, tz=tz, name="reporting")
+    if rep_p.start < base_p.end:
+        raise SavingsError(f"reporting period ({rep_p}) starts before the baseline ends")
+    t_mean, c_mean = _daily_mean(readings, treated, tz), _daily_mean(readings, control, tz)
+    diff = (t_mean - c_mean).dropna()
+    days = pd.DatetimeIndex(diff.index).tz_convert("UTC")
+    parts = {}
+    for label, period in (("baseline", base_p), ("reporting", rep_p)):
+        rows = (days >= period.start) & (days + pd.Timedelta(days=1) <= period.end)
+        if rows.sum() < 7:
+            raise SavingsError(
+                f"{label} {period}: only {int(rows.sum())} days on which every treated and "
+                f"control meter has complete data; need at least 7"
+            )
+        parts[label] = diff[rows]
+    var = 0.0
+    for part in parts.values():
+        values = part.to_numpy()
+        rho = _lag1_autocorrelation(values - values.mean(), pd.DatetimeIndex(part.index))
+        n_eff = max(len(values) * (1 - rho) / (1 + rho), 2.0)
+        var += values.var(ddof=1) / n_eff
+    did = float(parts["reporting"].mean() - parts["baseline"].mean())
+    dof = len(parts["baseline"]) + len(parts["reporting"]) - 2
+    half = t_quantile(0.5 + confidence / 2, dof) * float(np.sqrt(var))
+    treated_rep = float(t_mean.reindex(parts["reporting"].index).mean())
+    counterfactual = treated_rep - did
+    return DidResult(
+        treated=list(treated),
+        control=list(control),
+        baseline_diff_kwh_per_day=float(parts["baseline"].mean()),
+        reporting_diff_kwh_per_day=float(parts["reporting"].mean()),
+        savings_kwh_per_day=-did,
+        savings_kwh=-did * len(parts["reporting"]),
+        savings_pct=-did / counterfactual * 100 if counterfactual else float("nan"),
+        interval_kwh_per_day=(-did - half, -did + half),
+        confidence=confidence,
+        n_baseline_days=len(parts["baseline"]),
+        n_reporting_days=len(parts["reporting"]),
+    )
+
