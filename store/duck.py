@@ -1,4 +1,10 @@
-"""DuckDBStore: the embedded default, one file in the data directory."""
+"""DuckDBStore: the embedded default, one file in the data directory.
+
+Times are stored as naive ``TIMESTAMP`` holding UTC (converted at this boundary): bucketing plain
+timestamps is ~7x faster than ``TIMESTAMPTZ`` with ICU. Buckets in a local timezone shift each
+reading by its UTC offset (a ``CASE`` over the offset changes in the queried span), bucket, and
+map the local bucket starts back to UTC.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from store.base import TimeRange, check_aggregation, document_body, events_with_annotations
@@ -22,19 +29,19 @@ from store.schema import (
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
-    time TIMESTAMPTZ NOT NULL, meter VARCHAR NOT NULL, quantity VARCHAR NOT NULL,
+    time TIMESTAMP NOT NULL, meter VARCHAR NOT NULL, quantity VARCHAR NOT NULL,
     value DOUBLE NOT NULL, quality VARCHAR NOT NULL, PRIMARY KEY (meter, quantity, time));
 CREATE TABLE IF NOT EXISTS forecasts (
-    issued_at TIMESTAMPTZ NOT NULL, meter VARCHAR NOT NULL, model VARCHAR NOT NULL,
-    model_version VARCHAR NOT NULL, time TIMESTAMPTZ NOT NULL, yhat DOUBLE NOT NULL,
+    issued_at TIMESTAMP NOT NULL, meter VARCHAR NOT NULL, model VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL, time TIMESTAMP NOT NULL, yhat DOUBLE NOT NULL,
     yhat_lower DOUBLE NOT NULL, yhat_upper DOUBLE NOT NULL,
     PRIMARY KEY (meter, model, issued_at, time));
 CREATE TABLE IF NOT EXISTS events (
-    event_id VARCHAR PRIMARY KEY, meter VARCHAR NOT NULL, start TIMESTAMPTZ NOT NULL,
-    "end" TIMESTAMPTZ NOT NULL, kind VARCHAR NOT NULL, severity DOUBLE NOT NULL,
+    event_id VARCHAR PRIMARY KEY, meter VARCHAR NOT NULL, start TIMESTAMP NOT NULL,
+    "end" TIMESTAMP NOT NULL, kind VARCHAR NOT NULL, severity DOUBLE NOT NULL,
     excess_kwh DOUBLE NOT NULL, details VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS annotations (
-    event_id VARCHAR NOT NULL, "at" TIMESTAMPTZ NOT NULL, "by" VARCHAR NOT NULL,
+    event_id VARCHAR NOT NULL, "at" TIMESTAMP NOT NULL, "by" VARCHAR NOT NULL,
     status VARCHAR NOT NULL, note VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     kind VARCHAR NOT NULL, key VARCHAR NOT NULL, body VARCHAR NOT NULL,
@@ -45,7 +52,33 @@ _HOW_SQL = {"sum": "SUM", "mean": "AVG", "max": "MAX", "min": "MIN", "count": "C
 
 
 def _utc(series: pd.Series) -> pd.Series:
-    return pd.to_datetime(series, utc=True).astype("datetime64[ns, UTC]")
+    """Naive UTC from the database → tz-aware UTC."""
+    return pd.to_datetime(series).dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+
+
+def _naive(series: pd.Series) -> pd.Series:
+    """tz-aware → naive UTC for the database."""
+    return series.dt.tz_convert("UTC").dt.tz_localize(None)
+
+
+def _param(ts: pd.Timestamp) -> Any:
+    return ts.tz_convert("UTC").tz_localize(None).to_pydatetime()
+
+
+def _local_shift(tz: str, start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """SQL for ``time`` shifted to local wall-clock time in ``tz`` over [start, end)."""
+    utc = pd.date_range(start.floor("h"), end.ceil("h"), freq="h")
+    offsets = (utc.tz_convert(tz).tz_localize(None) - utc.tz_localize(None)).total_seconds()
+    offsets = offsets.to_numpy().astype(int)
+    changes = np.flatnonzero(np.diff(offsets)) + 1
+    if not len(changes):
+        return f"time + INTERVAL ({offsets[0]}) SECOND"
+    cases = " ".join(
+        f"WHEN time < TIMESTAMP '{utc[i].tz_localize(None)}' "
+        f"THEN INTERVAL ({offsets[i - 1]}) SECOND"
+        for i in changes
+    )
+    return f"time + CASE {cases} ELSE INTERVAL ({offsets[-1]}) SECOND END"
 
 
 class DuckDBStore:
@@ -91,7 +124,7 @@ class DuckDBStore:
             return 0
         with self._lock:
             cur = self._cursor()
-            cur.register("incoming", frame)
+            cur.register("incoming", frame.assign(time=_naive(frame["time"])))
             cur.execute(
                 "INSERT OR REPLACE INTO readings "
                 "SELECT time, meter, quantity, value, quality FROM incoming"
@@ -117,10 +150,10 @@ class DuckDBStore:
             params.append(quantity)
         if span.start is not None:
             clauses.append(f"{time_column} >= ?")
-            params.append(span.start.to_pydatetime())
+            params.append(_param(span.start))
         if span.end is not None:
             clauses.append(f"{time_column} < ?")
-            params.append(span.end.to_pydatetime())
+            params.append(_param(span.end))
         return " AND ".join(clauses), params
 
     def read_readings(
@@ -143,7 +176,7 @@ class DuckDBStore:
         if frame.empty:
             return empty_readings()
         frame["time"] = _utc(frame["time"])
-        return frame.astype({"meter": object, "quantity": object, "quality": object})
+        return frame.astype({"meter": "str", "quantity": "str", "quality": "str"})
 
     def aggregate(
         self,
@@ -156,23 +189,36 @@ class DuckDBStore:
         tz: str = "UTC",
     ) -> pd.DataFrame:
         check_aggregation(every, how, tz)
-        where, params = self._where(meters, quantity, start, end)
+        span = TimeRange.of(start, end)
+        if span.start is None or span.end is None:
+            raise ValueError("aggregate needs both start and end")
+        where, params = self._where(meters, quantity, span.start, span.end)
         width = pd.Timedelta(every)
-        interval = f"INTERVAL '{int(width.total_seconds())} seconds'"
+        seconds = int(width.total_seconds())
         if width >= pd.Timedelta("1D"):
-            interval = f"INTERVAL '{width.days} days'"
+            shifted = _local_shift(tz, span.start, span.end)  # wall-clock days
+        else:  # sub-day buckets align on the zone's offset at the start (like InfluxQL)
+            offset = int(span.start.tz_convert(tz).utcoffset().total_seconds())
+            shifted = f"time + INTERVAL ({offset}) SECOND"
         frame = (
             self._cursor()
             .execute(
-                f"SELECT time_bucket({interval}, time, ?) AS time, meter, "
+                f"SELECT time_bucket(INTERVAL {seconds} SECOND, {shifted}) AS local, meter, "
                 f"CAST({_HOW_SQL[how]}(value) AS DOUBLE) AS value FROM readings WHERE {where} "
-                "GROUP BY ALL ORDER BY meter, time",
-                [tz, *params],
+                "GROUP BY ALL ORDER BY meter, local",
+                params,
             )
             .df()
         )
-        frame["time"] = _utc(frame["time"])
-        return frame.astype({"meter": object, "value": "float64"})[["time", "meter", "value"]]
+        local = pd.DatetimeIndex(pd.to_datetime(frame["local"]))
+        if width >= pd.Timedelta("1D"):
+            utc = local.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+        else:
+            utc = (local - pd.Timedelta(seconds=offset)).tz_localize("UTC")
+        frame["time"] = pd.Series(utc.tz_convert("UTC"), index=frame.index).astype(
+            "datetime64[ns, UTC]"
+        )
+        return frame.astype({"meter": "str", "value": "float64"})[["time", "meter", "value"]]
 
     def meters(self, quantity: str | None = None) -> list[str]:
         where, params = self._where(None, quantity, None, None)
@@ -193,7 +239,7 @@ class DuckDBStore:
             .df()
         )
         frame["time"] = _utc(frame["time"])
-        return frame.astype({"meter": object, "value": "float64"})
+        return frame.astype({"meter": "str", "value": "float64"})
 
     # ---------------------------------------------------------------- forecasts
     def write_forecasts(self, forecasts: pd.DataFrame) -> int:
@@ -202,7 +248,8 @@ class DuckDBStore:
             return 0
         with self._lock:
             cur = self._cursor()
-            cur.register("incoming", frame)
+            cur.register("incoming", frame.assign(time=_naive(frame["time"]),
+                                                  issued_at=_naive(frame["issued_at"])))
             cur.execute(
                 "INSERT OR REPLACE INTO forecasts SELECT issued_at, meter, model, model_version, "
                 "time, yhat, yhat_lower, yhat_upper FROM incoming"
@@ -231,6 +278,8 @@ class DuckDBStore:
             )
             .df()
         )
+        for column in ("issued_at", "time"):
+            frame[column] = _utc(frame[column])
         return validate_forecasts(frame)
 
     # ------------------------------------------------------------------- events
@@ -240,7 +289,8 @@ class DuckDBStore:
             return 0
         with self._lock:
             cur = self._cursor()
-            cur.register("incoming", frame)
+            cur.register("incoming", frame.assign(start=_naive(frame["start"]),
+                                                  end=_naive(frame["end"])))
             cur.execute(
                 'INSERT OR REPLACE INTO events SELECT event_id, meter, start, "end", kind, '
                 "severity, excess_kwh, details FROM incoming"
@@ -265,15 +315,18 @@ class DuckDBStore:
             params.append([str(k) for k in kinds])
         if span.end is not None:
             clauses.append("start < ?")
-            params.append(span.end.to_pydatetime())
+            params.append(_param(span.end))
         if span.start is not None:
             clauses.append('"end" >= ?')
-            params.append(span.start.to_pydatetime())
+            params.append(_param(span.start))
         cur = self._cursor()
         events = cur.execute(
             f"SELECT * FROM events WHERE {' AND '.join(clauses)}", params
         ).df()
         annotations = cur.execute("SELECT * FROM annotations").df()
+        for frame, columns in ((events, ("start", "end")), (annotations, ("at",))):
+            for column in columns:
+                frame[column] = _utc(frame[column])
         return events_with_annotations(events, annotations)
 
     def annotate_event(
@@ -285,7 +338,7 @@ class DuckDBStore:
         with self._lock:
             self._cursor().execute(
                 "INSERT INTO annotations VALUES (?, ?, ?, ?, ?)",
-                [event_id, when.to_pydatetime(), by, status, note],
+                [event_id, _param(when), by, status, note],
             )
 
     # ---------------------------------------------------------------- documents

@@ -20,7 +20,7 @@ import gzip
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -88,6 +88,9 @@ def _ns(ts: pd.Timestamp) -> int:
 
 class InfluxStore:
     """A :class:`store.base.Store` on an InfluxDB server of any major version."""
+
+    chunk_rows = 100_000
+    """Rows serialised at a time while earlier batches are being posted."""
 
     def __init__(
         self,
@@ -375,10 +378,19 @@ class InfluxStore:
 
     def _write(self, measurement: str, tags: pd.DataFrame, fields: dict[str, pd.Series],
                times: pd.Series) -> int:
-        if not len(times):
-            return 0
-        lines = serialise(measurement, tags, fields, times)
-        return self.write_lines(batches(lines, self.batch_size))
+        def bodies() -> Iterator[bytes]:
+            # serialise chunk by chunk so that posting overlaps serialising
+            for start in range(0, len(times), self.chunk_rows):
+                rows = slice(start, start + self.chunk_rows)
+                lines = serialise(
+                    measurement,
+                    tags.iloc[rows],
+                    {name: values.iloc[rows] for name, values in fields.items()},
+                    times.iloc[rows],
+                )
+                yield from batches(lines, self.batch_size)
+
+        return self.write_lines(bodies())
 
     def write_readings(self, readings: pd.DataFrame) -> int:
         frame = validate_readings(readings)
@@ -504,10 +516,10 @@ class InfluxStore:
         )
         if frame.empty:
             return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"),
-                                 "meter": pd.Series(dtype=object),
+                                 "meter": pd.Series(dtype="str"),
                                  "value": pd.Series(dtype="float64")})
         frame = frame.dropna(subset=["value"])
-        frame = frame.astype({"value": "float64", "meter": object})[["time", "meter", "value"]]
+        frame = frame.astype({"value": "float64", "meter": "str"})[["time", "meter", "value"]]
         return frame.sort_values(["meter", "time"], ignore_index=True)
 
     def meters(self, quantity: str | None = None) -> list[str]:
@@ -522,7 +534,7 @@ class InfluxStore:
             ' GROUP BY "meter"'
         )
         if frame.empty:
-            return pd.DataFrame({"meter": pd.Series(dtype=object),
+            return pd.DataFrame({"meter": pd.Series(dtype="str"),
                                  "time": pd.Series(dtype="datetime64[ns, UTC]"),
                                  "value": pd.Series(dtype="float64")})
         return frame[["meter", "time", "value"]].sort_values("meter", ignore_index=True)

@@ -55,11 +55,15 @@ def quote_identifier(name: str) -> str:
 
 
 def _string_field(values: pd.Series) -> pa.Array:
-    text = pa.array(values.astype(str).tolist(), type=pa.string())
-    text = pc.replace_substring(text, "\\", "\\\\")
-    text = pc.replace_substring(text, '"', '\\"')
-    text = pc.replace_substring(text, "\n", "\\n")
-    return pc.binary_join_element_wise(pa.scalar('"'), text, pa.scalar('"'), "")
+    """Quoted string field values, escaped once per distinct value."""
+    codes, uniques = pd.factorize(values.astype("str"))
+    quoted = [
+        '"' + u.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for u in uniques
+    ]
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32)), pa.array(quoted, type=pa.string())
+    ).cast(pa.string())
 
 
 def _field(values: pd.Series) -> pa.Array:
@@ -85,15 +89,14 @@ def serialise(
     """
     head = escape_tag(measurement)
     if len(tags.columns):
-        combos = tags.astype(str)
-        keys, uniques = pd.MultiIndex.from_frame(combos).factorize()
+        codes, uniques = _factorize_rows(tags)
         prefixes = [
-            head + "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in zip(combos.columns, u))
+            head + "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in zip(tags.columns, row))
             + " "
-            for u in uniques
+            for row in uniques
         ]
         prefix = pa.DictionaryArray.from_arrays(
-            pa.array(keys.astype(np.int32)), pa.array(prefixes, type=pa.string())
+            pa.array(codes.astype(np.int32)), pa.array(prefixes, type=pa.string())
         ).cast(pa.string())
     else:
         prefix = pa.array([head + " "] * len(times), type=pa.string())
@@ -104,6 +107,19 @@ def serialise(
     ns = pd.DatetimeIndex(pd.to_datetime(times, utc=True)).as_unit("ns").asi8
     parts += [pa.scalar(" "), pa.array(ns).cast(pa.string()), pa.scalar("\n")]
     return pc.binary_join_element_wise(*parts, "")
+
+
+def _factorize_rows(tags: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """Codes of each row's tag combination and the combinations (per-column factorise)."""
+    combined = np.zeros(len(tags), dtype=np.int64)
+    columns = []
+    for name in tags.columns:
+        codes, uniques = pd.factorize(tags[name].astype("str"))
+        combined = combined * len(uniques) + codes
+        columns.append((codes, uniques))
+    _, first_row, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    rows = [tuple(str(u[c[i]]) for c, u in columns) for i in first_row]
+    return inverse, rows
 
 
 def batches(lines: pa.Array, size: int) -> Iterator[bytes]:

@@ -152,10 +152,11 @@ def test_events_and_annotations(store):
     assert got["status"].tolist() == ["open", "open"]
     event = got["event_id"][0]
     store.annotate_event(event, "acknowledged", "ana", "known test", at=t + pd.Timedelta("1D"))
-    store.annotate_event(event, "non-routine", "bob", "tenant fit-out", at=t + pd.Timedelta("2D"))
+    store.annotate_event(event, "non-routine", "bob", 'tenant "fit-out"\\n\nweek 2',
+                         at=t + pd.Timedelta("2D"))
     got = store.read_events(meters=["a"])
     assert got[["status", "annotated_by", "note"]].iloc[0].tolist() == [
-        "non-routine", "bob", "tenant fit-out"]
+        "non-routine", "bob", 'tenant "fit-out"\\n\nweek 2']
     assert got["excess_kwh"].iloc[0] == 12.5 and got["details"].iloc[0] == '{"z": 7.1}'
     assert store.read_events(start=t + pd.Timedelta("1D")).meter.tolist() == ["b"]
     assert store.read_events(kinds=["spike"]).meter.tolist() == ["a"]

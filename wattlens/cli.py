@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from analytics.cli import anomalies_app, recommend_command
+from dashboard.cli import dashboard as dashboard_command
 from store import open_store
 from store.base import Store, StoreError
 from store.csvio import read_readings_csv, write_readings_csv
@@ -22,7 +23,7 @@ from store.schema import ContractError
 from wattlens.config import Config, ConfigError, load_config
 
 app = typer.Typer(
-    help="wattlens: energy-efficiency analytics — meters in, forecasts, savings and a dashboard out.",
+    help="wattlens: energy-efficiency analytics — meters in; forecasts, savings, dashboard out.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -34,6 +35,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(anomalies_app, name="anomalies")
 app.command("recommend")(recommend_command)
+app.command("dashboard")(dashboard_command)
 
 console = Console(stderr=True)
 EXAMPLE_CONFIG = Path(__file__).with_name("wattlens.example.toml")

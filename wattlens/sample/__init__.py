@@ -49,8 +49,8 @@ def build(cambridge: Path, out: Path) -> None:
     for building in BUILDINGS:
         for commodity, short in (("electricity", "elec"), ("gas", "gas")):
             for year in YEARS:
-                csv = cambridge / "buildings" / f"UCam_Building_{building}" / commodity / f"{year}.csv"
-                raw = pd.read_csv(csv)
+                folder = cambridge / "buildings" / f"UCam_Building_{building}" / commodity
+                raw = pd.read_csv(folder / f"{year}.csv")
                 raw.columns = ["time", "value"]
                 raw = raw[raw["value"] != 0]
                 raw["meter"] = f"{building}-{short}"
