@@ -15,7 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from analytics.cli import anomalies_app, recommend_command
+from analytics.savings_cli import savings as savings_command
 from dashboard.cli import dashboard as dashboard_command
+from ingest.cli import ingest_app, simulate_command
+from forecasting.cli import forecast_app
 from store import open_store
 from store.base import Store, StoreError
 from store.csvio import read_readings_csv, write_readings_csv
@@ -34,8 +37,12 @@ app.add_typer(store_app, name="store")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(anomalies_app, name="anomalies")
+app.add_typer(forecast_app, name="forecast")
 app.command("recommend")(recommend_command)
+app.command("savings")(savings_command)
 app.command("dashboard")(dashboard_command)
+app.add_typer(ingest_app, name="ingest")
+app.command("simulate")(simulate_command)
 
 console = Console(stderr=True)
 EXAMPLE_CONFIG = Path(__file__).with_name("wattlens.example.toml")

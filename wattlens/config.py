@@ -19,6 +19,7 @@ from analytics.alerts import AlertsSection
 from analytics.carbon import CarbonSection
 from analytics.tariffs import TariffsSection
 from dashboard.config import DashboardConfig
+from forecasting.closures import Closure
 from ingest.base import SourceSection
 
 Commodity = Literal["electricity", "gas", "heat", "water"]
@@ -81,6 +82,9 @@ class SiteConfig(_Frozen):
     country: str | None = Field(None, description="ISO country code for public holidays, e.g. GB")
     weather_meter: str | None = Field(
         None, description="meter id of the site's outdoor weather readings"
+    )
+    closures: list[Closure] = Field(
+        default_factory=list, description="closures (non-working days) for forecasting"
     )
     buildings: list[BuildingConfig] = Field(default_factory=list, description="buildings")
 

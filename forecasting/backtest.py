@@ -1,0 +1,235 @@
+"""Rolling-origin backtests and forecast accuracy metrics.
+
+At each origin (site-local midnight) a model issues the next ``horizon`` hours using only
+readings before the origin; it is refitted every ``refit`` days on the preceding ``history``
+days. Weather over the horizon is the *observed* weather (a perfect weather forecast), which
+the output says. Metrics are computed over every issued time with an actual reading.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.features import ForecastInputError, Site, check_series, infer_interval
+from forecasting.models import INTERVAL_WIDTH, ForecastModel, fit_model
+from store.schema import ContractError
+
+G14_CV_RMSE_PCT = 30.0
+"""ASHRAE Guideline 14 hourly calibration limit on CV(RMSE) [%]."""
+G14_NMBE_PCT = 10.0
+"""ASHRAE Guideline 14 hourly calibration limit on |NMBE| [%]."""
+RECENT_ACTUALS = pd.Timedelta(days=28)
+"""Actuals before the origin handed to ``predict`` (persistence and level correction)."""
+WEATHER_LEAD = pd.Timedelta(days=2)
+"""Weather before the horizon handed to ``predict`` (trailing temperature means)."""
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    """What to backtest: a model, horizon [h], refit cadence [days], history [days] and
+    optional local start/end dates (end exclusive)."""
+
+    model: str
+    horizon_hours: int = 24
+    refit_days: int = 7
+    history_days: int = 365
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+@dataclass
+class MeterBacktest:
+    """One meter's backtest: issued forecasts, metrics, or the reason it failed."""
+
+    meter: str
+    forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    skipped: list[str] = field(default_factory=list)
+    fits: int = 0
+    fit_seconds: float = 0.0
+
+
+def origins(start: dt.date, end: dt.date, tz: str) -> pd.DatetimeIndex:
+    """UTC instants of the site-local midnights from ``start`` to ``end`` (exclusive)."""
+    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D", inclusive="left")
+    local = days.tz_localize(tz, nonexistent="shift_forward", ambiguous=False)
+    return local.tz_convert("UTC").astype("datetime64[ns, UTC]")
+
+
+def default_window(load: pd.Series, tz: str, history_days: int) -> tuple[dt.date, dt.date]:
+    """Backtest local dates when none are given: from a full ``history`` after the first
+    reading (or two weeks if the data are shorter) to the day after the last reading."""
+    first = load.index[0].tz_convert(tz)
+    last = load.index[-1].tz_convert(tz)
+    start = (first + pd.Timedelta(days=history_days)).date() + dt.timedelta(days=1)
+    if start > last.date():
+        start = (first + pd.Timedelta(days=14)).date() + dt.timedelta(days=1)
+    return start, last.date() + dt.timedelta(days=1)
+
+
+def metrics(
+    actual: np.ndarray, yhat: np.ndarray, lower: np.ndarray, upper: np.ndarray
+) -> dict[str, Any]:
+    """Accuracy of forecasts against actuals (same length, finite actuals only).
+
+    CV(RMSE) % = 100·RMSE/mean(actual); NMBE % = 100·Σ(actual − forecast)/(n·mean(actual));
+    MAE [kWh per interval]; MAPE % over non-zero actuals; coverage % of actuals inside
+    [lower, upper]; pinball = mean quantile loss at 10 % (lower), 50 % (yhat), 90 % (upper);
+    ``g14_pass`` = ASHRAE Guideline 14 hourly limits (CV(RMSE) ≤ 30 %, |NMBE| ≤ 10 %).
+    """
+    a = np.asarray(actual, dtype=float)
+    f = np.asarray(yhat, dtype=float)
+    lo = np.asarray(lower, dtype=float)
+    hi = np.asarray(upper, dtype=float)
+    n = len(a)
+    if n == 0:
+        return {"n": 0}
+    mean = float(a.mean())
+    err = a - f
+    rmse = float(np.sqrt(np.mean(err**2)))
+    nonzero = a != 0
+    q_lo, q_hi = (1 - INTERVAL_WIDTH) / 2, (1 + INTERVAL_WIDTH) / 2
+    pinball = float(np.mean([_pinball(a, lo, q_lo), _pinball(a, f, 0.5), _pinball(a, hi, q_hi)]))
+    cv = 100.0 * rmse / mean if mean != 0 else float("nan")
+    nmbe = 100.0 * float(err.sum()) / (n * mean) if mean != 0 else float("nan")
+    return {
+        "cv_rmse_pct": cv,
+        "nmbe_pct": nmbe,
+        "mae": float(np.mean(np.abs(err))),
+        "mape_pct": float(100.0 * np.mean(np.abs(err[nonzero] / a[nonzero])))
+        if nonzero.any() else float("nan"),
+        "coverage_pct": float(100.0 * np.mean((a >= lo) & (a <= hi))),
+        "pinball": pinball,
+        "n": n,
+        "g14_pass": bool(cv <= G14_CV_RMSE_PCT and abs(nmbe) <= G14_NMBE_PCT),
+    }
+
+
+def _pinball(actual: np.ndarray, quantile_forecast: np.ndarray, q: float) -> float:
+    diff = actual - quantile_forecast
+    return float(np.mean(np.maximum(q * diff, (q - 1) * diff)))
+
+
+def backtest_meter(
+    meter: str,
+    load: pd.Series,
+    weather: pd.DataFrame | None,
+    site: Site,
+    spec: BacktestSpec,
+) -> MeterBacktest:
+    """Rolling-origin backtest of one meter. Origins where the model cannot be fitted or
+    cannot predict are skipped with their reason; the meter fails only if no origin issues."""
+    result = MeterBacktest(meter)
+    try:
+        load = check_series(load, meter)
+    except ContractError as exc:
+        result.error = str(exc)
+        return result
+    if load.empty:
+        result.error = f"{meter}: no readings (all missing)"
+        return result
+    start, end = spec.start, spec.end
+    if start is None or end is None:
+        d_start, d_end = default_window(load, site.timezone, spec.history_days)
+        start, end = start or d_start, end or d_end
+    try:
+        interval = infer_interval(load.index)
+    except ForecastInputError as exc:
+        result.error = f"{meter}: {exc}"
+        return result
+    horizon = pd.Timedelta(hours=spec.horizon_hours)
+    history = pd.Timedelta(days=spec.history_days)
+    model: ForecastModel | None = None
+    fitted_at: pd.Timestamp | None = None
+    issued: list[pd.DataFrame] = []
+    for origin in origins(start, end, site.timezone):
+        if model is None or origin - fitted_at >= pd.Timedelta(days=spec.refit_days):
+            train = load[(load.index >= origin - history) & (load.index < origin)]
+            train.name = meter
+            began = time.perf_counter()
+            try:
+                model = fit_model(spec.model, train, _slice(weather, origin - history
+                                                            - WEATHER_LEAD, origin), site)
+                fitted_at = origin
+                result.fits += 1
+            except (ForecastInputError, ContractError, ValueError, RuntimeError) as exc:
+                model = None
+                result.skipped.append(f"{origin.isoformat()}: fit failed: {exc}")
+                continue
+            finally:
+                result.fit_seconds += time.perf_counter() - began
+        times = pd.date_range(origin, origin + horizon, freq=interval, inclusive="left")
+        recent = load[(load.index >= origin - RECENT_ACTUALS) & (load.index < origin)]
+        try:
+            pred = model.predict(times, _slice(weather, origin - WEATHER_LEAD, origin + horizon),
+                                 recent)
+        except (ForecastInputError, ContractError, ValueError) as exc:
+            result.skipped.append(f"{origin.isoformat()}: predict failed: {exc}")
+            continue
+        issued.append(pred.assign(issued_at=origin))
+    if not issued:
+        reasons = result.skipped[-1] if result.skipped else "no origin in the backtest window"
+        result.error = f"{meter}: no forecast issued ({len(result.skipped)} origins skipped; " \
+                       f"last: {reasons})"
+        return result
+    forecasts = pd.concat(issued, ignore_index=True)
+    forecasts.insert(0, "meter", meter)
+    result.forecasts = forecasts[["time", "meter", "issued_at", "yhat", "yhat_lower",
+                                  "yhat_upper"]]
+    actual = load.reindex(pd.DatetimeIndex(forecasts["time"])).to_numpy()
+    ok = np.isfinite(actual)
+    result.metrics = metrics(actual[ok], *(forecasts[c].to_numpy()[ok]
+                                           for c in ("yhat", "yhat_lower", "yhat_upper")))
+    result.metrics.update({"origins": len(issued), "origins_skipped": len(result.skipped)})
+    if result.metrics["n"] == 0:
+        result.error = f"{meter}: forecasts issued but no actual readings to score them against"
+    return result
+
+
+def _slice(weather: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timestamp
+           ) -> pd.DataFrame | None:
+    if weather is None:
+        return None
+    return weather[(weather.index >= start) & (weather.index < end)]
+
+
+def summarise(model: str, horizon_hours: int, results: dict[str, MeterBacktest]
+              ) -> dict[str, Any]:
+    """The metrics document: per meter metrics (or error) and medians across meters."""
+    meters: dict[str, Any] = {}
+    for meter, res in sorted(results.items()):
+        if res.error:
+            meters[meter] = {"error": res.error}
+        else:
+            meters[meter] = dict(res.metrics)
+            if res.skipped:
+                meters[meter]["skipped_first"] = res.skipped[0]
+    scored = [m for m in meters.values() if "error" not in m]
+
+    def median(key: str) -> float | None:
+        values = [m[key] for m in scored if np.isfinite(m[key])]
+        return float(np.median(values)) if values else None
+
+    return {
+        "model": model,
+        "horizon_hours": horizon_hours,
+        "weather": "observed",
+        "interval_width": INTERVAL_WIDTH,
+        "meters": meters,
+        "aggregate": {
+            "median_cv_rmse_pct": median("cv_rmse_pct"),
+            "median_nmbe_pct": median("nmbe_pct"),
+            "median_mae": median("mae"),
+            "median_coverage_pct": median("coverage_pct"),
+            "g14_pass_meters": sum(bool(m["g14_pass"]) for m in scored),
+            "meters_scored": len(scored),
+            "meters_failed": len(meters) - len(scored),
+        },
+    }

@@ -1,0 +1,218 @@
+"""``wattlens forecast``: backtest models on any CSV files, issue forecasts from the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from forecasting.backtest import BacktestSpec, MeterBacktest, backtest_meter, summarise
+from forecasting.features import Site, load_series
+from forecasting.models import model_names
+from store.csvio import read_readings_csv, read_weather_csv
+from store.schema import ContractError
+
+forecast_app = typer.Typer(
+    help="Forecast load: backtest models on CSV files, issue forecasts for the store's meters.",
+    no_args_is_help=True,
+)
+console = Console(stderr=True)
+
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(help="Address of an existing dask scheduler, e.g. tcp://127.0.0.1:8786 "
+                      "(default: start a local cluster)."),
+]
+WorkersOption = Annotated[
+    int | None, typer.Option(help="Workers of the local cluster (default: one per core).")
+]
+ProcessesOption = Annotated[
+    bool, typer.Option("--processes/--threads",
+                       help="Local cluster workers as processes (default) or threads.")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def _date(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"--{name} {value!r} is not a date; write YYYY-MM-DD (site-local)") from None
+
+
+@forecast_app.command("backtest")
+def backtest(
+    readings: Annotated[Path, typer.Option(help="Readings CSV: time,meter,value[,quantity].")],
+    weather: Annotated[Path, typer.Option(help="Weather CSV: time,temperature[,...].")],
+    out: Annotated[Path, typer.Option(help="Metrics JSON to write.")],
+    model: Annotated[str, typer.Option(
+        help="Model: prophet | towt | persistence-day | persistence-week | "
+             "persistence-ensemble.")] = "prophet",
+    horizon: Annotated[int, typer.Option(min=1, help="Hours issued at each origin.")] = 24,
+    refit: Annotated[int, typer.Option(min=1, help="Refit every N days.")] = 7,
+    history: Annotated[int, typer.Option(min=14, help="Fit on the preceding N days.")] = 365,
+    start: Annotated[str | None, typer.Option(help="First origin, local date YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option(
+        help="Last origin + 1, local date (exclusive).")] = None,
+    tz: Annotated[str, typer.Option(help="Site timezone (IANA): origins at local midnight.")]
+    = "UTC",
+    country: Annotated[str | None, typer.Option(
+        help="Country for public holidays, e.g. GB or GB-ENG.")] = None,
+    missing_zero: Annotated[bool, typer.Option(
+        "--missing-zero", help="Treat zero energy readings as missing.")] = False,
+    forecasts_out: Annotated[Path | None, typer.Option(
+        help="CSV of every issued forecast: time,meter,issued_at,yhat,yhat_lower,yhat_upper.")]
+    = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    processes: ProcessesOption = True,
+) -> None:
+    """Rolling-origin backtest of MODEL on every meter of READINGS (observed weather over
+    the horizon); writes per-meter metrics and their medians."""
+    if model not in model_names():
+        raise _fail(f"--model {model!r} is unknown; choose one of {model_names()}")
+    try:
+        site = Site(timezone=tz, country=country)
+        pd.Timestamp("2000-01-01").tz_localize(tz)
+        frame = read_readings_csv(readings, missing_zero=missing_zero)
+        wx = read_weather_csv(weather)
+    except ContractError as exc:
+        raise _fail(f"{exc}\nnothing was backtested") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. an unknown timezone name
+        raise _fail(f"--tz {tz!r}: {exc}; give an IANA name such as Europe/London") from None
+    from forecasting.runner import dask_client, run_per_meter
+
+    spec = BacktestSpec(model, horizon, refit, history, _date(start, "start"), _date(end, "end"))
+    frame = frame[frame["quantity"] == "energy"]
+    tasks = {m: (load_series(frame, m), site, spec) for m in sorted(frame["meter"].unique())}
+    if not tasks:
+        raise _fail(f"{readings}: no energy readings; nothing to backtest")
+    with dask_client(scheduler, workers, processes) as client:
+        results = run_per_meter(_backtest_task, tasks, (wx,), client=client,
+                                description=f"backtest {model}", console=console)
+    per_meter = {m: _as_backtest(m, r) for m, r in results.items()}
+    doc = summarise(model, horizon, per_meter)
+    out.write_text(json.dumps(doc, indent=2, allow_nan=False, default=_jsonable), encoding="utf-8")
+    if forecasts_out is not None:
+        _write_forecasts_csv([r.forecasts for r in per_meter.values() if not r.error],
+                             forecasts_out)
+    _print_summary(doc)
+
+
+def _backtest_task(
+    meter: str, load: pd.Series, site: Site, spec: BacktestSpec, weather: pd.DataFrame
+) -> MeterBacktest:
+    """Worker side of ``forecast backtest`` (argument order matches run_per_meter)."""
+    return backtest_meter(meter, load, weather, site, spec)
+
+
+def _as_backtest(meter: str, result: object) -> MeterBacktest:
+    from forecasting.runner import MeterFailure
+
+    if isinstance(result, MeterFailure):
+        return MeterBacktest(meter, error=f"{meter}: {result.reason}")
+    assert isinstance(result, MeterBacktest)
+    return result
+
+
+def _jsonable(value: object) -> object:
+    """NaN-free JSON: numpy scalars to Python, NaN to null."""
+    if hasattr(value, "item"):
+        return value.item()  # type: ignore[union-attr]
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _write_forecasts_csv(frames: list[pd.DataFrame], path: Path) -> None:
+    columns = ["time", "meter", "issued_at", "yhat", "yhat_lower", "yhat_upper"]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    for column in ("time", "issued_at"):
+        out[column] = pd.to_datetime(out[column], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out[columns].to_csv(path, index=False)
+
+
+def _print_summary(doc: dict) -> None:
+    table = Table("meter", "CV(RMSE) %", "NMBE %", "coverage %", "n", "G14",
+                  title=f"{doc['model']} backtest, {doc['horizon_hours']} h ahead, "
+                        f"observed weather")
+    for meter, m in doc["meters"].items():
+        if "error" in m:
+            table.add_row(meter, "[red]failed[/]", m["error"][:80], "", "", "")
+        else:
+            table.add_row(meter, f"{m['cv_rmse_pct']:.1f}", f"{m['nmbe_pct']:.1f}",
+                          f"{m['coverage_pct']:.0f}", str(m["n"]),
+                          "pass" if m["g14_pass"] else "fail")
+    agg = doc["aggregate"]
+    Console().print(table)
+    console.print(f"median CV(RMSE) {agg['median_cv_rmse_pct']} %, median NMBE "
+                  f"{agg['median_nmbe_pct']} %; {agg['meters_failed']} meters failed")
+
+
+@forecast_app.command("run")
+def run(
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="TOML config file (default: wattlens.toml if present).")] = None,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", help="Model to issue (repeatable; default prophet).")] = None,
+    meter: Annotated[list[str] | None, typer.Option(
+        help="Only these meters (repeatable; default every energy meter).")] = None,
+    at: Annotated[str | None, typer.Option(
+        help="Issue time, ISO 8601 with offset (default: now, to the hour). Only readings "
+             "before it are used.")] = None,
+    horizon: Annotated[int, typer.Option(min=1, help="Hours to forecast.")] = 24,
+    refit: Annotated[int, typer.Option(min=1, help="Refit a saved model older than N days."
+                                       )] = 7,
+    history: Annotated[int, typer.Option(min=14, help="Fit on the preceding N days.")] = 365,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    processes: ProcessesOption = True,
+) -> None:
+    """Issue forecasts for every meter in the store and keep them as issued."""
+    from forecasting.jobs import RunSpec, run_forecasts
+    from forecasting.runner import dask_client
+    from store import open_store
+    from store.base import StoreError, utc_timestamp
+    from wattlens.cli import get_config
+
+    cfg = get_config(config)
+    models = model or ["prophet"]
+    for name in models:
+        if name not in model_names():
+            raise _fail(f"--model {name!r} is unknown; choose one of {model_names()}")
+    try:
+        issued_at = utc_timestamp(at, "--at") if at else pd.Timestamp.now("UTC").floor("h")
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    store = open_store(cfg.store)
+    failed = 0
+    try:
+        with dask_client(scheduler, workers, processes) as client:
+            for name in models:
+                spec = RunSpec(name, issued_at, horizon, refit, history)
+                statuses = run_forecasts(cfg, store, spec, client, meter or None)
+                table = Table("meter", "status", "detail", title=f"{name} issued at "
+                              f"{issued_at.isoformat()}")
+                for m, s in statuses.items():
+                    ok = s["status"] == "issued"
+                    failed += not ok
+                    detail = (f"{s['rows']} rows, {'refitted' if s['refitted'] else 'reused fit'}"
+                              if ok else s["reason"][:100])
+                    table.add_row(m, s["status"] if ok else "[red]failed[/]", detail)
+                Console().print(table)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    if failed:
+        console.print(f"{failed} meter forecasts failed; the others were written")

@@ -1,0 +1,220 @@
+"""Calendar and weather features shared by every forecasting model.
+
+Everything here takes UTC tz-aware times and converts to the site's local time only to decide
+what kind of day it is (working day, weekend, public holiday, closure) and the local hour.
+Degree-day balance points are chosen from the data by a grid search on daily means.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import holidays
+import numpy as np
+import pandas as pd
+
+from forecasting.closures import Closure
+from store.schema import ContractError
+
+BALANCE_GRID_DEGC = np.arange(8.0, 24.5, 1.0)
+"""Candidate heating/cooling balance points [degC] searched by :func:`balance_points`."""
+
+
+class ForecastInputError(ValueError):
+    """The data given to a model cannot produce a forecast; the message says why and the fix."""
+
+
+@dataclass(frozen=True)
+class Site:
+    """What a model needs to know about where a meter is.
+
+    ``country`` is an ISO code for the ``holidays`` package, optionally with a subdivision
+    after a dash (``GB-ENG`` for England's bank holidays).
+    """
+
+    timezone: str = "UTC"
+    country: str | None = None
+    closures: tuple[Closure, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict:
+        return {
+            "timezone": self.timezone,
+            "country": self.country,
+            "closures": [c.model_dump(mode="json") for c in self.closures],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Site:
+        return cls(
+            timezone=data["timezone"],
+            country=data.get("country"),
+            closures=tuple(Closure.model_validate(c) for c in data.get("closures", [])),
+        )
+
+
+@lru_cache(maxsize=64)
+def _holiday_dates(country: str, years: tuple[int, ...]) -> frozenset[dt.date]:
+    code, _, subdiv = country.partition("-")
+    try:
+        found = holidays.country_holidays(code, subdiv=subdiv or None, years=list(years))
+    except NotImplementedError as exc:
+        raise ForecastInputError(
+            f"country {country!r} is not known to the holidays package ({exc}); give an ISO "
+            f"code such as GB or GB-ENG, or omit it"
+        ) from None
+    return frozenset(found)
+
+
+def local_dates(times: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
+    """Local calendar date (as naive midnight) of each UTC time."""
+    return times.tz_convert(tz).tz_localize(None).normalize()
+
+
+def day_kind(times: pd.DatetimeIndex, site: Site) -> pd.DataFrame:
+    """Per time: ``holiday`` (public holiday), ``closure`` and ``working`` (a weekday that is
+    neither) as 0/1 floats, judged on the site-local date."""
+    dates = local_dates(times, site.timezone)
+    holiday = np.zeros(len(times), dtype=bool)
+    if site.country and len(times):
+        years = tuple(range(int(dates.year.min()), int(dates.year.max()) + 1))
+        hol = _holiday_dates(site.country, years)
+        holiday = np.array([d in hol for d in dates.date], dtype=bool)
+    closure = np.zeros(len(times), dtype=bool)
+    for c in site.closures:
+        closure |= (dates >= pd.Timestamp(c.start)) & (dates <= pd.Timestamp(c.end))
+    weekday = dates.dayofweek < 5
+    working = weekday & ~holiday & ~closure
+    return pd.DataFrame(
+        {
+            "holiday": holiday.astype(float),
+            "closure": closure.astype(float),
+            "working": np.asarray(working, dtype=float),
+        },
+        index=times,
+    )
+
+
+def infer_interval(times: pd.DatetimeIndex) -> pd.Timedelta:
+    """The reading interval: the most common spacing of ``times`` (at least 1 minute)."""
+    if len(times) < 2:
+        raise ForecastInputError("need at least two readings to infer the reading interval")
+    diffs = pd.Series(np.diff(times.asi8))
+    step = pd.Timedelta(int(diffs.mode().iloc[0]), unit="ns")
+    return max(step, pd.Timedelta("1min"))
+
+
+def load_series(readings: pd.DataFrame, meter: str | None = None) -> pd.Series:
+    """Energy readings of one meter [kWh per interval] as a Series on a UTC index, readings
+    flagged ``suspect`` left out (missing readings stay absent)."""
+    frame = readings
+    if meter is not None:
+        frame = frame[frame["meter"] == meter]
+    if "quantity" in frame.columns:
+        frame = frame[frame["quantity"] == "energy"]
+    if "quality" in frame.columns:
+        frame = frame[frame["quality"] != "suspect"]
+    series = pd.Series(
+        frame["value"].to_numpy(dtype=float),
+        index=pd.DatetimeIndex(frame["time"]),
+        name=meter or "value",
+    )
+    return check_series(series.sort_index(), meter or "load")
+
+
+def check_series(series: pd.Series, name: str) -> pd.Series:
+    """Reject naive or unparseable indexes and non-finite values (missing = absent)."""
+    index = series.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise ContractError(f"{name}: index is not a DatetimeIndex; index the series by UTC time")
+    if index.tz is None:
+        raise ContractError(
+            f"{name}: timestamps are naive (no timezone); localise them first, e.g. "
+            f"series.tz_localize('Europe/London'), or give ISO 8601 with an offset"
+        )
+    out = series.astype(float)
+    out.index = index.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    out = out[np.isfinite(out.to_numpy())]
+    return out[~out.index.duplicated(keep="last")].sort_index()
+
+
+def temperature_at(weather: pd.DataFrame | None, times: pd.DatetimeIndex, name: str) -> np.ndarray:
+    """Outdoor temperature [degC] at ``times``: hourly (or finer) weather reindexed, gaps up
+    to 3 hours interpolated. Raises :class:`ForecastInputError` when weather does not cover
+    ``times``."""
+    if weather is None or "temperature" not in weather.columns:
+        raise ForecastInputError(f"{name}: no temperature column in the weather given")
+    temp = weather["temperature"].dropna()
+    if temp.empty:
+        raise ForecastInputError(f"{name}: the weather has no temperature values")
+    if temp.index.tz is None:
+        raise ContractError(f"{name}: weather timestamps are naive; give them as UTC")
+    temp = temp[~temp.index.duplicated(keep="last")].sort_index()
+    union = temp.index.union(times)
+    filled = temp.reindex(union).interpolate(method="time", limit=3, limit_area="inside")
+    values = filled.reindex(times).to_numpy(dtype=float)
+    missing = ~np.isfinite(values)
+    if missing.any():
+        first = times[missing][0]
+        raise ForecastInputError(
+            f"{name}: weather does not cover {int(missing.sum())} of {len(times)} times "
+            f"(first {first.isoformat()}; weather spans {temp.index[0].isoformat()} .. "
+            f"{temp.index[-1].isoformat()}); supply temperature (observed or a weather "
+            f"forecast) for the whole horizon"
+        )
+    return values
+
+
+def balance_points(
+    daily_load: pd.Series, daily_temp: pd.Series, working: pd.Series | None = None
+) -> tuple[float | None, float | None]:
+    """Heating and cooling balance points [degC] chosen from the data.
+
+    Fits daily load ~ a + b·working + h·max(Th − T, 0) + c·max(T − Tc, 0) over the grid
+    :data:`BALANCE_GRID_DEGC` (Tc ≥ Th) and keeps the pair with the least squared error.
+    A term whose slope is not positive, or that explains < 1 % of the variance, is dropped
+    (None). ``daily_temp`` is the daily mean temperature [degC].
+    """
+    frame = pd.concat({"y": daily_load, "t": daily_temp}, axis=1).dropna()
+    if working is not None:
+        frame["w"] = working.reindex(frame.index).fillna(0.0)
+    else:
+        frame["w"] = 0.0
+    if len(frame) < 14:
+        return None, None
+    y = frame["y"].to_numpy()
+    t = frame["t"].to_numpy()
+    base = np.column_stack([np.ones(len(y)), frame["w"].to_numpy()])
+    sse0 = _sse(base, y)
+    best: tuple[float, float | None, float | None] = (sse0, None, None)
+    for th in [None, *BALANCE_GRID_DEGC]:
+        for tc in [None, *BALANCE_GRID_DEGC]:
+            if th is not None and tc is not None and tc < th:
+                continue
+            cols = [base]
+            if th is not None:
+                cols.append(np.maximum(th - t, 0.0)[:, None])
+            if tc is not None:
+                cols.append(np.maximum(t - tc, 0.0)[:, None])
+            x = np.column_stack(cols)
+            coef, sse = _fit(x, y)
+            if th is not None and coef[2] <= 0:
+                continue
+            if tc is not None and coef[-1] <= 0:
+                continue
+            if sse < best[0]:
+                best = (sse, th, tc)
+    if best[0] > 0.99 * sse0:
+        return None, None
+    return best[1], best[2]
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    resid = y - x @ coef
+    return coef, float(resid @ resid)
+
+
+def _sse(x: np.ndarray, y: np.ndarray) -> float:
+    return _fit(x, y)[1]

@@ -1,0 +1,162 @@
+"""``forecast run``: issue forecasts for every meter in the store and keep them as issued.
+
+For each energy meter the job reads the history before the issue time and the site's
+weather (the weather meter's readings, observed and forecast, as far as the store has them),
+fits the model when its saved fit is older than the refit cadence (fitted models are kept as
+JSON under ``data_dir/models`` and reused), predicts the next ``horizon`` hours and writes
+them with :meth:`Store.write_forecasts`. A status document per meter and model
+(kind ``forecast_status``) records what was issued or why not.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from forecasting.features import ForecastInputError, Site, load_series
+from forecasting.models import fit_model, get_model, model_from_json, model_to_json
+from forecasting.runner import MeterFailure, run_per_meter
+from store.base import Store
+from store.csvio import readings_to_weather
+from store.schema import validate_forecasts
+from wattlens.config import Config
+
+log = logging.getLogger(__name__)
+
+STATUS_KIND = "forecast_status"
+"""Document kind of the per-meter status the job writes (key ``<meter>/<model>``)."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What ``forecast run`` issues: model, issue time (UTC), horizon [h], refit cadence
+    [days] and fitting history [days]."""
+
+    model: str
+    issued_at: pd.Timestamp
+    horizon_hours: int = 24
+    refit_days: int = 7
+    history_days: int = 365
+
+
+@dataclass
+class Issued:
+    """What one meter's task produced."""
+
+    forecasts: pd.DataFrame
+    model_json: str | None
+    """The newly fitted model (None when a saved one was reused)."""
+    fitted_at: str
+
+
+def site_of(config: Config, meter: str) -> tuple[Site, str | None]:
+    """The meter's :class:`Site` and weather meter from the config (UTC, none if unknown)."""
+    site = config.site_of(meter)
+    if site is None:
+        return Site(), None
+    closures = tuple(site.closures)
+    return Site(site.timezone, site.country, closures), site.weather_meter
+
+
+def model_path(data_dir: Path, meter: str, model: str) -> Path:
+    """Where the fitted model of ``meter`` is saved."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", meter)
+    return data_dir / "models" / f"{safe}.{model}.json"
+
+
+def load_saved(path: Path, spec: RunSpec) -> tuple[str, str] | None:
+    """The saved model JSON and its fit time if it may be reused at ``spec.issued_at``:
+    same model version, fitted no later than the issue time and within the refit cadence."""
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    fitted_at = pd.Timestamp(saved["fitted_at"])
+    model = json.loads(saved["model"])
+    if model.get("version") != get_model(spec.model).version:
+        return None
+    if not (spec.issued_at - pd.Timedelta(days=spec.refit_days) < fitted_at <= spec.issued_at):
+        return None
+    return saved["model"], saved["fitted_at"]
+
+
+def issue_one(
+    meter: str,
+    load: pd.Series,
+    weather: pd.DataFrame | None,
+    site: Site,
+    saved: tuple[str, str] | None,
+    spec: RunSpec,
+) -> Issued:
+    """Fit (or reuse) and predict one meter; raises :class:`ForecastInputError` on bad data."""
+    if load.empty:
+        raise ForecastInputError(f"{meter}: no readings before {spec.issued_at.isoformat()}")
+    interval = pd.Timedelta(load.index.to_series().diff().mode().iloc[0]) if len(load) > 1 \
+        else pd.Timedelta("1h")
+    if saved is not None:
+        model = model_from_json(saved[0])
+        new_json, fitted_at = None, saved[1]
+    else:
+        load.name = meter
+        model = fit_model(spec.model, load, weather, site)
+        new_json, fitted_at = model_to_json(model), spec.issued_at.isoformat()
+    first = spec.issued_at.ceil(interval) if interval <= pd.Timedelta("1D") else spec.issued_at
+    times = pd.date_range(first, first + pd.Timedelta(hours=spec.horizon_hours), freq=interval,
+                          inclusive="left")
+    pred = model.predict(times, weather, load)
+    pred.insert(0, "meter", meter)
+    pred.insert(0, "issued_at", spec.issued_at)
+    pred["model"] = spec.model
+    pred["model_version"] = model.version
+    return Issued(pred, new_json, fitted_at)
+
+
+def run_forecasts(
+    config: Config, store: Store, spec: RunSpec, client: Any, meters: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Issue ``spec`` for every energy meter (or ``meters``) on the dask ``client``; write
+    forecasts and statuses to ``store`` and fitted models to ``config.data_dir``. Returns a
+    status per meter (``issued`` with rows, or ``failed`` with the reason)."""
+    issued_at = spec.issued_at
+    start = issued_at - pd.Timedelta(days=spec.history_days)
+    end = issued_at + pd.Timedelta(hours=spec.horizon_hours)
+    weather_cache: dict[str | None, pd.DataFrame | None] = {None: None}
+    tasks: dict[str, tuple[Any, ...]] = {}
+    for meter in meters or store.meters("energy"):
+        site, weather_meter = site_of(config, meter)
+        if weather_meter not in weather_cache:
+            raw = store.read_readings([weather_meter], None, start - pd.Timedelta(days=2), end)
+            weather_cache[weather_meter] = readings_to_weather(raw) if len(raw) else None
+        readings = store.read_readings([meter], "energy", start, issued_at)
+        load = load_series(readings, meter) if len(readings) else pd.Series(
+            [], index=pd.DatetimeIndex([], tz="UTC"), dtype=float)
+        saved = load_saved(model_path(config.data_dir, meter, spec.model), spec)
+        tasks[meter] = (load, weather_cache[weather_meter], site, saved, spec)
+    results = run_per_meter(issue_one, tasks, client=client, description=f"issue {spec.model}")
+    statuses: dict[str, dict[str, Any]] = {}
+    frames = []
+    for meter, result in sorted(results.items()):
+        if isinstance(result, MeterFailure):
+            statuses[meter] = {"status": "failed", "reason": result.reason}
+        else:
+            frames.append(result.forecasts)
+            if result.model_json is not None:
+                path = model_path(config.data_dir, meter, spec.model)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps({"fitted_at": result.fitted_at,
+                                            "model": result.model_json}), encoding="utf-8")
+            statuses[meter] = {"status": "issued", "rows": len(result.forecasts),
+                               "refitted": result.model_json is not None,
+                               "fitted_at": result.fitted_at}
+        statuses[meter].update({"model": spec.model, "issued_at": issued_at.isoformat()})
+        store.put_document(STATUS_KIND, f"{meter}/{spec.model}", statuses[meter])
+    if frames:
+        store.write_forecasts(validate_forecasts(pd.concat(frames, ignore_index=True)))
+    log.info("forecast run %s at %s: %d issued, %d failed", spec.model, issued_at.isoformat(),
+             len(frames), len(statuses) - len(frames))
+    return statuses

@@ -1,0 +1,339 @@
+"""Prophet per meter with calendar, weather and a recent-level correction.
+
+The model (all in site-local wall-clock time, which is where occupancy lives):
+
+- daily profiles conditional on the kind of day (working vs non-working: weekends, public
+  holidays of the site's country, closures), a weekly term, yearly seasonality when there is
+  a year of history, a lumped public-holiday and closure effect;
+- regressors: a working-day level, heating and cooling degree terms
+  ``max(Th − T, 0)``, ``max(T − Tc, 0)`` [degC] on the 24-hour trailing mean temperature,
+  with balance points chosen from the data (:func:`forecasting.features.balance_points`),
+  each also interacted with the working-day flag;
+- fitted on ``log(y + offset)`` so that profiles scale with the level of use;
+- a recent-level correction learnt at fit time: the residual of the last local day before
+  issue, and of the same hour that day, carry over to the next day with coefficients fitted
+  by least squares on the history's own residuals (an AR(1) of daily residuals);
+- intervals from the empirical 10 % / 90 % quantiles of the corrected in-sample errors
+  (no sampling, so predicting is a matrix product).
+
+Prophet's naive ``ds`` never leaves this module.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import prophet
+from prophet import Prophet
+from prophet.models import CmdStanPyBackend
+from prophet.serialize import model_from_json, model_to_json
+
+from forecasting.features import (
+    ForecastInputError,
+    Site,
+    balance_points,
+    check_series,
+    day_kind,
+    infer_interval,
+    local_dates,
+    temperature_at,
+)
+from forecasting.models import INTERVAL_WIDTH, ForecastModel, check_times, frame, register_model
+
+logging.getLogger("cmdstanpy").addHandler(logging.NullHandler())
+logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
+logging.getLogger("prophet").setLevel(logging.ERROR)
+
+_Q = ((1 - INTERVAL_WIDTH) / 2, (1 + INTERVAL_WIDTH) / 2)
+SMOOTH = pd.Timedelta(hours=24)
+"""Trailing window of the temperature the degree terms use [h]."""
+RECENT = pd.Timedelta(hours=24)
+"""Window of actuals before issue whose residual drives the level correction [h]."""
+
+
+def _ds(times: pd.DatetimeIndex, tz: str) -> pd.Series:
+    """Prophet's naive ``ds``: site-local wall-clock time."""
+    return pd.Series(times.tz_convert(tz).tz_localize(None).astype("datetime64[ns]"))
+
+
+def _smoothed_temperature(weather: pd.DataFrame | None, times: pd.DatetimeIndex) -> np.ndarray:
+    """24-hour trailing mean outdoor temperature [degC] at ``times``."""
+    now = temperature_at(weather, times, "weather")
+    if weather is None:
+        return now
+    temp = weather["temperature"].dropna().sort_index()
+    temp = temp[~temp.index.duplicated(keep="last")]
+    rolled = temp.rolling(SMOOTH, min_periods=1).mean()
+    values = rolled.reindex(times).to_numpy(dtype=float)
+    return np.where(np.isfinite(values), values, now)
+
+
+@register_model("prophet")
+class ProphetModel(ForecastModel):
+    """Prophet per meter (see the module docstring)."""
+
+    version: ClassVar[str] = f"prophet-{prophet.__version__}+wl1"
+
+    def __init__(self, m: Prophet, site: Site, params: dict[str, Any]) -> None:
+        self.m = m
+        self.site = site
+        self.params = params
+
+    # ---- design ---------------------------------------------------------------------------
+    def _design(self, times: pd.DatetimeIndex, weather: pd.DataFrame | None) -> pd.DataFrame:
+        return _design(times, weather, self.site, self.params)
+
+    @classmethod
+    def fit(cls, history: pd.Series, weather: pd.DataFrame | None, site: Site) -> ProphetModel:
+        history = check_series(history, "history")
+        interval = infer_interval(history.index)
+        use_weather = weather is not None and "temperature" in weather.columns
+        th = tc = None
+        if use_weather:
+            # fit only on hours with weather; balance points from daily means
+            temp = _smoothed_temperature_safe(weather, history.index)
+            history = history[np.isfinite(temp)]
+            temp = temp[np.isfinite(temp)]
+            kinds = day_kind(history.index, site)
+            dates = local_dates(history.index, site.timezone)
+            daily = pd.DataFrame(
+                {"y": history.to_numpy(), "t": temp, "w": kinds["working"].to_numpy()},
+                index=dates,
+            ).groupby(level=0).mean()
+            th, tc = balance_points(daily["y"], daily["t"], daily["w"])
+        if len(history) < 2:
+            raise ForecastInputError("prophet: no readings with weather to fit on")
+        span = history.index[-1] - history.index[0]
+        offset = 0.05 * float(np.abs(history).mean()) + 1e-9
+        log = bool(history.min() >= 0)
+        params: dict[str, Any] = {
+            "interval_ns": int(interval.value),
+            "heat_balance": th,
+            "cool_balance": tc,
+            "log": log,
+            "offset": offset,
+            "yearly": bool(span >= pd.Timedelta(days=360)),
+        }
+        model = cls(Prophet(), site, params)
+        design = model._design(history.index, weather if use_weather else None)
+        design["y"] = model._to_y(history.to_numpy())
+        model.m = _make_prophet(params, design, site)
+        model.m.fit(design)
+        fitted = model._raw(design)
+        resid = design["y"].to_numpy() - fitted
+        a, b = _fit_correction(pd.Series(resid, index=history.index), site.timezone)
+        params["carry_level"], params["carry_hour"] = a, b
+        corrected = _corrected_in_sample(pd.Series(resid, index=history.index), site, a, b)
+        err = corrected.dropna().to_numpy()
+        params["quantiles"] = [float(q) for q in np.quantile(err, _Q)] if len(err) else [0, 0]
+        params["use_weather"] = bool(use_weather)
+        return model
+
+    def _to_y(self, values: np.ndarray) -> np.ndarray:
+        if self.params["log"]:
+            return np.log(np.maximum(values, 0.0) + self.params["offset"])
+        return values
+
+    def _from_y(self, values: np.ndarray) -> np.ndarray:
+        if self.params["log"]:
+            return np.exp(values) - self.params["offset"]
+        return values
+
+    def _raw(self, design: pd.DataFrame) -> np.ndarray:
+        """Prophet's point prediction on the model scale."""
+        return self.m.predict(design.drop(columns=["y"], errors="ignore"))["yhat"].to_numpy()
+
+    def predict(
+        self,
+        times: pd.DatetimeIndex,
+        weather: pd.DataFrame | None,
+        actuals: pd.Series | None = None,
+    ) -> pd.DataFrame:
+        times = check_times(times)
+        if not self.params["use_weather"]:
+            weather = None
+        design = self._design(times, weather)
+        raw = self._raw(design)
+        origin = times[0]
+        level, same_hour = 0.0, np.zeros(len(times))
+        if actuals is not None:
+            recent = check_series(actuals, "actuals")
+            recent = recent[(recent.index < origin) & (recent.index >= origin - 2 * RECENT)]
+            if len(recent):
+                r = pd.Series(
+                    self._to_y(recent.to_numpy()) - self._raw(self._design(recent.index, weather)),
+                    index=recent.index,
+                )
+                last = r[r.index >= origin - RECENT]
+                expected = RECENT / pd.Timedelta(self.params["interval_ns"])
+                if len(last) >= max(1, int(0.25 * expected)):
+                    level = float(last.mean())
+                same_hour = _same_hour_residual(r, times, origin, level)
+        correction = self.params["carry_level"] * level + self.params["carry_hour"] * same_hour
+        y = raw + correction
+        lo, hi = self.params["quantiles"]
+        yhat = self._from_y(y)
+        return frame(times, yhat, self._from_y(y + lo), self._from_y(y + hi))
+
+    def state(self) -> dict[str, Any]:
+        return {"prophet": model_to_json(self.m), "site": self.site.to_json(),
+                "params": self.params}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ProphetModel:
+        return cls(model_from_json(state["prophet"]), Site.from_json(state["site"]),
+                   state["params"])
+
+
+def _smoothed_temperature_safe(weather: pd.DataFrame, times: pd.DatetimeIndex) -> np.ndarray:
+    """Like :func:`_smoothed_temperature` but NaN where weather is missing (for fitting)."""
+    temp = weather["temperature"].dropna().sort_index()
+    temp = temp[~temp.index.duplicated(keep="last")]
+    rolled = temp.rolling(SMOOTH, min_periods=1).mean()
+    union = rolled.index.union(times)
+    return (
+        rolled.reindex(union).interpolate(method="time", limit=3, limit_area="inside")
+        .reindex(times).to_numpy(dtype=float)
+    )
+
+
+def _design(
+    times: pd.DatetimeIndex, weather: pd.DataFrame | None, site: Site, params: dict[str, Any]
+) -> pd.DataFrame:
+    """Prophet's input frame: ds, calendar flags and degree terms."""
+    kinds = day_kind(times, site)
+    out = pd.DataFrame({"ds": _ds(times, site.timezone)})
+    working = kinds["working"].to_numpy()
+    out["working"] = working
+    out["nonworking"] = 1.0 - working
+    out["is_working"] = working.astype(bool)
+    out["is_nonworking"] = ~out["is_working"]
+    th, tc = params["heat_balance"], params["cool_balance"]
+    if weather is not None and (th is not None or tc is not None):
+        temp = _smoothed_temperature(weather, times)
+        if th is not None:
+            out["hdd"] = np.maximum(th - temp, 0.0)
+            out["hdd_w"] = out["hdd"] * working
+        if tc is not None:
+            out["cdd"] = np.maximum(temp - tc, 0.0)
+            out["cdd_w"] = out["cdd"] * working
+    elif th is not None or tc is not None:
+        raise ForecastInputError("prophet: this model uses temperature; give weather")
+    return out
+
+
+def _holidays(design: pd.DataFrame, site: Site) -> pd.DataFrame | None:
+    """Lumped public-holiday and closure days for Prophet (local dates)."""
+    if not site.country and not site.closures:
+        return None
+    days = pd.date_range(design["ds"].min().normalize(), design["ds"].max().normalize()
+                         + pd.Timedelta(days=800), freq="D")
+    utc_noon = (days + pd.Timedelta(hours=12)).tz_localize(
+        site.timezone, nonexistent="shift_forward", ambiguous=False
+    )
+    kinds = day_kind(pd.DatetimeIndex(utc_noon).tz_convert("UTC"), site)
+    rows = []
+    for name in ("holiday", "closure"):
+        hit = days[kinds[name].to_numpy() > 0]
+        rows.append(pd.DataFrame({"holiday": name, "ds": hit}))
+    table = pd.concat(rows, ignore_index=True)
+    return table if len(table) else None
+
+
+class _FastBackend(CmdStanPyBackend):
+    """Prophet's CmdStanPy backend, writing Stan's input with the C JSON encoder (stanio
+    falls back to a pure-Python encoder that takes longer than the fit itself)."""
+
+    def fit(self, stan_init: dict[str, Any], stan_data: dict[str, Any], **kwargs: Any
+            ) -> dict[str, Any]:
+        inits, data = self.prepare_data(stan_init, stan_data)
+        paths = []
+        try:
+            for body in (data, inits):
+                fd, path = tempfile.mkstemp(suffix=".json", prefix="wattlens-prophet-")
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(json.dumps(body))
+                paths.append(path)
+            args = {"data": paths[0], "inits": paths[1], "iter": 10_000,
+                    "algorithm": "Newton" if data["T"] < 100 else "LBFGS"}
+            args.update(kwargs)
+            try:
+                self.stan_fit = self.model.optimize(**args)
+            except RuntimeError:
+                if args["algorithm"] == "Newton":
+                    raise
+                args["algorithm"] = "Newton"
+                self.stan_fit = self.model.optimize(**args)
+        finally:
+            for path in paths:
+                os.unlink(path)
+        params = self.stan_to_dict_numpy(self.stan_fit.column_names,
+                                         self.stan_fit.optimized_params_np)
+        return {name: value.reshape((1, -1)) for name, value in params.items()}
+
+
+def _make_prophet(params: dict[str, Any], design: pd.DataFrame, site: Site) -> Prophet:
+    m = Prophet(
+        growth="linear",
+        n_changepoints=10,
+        yearly_seasonality=6 if params["yearly"] else False,
+        weekly_seasonality=False,
+        daily_seasonality=False,
+        holidays=_holidays(design, site),
+        uncertainty_samples=0,
+        changepoint_prior_scale=0.05,
+    )
+    m.stan_backend = _FastBackend()
+    m.add_seasonality("daily_working", period=1, fourier_order=8, condition_name="is_working")
+    m.add_seasonality("daily_nonworking", period=1, fourier_order=6,
+                      condition_name="is_nonworking")
+    m.add_seasonality("weekly", period=7, fourier_order=3)
+    m.add_regressor("working", standardize=False)
+    for name in ("hdd", "hdd_w", "cdd", "cdd_w"):
+        if name in design.columns:
+            m.add_regressor(name)
+    return m
+
+
+def _fit_correction(resid: pd.Series, tz: str) -> tuple[float, float]:
+    """Carry-over coefficients of yesterday's mean residual and same-hour residual, fitted
+    by least squares on day-ahead pairs in the history, clipped to [0, 1]."""
+    local = resid.index.tz_convert(tz)
+    dates = local.tz_localize(None).normalize()
+    daily = resid.groupby(dates).mean()
+    prev_level = daily.shift(1, freq="D").reindex(dates).to_numpy()
+    same = resid.reindex(resid.index - pd.Timedelta(hours=24)).to_numpy() - prev_level
+    y = resid.to_numpy()
+    ok = np.isfinite(prev_level) & np.isfinite(same) & np.isfinite(y)
+    if ok.sum() < 48:
+        return 0.0, 0.0
+    x = np.column_stack([prev_level[ok], same[ok]])
+    coef, *_ = np.linalg.lstsq(x, y[ok], rcond=None)
+    return float(np.clip(coef[0], 0, 1)), float(np.clip(coef[1], 0, 1))
+
+
+def _corrected_in_sample(resid: pd.Series, site: Site, a: float, b: float) -> pd.Series:
+    """In-sample day-ahead errors after the level correction (for interval quantiles)."""
+    dates = resid.index.tz_convert(site.timezone).tz_localize(None).normalize()
+    daily = resid.groupby(dates).mean()
+    prev_level = daily.shift(1, freq="D").reindex(dates).to_numpy()
+    same = resid.reindex(resid.index - pd.Timedelta(hours=24)).to_numpy() - prev_level
+    same = np.where(np.isfinite(same), same, 0.0)
+    return pd.Series(resid.to_numpy() - a * prev_level - b * same, index=resid.index)
+
+
+def _same_hour_residual(
+    r: pd.Series, times: pd.DatetimeIndex, origin: pd.Timestamp, level: float
+) -> np.ndarray:
+    """Residual at the same time on the last day before ``origin``, minus the level."""
+    steps = np.ceil((times - origin) / pd.Timedelta(hours=24) + 1e-9).astype(int)
+    steps = np.maximum(steps, 1)
+    source = times - pd.to_timedelta(steps * 24, unit="h")
+    values = r.reindex(source).to_numpy(dtype=float) - level
+    return np.where(np.isfinite(values), values, 0.0)

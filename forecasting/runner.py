@@ -1,0 +1,101 @@
+"""Run one function per meter on dask.distributed, with a progress bar.
+
+A local cluster (one single-threaded worker process per core) is started by default; pass
+``scheduler="tcp://HOST:PORT"`` to use an existing cluster. A meter whose task raises is
+returned as a :class:`MeterFailure` with its reason; the other meters carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from distributed import Client, LocalCluster, as_completed
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MeterFailure:
+    """A meter whose task failed, and why."""
+
+    meter: str
+    reason: str
+
+
+def guarded(fn: Callable[..., Any], meter: str, *args: Any) -> Any:
+    """Call ``fn(meter, *args)``; any exception becomes a :class:`MeterFailure`."""
+    try:
+        return fn(meter, *args)
+    except Exception as exc:  # noqa: BLE001 - a failed meter must not stop the others
+        return MeterFailure(meter, f"{type(exc).__name__}: {exc}")
+
+
+@contextmanager
+def dask_client(
+    scheduler: str | None = None, workers: int | None = None, processes: bool = True
+) -> Iterator[Client]:
+    """A client of the cluster at ``scheduler``, or of a new local cluster of ``workers``
+    single-threaded workers (default: one per core) that is closed afterwards."""
+    if scheduler:
+        client = Client(scheduler, timeout="20s")
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    n = workers or os.cpu_count() or 1
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=processes,
+            dashboard_address=None,
+            host="127.0.0.1",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def run_per_meter(
+    fn: Callable[..., Any],
+    tasks: Mapping[str, tuple[Any, ...]],
+    shared: tuple[Any, ...] = (),
+    *,
+    client: Client,
+    description: str = "meters",
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Run ``fn(meter, *tasks[meter], *shared)`` for every meter on ``client``.
+
+    ``shared`` values (e.g. the weather frame) are sent to the workers once. Returns each
+    meter's result, or a :class:`MeterFailure`; the progress bar goes to ``console``.
+    """
+    shared_futures = [client.scatter(value, broadcast=True) for value in shared]
+    futures = {
+        client.submit(guarded, fn, meter, *args, *shared_futures, key=f"{description}-{meter}",
+                      pure=False): meter
+        for meter, args in tasks.items()
+    }
+    results: dict[str, Any] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console or Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(description, total=len(futures))
+        for future in as_completed(futures):
+            meter = futures[future]
+            try:
+                results[meter] = future.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. a worker died
+                results[meter] = MeterFailure(meter, f"{type(exc).__name__}: {exc}")
+            bar.advance(task)
+    failed = sum(isinstance(r, MeterFailure) for r in results.values())
+    log.info("%s: %d meters done, %d failed", description, len(results) - failed, failed)
+    return results
