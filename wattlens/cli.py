@@ -16,7 +16,6 @@ from rich.table import Table
 
 from analytics.cli import anomalies_app, recommend_command
 from analytics.savings_cli import savings as savings_command
-from analytics.savings_cli import savings as savings_command
 from dashboard.cli import dashboard as dashboard_command
 from ingest.cli import ingest_app, simulate_command
 from forecasting.cli import forecast_app
@@ -40,7 +39,6 @@ app.add_typer(export_app, name="export")
 app.add_typer(anomalies_app, name="anomalies")
 app.add_typer(forecast_app, name="forecast")
 app.command("recommend")(recommend_command)
-app.command("savings")(savings_command)
 app.command("savings")(savings_command)
 app.command("dashboard")(dashboard_command)
 app.add_typer(ingest_app, name="ingest")
