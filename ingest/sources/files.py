@@ -85,8 +85,18 @@ class ColumnMap(SourceOptions):
 
     @model_validator(mode="after")
     def _unit(self) -> ColumnMap:
-        unit_conversion(self.unit, self.kwh_per_unit, self.commodity)  # raises with the fix
-        pd.Timedelta(self.interval)
+        quantity = unit_conversion(self.unit, self.kwh_per_unit, self.commodity).quantity
+        needs = {"register": ("energy", "volume"), "power": ("power",)}.get(self.kind)
+        if needs is not None and quantity not in needs:
+            raise ValueError(
+                f"kind = {self.kind!r} needs a unit of {' or '.join(needs)}, not {self.unit!r}; "
+                f"fix 'unit' or 'kind'"
+            )
+        try:
+            pd.Timedelta(self.interval)
+        except ValueError as exc:
+            raise ValueError(f"interval {self.interval!r} is not a duration, e.g. '15min'"
+                             ) from exc
         return self
 
     @property
@@ -345,6 +355,7 @@ class _FileReader:
                 include_columns=wanted,
                 column_types={c: pa.string() for c in wanted},
                 strings_can_be_null=True,
+                null_values=[""],
             ),
         )
         line = skip + 2  # 1-based file line of the next data row (header is line 1)
@@ -359,9 +370,11 @@ class _FileReader:
                 )
                 for r in rows
             ]
-            frame = batch.to_pandas(types_mapper=None)
-            yield self._convert(frame, rejected, line, batch.num_rows + len(rows))
-            line += batch.num_rows + len(rows)
+            total = batch.num_rows + len(rows)
+            skipped = [r.number for r in rows if r.number is not None]
+            lines = np.setdiff1d(np.arange(line, line + total), skipped)[: batch.num_rows]
+            yield self._convert(batch.to_pandas(), rejected, lines, total)
+            line += total
 
     def _parquet(self, skip: int) -> Iterator[_Chunk]:
         try:
@@ -385,7 +398,8 @@ class _FileReader:
             frame = batch.slice(max(0, skip - seen)).to_pandas()
             first = seen + max(0, skip - seen)
             seen += n
-            yield self._convert(frame, [], first + 1, len(frame))
+            lines = np.arange(first + 1, first + 1 + len(frame))
+            yield self._convert(frame, [], lines, len(frame))
 
     def _excel(self, skip: int) -> Iterator[_Chunk]:
         try:
@@ -404,7 +418,8 @@ class _FileReader:
         step = self.source.options.chunk_rows
         for i in range(0, len(frame), step):
             part = frame.iloc[i:i + step]
-            yield self._convert(part.reset_index(drop=True), [], skip + i + 2, len(part))
+            lines = np.arange(skip + i + 2, skip + i + 2 + len(part))
+            yield self._convert(part.reset_index(drop=True), [], lines, len(part))
 
     def _times(self, column: pd.Series) -> LocalTimes:
         if isinstance(column.dtype, pd.DatetimeTZDtype):
@@ -416,9 +431,10 @@ class _FileReader:
             text, fmt = column.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").astype("string"), None
         return parse_local_time(text, self.spec.timezone, fmt, self.source.options.ambiguous)
 
-    def _convert(self, frame: pd.DataFrame, rejected: list[Rejected], first_line: int,
+    def _convert(self, frame: pd.DataFrame, rejected: list[Rejected], lines: np.ndarray,
                  rows: int) -> _Chunk:
-        """Turn one chunk (time column + raw value columns) into readings."""
+        """Turn one chunk (time column + raw value columns) into readings; ``lines`` are the
+        rows' line numbers in the file (Parquet: row numbers), for rejections."""
         frame = frame.reset_index(drop=True)
         parsed = self._times(frame[self.spec.time_column])
         times, problems = parsed.utc, parsed.problems
@@ -426,7 +442,7 @@ class _FileReader:
         bad_time = times.isna()
         for i in np.flatnonzero(bad_time.to_numpy()):
             reason = problems.iloc[i] or "empty time; every row needs a timestamp"
-            rejected.append(self._reject(f"line {first_line + i}: {raw_time.iloc[i]}", reason))
+            rejected.append(self._reject(f"line {lines[i]}: {raw_time.iloc[i]}", reason))
         in_range = ~bad_time
         if self.start is not None:
             in_range &= times >= self.start
@@ -439,12 +455,12 @@ class _FileReader:
             empty = frame[column].isna().to_numpy()
             for i in np.flatnonzero(~ok & ~empty & in_range.to_numpy()):
                 rejected.append(self._reject(
-                    f"line {first_line + i}: {raw_time.iloc[i]},{frame[column].iloc[i]}",
+                    f"line {lines[i]}: {raw_time.iloc[i]},{frame[column].iloc[i]}",
                     f"{column!r} value {frame[column].iloc[i]!r} is not a number; write a "
                     f"plain decimal in {mapping.unit}"))
             for i in np.flatnonzero(empty & in_range.to_numpy()):
                 rejected.append(self._reject(
-                    f"line {first_line + i}: {raw_time.iloc[i]},",
+                    f"line {lines[i]}: {raw_time.iloc[i]},",
                     f"{column!r} is empty; a missing reading is a missing row (delete the row "
                     f"or fill the value)"))
             keep = (ok & in_range).to_numpy() if isinstance(ok, pd.Series) else ok & in_range
@@ -492,7 +508,8 @@ class _FileReader:
             for t, v, reason in converted.problems.itertuples(index=False):
                 rejected.append(self._reject(f"{t.isoformat()},{v:g}", f"{meter}: {reason}"))
             out = converted.frame
-        return out.assign(meter=meter, quantity=conversion.quantity)
+        quantity = "energy" if mapping.kind == "power" else conversion.quantity
+        return out.assign(meter=meter, quantity=quantity)
 
 def _numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Values as float64 and a mask of the finite ones (fast path through Arrow)."""
