@@ -76,6 +76,7 @@ class Simulation:
         mqtt: tuple[str, int] | None = None,
         mqtt_prefix: str = "wattlens-sim",
         meters: list[str] | None = None,
+        modbus_port: int = 0,
     ) -> None:
         energy = readings[readings["quantity"].fillna("energy") == "energy"] if (
             "quantity" in readings.columns) else readings
@@ -92,6 +93,7 @@ class Simulation:
         names = meters or sorted(energy["meter"].unique())
         self.plays: list[MeterPlay] = []
         n_modbus = n_mqtt = 0
+        next_port = modbus_port
         for name in names:
             rows = energy[energy["meter"] == name]
             series = pd.Series(rows["value"].to_numpy(float), index=t[rows.index]).reindex(grid)
@@ -101,12 +103,16 @@ class Simulation:
             if protocol == "modbus":
                 style = MODBUS_PROFILES[n_modbus % 2]
                 n_modbus += 1
+                port = next_port
+                next_port += 1 if next_port else 0
             else:
                 style = MQTT_STYLES[n_mqtt % 2]
                 n_mqtt += 1
             self.plays.append(MeterPlay(
-                name, series.fillna(0.0).to_numpy(), series.notna().to_numpy(), protocol, style
+                name, series.fillna(0.0).to_numpy(), series.notna().to_numpy(), protocol, style,
+                port if protocol == "modbus" else 0,
             ))
+        self.heartbeat_s = 1.0
         self.faults: dict[str, Fault] = {}
         self.timeout_s = 5.0
         self._t0 = 0.0
@@ -124,7 +130,9 @@ class Simulation:
         return int(min(self.hours, max(0, elapsed // self.step_s if elapsed >= 0 else 0)))
 
     def finished(self) -> bool:
-        return self.step() >= self.hours
+        """Every hour is served and every MQTT message published."""
+        publishing = any(t.name == "sim-mqtt" and t.is_alive() for t in self._threads)
+        return self.step() >= self.hours and not publishing
 
     @property
     def duration_s(self) -> float:
@@ -171,6 +179,10 @@ class Simulation:
                         "host": self.mqtt[0], "port": self.mqtt[1], "client_id": client_id,
                         "topics": topics})
         return out
+
+    def sources_toml(self, interval: str = "100ms", client_id: str = "wattlens-ingest") -> str:
+        """:meth:`sources` as TOML to append to a wattlens config file."""
+        return sources_toml(self.sources(interval, client_id))
 
     def topic(self, play: MeterPlay) -> str:
         device = f"{self.mqtt_prefix}-{play.meter}"
@@ -257,17 +269,26 @@ class Simulation:
         client.connect(self.mqtt[0], self.mqtt[1])
         client.loop_start()
         plays = [p for p in self.plays if p.protocol == "mqtt"]
+        last = time.monotonic()
+
+        def send(k: int) -> None:
+            nonlocal last
+            for play in plays:
+                info = client.publish(self.topic(play), self.payload(play, k), qos=1)
+                info.wait_for_publish(timeout=10)
+                self.published += 1
+            last = time.monotonic()
+
         try:
             for k in range(self.hours + 1):
                 due = self._t0 + self.warmup_s * (k > 0) + k * self.step_s
                 while time.monotonic() < due and not self._stop.is_set():
                     time.sleep(min(0.01, max(0.0, due - time.monotonic())))
+                    if k > 0 and time.monotonic() - last >= self.heartbeat_s:
+                        send(k - 1)  # devices repeat their status periodically
                 if self._stop.is_set():
                     break
-                for play in plays:
-                    info = client.publish(self.topic(play), self.payload(play, k), qos=1)
-                    info.wait_for_publish(timeout=10)
-                    self.published += 1
+                send(k)
         finally:
             client.loop_stop()
             client.disconnect()
@@ -298,3 +319,27 @@ class Simulation:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def sources_toml(tables: list[dict[str, Any]]) -> str:
+    """``[[sources]]`` tables as TOML text (nested lists of tables as inline tables)."""
+    out = []
+    for table in tables:
+        out.append("[[sources]]")
+        out += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+        out.append("")
+    return "\n".join(out)

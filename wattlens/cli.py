@@ -17,8 +17,8 @@ from rich.table import Table
 from analytics.cli import anomalies_app, recommend_command
 from analytics.savings_cli import savings as savings_command
 from dashboard.cli import dashboard as dashboard_command
-from ingest.cli import ingest_app, simulate_command
 from forecasting.cli import forecast_app
+from ingest.cli import ingest_app, simulate_command
 from store import open_store
 from store.base import Store, StoreError
 from store.csvio import read_readings_csv, write_readings_csv
