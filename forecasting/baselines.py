@@ -73,8 +73,10 @@ class _Persistence(ForecastModel):
             take = np.isfinite(values) & (count < cls.average)
             found[take, count[take]] = values[take]
             count += take
-        with np.errstate(all="ignore"):
-            mean = np.nanmean(found, axis=1) if cls.average > 1 else found[:, 0]
+        if cls.average == 1:
+            return pd.Series(found[:, 0], index=times)
+        total = np.nansum(found, axis=1)
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
         return pd.Series(mean, index=times)
 
     def predict(

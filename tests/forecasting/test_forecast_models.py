@@ -1,0 +1,119 @@
+"""Model interface, features and bad input, on weeks of synthetic data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.backtest import metrics
+from forecasting.closures import Closure
+from forecasting.features import ForecastInputError, Site, balance_points, day_kind
+from forecasting.models import (
+    ForecastModel,
+    fit_model,
+    get_model,
+    model_from_json,
+    model_names,
+    model_to_json,
+    register_model,
+)
+from store.schema import ContractError
+
+SITE = Site("Europe/London", "GB-ENG")
+ALL = ["prophet", "towt", "persistence-day", "persistence-week", "persistence-ensemble"]
+
+
+def test_registry_has_every_model_and_rejects_unknown_and_duplicates() -> None:
+    assert set(ALL) <= set(model_names())
+    with pytest.raises(ValueError, match="unknown model 'arima'.*persistence-day"):
+        get_model("arima")
+    with pytest.raises(ValueError, match="already registered"):
+        register_model("prophet")(type("Other", (ForecastModel,), {}))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_fit_predict_and_json_round_trip(name: str, meter_data) -> None:
+    load, weather = meter_data
+    history, actual = load[:-24], load[-24:]
+    model = fit_model(name, history, weather, SITE)
+    pred = model.predict(actual.index, weather, history)
+    assert list(pred.columns) == ["time", "yhat", "yhat_lower", "yhat_upper"]
+    assert list(pred["time"]) == list(actual.index)
+    assert np.isfinite(pred[["yhat", "yhat_lower", "yhat_upper"]].to_numpy()).all()
+    assert (pred["yhat_lower"] <= pred["yhat"]).all()
+    assert (pred["yhat"] <= pred["yhat_upper"]).all()
+    # a useful forecast of a regular synthetic meter (the 7-day mean blurs weekends in)
+    m = metrics(actual.to_numpy(), pred["yhat"], pred["yhat_lower"], pred["yhat_upper"])
+    assert m["cv_rmse_pct"] < (40 if name == "persistence-ensemble" else 20), m
+    again = model_from_json(model_to_json(model)).predict(actual.index, weather, history)
+    np.testing.assert_allclose(again[["yhat", "yhat_lower", "yhat_upper"]],
+                               pred[["yhat", "yhat_lower", "yhat_upper"]], rtol=1e-9)
+
+
+def test_prophet_uses_weather_and_beats_week_persistence(make_meter) -> None:
+    # a cold snap in the last day: persistence cannot know it, the degree terms can
+    load, weather = make_meter(days=36, noise=0.02)
+    weather.iloc[-48:, 0] -= 8.0
+    rebuilt = 20 + 1.5 * np.maximum(15 - weather["temperature"], 0)
+    local = load.index.tz_convert("Europe/London")
+    working = (local.dayofweek < 5) & (local.hour >= 8) & (local.hour < 18)
+    load = pd.Series(rebuilt.reindex(load.index).to_numpy() + 30 * working, index=load.index)
+    history, actual = load[:-24], load[-24:]
+    scores = {}
+    for name in ("prophet", "persistence-week"):
+        pred = fit_model(name, history, weather, SITE).predict(actual.index, weather, history)
+        scores[name] = metrics(actual.to_numpy(), pred["yhat"], pred["yhat_lower"],
+                               pred["yhat_upper"])["cv_rmse_pct"]
+    assert scores["prophet"] < 0.7 * scores["persistence-week"], scores
+
+
+def test_day_kind_holidays_closures_and_local_dates() -> None:
+    site = Site("Europe/London", "GB-ENG",
+                (Closure(start=dt.date(2019, 12, 23), end=dt.date(2019, 12, 24)),))
+    times = pd.DatetimeIndex(
+        ["2019-08-26T12:00Z",  # England's summer bank holiday (a Monday)
+         "2019-08-27T12:00Z",  # ordinary Tuesday
+         "2019-12-23T12:00Z",  # closure
+         "2019-08-24T12:00Z",  # Saturday
+         "2019-08-26T23:30Z"],  # already Tuesday 00:30 in London
+    )
+    kinds = day_kind(times, site)
+    assert kinds["holiday"].tolist() == [1, 0, 0, 0, 0]
+    assert kinds["closure"].tolist() == [0, 0, 1, 0, 0]
+    assert kinds["working"].tolist() == [0, 1, 0, 0, 1]
+    with pytest.raises(ForecastInputError, match="not known to the holidays package"):
+        day_kind(times, Site("UTC", "XX"))
+
+
+def test_balance_point_is_found_from_data() -> None:
+    rng = np.random.default_rng(3)
+    temp = pd.Series(rng.uniform(-2, 28, 200))
+    load = 100 + 6 * np.maximum(14 - temp, 0) + 4 * np.maximum(temp - 21, 0) \
+        + rng.normal(0, 2, 200)
+    th, tc = balance_points(load, temp)
+    assert th == pytest.approx(14, abs=1) and tc == pytest.approx(21, abs=1)
+    flat = pd.Series(100 + rng.normal(0, 2, 200))
+    assert balance_points(flat, temp) == (None, None)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_bad_input_is_a_clear_error(name: str, meter_data) -> None:
+    load, weather = meter_data
+    with pytest.raises(ForecastInputError, match="at least 14 days"):
+        fit_model(name, load[: 10 * 24], weather, SITE)
+    with pytest.raises(ForecastInputError, match="stuck meter"):
+        fit_model(name, load * 0 + 5.0, weather, SITE)
+    with pytest.raises(ForecastInputError, match="all missing"):
+        fit_model(name, load[:0], weather, SITE)
+    with pytest.raises(ContractError, match="naive"):
+        fit_model(name, load.tz_localize(None), weather, SITE)
+    model = fit_model(name, load[:-24], weather, SITE)
+    with pytest.raises(ForecastInputError, match="naive"):
+        model.predict(load.index[-24:].tz_localize(None), weather, load[:-24])
+    if name in ("prophet", "towt"):
+        short = weather[weather.index < load.index[-12]]
+        with pytest.raises(ForecastInputError, match="weather does not cover"):
+            model.predict(load.index[-24:], short, load[:-24])
