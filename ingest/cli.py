@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 from pathlib import Path
@@ -55,6 +56,7 @@ def run(
     from wattlens.cli import fail, get_config, get_store
 
     cfg = get_config(config)
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # the worker logs device errors
     sections = [s for s in cfg.sources if s.enabled and (not source or s.name in source)]
     if not sections:
         raise fail("no enabled \\[[sources]] in the config; add one (see wattlens.example.toml)")

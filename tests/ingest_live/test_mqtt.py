@@ -1,0 +1,136 @@
+"""MQTT source against a real Mosquitto broker."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import paho.mqtt.client as mqtt
+import pandas as pd
+import pytest
+
+from ingest.base import Batch
+from ingest.sources.mqtt import MqttSource, extract, parse_path
+
+pytestmark = pytest.mark.mqtt
+
+
+def test_path_expressions() -> None:
+    payload = {"ENERGY": {"Total": 1.5}, "emeters": [{"power": 3}, {"power": 4}]}
+    assert parse_path("emeters[1].power") == ["emeters", 1, "power"]
+    assert extract(payload, "ENERGY.Total") == 1.5
+    assert extract(payload, "emeters[1].power") == 4
+    with pytest.raises(KeyError, match="missing at 'Power'"):
+        extract(payload, "ENERGY.Power")
+
+
+def _publish(broker, messages: list[tuple[str, bytes | str]]) -> None:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-publisher")
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    for topic, payload in messages:
+        client.publish(topic, payload, qos=1).wait_for_publish(timeout=10)
+    client.loop_stop()
+    client.disconnect()
+
+
+def _options(broker, **extra) -> MqttSource.Options:
+    return MqttSource.Options(
+        host=broker.host, port=broker.port, client_id="test-ingest", timezone="Europe/London",
+        max_payload_bytes=2048,
+        topics=[
+            {"topic": "shellies/+/status/switch:0", "meter": "{0}", "preset": "shelly",
+             "interval": "1h"},
+            {"topic": "tele/+/SENSOR", "meter": "{0}", "preset": "tasmota", "interval": "1h"},
+        ],
+        **extra,
+    )
+
+
+def _drain(source: MqttSource, checkpoint, want: int, timeout: float = 10) -> Iterator[Batch]:
+    """Fetch until ``want`` messages' worth of batches were seen (readings or rejects)."""
+    seen = 0
+    deadline = time.monotonic() + timeout
+    while seen < want and time.monotonic() < deadline:
+        for batch in source.fetch(checkpoint):
+            checkpoint = batch.checkpoint
+            seen += len(batch.rejected) + batch.readings["quantity"].eq("power").sum()
+            yield batch
+        time.sleep(0.05)
+
+
+def shelly(total_wh: float, watts: float, minute_ts: int) -> str:
+    """A Shelly Plus/Pro PM ``status/switch:0`` message (Gen2 API field names)."""
+    return json.dumps({"id": 0, "source": "timer", "output": True, "apower": watts,
+                       "voltage": 231.2, "current": watts / 231.2,
+                       "aenergy": {"total": total_wh, "by_minute": [0, 0, 0],
+                                   "minute_ts": minute_ts},
+                       "temperature": {"tC": 40.1, "tF": 104.2}})
+
+
+def tasmota(local_time: str, total_kwh: float, watts: float) -> str:
+    """A Tasmota ``tele/<device>/SENSOR`` message (local time without offset)."""
+    return json.dumps({"Time": local_time, "ENERGY": {
+        "TotalStartTime": "2019-01-01T00:00:00", "Total": total_kwh, "Yesterday": 0.0,
+        "Today": 0.0, "Power": watts, "ApparentPower": watts, "ReactivePower": 0,
+        "Factor": 1.0, "Voltage": 231, "Current": 0.5}})
+
+
+def test_presets_garbage_and_oversized_payloads(mosquitto) -> None:
+    source = MqttSource("mqtt", _options(mosquitto), {})
+    list(source.fetch(None))  # connect and subscribe (creates the persistent session)
+    t0 = int(pd.Timestamp("2019-07-01T00:00Z").timestamp())
+    messages = [
+        ("shellies/plug1/status/switch:0", shelly(1000.0, 400.0, t0)),
+        ("shellies/plug1/status/switch:0", shelly(1400.0, 500.0, t0 + 3600)),
+        ("shellies/plug1/status/switch:0", "{not json"),
+        ("shellies/plug1/status/switch:0", b"\xff\xfe\x00garbage"),
+        ("shellies/plug1/status/switch:0", json.dumps({"apower": "high"})),
+        ("tele/plug2/SENSOR", tasmota("2019-07-01T01:00:00", 10.0, 1000)),
+        ("tele/plug2/SENSOR", tasmota("2019-07-01T02:00:00", 10.75, 800)),
+        ("tele/plug2/SENSOR", json.dumps({"Time": "x", "pad": "y" * 5000})),
+        ("shellies/plug1/status/switch:0", shelly(1900.0, 450.0, t0 + 7200)),
+    ]
+    _publish(mosquitto, messages)
+    batches = list(_drain(source, None, want=len(messages)))
+    source.close()
+    readings = pd.concat([b.readings for b in batches], ignore_index=True)
+    rejected = [r for b in batches for r in b.rejected]
+    reasons = " | ".join(r.reason for r in rejected)
+    assert len(rejected) == 4, reasons
+    assert "is not JSON" in reasons and "over max_payload_bytes=2048" in reasons
+    assert "'apower' = 'high' is not a number" in reasons or "aenergy" in reasons
+    energy = readings[readings["quantity"] == "energy"].set_index(["meter", "time"])["value"]
+    h = pd.Timestamp("2019-07-01T00:00Z")
+    assert energy[("plug1", h)] == pytest.approx(0.4)  # Wh register -> kWh per hour
+    assert energy[("plug1", h + pd.Timedelta("1h"))] == pytest.approx(0.5)
+    # Tasmota local time in BST: 01:00 London = 00:00 UTC
+    assert energy[("plug2", h)] == pytest.approx(0.75)
+    power = readings[readings["quantity"] == "power"]
+    assert power["value"].max() == pytest.approx(1.0)  # W -> kW
+
+
+def test_unacknowledged_messages_are_redelivered_without_duplicates(mosquitto) -> None:
+    source = MqttSource("mqtt", _options(mosquitto), {})
+    list(source.fetch(None))
+    t0 = int(pd.Timestamp("2019-01-01T00:00Z").timestamp())
+    _publish(mosquitto, [("shellies/p/status/switch:0", shelly(1000.0 * i, 1000.0, t0 + 3600 * i))
+                         for i in range(3)])
+    time.sleep(0.5)
+    fetch = source.fetch(None)
+    first = next(fetch)  # a batch the worker never confirms (e.g. killed before storing)
+    assert (first.readings["quantity"] == "energy").sum() == 2
+    source._client.disconnect()  # the process dies: no acknowledgements reach the broker
+    source._client.loop_stop()
+    fetch.close()
+    again = MqttSource("mqtt", _options(mosquitto), {})
+    redelivered = list(_drain(again, None, want=3))
+    energy = pd.concat([b.readings for b in redelivered])
+    assert (energy["quantity"] == "energy").sum() == 2  # the broker kept them
+    # with the checkpoint of a stored batch, redeliveries add nothing
+    _publish(mosquitto, [("shellies/p/status/switch:0", shelly(1000.0, 1000.0, t0 + 3600))])
+    time.sleep(0.3)
+    [batch] = again.fetch(redelivered[-1].checkpoint)
+    assert batch.readings.empty
+    again.close()
