@@ -418,83 +418,106 @@ def schedule(
     series: pd.Series,
     step: pd.Timedelta,
     ctx: DetectionContext,
-    k_sigma: float = 4.0,
-    rel: float = 0.15,
+    k_sigma: float = 3.0,
+    rel: float = 0.1,
+    min_intervals: int = 2,
     norm_days: int = 56,
 ) -> list[Finding]:
     """After-hours (working days outside ``open_hour``–``close_hour`` local time), weekend
-    and holiday use above the meter's own norm learned before ``start``: per local day and
-    category, mean load vs the norm (weather-normalised by HDD/CDD when temperature is
-    given, else the median of the last ``norm_days`` days of that category)."""
+    and holiday use above the meter's own norm.
+
+    The norm per category and local hour is the median of the last ``norm_days`` before
+    ``start`` (holidays are held to the weekend norm), shifted by the day's heating/cooling
+    degree days when temperature explains the history. Each day splits into morning (before
+    opening), daytime and evening (after closing); a part is reported when its summed excess
+    over the norm exceeds ``k_sigma`` robust sigmas of the same sum on the learning days and
+    ``rel`` of the norm."""
     cal = local_calendar(series.index, ctx.tz, ctx.country)
-    in_hours = (cal["hour"] >= ctx.open_hour) & (cal["hour"] < ctx.close_hour)
+    hour = cal["hour"].to_numpy()
+    in_hours = (hour >= ctx.open_hour) & (hour < ctx.close_hour)
     category = np.where(
         cal["holiday"], "holiday",
         np.where(cal["weekend"], "weekend", np.where(in_hours, "", "after-hours")),
     )
-    frame = pd.DataFrame({"value": series.to_numpy(), "category": category,
-                          "day": cal["day"].to_numpy()}, index=series.index)
+    part = np.where(hour < ctx.open_hour, "morning", np.where(in_hours, "daytime", "evening"))
+    frame = pd.DataFrame({"value": series.to_numpy(), "category": category, "part": part,
+                          "day": cal["day"].to_numpy(), "hour": hour},
+                         index=series.index).dropna(subset=["value"])
     frame = frame[frame["category"] != ""]
-    daily = frame.groupby(["category", "day"])["value"].agg(["mean", "count"])
-    expected_per_day = frame.groupby(["category", "day"]).size()
-    daily = daily[daily["count"] >= 0.75 * expected_per_day.reindex(daily.index)]
+    learn_from = ctx.start - pd.Timedelta(days=norm_days)
     temperature = _temperature(ctx)
     dd = degree_days(temperature, ctx.tz) if temperature is not None else None
-    start_day = ctx.start.tz_convert(ctx.tz).tz_localize(None).normalize()
     findings: list[Finding] = []
     for kind in ("after-hours", "weekend", "holiday"):
-        learn_kind = "weekend" if kind == "holiday" else kind  # a holiday should look like one
-        if kind not in daily.index.get_level_values(0):
-            continue
-        learn = daily.loc[learn_kind]["mean"] if learn_kind in daily.index.get_level_values(0) \
-            else pd.Series(dtype=float)
-        learn = learn[learn.index < start_day]
-        report = daily.loc[kind]["mean"]
-        report = report[report.index >= start_day]
+        report = frame[(frame["category"] == kind) & (frame.index >= ctx.start)
+                       & (frame.index < ctx.end)]
         if report.empty:
             continue
-        if len(learn) < 4:
-            ctx.warn(f"schedule: meter {meter!r} has {len(learn)} {learn_kind} days before "
-                     f"{ctx.start.date()} (want >= 4); {kind} check skipped")
+        learn_kind = "weekend" if kind == "holiday" else kind  # a holiday should look like one
+        learn = frame[(frame["category"] == learn_kind) & (frame.index < ctx.start)
+                      & (frame.index >= learn_from)]
+        if learn["day"].nunique() < 4:
+            ctx.warn(f"schedule: meter {meter!r} has {learn['day'].nunique()} {learn_kind} "
+                     f"days in the {norm_days} days before {ctx.start.date()} (want >= 4); "
+                     f"{kind} check skipped")
             continue
-        expected, resid_hist = _norm(learn, report.index, dd, norm_days)
-        sigma = 1.4826 * float(np.median(np.abs(resid_hist - np.median(resid_hist))))
-        for day, mean_kwh in report.items():
-            norm = float(expected[day])
-            threshold = max(k_sigma * sigma, rel * abs(norm), 1e-9)
-            excess_mean = mean_kwh - norm
-            if excess_mean <= threshold:
+        norm = learn.groupby("hour")["value"].median()
+        learn = learn.assign(expected=learn["hour"].map(norm))
+        learn["expected"] += _degree_day_shift(learn, learn, dd)
+        report = report.assign(expected=report["hour"].map(norm).fillna(float(norm.mean())))
+        report["expected"] += _degree_day_shift(learn, report, dd)
+        learn_sums = (learn["value"] - learn["expected"]).groupby(
+            [learn["day"], learn["part"]]).sum()
+        report = report.assign(excess=report["value"] - report["expected"])
+        for (day, day_part), rows in report.groupby(["day", "part"]):
+            if len(rows) < min_intervals:
                 continue
-            rows = frame[(frame["day"] == day) & (frame["category"] == kind)]["value"].dropna()
+            sums = learn_sums.xs(day_part, level="part") if day_part in \
+                learn_sums.index.get_level_values("part") else learn_sums
+            centre = float(sums.median())
+            sigma = max(1.4826 * float(np.median(np.abs(sums - centre))),
+                        0.02 * float(rows["expected"].abs().sum()), 1e-9)
+            total = float(rows["excess"].sum()) - centre
+            threshold = max(k_sigma * sigma, rel * float(rows["expected"].abs().sum()))
+            if total <= threshold:
+                continue
             findings.append(Finding(
                 meter=meter, kind=kind, start=rows.index[0], end=rows.index[-1] + step,
-                severity=squash(excess_mean / threshold - 1 + 0.7),
-                excess=rows - norm,
-                details={"day": str(day.date()), "mean_kwh_per_interval": float(mean_kwh),
-                         "norm_kwh_per_interval": norm, "sigma_kwh": sigma,
-                         "threshold_kwh": threshold, "intervals": int(len(rows)),
-                         "hours": f"{ctx.open_hour:02d}-{ctx.close_hour:02d} local",
-                         "weather_normalised": dd is not None}))
+                severity=squash(total / threshold), excess=rows["excess"],
+                details={"day": str(pd.Timestamp(day).date()), "part": day_part,
+                         "intervals": int(len(rows)), "actual_kwh": float(rows["value"].sum()),
+                         "norm_kwh": float(rows["expected"].sum()), "sigma_kwh": sigma,
+                         "threshold_kwh": threshold,
+                         "hours": f"{ctx.open_hour:02d}-{ctx.close_hour:02d} local"}))
     return findings
 
 
-def _norm(
-    learn: pd.Series, days: pd.Index, dd: pd.DataFrame | None, norm_days: int
-) -> tuple[pd.Series, np.ndarray]:
-    """Expected daily mean for ``days`` and the learning residuals: a regression on HDD/CDD
-    over the last year of ``learn`` when degree days cover it, else the recent median."""
-    if dd is not None:
-        hist = learn[learn.index >= learn.index.max() - pd.Timedelta(days=365)]
-        joined = dd.reindex(hist.index).dropna()
-        target = dd.reindex(days)
-        if len(joined) >= 20 and target.notna().all().all():
-            design = _design(joined)
-            coef, *_ = np.linalg.lstsq(design, hist.reindex(joined.index).to_numpy(), rcond=None)
-            resid = hist.reindex(joined.index).to_numpy() - design @ coef
-            return pd.Series(_design(target) @ coef, index=days), resid
-    recent = learn[learn.index >= learn.index.max() - pd.Timedelta(days=norm_days)]
-    median = float(recent.median())
-    return pd.Series(median, index=days), recent.to_numpy() - median
+def _degree_day_shift(learn: pd.DataFrame, rows: pd.DataFrame,
+                      dd: pd.DataFrame | None) -> np.ndarray:
+    """Per-reading shift of the hourly norm [kWh per interval] from the day's degree days:
+    the slope of the learning days' mean excess over the norm on HDD and CDD, applied to the
+    days of ``rows`` relative to the learning mean; zeros without weather or when degree days
+    explain little (R² < 0.3)."""
+    zero = np.zeros(len(rows))
+    if dd is None:
+        return zero
+    daily = (learn["value"] - learn["hour"].map(
+        learn.groupby("hour")["value"].median())).groupby(learn["day"]).mean()
+    joined = dd.reindex(daily.index).dropna()
+    target = dd.reindex(rows["day"].unique())
+    if len(joined) < 10 or target.isna().any().any():
+        return zero
+    y = daily.reindex(joined.index).to_numpy()
+    x = joined[["hdd", "cdd"]].to_numpy()
+    centre = x.mean(axis=0)
+    design = np.column_stack([np.ones(len(x)), x - centre])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    total = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1 - float(np.sum((y - design @ coef) ** 2)) / total if total > 0 else 0.0
+    if r2 < 0.3:
+        return zero
+    per_day = (target[["hdd", "cdd"]].to_numpy() - centre) @ coef[1:]
+    return rows["day"].map(pd.Series(per_day, index=target.index)).to_numpy()
 
 
 # --------------------------------------------------------------------------- level shift

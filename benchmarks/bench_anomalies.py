@@ -1,0 +1,263 @@
+"""Event-level precision, recall and F1 of the anomaly detectors on real data with injected,
+labelled anomalies.
+
+Real hourly meters from ../shared/data/cambridge (zeros = missing), a year of history and a
+reporting window. Each scenario copies one meter-window and injects labelled anomalies of ONE
+kind: spikes, a level shift, schedule drift (late shutdown for a working week, or a weekend
+run at occupied load), a stuck meter, drop-outs. Detection also runs on the untouched data:
+events of the same kind overlapping those are pre-existing (real anomalies), not scored.
+
+Scoring, per kind: a label is found if an event of its kind's group overlaps it (recall); an
+event of a group is correct if it overlaps a label of that group (precision). A new event of
+another group overlapping the label is collateral (e.g. a stuck-high meter also looks like
+after-hours use) and is counted separately, not as a false positive.
+
+Run: ``.venv/bin/python benchmarks/bench_anomalies.py [--meters N] [--seed S]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from analytics.anomalies import detect, local_calendar
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cambridge"
+TZ, COUNTRY = "Europe/London", "GB"
+GROUPS = {
+    "spike": {"spike"},
+    "level-shift": {"level-shift"},
+    "schedule": {"after-hours", "weekend", "holiday"},
+    "stuck": {"stuck"},
+    "dropout": {"gap"},
+}
+WINDOWS = [("2019-03-04", "2019-04-29"), ("2019-09-30", "2019-11-25")]
+
+
+@dataclass
+class Label:
+    kind: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+
+def load_meter(building: str, commodity: str, years: range) -> pd.Series | None:
+    """Hourly kWh of one archive meter (UTC index); zeros dropped (they mean 'no reading')."""
+    frames = []
+    for year in years:
+        path = SHARED / "buildings" / building / commodity / f"{year}.csv"
+        if not path.exists():
+            return None
+        raw = pd.read_csv(path)
+        raw.columns = ["time", "value"]
+        frames.append(raw)
+    data = pd.concat(frames)
+    series = pd.Series(data["value"].to_numpy(float),
+                       index=pd.to_datetime(data["time"]).dt.tz_localize("UTC"))
+    series = series[~series.index.duplicated()].sort_index()
+    return series[series > 0]
+
+
+def load_weather(years: range) -> pd.DataFrame:
+    frames = [pd.read_csv(SHARED / "weather" / "bedford" / f"{y}.csv") for y in years]
+    data = pd.concat(frames)
+    data.columns = ["time", "temperature", "humidity", "ghi"]
+    data["time"] = pd.to_datetime(data["time"]).dt.tz_localize("UTC")
+    return data.set_index("time")[["temperature"]]
+
+
+def _free_start(rng: np.random.Generator, index: pd.DatetimeIndex, lo: pd.Timestamp,
+                hi: pd.Timestamp, hours: int, taken: list[tuple[pd.Timestamp, pd.Timestamp]],
+                present: pd.Series) -> pd.Timestamp | None:
+    """A start hour in [lo, hi) whose ``hours``-long span (plus a day each side) is fully
+    present and clear of ``taken``."""
+    for _ in range(200):
+        start = lo + pd.Timedelta(hours=int(rng.integers(0, int((hi - lo) / pd.Timedelta("1h"))
+                                                         - hours)))
+        end = start + pd.Timedelta(hours=hours)
+        pad = pd.Timedelta("1D")
+        if any(start - pad < t_end and end + pad > t_start for t_start, t_end in taken):
+            continue
+        if present[start - pd.Timedelta("3h"):end + pd.Timedelta("2h")].all():
+            taken.append((start, end))
+            return start
+    return None
+
+
+def inject(series: pd.Series, kind: str, lo: pd.Timestamp, hi: pd.Timestamp,
+           rng: np.random.Generator) -> tuple[pd.Series, list[Label]]:
+    """A copy of ``series`` with anomalies of ``kind`` in [lo, hi) and their labels."""
+    s = series.copy()
+    grid = pd.date_range(lo, hi, freq="1h", inclusive="left")
+    present = pd.Series(grid.isin(s.index), index=grid).reindex(
+        pd.date_range(lo - pd.Timedelta("1D"), hi + pd.Timedelta("1D"), freq="1h"),
+        fill_value=False)
+    window = s[(s.index >= lo) & (s.index < hi)]
+    level = float(window.median())
+    spread = float(window.quantile(0.95) - window.quantile(0.05))
+    cal = local_calendar(s.index, TZ, COUNTRY)
+    night_mask = ((cal["hour"] < 7) | (cal["hour"] >= 19)).to_numpy()
+    occupied = float(s[cal["working"].to_numpy() & ~night_mask].quantile(0.75))
+    night = float(s[night_mask].median())
+    labels: list[Label] = []
+    taken: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    if kind == "spike":
+        for _ in range(3):
+            hours = int(rng.integers(1, 3))
+            start = _free_start(rng, grid, lo, hi, hours, taken, present)
+            if start is None:
+                continue
+            span = (s.index >= start) & (s.index < start + pd.Timedelta(hours=hours))
+            s[span] += rng.uniform(1.0, 2.0) * max(spread, 0.3 * level)
+            labels.append(Label(kind, start, start + pd.Timedelta(hours=hours)))
+    elif kind == "level-shift":
+        day = lo.normalize() + pd.Timedelta(days=int(rng.integers(7, 21)))
+        delta = rng.choice([-1, 1]) * rng.uniform(0.25, 0.5) * max(night, 0.2 * level)
+        span = s.index >= day
+        s[span] = np.maximum(s[span] + delta, 0.05 * level)
+        labels.append(Label(kind, day, hi))
+    elif kind == "schedule":
+        lift = max(occupied - night, 0.25 * night) * rng.uniform(0.7, 1.0)
+        monday = lo.normalize() + pd.Timedelta(days=7 * int(rng.integers(1, 4)))
+        monday -= pd.Timedelta(days=monday.day_of_week)
+        local = s.index.tz_convert(TZ)
+        week = (s.index >= monday) & (s.index < monday + pd.Timedelta(days=5))
+        evening = week & (local.hour >= 19)
+        s[evening] += lift
+        labels.append(Label(kind, s.index[evening][0], s.index[evening][-1] + pd.Timedelta("1h")))
+        saturday = monday + pd.Timedelta(days=12)
+        if saturday + pd.Timedelta("1D") < hi:
+            sat = (s.index >= saturday) & (s.index < saturday + pd.Timedelta("1D"))
+            day_hours = sat & (local.hour >= 7) & (local.hour < 19)
+            s[day_hours] += lift
+            labels.append(Label(kind, s.index[day_hours][0],
+                                s.index[day_hours][-1] + pd.Timedelta("1h")))
+    elif kind == "stuck":
+        for _ in range(2):
+            hours = int(rng.integers(12, 49))
+            start = _free_start(rng, grid, lo, hi, hours, taken, present)
+            if start is None:
+                continue
+            span = (s.index >= start) & (s.index < start + pd.Timedelta(hours=hours))
+            s[span] = s[span].iloc[0]
+            labels.append(Label(kind, start, start + pd.Timedelta(hours=hours)))
+    elif kind == "dropout":
+        for _ in range(2):
+            hours = int(rng.integers(3, 49))
+            start = _free_start(rng, grid, lo, hi, hours, taken, present)
+            if start is None:
+                continue
+            s = s[(s.index < start) | (s.index >= start + pd.Timedelta(hours=hours))]
+            labels.append(Label(kind, start, start + pd.Timedelta(hours=hours)))
+    return s, labels
+
+
+def to_readings(series: pd.Series, meter: str) -> pd.DataFrame:
+    return pd.DataFrame({"time": series.index, "meter": meter, "value": series.to_numpy()})
+
+
+def overlaps(a_start, a_end, b_start, b_end) -> bool:
+    return a_start < b_end and b_start < a_end
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meters", type=int, default=24, help="most meters to use")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    console = Console(width=160)
+    if not SHARED.exists():
+        console.print(f"{SHARED} not found: the benchmark needs ../shared/data/cambridge")
+        raise SystemExit(1)
+    years = range(2018, 2020)
+    weather = load_weather(years)
+    meters = []
+    for building in sorted(p.name for p in (SHARED / "buildings").iterdir()):
+        for commodity in ("electricity", "gas"):
+            series = load_meter(building, commodity, years)
+            if series is not None and len(series) > 0.8 * 2 * 8760:
+                meters.append((f"{building.removeprefix('UCam_Building_')}-{commodity}", series))
+    meters = meters[: args.meters]
+    rng = np.random.default_rng(args.seed)
+    stats = {k: {"labels": 0, "found": 0, "events": 0, "correct": 0, "collateral": 0,
+                 "untouched": 0, "masked": 0} for k in GROUPS}
+    windows_run = 0
+    cases = [(m, s, w) for m, s in meters for w in WINDOWS]
+    t0 = time.perf_counter()
+    for meter, series, (lo_text, hi_text) in track(cases, description="scenarios"):
+        lo, hi = pd.Timestamp(lo_text, tz="UTC"), pd.Timestamp(hi_text, tz="UTC")
+        history = series[(series.index >= lo - pd.Timedelta(days=365)) & (series.index < hi)]
+        if history[history.index >= lo].count() < 0.8 * (hi - lo) / pd.Timedelta("1h"):
+            continue
+        clean = detect(to_readings(history, meter), lo, hi, weather=weather, tz=TZ,
+                       country=COUNTRY).events
+        windows_run += 1
+        for e in clean.itertuples():
+            group = next((g for g, ks in GROUPS.items() if e.kind in ks), None)
+            if group is not None:
+                stats[group]["untouched"] += 1
+        for kind in GROUPS:
+            injected, labels = inject(history, kind, lo, hi, rng)
+            if not labels:
+                continue
+            events = detect(to_readings(injected, meter), lo, hi, weather=weather, tz=TZ,
+                            country=COUNTRY).events
+            new = [e for e in events.itertuples() if not any(
+                c.kind == e.kind and overlaps(c.start, c.end, e.start, e.end)
+                for c in clean.itertuples())]
+            scorable = [lab for lab in labels if not any(
+                c.kind in GROUPS[kind] and overlaps(c.start, c.end, lab.start, lab.end)
+                for c in clean.itertuples())]
+            stats[kind]["masked"] += len(labels) - len(scorable)
+            stats[kind]["labels"] += len(scorable)
+            stats[kind]["found"] += sum(
+                any(e.kind in GROUPS[kind] and overlaps(e.start, e.end, lab.start, lab.end)
+                    for e in events.itertuples()) for lab in scorable)
+            for e in new:
+                group = next((g for g, ks in GROUPS.items() if e.kind in ks), None)
+                if group is None:
+                    continue
+                hits_label = any(overlaps(e.start, e.end, lab.start, lab.end) for lab in labels)
+                if group == kind:
+                    stats[group]["events"] += 1
+                    stats[group]["correct"] += int(hits_label)
+                elif hits_label:
+                    stats[kind]["collateral"] += 1
+                else:
+                    stats[group]["events"] += 1
+    elapsed = time.perf_counter() - t0
+    table = Table("kind", "labels", "found", "events", "correct", "precision", "recall", "F1",
+                  "collateral", "masked", "untouched/window",
+                  title=f"{windows_run} meter-windows of 8 weeks ({len(meters)} meters), "
+                  f"seed {args.seed}, {elapsed:.0f} s")
+    totals = {k: 0 for k in ("labels", "found", "events", "correct", "collateral", "untouched",
+                                 "masked")}
+
+    def row(name: str, s: dict[str, int]) -> None:
+        precision = s["correct"] / s["events"] if s["events"] else float("nan")
+        recall = s["found"] / s["labels"] if s["labels"] else float("nan")
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        table.add_row(name, *(str(s[k]) for k in ("labels", "found", "events", "correct")),
+                      f"{precision:.3f}", f"{recall:.3f}", f"{f1:.3f}", str(s["collateral"]),
+                      str(s["masked"]), f"{s['untouched'] / max(windows_run, 1):.1f}")
+
+    for kind, s in stats.items():
+        row(kind, s)
+        for key in totals:
+            totals[key] += s[key]
+    row("overall", totals)
+    console.print(table)
+    console.print("untouched/window: events the detectors raise on the real data before "
+                  "injection (real anomalies or false alarms; not scored above)")
+
+
+if __name__ == "__main__":
+    main()
