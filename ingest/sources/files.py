@@ -360,21 +360,30 @@ class _FileReader:
         )
         line = skip + 2  # 1-based file line of the next data row (header is line 1)
         for batch in reader:
-            rows = invalid[:]
-            invalid.clear()
-            rejected = [
-                self._reject(
-                    f"line {r.number}: {r.text}" if r.number is not None else r.text,
-                    f"row has {r.actual_columns} field(s), the header has "
-                    f"{r.expected_columns}: a malformed or truncated row; fix or remove it",
-                )
-                for r in rows
-            ]
+            # the reader parses ahead: keep invalid rows that lie beyond this batch for later
+            stop = line + batch.num_rows
+            rows = []
+            for row in sorted(invalid, key=lambda r: -1 if r.number is None else r.number):
+                if row.number is None or row.number < stop:
+                    rows.append(row)
+                    stop += row.number is not None
+            invalid[:] = [r for r in invalid if r not in rows]
+            rejected = [self._invalid(r) for r in rows]
             total = batch.num_rows + len(rows)
             skipped = [r.number for r in rows if r.number is not None]
             lines = np.setdiff1d(np.arange(line, line + total), skipped)[: batch.num_rows]
             yield self._convert(batch.to_pandas(), rejected, lines, total)
             line += total
+        if invalid:  # trailing invalid rows after the last good one
+            yield _Chunk(empty_readings(), [self._invalid(r) for r in invalid], len(invalid))
+
+    def _invalid(self, row: Any) -> Rejected:
+        """A CSV row with the wrong number of fields."""
+        return self._reject(
+            f"line {row.number}: {row.text}" if row.number is not None else row.text,
+            f"row has {row.actual_columns} field(s), the header has {row.expected_columns}: "
+            f"a malformed or truncated row; fix or remove it",
+        )
 
     def _parquet(self, skip: int) -> Iterator[_Chunk]:
         try:

@@ -1,0 +1,169 @@
+"""The files source: incremental reads, resume from a checkpoint, config errors, real data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ingest.base import Batch, build_source
+from ingest.sources.files import FilesSource
+from store.schema import validate_readings
+from wattlens.config import ConfigError, parse_config
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cambridge"
+
+
+def make_source(root: Path, **options) -> FilesSource:
+    table = {"name": "exports", "type": "files", "root": str(root), "glob": "*.csv",
+             "time_column": "time", "columns": {"kwh": {"meter": "m1"}}, **options}
+    config = parse_config({"sources": [table]})
+    source = build_source(config.sources[0], config)
+    assert isinstance(source, FilesSource)
+    return source
+
+
+def readings_of(batches: list[Batch]) -> pd.DataFrame:
+    return validate_readings(pd.concat([Batch().readings, *(b.readings for b in batches)],
+                                       ignore_index=True))
+
+
+def write_rows(path: Path, start: int, stop: int, header: bool = True) -> None:
+    times = pd.date_range("2024-01-01", periods=stop, freq="h", tz="UTC")[start:]
+    lines = [f"{t.strftime('%Y-%m-%dT%H:%M:%SZ')},{i}.5" for i, t in enumerate(times, start)]
+    with path.open("a") as handle:
+        if header:
+            handle.write("time,kwh\n")
+        handle.write("\n".join(lines) + "\n")
+
+
+def test_incremental_reads_only_new_files_and_appended_rows(tmp_path: Path) -> None:
+    write_rows(tmp_path / "a.csv", 0, 10)
+    source = make_source(tmp_path)
+    first = list(source.fetch(None))
+    checkpoint = json.loads(json.dumps(first[-1].checkpoint))  # JSON-able
+    assert len(readings_of(first)) == 10
+    assert list(source.fetch(checkpoint)) == []  # nothing new
+    write_rows(tmp_path / "a.csv", 10, 14, header=False)  # appended rows
+    write_rows(tmp_path / "b.csv", 0, 3)  # a new file
+    second = list(source.fetch(checkpoint))
+    new = readings_of(second)
+    assert len(new) == 4 + 3
+    assert new["value"].min() == 0.5 and sorted(new["value"])[-4:] == [10.5, 11.5, 12.5, 13.5]
+    assert list(source.fetch(second[-1].checkpoint)) == []
+
+
+def test_rewritten_smaller_file_is_read_again(tmp_path: Path) -> None:
+    write_rows(tmp_path / "a.csv", 0, 10)
+    source = make_source(tmp_path)
+    checkpoint = list(source.fetch(None))[-1].checkpoint
+    (tmp_path / "a.csv").unlink()
+    write_rows(tmp_path / "a.csv", 0, 2)
+    assert len(readings_of(list(source.fetch(checkpoint)))) == 2
+
+
+def test_resume_mid_file_from_any_batch_checkpoint_loses_and_repeats_nothing(
+        tmp_path: Path) -> None:
+    write_rows(tmp_path / "a.csv", 0, 5000)
+    with (tmp_path / "a.csv").open("a") as handle:
+        handle.write("2024-12-01T00:00:00Z,1,extra\n")  # a malformed row late in the file
+    write_rows(tmp_path / "b.csv", 5000, 5700)
+    source = make_source(tmp_path, chunk_rows=1000)
+    batches = list(source.fetch(None))
+    assert len(batches) > 4
+    everything = readings_of(batches)
+    assert len(everything) == 5700
+    for cut in range(len(batches)):  # crash after batch `cut` was stored
+        before = batches[: cut + 1]
+        after = list(source.fetch(batches[cut].checkpoint))
+        combined = pd.concat([readings_of(before), readings_of(after)], ignore_index=True)
+        assert not combined.duplicated(["meter", "time"]).any()
+        assert len(combined) == 5700
+    rejected = [r for b in batches for r in b.rejected]
+    assert len(rejected) == 1 and "line 5002:" in rejected[0].record
+
+
+def test_trailing_bad_rows_are_reported(tmp_path: Path) -> None:
+    write_rows(tmp_path / "a.csv", 0, 3)
+    with (tmp_path / "a.csv").open("a") as handle:
+        handle.write("2024-12-01T00:00:00Z\n2024-12-01T01:00:00Z,1,2\n")
+    batches = list(make_source(tmp_path).fetch(None))
+    assert len(readings_of(batches)) == 3
+    assert [r.record.split(":")[1] for b in batches for r in b.rejected] == [" line 5", " line 6"]
+    assert batches[-1].checkpoint["files"]["a.csv"]["rows"] == 5
+
+
+def test_registers_carry_their_baseline_across_chunks_and_files(tmp_path: Path) -> None:
+    times = pd.date_range("2024-01-01", periods=300, freq="h", tz="UTC")
+    values = [100.0 + 2 * i for i in range(300)]
+    frame = pd.DataFrame({"time": times.strftime("%Y-%m-%dT%H:%M:%SZ"), "kwh": values})
+    frame.iloc[:150].to_csv(tmp_path / "1.csv", index=False)
+    frame.iloc[150:].to_csv(tmp_path / "2.csv", index=False)
+    source = make_source(tmp_path, chunk_rows=40,
+                         columns={"kwh": {"meter": "r", "kind": "register"}})
+    readings = readings_of(list(source.fetch(None)))
+    assert len(readings) == 299 and (readings["value"] == 2.0).all()
+    assert (readings["quality"] == "ok").all()
+
+
+def test_start_end_restrict_a_backfill(tmp_path: Path) -> None:
+    write_rows(tmp_path / "a.csv", 0, 48)
+    source = make_source(tmp_path)
+    start, end = pd.Timestamp("2024-01-01T10:00Z"), pd.Timestamp("2024-01-01T20:00Z")
+    readings = readings_of(list(source.fetch(None, start, end)))
+    assert readings["time"].min() == start and readings["time"].max() == end - pd.Timedelta("1h")
+
+
+def test_a_file_missing_a_mapped_column_is_rejected_others_kept(tmp_path: Path) -> None:
+    write_rows(tmp_path / "a.csv", 0, 3)
+    (tmp_path / "b.csv").write_text("time,kWh_typo\n2024-01-01T00:00:00Z,1\n")
+    batches = list(make_source(tmp_path).fetch(None))
+    assert len(readings_of(batches)) == 3
+    (rejected,) = [r for b in batches for r in b.rejected]
+    assert "b.csv" in rejected.record and "['kwh'] not in the file" in rejected.reason
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"columns": {"kwh": {"meter": "m1", "unit": "kwhh"}}}, "unit 'kwhh' is not known"),
+     ({"columns": {"kwh": {"meter": "m1", "unit": "kW", "kind": "register"}}},
+      "kind = 'register' needs a unit of energy"),
+     ({"colums": {}}, "option 'colums' is not known to type 'files'"),
+     ({"timezone": "Mars/Olympus"}, "'Mars/Olympus' is not an IANA timezone"),
+     ({"glob": None, "columns": {}}, "give either preset = 'cambridge', or glob"),
+     ({"type": "nope"}, "unknown source type 'nope'; use one of"),
+     ({"interval": "often"}, "'often' is not a duration")],
+)
+def test_config_errors_name_the_key_value_and_fix(tmp_path: Path, options: dict,
+                                                  message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        make_source(tmp_path, **options)
+    assert message in str(err.value)
+    assert "sources[0]" in str(err.value)
+
+
+def test_missing_root_is_misuse(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "absent")
+    with pytest.raises(ValueError, match="is not a folder"):
+        list(source.fetch(None))
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/cambridge is not present")
+def test_cambridge_preset_reads_a_real_building_year_exactly() -> None:
+    source = FilesSource("cam", FilesSource.Options(root=SHARED, preset="cambridge"))
+    source.specs = [s for s in source.specs if "electricity" in s.glob]
+    path = SHARED / "buildings" / "UCam_Building_b2" / "electricity" / "2019.csv"
+    source.specs = [type(s)(glob="buildings/UCam_Building_b2/electricity/2019.csv",
+                            columns=s.columns, time_column=s.time_column,
+                            time_format=s.time_format, timezone=s.timezone,
+                            path_regex=s.path_regex, missing_zero=s.missing_zero)
+                    for s in source.specs]
+    readings = readings_of(list(source.fetch(None)))
+    raw = pd.read_csv(path)
+    raw = raw[raw.iloc[:, 1] != 0]
+    assert len(readings) == len(raw) > 8000
+    assert set(readings["meter"]) == {"b2-elec"}
+    assert readings["value"].sum() == pytest.approx(raw.iloc[:, 1].sum())
+    assert readings["time"].iloc[0] == pd.Timestamp(raw.iloc[0, 0], tz="UTC")
