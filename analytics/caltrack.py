@@ -2,7 +2,8 @@
 
 After CalTRACK 2.0 §3.2-3.4: usage per day [kWh/day] of each period (a day, or a billing
 period) is regressed on the period's mean heating and cooling degree days [degC·day/day]
-computed from daily mean outdoor temperature [degC]. Four candidates — intercept-only,
+computed from daily mean outdoor temperature [degC] (or, optionally, from mean degree
+hours). Four candidates — intercept-only,
 HDD-only, CDD-only, HDD+CDD — are fitted for every balance point on a 1 degF grid from 30 to
 90 degF (converted to degC); a candidate qualifies when its slopes are positive with
 p < 0.1 and at least :data:`MIN_NONZERO_DD` periods have non-zero degree days; the qualified
@@ -20,6 +21,9 @@ import numpy as np
 import pandas as pd
 
 ModelKind = Literal["intercept_only", "hdd_only", "cdd_only", "hdd_cdd"]
+DegreeDayMethod = Literal["daily", "hourly"]
+"""daily: degree days of the daily mean temperature (CalTRACK 2.0); hourly: mean of the
+day's degree hours (eemeter's alternative)."""
 
 BALANCE_POINTS_DEGC: np.ndarray = (np.arange(30, 91, 1.0) - 32.0) * 5.0 / 9.0
 """Candidate balance points [degC]: 30..90 degF in 1 degF steps (CalTRACK search range)."""
@@ -27,6 +31,8 @@ MIN_NONZERO_DD = 10
 """Fewest periods with non-zero degree days for a slope to be estimated (daily data)."""
 P_VALUE_MAX = 0.1
 """Slopes must be positive and significant at this level (CalTRACK)."""
+MIN_DOF = 3
+"""Fewest residual degrees of freedom (n − slopes − 1) a candidate needs (billing data)."""
 MIN_HOURS_PER_DAY = 12
 """Hourly temperatures a local day needs for its mean temperature to count."""
 
@@ -49,17 +55,26 @@ def t_quantile(p: float, dof: float) -> float:
     return z + g1 / v + g2 / v**2 + g3 / v**3 + g4 / v**4
 
 
-def daily_temperature(temperature: pd.Series, tz: str) -> pd.Series:
-    """Local-day mean outdoor temperature [degC] indexed by local midnight (tz-aware); days
-    with fewer than :data:`MIN_HOURS_PER_DAY` hourly values are left out."""
+def day_temperatures(
+    temperature: pd.Series, tz: str, method: DegreeDayMethod
+) -> dict[pd.Timestamp, np.ndarray]:
+    """Temperatures [degC] per local day (key: local midnight) from which that day's degree
+    days are computed: ``daily`` — the day's mean (one value); ``hourly`` — the day's hourly
+    means (degree days = mean degree hours). Days with fewer than
+    :data:`MIN_HOURS_PER_DAY` hourly values are left out."""
     temp = temperature.dropna().astype(float)
     if temp.empty:
-        return pd.Series(dtype=float)
-    local = temp.tz_convert(tz)
-    hourly = local.resample("1h").mean().dropna()
-    grouped = hourly.groupby(hourly.index.normalize())
-    means = grouped.mean()[grouped.count() >= MIN_HOURS_PER_DAY]
-    return means.rename("temperature")
+        return {}
+    hourly = temp.tz_convert(tz).resample("1h").mean().dropna()
+    steps = np.diff(temp.index.asi8)
+    daily_input = len(steps) > 0 and np.median(steps) >= pd.Timedelta(hours=23).value
+    needed = 1 if daily_input else MIN_HOURS_PER_DAY
+    out: dict[pd.Timestamp, np.ndarray] = {}
+    for day, values in hourly.groupby(hourly.index.normalize()):
+        if len(values) >= needed:
+            array = values.to_numpy()
+            out[day] = array if method == "hourly" else np.array([array.mean()])
+    return out
 
 
 @dataclass(frozen=True)
@@ -79,7 +94,8 @@ class DailyModel:
     n_params: int = 1
 
     def usage_per_day(self, temp: np.ndarray) -> np.ndarray:
-        """Predicted usage [kWh/day] for daily mean temperatures ``temp`` [degC]."""
+        """Predicted usage [kWh/day] at temperatures ``temp`` [degC] (average the result
+        over a period's temperatures for the period's usage per day)."""
         out = np.full(np.shape(temp), self.intercept, dtype=float)
         if self.heating_bp is not None:
             out += self.heating_slope * np.maximum(self.heating_bp - temp, 0.0)
@@ -107,9 +123,10 @@ def fit_daily_model(
 ) -> DailyModel:
     """Fit the CalTRACK candidates and return the best qualified one.
 
-    ``usage_per_day`` [kWh/day] per period; ``period_temps`` the daily mean temperatures
-    [degC] of the days of each period (one day for daily data); ``weights`` the period
-    lengths [days] (billing) or None (equal weights).
+    ``usage_per_day`` [kWh/day] per period; ``period_temps`` the temperatures [degC] of
+    each period, equally weighted (its days' means, or its hours for the hourly degree-day
+    method): a period's degree days per day are their mean excess over the balance point;
+    ``weights`` the period lengths [days] (billing) or None (equal weights).
     """
     y = np.asarray(usage_per_day, dtype=float)
     n = len(y)
@@ -142,6 +159,8 @@ def fit_daily_model(
         return (beta[..., k] > 0) & (beta[..., k] > crit * se)
 
     candidates: list[DailyModel] = [best]
+    if n - 2 < MIN_DOF:
+        return best
     # single-slope models, vectorised over balance points
     for kind, dd in (("hdd_only", hdd), ("cdd_only", cdd)):
         s1, s2 = (w[:, None] * dd).sum(0), (w[:, None] * dd * dd).sum(0)
@@ -166,6 +185,8 @@ def fit_daily_model(
                     r2=float(r2[i]), adj_r2=float(adj[i]), n=n, n_params=2,
                 )
             )
+    if n - 3 < MIN_DOF:
+        return max(candidates, key=lambda c: c.adj_r2)
     # HDD+CDD over all pairs with heating bp <= cooling bp
     wh, wc = w[:, None] * hdd, w[:, None] * cdd
     sh, sc = wh.sum(0), wc.sum(0)

@@ -34,7 +34,8 @@ import pandas as pd
 
 from analytics.caltrack import (
     CaltrackError,
-    daily_temperature,
+    DailyModel,
+    day_temperatures,
     fit_daily_model,
     t_quantile,
 )
@@ -306,10 +307,14 @@ def savings_uncertainty(
 
 
 def _days_of(start: pd.Timestamp, end: pd.Timestamp, tz: str) -> pd.DatetimeIndex:
-    """Local midnights of the days in [start, end)."""
-    first = start.tz_convert(tz).normalize()
-    days = pd.date_range(first, end.tz_convert(tz), freq="D", inclusive="left")
-    return days[days >= first]
+    """Local midnights of the days whose middle (noon) lies in [start, end): a bill from
+    00:00 standard time that reads 01:00 in summer time still covers whole days."""
+    local_start, local_end = start.tz_convert(tz), end.tz_convert(tz)
+    dates = pd.date_range(local_start.date() - pd.Timedelta(days=1),
+                          local_end.date() + pd.Timedelta(days=1), freq="D")
+    days = dates.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward").dropna()
+    noon = days + pd.Timedelta(hours=12)
+    return days[(noon >= local_start) & (noon < local_end)]
 
 
 def _daily_periods(inp: Inputs) -> pd.DataFrame:
@@ -357,19 +362,20 @@ def _daily_periods(inp: Inputs) -> pd.DataFrame:
 
 @register_baseline("caltrack-daily")
 def caltrack_daily(inp: Inputs) -> Fitted:
-    """CalTRACK daily (or billing) HDD/CDD model with balance-point search."""
+    """CalTRACK daily (or billing) HDD/CDD model with balance-point search; degree days
+    from daily mean temperatures and from mean degree hours are both tried and the better
+    adjusted R² kept."""
     periods = _daily_periods(inp)
     starts, ends = pd.DatetimeIndex(periods["start"]), pd.DatetimeIndex(periods["end"])
     excluded = _overlaps(starts, ends, inp.excluded)
-    temp_daily = daily_temperature(inp.temperature, inp.tz)
-    temps: list[np.ndarray] = []
-    covered = np.zeros(len(periods), dtype=bool)
-    for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
-        days = _days_of(s, e, inp.tz)
-        values = temp_daily.reindex(days).to_numpy()
-        ok = np.isfinite(values)
-        covered[i] = len(days) > 0 and ok.mean() >= MIN_COVERAGE
-        temps.append(values[ok])
+    period_days = [_days_of(s, e, inp.tz) for s, e in zip(starts, ends, strict=True)]
+    by_method = {m: day_temperatures(inp.temperature, inp.tz, m) for m in ("daily", "hourly")}
+    daily = by_method["daily"]
+    covered = np.array(
+        [len(days) > 0 and np.mean([d in daily for d in days]) >= MIN_COVERAGE
+         for days in period_days],
+        dtype=bool,
+    )
     out: dict[str, pd.DataFrame] = {}
     for label, period in (("baseline", inp.baseline), ("reporting", inp.reporting)):
         rows = _within(starts, ends, period) & ~excluded
@@ -380,7 +386,7 @@ def caltrack_daily(inp: Inputs) -> Fitted:
                 f"temperature for fewer than {MIN_COVERAGE:.0%} of their days and were left out"
             )
         out[label] = periods[rows & covered]
-    base = out["baseline"]
+    base, rep = out["baseline"], out["reporting"]
     if len(base) < 3:
         raise SavingsError(
             f"baseline {inp.baseline}: only {len(base)} periods with both usage and "
@@ -388,22 +394,28 @@ def caltrack_daily(inp: Inputs) -> Fitted:
             f"baseline and a longer baseline)"
         )
     days_b = base["days"].to_numpy()
-    try:
-        model = fit_daily_model(
-            base["usage"].to_numpy() / days_b,
-            [temps[i] for i in base.index],
-            weights=days_b if inp.granularity == "billing" else None,
-        )
-    except CaltrackError as exc:
-        raise SavingsError(f"baseline {inp.baseline}: {exc}") from None
+    fits: list[tuple[DailyModel, str, list[np.ndarray]]] = []
+    for method, per_day in by_method.items():
+        temps = [
+            np.concatenate([per_day[d] for d in days if d in per_day]) for days in period_days
+        ]
+        try:
+            model = fit_daily_model(
+                base["usage"].to_numpy() / days_b,
+                [temps[i] for i in base.index],
+                weights=days_b if inp.granularity == "billing" else None,
+            )
+        except CaltrackError as exc:
+            raise SavingsError(f"baseline {inp.baseline}: {exc}") from None
+        fits.append((model, method, temps))
+    model, method, temps = max(fits, key=lambda f: f[0].adj_r2)
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
         per_day = np.array([model.usage_per_day(temps[i]).mean() for i in frame.index])
         return per_day * frame["days"].to_numpy()
 
-    rep = out["reporting"]
     granularity: Granularity = "billing" if inp.granularity == "billing" else "daily"
-    detail = {"caltrack": model.to_dict(), "units": "kWh/day, degC"}
+    detail = {"caltrack": model.to_dict(), "degree_days": method, "units": "kWh/day, degC"}
     return Fitted(
         baseline=_obs_frame(base["start"], base["usage"], predict(base)),
         reporting=_obs_frame(rep["start"], rep["usage"], predict(rep)),

@@ -174,8 +174,10 @@ def _fit_segment(
     knots = _usable_knots(temp[used])
     occupied = _occupancy(load[used], temp[used], how[used], weight[used])
     x = _design(how[used], temp[used], occupied, knots)
-    sw = np.sqrt(weight[used])
-    coef = np.linalg.lstsq(x * sw[:, None], load[used] * sw, rcond=None)[0]
+    xw = x * weight[used][:, None]
+    # weighted least squares through the (small) normal equations; lstsq there gives the
+    # minimum-norm answer for columns without data (unseen hours, empty temperature bins)
+    coef = np.linalg.lstsq(xw.T @ x, xw.T @ load[used], rcond=None)[0]
     # Hours of the week never seen in training: use the mean of the seen ones rather than 0.
     seen = np.bincount(how[used], minlength=HOURS_PER_WEEK) > 0
     if not seen.all():
