@@ -38,14 +38,16 @@ CDD_BASE_C = 18.0
 # --------------------------------------------------------------------------- calendar
 def local_calendar(index: pd.DatetimeIndex, tz: str, country: str | None) -> pd.DataFrame:
     """Local-time features of UTC instants: ``day`` (local date, tz-naive midnight), ``hour``,
-    ``weekend``, ``holiday`` (public holiday of ``country`` on a weekday) and ``working``."""
+    ``weekend``, ``holiday`` (public holiday of ``country`` on a weekday; ``GB-ENG`` style
+    codes add the subdivision's own holidays) and ``working``."""
     local = index.tz_convert(tz)
     day = local.tz_localize(None).normalize()
     weekend = np.asarray(local.dayofweek >= 5)
     holiday = np.zeros(len(index), dtype=bool)
     if country and len(index):
         years = sorted(set(local.year))
-        calendar = holidays.country_holidays(country, years=years)
+        code, _, subdiv = country.partition("-")
+        calendar = holidays.country_holidays(code, subdiv=subdiv or None, years=years)
         dates = pd.DatetimeIndex(pd.to_datetime(list(calendar.keys())))
         holiday = np.asarray(day.isin(dates)) & ~weekend
     return pd.DataFrame(
@@ -378,7 +380,7 @@ def data_quality(
             pd.Series(pv[i:j], index=period.index[i:j]),
             {"intervals": j - i, "min_kwh": float(pv[i:j].min()), "typical_kwh": typical})
     # spikes: robust z-score of the residual from a centred 5-interval running median
-    expected_all = series.rolling(5, center=True, min_periods=3).median()
+    expected_all = series.rolling(5, center=True, min_periods=5).median()
     resid_all = (series - expected_all).to_numpy()
     learn_resid = resid_all[: len(history)] if learn is history else resid_all
     learn_resid = learn_resid[np.isfinite(learn_resid)]
@@ -431,7 +433,8 @@ def schedule(
     degree days when temperature explains the history. Each day splits into morning (before
     opening), daytime and evening (after closing); a part is reported when its summed excess
     over the norm exceeds ``k_sigma`` robust sigmas of the same sum on the learning days and
-    ``rel`` of the norm."""
+    ``rel`` of the norm; the event spans the part's readings above 30 % of its largest
+    excess."""
     cal = local_calendar(series.index, ctx.tz, ctx.country)
     hour = cal["hour"].to_numpy()
     in_hours = (hour >= ctx.open_hour) & (hour < ctx.close_hour)
@@ -481,6 +484,8 @@ def schedule(
             threshold = max(k_sigma * sigma, rel * float(rows["expected"].abs().sum()))
             if total <= threshold:
                 continue
+            hot = np.flatnonzero(rows["excess"].to_numpy() > 0.3 * rows["excess"].max())
+            rows = rows.iloc[hot[0]: hot[-1] + 1]
             findings.append(Finding(
                 meter=meter, kind=kind, start=rows.index[0], end=rows.index[-1] + step,
                 severity=squash(total / threshold), excess=rows["excess"],
