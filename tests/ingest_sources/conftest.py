@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,17 +57,3 @@ def open_meteo() -> Iterator[Replay]:
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-def archive_body(times: list[str], temperature: list[float | None]) -> str:
-    """An Open-Meteo archive answer (documented JSON shape) for the given hours."""
-    return json.dumps({
-        "latitude": 52.2, "longitude": 0.12, "generationtime_ms": 0.3,
-        "utc_offset_seconds": 0, "timezone": "GMT", "timezone_abbreviation": "GMT",
-        "elevation": 14.0,
-        "hourly_units": {"time": "iso8601", "temperature_2m": "°C",
-                         "relative_humidity_2m": "%", "shortwave_radiation": "W/m²"},
-        "hourly": {"time": times, "temperature_2m": temperature,
-                   "relative_humidity_2m": [80.0] * len(times),
-                   "shortwave_radiation": [0.0] * len(times)},
-    })
