@@ -1,0 +1,190 @@
+"""Each recommendation rule on constructed data whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.anomalies import local_calendar
+from analytics.recommendations import RULES, MeterInfo, recommend
+from analytics.tariffs import Tariff
+from wattlens.sample import sample_weather
+
+from .synthetic import TZ, hourly_index, local_mask, office, readings
+
+YEAR = hourly_index("2019-01-01", "2020-01-01")
+FLAT = Tariff(id="flat", versions=[{"valid_from": "2018-01-01", "energy_rate": 0.15}])
+ENGLAND = MeterInfo(tz=TZ, country=None, tariff=FLAT)
+
+
+def run(series: pd.Series, rules: list[str], info: MeterInfo = ENGLAND, **kwargs):
+    return recommend(readings(series), meters={"m1": info}, rules=rules,
+                     carbon_factors={"electricity": 0.2, "gas": 0.18}, **kwargs)
+
+
+def one(recs, rule: str):
+    found = [r for r in recs if r.rule == rule]
+    assert len(found) == 1, [r.rule for r in recs]
+    return found[0]
+
+
+def test_after_hours_baseload_20kw_every_night():
+    """An office with 10 kW standby (seen at weekends by day) and 20 kW left on every night
+    19:00-07:00 local: 20 kW × 12 h × 365 nights."""
+    series = office(YEAR, noise=0.0)
+    series[local_mask(YEAR, hours=(19, 7))] += 20.0
+    recs, _ = run(series, ["after-hours-baseload"])
+    rec = one(recs, "after-hours-baseload")
+    assert rec.annual_kwh == pytest.approx(20 * 12 * 365, rel=0.03)
+    assert rec.evidence["excess_kw"] == pytest.approx(20.0, abs=0.1)
+    assert rec.annual_cost == pytest.approx(0.15 * rec.annual_kwh, rel=1e-6)
+    assert rec.annual_co2_kg == pytest.approx(0.2 * rec.annual_kwh, rel=1e-6)
+    assert 0 < rec.confidence <= 1 and "after-hours" in rec.title
+
+
+def test_after_hours_rule_quiet_when_nights_are_at_standby():
+    recs, _ = run(office(YEAR, noise=0.0), ["after-hours-baseload"])
+    assert recs == []
+
+
+def test_weekend_operation_on_saturdays():
+    series = office(YEAR, noise=0.0)
+    saturday_day = local_mask(YEAR, hours=(7, 19), weekdays=(5,))
+    series[saturday_day] += 30.0
+    recs, _ = run(series, ["weekend-holiday-operation"])
+    rec = one(recs, "weekend-holiday-operation")
+    assert rec.annual_kwh == pytest.approx(30.0 * saturday_day.sum(), rel=0.02)
+
+
+def test_holiday_operation_counts_bank_holidays():
+    """office() runs on bank holidays: with the holiday calendar they are off-days run at
+    the occupied load (40 kW above the 10 kW after-hours level, 12 h)."""
+    series = office(YEAR, noise=0.0)
+    info = MeterInfo(tz=TZ, country="GB", tariff=FLAT)
+    recs, _ = run(series, ["weekend-holiday-operation"], info=info)
+    cal = local_calendar(YEAR, TZ, "GB")
+    holidays = cal.loc[cal["holiday"], "day"].nunique()
+    assert holidays == 6  # GB-wide 2019 weekday holidays
+    assert one(recs, "weekend-holiday-operation").annual_kwh == pytest.approx(
+        40.0 * 12 * holidays, rel=0.02)
+
+
+def test_early_start_two_hours():
+    """Plant starts at 05:00 instead of 07:00 on weekdays: 2 h × 40 kW × weekdays."""
+    series = office(YEAR, noise=0.0)
+    early = local_mask(YEAR, hours=(5, 7), weekdays=(0, 1, 2, 3, 4))
+    series[early] += 40.0
+    recs, _ = run(series, ["early-start-late-shutdown", "after-hours-baseload"])
+    rec = one(recs, "early-start-late-shutdown")
+    assert rec.evidence["start_hour"] == 5 and rec.evidence["stop_hour"] == 19
+    assert rec.annual_kwh == pytest.approx(40.0 * early.sum(), rel=0.02)
+    assert not [r for r in recs if r.rule == "after-hours-baseload"]  # not counted twice
+
+
+def test_peak_demand_charge():
+    series = office(YEAR, noise=0.0)
+    one_a_month = YEAR[(YEAR.dayofweek == 2) & (YEAR.day >= 15) & (YEAR.day <= 21)
+                       & (YEAR.hour == 12)]
+    assert len(one_a_month) == 12
+    series[one_a_month] += 100.0
+    tariff = Tariff(id="demand", versions=[
+        {"valid_from": "2018-01-01", "energy_rate": 0.1, "demand_rate": 10.0}])
+    recs, _ = run(series, ["peak-demand"], info=MeterInfo(tz=TZ, tariff=tariff))
+    rec = one(recs, "peak-demand")
+    assert rec.evidence["mean_peak_reduction_kw"] == pytest.approx(100.0)
+    assert rec.annual_kwh == 0.0
+    assert rec.annual_cost == pytest.approx(100.0 * 12 * 10.0, rel=0.01)
+
+
+def test_peak_demand_needs_a_demand_charge():
+    recs, warnings = run(office(YEAR), ["peak-demand"])
+    assert recs == [] and any("demand charge" in w for w in warnings)
+
+
+def test_heating_balance_point_too_high():
+    """Gas use 100 kWh/day + 20 kWh per K below 18 °C on real Bedford temperatures: saving
+    20 × Σ(HDD18 − HDD15.5)."""
+    weather = sample_weather()
+    temperature = weather["temperature"].reindex(YEAR).interpolate().bfill()
+    day = YEAR.tz_convert(TZ).tz_localize(None).normalize()
+    daily_t = temperature.groupby(day).mean()
+    daily_kwh = 100 + 20 * np.clip(18 - daily_t, 0, None)
+    hours_per_day = pd.Series(day).value_counts()
+    series = pd.Series(daily_kwh.reindex(day).to_numpy()
+                       / hours_per_day.reindex(day).to_numpy(), index=YEAR)
+    info = MeterInfo(commodity="gas", tz=TZ, tariff=FLAT)
+    recs, _ = run(series, ["temperature-sensitivity"], info=info, weather=weather)
+    rec = one(recs, "temperature-sensitivity")
+    assert rec.evidence["balance_point_c"] == pytest.approx(18.0, abs=0.5)
+    assert rec.evidence["slope_kwh_per_degree_day"] == pytest.approx(20.0, rel=0.05)
+    expected = 20 * float((np.clip(18 - daily_t, 0, None) - np.clip(15.5 - daily_t, 0, None)).sum())
+    assert rec.annual_kwh == pytest.approx(expected, rel=0.05)
+    assert rec.annual_co2_kg == pytest.approx(0.18 * rec.annual_kwh, rel=1e-6)
+
+
+def test_temperature_rule_warns_without_weather():
+    recs, warnings = run(office(YEAR), ["temperature-sensitivity"])
+    assert recs == [] and any("no temperature" in w for w in warnings)
+
+
+def test_always_on_load():
+    """A flat 50 kW that never switches off under a 40 kW office load."""
+    series = office(YEAR, base=50.0, day=90.0, noise=0.0)
+    recs, _ = run(series, ["always-on"])
+    rec = one(recs, "always-on")
+    mean = float(series.mean())
+    assert rec.annual_kwh == pytest.approx(0.5 * (50.0 - 0.4 * mean) * 8760, rel=0.01)
+
+
+def test_simultaneous_heating_and_cooling():
+    """Heating in winter, cooling in summer, and 400 shared hours where both run 10 kW."""
+    winter = np.isin(YEAR.month, [1, 2, 3, 11, 12])
+    heating = pd.Series(np.where(winter, 30.0, 2.0), index=YEAR)
+    cooling = pd.Series(np.where(np.isin(YEAR.month, [6, 7, 8]), 25.0, 1.0), index=YEAR)
+    both = np.zeros(len(YEAR), dtype=bool)
+    both[np.flatnonzero((YEAR.month == 5) & (YEAR.hour >= 9))[:400]] = True
+    heating[both] += 10.0
+    cooling[both] += 10.0
+    frame = pd.concat([readings(heating, "heat-1"), readings(cooling, "chiller-1")])
+    infos = {
+        "heat-1": MeterInfo(commodity="gas", tz=TZ, building="b1", use="heating", tariff=FLAT),
+        "chiller-1": MeterInfo(tz=TZ, building="b1", use="cooling", tariff=FLAT),
+    }
+    recs, _ = recommend(frame, meters=infos, rules=["simultaneous-heating-cooling"],
+                        carbon_factors={"electricity": 0.2, "gas": 0.18})
+    assert {r.meter for r in recs} == {"heat-1", "chiller-1"}
+    for rec in recs:
+        assert rec.evidence["simultaneous_hours"] == 400
+        assert rec.annual_kwh == pytest.approx(10.0 * 400, rel=0.02)
+
+
+def test_simultaneous_rule_needs_tagged_meters():
+    recs, warnings = run(office(YEAR), ["simultaneous-heating-cooling"])
+    assert recs == [] and any("use = 'heating'" in w for w in warnings)
+
+
+def test_all_rules_rank_by_value_and_part_years_scale():
+    series = office(YEAR, noise=0.0)
+    series[local_mask(YEAR, hours=(19, 7))] += 20.0
+    series[local_mask(YEAR, hours=(7, 19), weekdays=(5,))] += 30.0
+    recs, _ = run(series, list(RULES))
+    costs = [r.annual_cost for r in recs]
+    assert costs == sorted(costs, reverse=True) and len(recs) >= 2
+    half = series[series.index >= "2019-07-02"]
+    part, warnings = run(half, ["after-hours-baseload"])
+    full = one(recs, "after-hours-baseload")
+    assert one(part, "after-hours-baseload").annual_kwh == pytest.approx(full.annual_kwh,
+                                                                         rel=0.03)
+    assert one(part, "after-hours-baseload").confidence < full.confidence
+    assert any("scaled" in w for w in warnings)
+
+
+def test_bad_input_warns_or_errors():
+    recs, warnings = run(office(hourly_index("2019-01-01", "2019-02-01")), list(RULES))
+    assert recs == [] and any("want >= 90" in w for w in warnings)
+    with pytest.raises(ValueError, match="unknown rule"):
+        run(office(YEAR), ["nope"])
+    no_tariff, warnings = run(office(YEAR, base=50.0, day=90.0), ["always-on"],
+                              info=MeterInfo(tz=TZ))
+    assert no_tariff[0].annual_cost is None and any("no tariff" in w for w in warnings)
