@@ -1,0 +1,45 @@
+"""Constructed meters whose answers are known: hourly load = hour-of-week profile + heating
+and cooling slopes on a synthetic outdoor temperature, optionally reduced by a fixed
+fraction from a date on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TZ = "Europe/London"
+
+
+def temperature(start: str = "2018-01-01", end: str = "2020-01-01", seed: int = 1) -> pd.DataFrame:
+    """Hourly outdoor temperature [degC]: annual and daily cycles plus weather noise."""
+    times = pd.date_range(start, end, freq="1h", tz="UTC", inclusive="left")
+    rng = np.random.default_rng(seed)
+    day = np.asarray((times - times[0]) / pd.Timedelta(days=1))
+    weather = np.convolve(rng.normal(0, 1.5, len(times)), np.ones(48) / 48 ** 0.5, "same")
+    temp = 11 - 8 * np.cos(2 * np.pi * (day - 15) / 365.25) \
+        + 4 * np.sin(2 * np.pi * (day % 1 - 0.375)) + weather
+    return pd.DataFrame({"temperature": temp}, index=times.astype("datetime64[ns, UTC]"))
+
+
+def load(
+    weather: pd.DataFrame,
+    meter: str = "m1",
+    saving: float = 0.0,
+    saving_from: str = "2019-01-01",
+    noise: float = 0.05,
+    seed: int = 2,
+) -> pd.DataFrame:
+    """Hourly energy readings [kWh]: base 20 kWh + 30 kWh in working hours, + 3 kWh/K below
+    15 degC, + 4 kWh/K above 20 degC, multiplicative noise; times ``1 - saving`` from
+    ``saving_from`` (local)."""
+    times = weather.index
+    local = times.tz_convert(TZ)
+    working = (local.dayofweek < 5) & (local.hour >= 8) & (local.hour < 18)
+    temp = weather["temperature"].to_numpy()
+    value = 20 + 30 * working + 3 * np.maximum(15 - temp, 0) + 4 * np.maximum(temp - 20, 0)
+    rng = np.random.default_rng(seed)
+    value = value * (1 + rng.normal(0, noise, len(times)))
+    after = times >= pd.Timestamp(saving_from, tz=TZ)
+    value = np.where(after, value * (1 - saving), value)
+    return pd.DataFrame({"time": times, "meter": meter, "quantity": "energy",
+                         "value": value, "quality": "ok"})
