@@ -38,7 +38,7 @@ def _warn(warnings: list[str]) -> None:
 def parse_time(text: str, tz: str, name: str) -> pd.Timestamp:
     """A CLI date/time: with an offset as given, without one in local time ``tz``."""
     try:
-        ts = pd.Timestamp(text)
+        ts = pd.Timestamp(pd.to_datetime(text, format="ISO8601"))
     except ValueError:
         raise _fail(f"{name} {text!r} is not a date; write e.g. 2019-06-01 or "
                     f"2019-06-01T00:00:00Z") from None
