@@ -1,0 +1,45 @@
+"""``wattlens dashboard``: serve the Dash app (127.0.0.1:8050 unless told otherwise)."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def dashboard(
+    host: Annotated[str | None, typer.Option(
+        help="Address to bind (default: dashboard.host in the config, 127.0.0.1); "
+             "0.0.0.0 exposes it.")] = None,
+    port: Annotated[int | None, typer.Option(
+        help="TCP port (default: dashboard.port in the config, 8050).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="TOML config file (default: wattlens.toml if present).")] = None,
+    hash_password: Annotated[bool, typer.Option(
+        "--hash-password", help="Ask for a password, print its hash for dashboard.users "
+                                "and exit.")] = False,
+) -> None:
+    """Serve the dashboard: live overview, explorer, forecasts, anomalies, savings."""
+    if hash_password:
+        from werkzeug.security import generate_password_hash
+
+        secret = getpass.getpass("password: ")
+        if secret != getpass.getpass("again: "):
+            raise typer.BadParameter("the two passwords differ")
+        typer.echo(generate_password_hash(secret))
+        return
+    from dashboard.app import create_app
+    from store.base import StoreError
+    from wattlens.cli import fail, get_config
+
+    cfg = get_config(config)
+    try:
+        app = create_app(cfg)
+    except (StoreError, RuntimeError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    bind_host = host or cfg.dashboard.host
+    bind_port = port or cfg.dashboard.port
+    typer.echo(f"wattlens dashboard on http://{bind_host}:{bind_port} (Ctrl+C stops it)")
+    app.run(host=bind_host, port=bind_port, debug=False)

@@ -1,0 +1,1 @@
+"""Dashboard pages, one module each; Dash imports them (``use_pages``), nothing else does."""

@@ -1,0 +1,113 @@
+"""Anomalies: a filterable table of events; selecting one shows its chart with the expected band;
+acknowledge it or mark it non-routine with a note (persisted in the store with who and when)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+import pandas as pd
+from dash import Input, Output, State, dcc, html
+
+from dashboard import components, figures
+from dashboard.data import request_data
+
+dash.register_page(__name__, path="/anomalies", name="Anomalies", order=3,
+                   title="wattlens · anomalies")
+
+_COLUMNS = [
+    {"field": "start", "headerName": "start (local)", "filter": "agTextColumnFilter",
+     "sort": "desc"},
+    {"field": "end", "headerName": "end (local)", "filter": "agTextColumnFilter"},
+    {"field": "meter", "filter": "agTextColumnFilter"},
+    {"field": "kind", "filter": "agTextColumnFilter"},
+    {"field": "severity", "filter": "agNumberColumnFilter", "width": 110},
+    {"field": "excess_kwh", "headerName": "excess [kWh]", "filter": "agNumberColumnFilter"},
+    {"field": "status", "filter": "agTextColumnFilter"},
+    {"field": "annotated_by", "headerName": "by"},
+    {"field": "note", "flex": 2},
+    {"field": "event_id", "hide": True},
+]
+
+
+def layout(**_: str) -> html.Div:
+    return html.Div([
+        html.Div([
+            dcc.Checklist(id="anomalies-scope", value=["meter"], inline=True, options=[
+                {"label": " only the picked meter", "value": "meter"}]),
+            html.Span(id="anomalies-count", className="note"),
+        ], className="toolbar"),
+        dag.AgGrid(
+            id="anomalies-grid", columnDefs=_COLUMNS, rowData=[],
+            getRowId="params.data.event_id",
+            defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True,
+                           "flex": 1, "minWidth": 90},
+            dashGridOptions={"rowSelection": {"mode": "singleRow", "enableClickSelection": True},
+                             "pagination": True, "paginationPageSize": 10,
+                             "localeText": {
+                                 "noRowsToShow": "No anomalies recorded for this choice."}},
+            style={"height": "360px"},
+        ),
+        html.Div([
+            dcc.Input(id="anomalies-note", placeholder="note (why, what was done)",
+                      debounce=False, style={"width": "40%"}),
+            html.Button("acknowledge", id="anomalies-ack", className="button"),
+            html.Button("mark non-routine", id="anomalies-nonroutine", className="button"),
+            html.Span(id="anomalies-saved", className="note"),
+        ], className="toolbar"),
+        components.section("Selected event", components.graph(
+            "anomalies-chart", "Select an event in the table to see it against the expected "
+                               "band.")),
+    ])
+
+
+def _rows(frame: pd.DataFrame, tzs: dict[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for e in frame.itertuples():
+        tz = tzs.get(e.meter, "UTC")
+        rows.append({
+            "event_id": e.event_id, "meter": e.meter, "kind": e.kind,
+            "start": e.start.tz_convert(tz).strftime("%Y-%m-%d %H:%M %Z"),
+            "end": e.end.tz_convert(tz).strftime("%Y-%m-%d %H:%M %Z"),
+            "severity": round(float(e.severity), 3), "excess_kwh": round(float(e.excess_kwh), 1),
+            "status": e.status, "annotated_by": e.annotated_by, "note": e.note,
+        })
+    return rows
+
+
+@dash.callback(Output("anomalies-grid", "rowData"), Output("anomalies-count", "children"),
+               Input("meter-picker", "value"), Input("anomalies-scope", "value"),
+               Input("anomalies-saved", "children"))
+def update_grid(meter: str | None, scope: list[str], _saved: Any) -> tuple:
+    data, user = request_data()
+    only = [meter] if meter and "meter" in (scope or []) else None
+    frame = data.events(user, only)
+    tzs = {i.id: i.timezone for i in data.catalogue(user)}
+    return _rows(frame, tzs), f"{len(frame)} events"
+
+
+@dash.callback(Output("anomalies-chart", "figure"), Input("anomalies-grid", "selectedRows"),
+               prevent_initial_call=True)
+def show_event(selected: list[dict] | None) -> Any:
+    if not selected:
+        return figures.message("Select an event in the table to see it against the expected "
+                               "band.")
+    data, user = request_data()
+    return figures.event_chart(data.event_window(user, selected[0]["event_id"]))
+
+
+@dash.callback(Output("anomalies-saved", "children"), Input("anomalies-ack", "n_clicks"),
+               Input("anomalies-nonroutine", "n_clicks"), State("anomalies-grid", "selectedRows"),
+               State("anomalies-note", "value"), prevent_initial_call=True)
+def annotate(_ack: int, _nonroutine: int, selected: list[dict] | None,
+             note: str | None) -> Any:
+    if not selected:
+        return "Select an event first."
+    status = "non-routine" if dash.ctx.triggered_id == "anomalies-nonroutine" else "acknowledged"
+    data, user = request_data()
+    event_id = selected[0]["event_id"]
+    data.annotate(user, event_id, status, note or "")
+    now = pd.Timestamp.now(tz="UTC")
+    return f"{selected[0]['meter']} {selected[0]['kind']} marked {status} by {user.name} at " \
+           f"{now:%H:%M:%S} UTC"

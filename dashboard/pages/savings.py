@@ -1,0 +1,138 @@
+"""Savings: recommendations ranked by value, and M&V projects (IPMVP Option B/C) — baseline,
+blackout and reporting periods and a model; adjusted baseline against actual, cumulative
+savings with its uncertainty band, Guideline 14 checks, warnings and a downloadable report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+import pandas as pd
+from dash import Input, Output, State, dcc, html
+
+from dashboard import components, figures
+from dashboard.data import request_data
+from dashboard.report import render_report, summary_rows
+
+dash.register_page(__name__, path="/savings", name="Savings", order=4,
+                   title="wattlens · savings")
+
+MODELS = {"caltrack-daily": "CalTRACK daily (HDD/CDD change-point)",
+          "towt": "CalTRACK hourly TOWT", "prophet": "Prophet"}
+
+_REC_COLUMNS = [
+    {"field": "title", "flex": 3, "wrapText": True, "autoHeight": True},
+    {"field": "meter"},
+    {"field": "annual_kwh", "headerName": "kWh / year", "valueFormatter":
+        {"function": "d3.format(',.0f')(params.value)"}, "sort": None},
+    {"field": "annual_cost", "headerName": "cost / year", "sort": "desc", "valueFormatter":
+        {"function": "d3.format(',.0f')(params.value)"}},
+    {"field": "annual_co2_kg", "headerName": "kgCO2 / year", "valueFormatter":
+        {"function": "d3.format(',.0f')(params.value)"}},
+    {"field": "confidence", "width": 110},
+    {"field": "evidence", "flex": 2, "wrapText": True, "autoHeight": True},
+    {"field": "rule"},
+]
+
+
+def layout(**_: str) -> html.Div:
+    return html.Div([
+        components.section(
+            "Recommendations", dag.AgGrid(
+                id="savings-recommendations", columnDefs=_REC_COLUMNS, rowData=[],
+                defaultColDef={"sortable": True, "resizable": True, "filter": True, "flex": 1},
+                dashGridOptions={"localeText": {
+                    "noRowsToShow": "No recommendations yet: run `wattlens recommend`."}},
+                style={"height": "300px"}),
+            note="Ranked by annual value; every number comes with its evidence."),
+        components.section("M&V project (IPMVP Option C: the picked meter)", html.Div([
+            html.Label(["baseline ", components.period("mv-baseline")]),
+            html.Label(["blackout (installation, optional) ", components.period("mv-blackout")]),
+            html.Label(["reporting ", components.period("mv-reporting")]),
+            html.Label(["model ", dcc.Dropdown(
+                id="mv-model", value="caltrack-daily", clearable=False,
+                options=[{"label": v, "value": k} for k, v in MODELS.items()],
+                style={"width": "300px"})]),
+            html.Label(["confidence ", dcc.Dropdown(
+                id="mv-confidence", value=0.9, clearable=False,
+                options=[{"label": f"{c:.0%}", "value": c} for c in (0.68, 0.8, 0.9, 0.95)],
+                style={"width": "100px"})]),
+            html.Button("estimate savings", id="mv-run", className="button primary"),
+            html.Button("download report (HTML)", id="mv-report-button", className="button"),
+            dcc.Download(id="mv-report"),
+        ], className="form")),
+        dcc.Loading(html.Div(id="mv-summary", children=html.P(
+            "Choose the periods and the model, then estimate savings.", className="note")),
+            type="dot"),
+        html.Div([
+            components.section("Adjusted baseline against actual",
+                               components.graph("mv-chart", "Run an estimate to see the "
+                                                            "baseline against actual.")),
+            components.section("Cumulative savings",
+                               components.graph("mv-cumulative", "Run an estimate to see "
+                                                                 "cumulative savings.")),
+        ], className="two-col"),
+    ])
+
+
+@dash.callback(Output("savings-recommendations", "rowData"), Input("meter-picker", "value"))
+def update_recommendations(_meter: str | None) -> list[dict[str, Any]]:
+    data, user = request_data()
+    return data.recommendations(user).to_dict("records")
+
+
+@dash.callback(Output("mv-baseline", "start_date"), Output("mv-baseline", "end_date"),
+               Output("mv-reporting", "start_date"), Output("mv-reporting", "end_date"),
+               Input("meter-picker", "value"))
+def default_periods(meter: str | None) -> tuple:
+    """Baseline: the year before the last; reporting: the last year of data."""
+    data, user = request_data()
+    span = data.span(user, meter) if meter else None
+    if span is None:
+        return None, None, None, None
+    tz = data.info(user, meter).timezone
+    end = span[1].tz_convert(tz).normalize()
+    mid = end - pd.Timedelta("365D")
+    begin = mid - pd.Timedelta("365D")
+    day = "%Y-%m-%d"
+    return (begin.strftime(day), (mid - pd.Timedelta("1D")).strftime(day), mid.strftime(day),
+            (end - pd.Timedelta("1D")).strftime(day))
+
+
+_FORM = [State("meter-picker", "value"), State("mv-baseline", "start_date"),
+         State("mv-baseline", "end_date"), State("mv-blackout", "start_date"),
+         State("mv-blackout", "end_date"), State("mv-reporting", "start_date"),
+         State("mv-reporting", "end_date"), State("mv-model", "value"),
+         State("mv-confidence", "value")]
+
+
+@dash.callback(Output("mv-summary", "children"), Output("mv-chart", "figure"),
+               Output("mv-cumulative", "figure"), Input("mv-run", "n_clicks"), *_FORM,
+               prevent_initial_call=True)
+def run(_clicks: int, meter: str, b0: str, b1: str, k0: str | None, k1: str | None,
+        r0: str, r1: str, model: str, confidence: float) -> tuple:
+    data, user = request_data()
+    project = data.savings(user, meter, (b0, b1), (r0, r1),
+                           (k0, k1) if k0 and k1 else None, model, confidence)
+    tz = project["info"].timezone
+    rows = summary_rows(project)
+    summary = html.Div([
+        html.Table([html.Tr([html.Th(k), html.Td(v, id=f"mv-{slug}")])
+                    for slug, k, v in rows], className="summary", id="mv-summary-table"),
+        html.Ul([html.Li(w) for w in project["warnings"]], className="warnings")
+        if project["warnings"] else html.P("No data-sufficiency warnings.", className="note"),
+    ])
+    return (summary, figures.savings(project["series"], tz, project["per"]),
+            figures.cumulative_savings(project["cumulative"], tz))
+
+
+@dash.callback(Output("mv-report", "data"), Input("mv-report-button", "n_clicks"), *_FORM,
+               prevent_initial_call=True)
+def report(_clicks: int, meter: str, b0: str, b1: str, k0: str | None, k1: str | None,
+           r0: str, r1: str, model: str, confidence: float) -> dict:
+    data, user = request_data()
+    project = data.savings(user, meter, (b0, b1), (r0, r1),
+                           (k0, k1) if k0 and k1 else None, model, confidence)
+    name = f"mv_{meter}_{model}_{r0}_{r1}.html"
+    return {"content": render_report(project), "filename": name, "type": "text/html"}

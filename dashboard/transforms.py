@@ -1,0 +1,221 @@
+"""Pure frame → frame reshaping for the dashboard (no store, no Dash, no plotly).
+
+Everything here takes frames in the readings contract (UTC ``time``) plus the site timezone and
+returns frames ready to plot; :mod:`dashboard.data` calls these after reading the store.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from plotly_resampler.aggregation import MinMaxLTTB
+
+from store.base import EVERY
+
+DAY_TYPES = ("working day", "Saturday", "Sunday / holiday")
+G14_CV_RMSE_PCT = 30.0
+"""ASHRAE Guideline 14 hourly limit on CV(RMSE) [%]."""
+G14_NMBE_PCT = 10.0
+"""ASHRAE Guideline 14 hourly limit on |NMBE| [%]."""
+
+
+def choose_every(start: pd.Timestamp, end: pd.Timestamp, target_points: int) -> str:
+    """The finest store bucket giving at most ``target_points`` buckets over [start, end)."""
+    span = end - start
+    for every, width in EVERY.items():
+        if span / width <= target_points:
+            return every
+    return "1d"
+
+
+def downsample(frame: pd.DataFrame, n_out: int) -> pd.DataFrame:
+    """Per meter, keep at most ``n_out`` rows chosen by plotly-resampler's MinMaxLTTB."""
+    parts = []
+    for _, group in frame.groupby("meter", sort=True):
+        if len(group) <= n_out:
+            parts.append(group)
+            continue
+        x = group["time"].astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+        y = group["value"].to_numpy(dtype="float64")
+        index = MinMaxLTTB().arg_downsample(x, y, n_out=n_out)
+        parts.append(group.iloc[np.sort(index)])
+    if not parts:
+        return frame
+    return pd.concat(parts, ignore_index=True)
+
+
+def to_power(frame: pd.DataFrame, interval_h: float) -> pd.DataFrame:
+    """Mean energy per reading [kWh per interval] → mean power [kW]."""
+    return frame.assign(value=frame["value"] / interval_h)
+
+
+def local(frame: pd.DataFrame, tz: str, column: str = "time") -> pd.DataFrame:
+    """A copy with ``column`` in the site timezone (for display only)."""
+    out = frame.copy()
+    out[column] = out[column].dt.tz_convert(tz)
+    return out
+
+
+def day_type(times: pd.Series, country: str | None) -> pd.Series:
+    """``working day``, ``Saturday`` or ``Sunday / holiday`` of local times."""
+    dates = times.dt.date
+    holidays_set: set = set()
+    if country:
+        import holidays
+
+        years = sorted({d.year for d in dates})
+        try:
+            holidays_set = set(holidays.country_holidays(country, years=years))
+        except NotImplementedError:
+            holidays_set = set()
+    weekday = times.dt.weekday
+    out = np.where(weekday == 5, DAY_TYPES[1], DAY_TYPES[0])
+    out = np.where((weekday == 6) | dates.isin(holidays_set), DAY_TYPES[2], out)
+    return pd.Series(out, index=times.index, dtype=object)
+
+
+def carpet(hourly: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """Hourly energy [kWh] as a date × local hour table (rows dates, columns 0..23)."""
+    frame = local(hourly, tz)
+    frame["date"] = frame["time"].dt.date
+    frame["hour"] = frame["time"].dt.hour
+    return frame.pivot_table(index="date", columns="hour", values="value", aggfunc="sum")
+
+
+def profiles(hourly: pd.DataFrame, tz: str, country: str | None) -> pd.DataFrame:
+    """Average day by day type: columns ``day_type``, ``hour`` (local), ``value`` [kWh/h]."""
+    frame = local(hourly, tz)
+    frame["day_type"] = day_type(frame["time"], country)
+    frame["hour"] = frame["time"].dt.hour
+    out = frame.groupby(["day_type", "hour"], as_index=False)["value"].mean()
+    return out.sort_values(["day_type", "hour"], ignore_index=True)
+
+
+def signature(daily_energy: pd.DataFrame, daily_temp: pd.DataFrame, tz: str,
+              country: str | None) -> pd.DataFrame:
+    """Daily energy [kWh/day] against daily mean outdoor temperature [degC], by day type."""
+    energy = daily_energy[["time", "value"]].rename(columns={"value": "energy"})
+    temp = daily_temp[["time", "value"]].rename(columns={"value": "temperature"})
+    frame = energy.merge(temp, on="time", how="inner")
+    frame = local(frame, tz)
+    frame["day_type"] = day_type(frame["time"], country)
+    return frame
+
+
+def comparison(current: pd.DataFrame, previous: pd.DataFrame, offset: pd.Timedelta) -> pd.DataFrame:
+    """Daily energy of two periods aligned on the current period's dates.
+
+    Columns ``time``, ``current``, ``previous`` [kWh/day]; ``previous`` is shifted by ``offset``.
+    """
+    cur = current[["time", "value"]].rename(columns={"value": "current"})
+    prev = previous[["time", "value"]].rename(columns={"value": "previous"})
+    prev = prev.assign(time=prev["time"] + offset)
+    return cur.merge(prev, on="time", how="outer").sort_values("time", ignore_index=True)
+
+
+def hierarchy(parent: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
+    """Daily energy of each submeter and the parent's unmetered remainder [kWh/day].
+
+    Long frame ``time``, ``meter``, ``value``; the remainder rows have meter ``remainder``
+    (negative when submeters add up to more than the parent — a metering error to look at).
+    """
+    total = parent[["time", "value"]].rename(columns={"value": "parent"})
+    summed = children.groupby("time", as_index=False)["value"].sum().rename(
+        columns={"value": "children"}
+    )
+    both = total.merge(summed, on="time", how="left").fillna({"children": 0.0})
+    remainder = pd.DataFrame(
+        {"time": both["time"], "meter": "remainder", "value": both["parent"] - both["children"]}
+    )
+    return pd.concat([children[["time", "meter", "value"]], remainder], ignore_index=True)
+
+
+def typical_band(history: pd.DataFrame, times: pd.Series, low: float = 0.1,
+                 high: float = 0.9) -> pd.DataFrame:
+    """Expected value at ``times`` from the same UTC hour-of-week in ``history``.
+
+    Columns ``time``, ``expected`` (median), ``lower``, ``upper`` (``low``/``high`` quantiles).
+    """
+    def how(ts: pd.Series) -> pd.Series:
+        return ts.dt.weekday * 24 + ts.dt.hour
+
+    hist = history.assign(how=how(history["time"]))
+    stats = hist.groupby("how")["value"].quantile([0.5, low, high]).unstack()
+    stats.columns = ["expected", "lower", "upper"]
+    target = pd.DataFrame({"time": times.reset_index(drop=True)})
+    target["how"] = how(target["time"])
+    out = target.merge(stats, left_on="how", right_index=True, how="left")
+    return out.drop(columns="how").dropna(ignore_index=True)
+
+
+def typical_day(hourly: pd.DataFrame, day_start: pd.Timestamp, tz: str,
+                country: str | None, weeks: int = 4) -> pd.DataFrame:
+    """Mean hourly energy [kWh/h] of the last ``weeks`` days of the same day type as
+    ``day_start`` (a local midnight), placed on that day's hours."""
+    frame = local(hourly[hourly["time"] < day_start], tz)
+    if frame.empty:
+        return pd.DataFrame({"time": pd.Series(dtype=f"datetime64[ns, {tz}]"),
+                             "value": pd.Series(dtype="float64")})
+    kind = day_type(pd.Series([day_start]), country).iloc[0]
+    frame = frame[day_type(frame["time"], country) == kind]
+    dates = sorted(set(frame["time"].dt.date))[-weeks:]
+    frame = frame[frame["time"].dt.date.isin(dates)]
+    by_hour = frame.groupby(frame["time"].dt.hour)["value"].mean()
+    hours = pd.date_range(day_start, periods=24, freq="1h")
+    values = [by_hour.get(h.hour, np.nan) for h in hours]
+    return pd.DataFrame({"time": hours, "value": values}).dropna(ignore_index=True)
+
+
+def as_issued(forecasts: pd.DataFrame, lead_min: pd.Timedelta,
+              lead_max: pd.Timedelta) -> pd.DataFrame:
+    """For each target time, the newest forecast issued ``lead_min``..``lead_max`` before it."""
+    lead = forecasts["time"] - forecasts["issued_at"]
+    chosen = forecasts[(lead > lead_min) & (lead <= lead_max)]
+    chosen = chosen.sort_values("issued_at").drop_duplicates(["meter", "model", "time"],
+                                                            keep="last")
+    return chosen.sort_values(["model", "time"], ignore_index=True)
+
+
+def scores(actual: np.ndarray, predicted: np.ndarray, lower: np.ndarray | None = None,
+           upper: np.ndarray | None = None) -> dict[str, float | int | bool | None]:
+    """CV(RMSE) [%], NMBE [%], interval coverage [%], n and ASHRAE Guideline 14 pass.
+
+    NMBE is Σ(actual − predicted) / (n · mean(actual)), positive when the model under-predicts.
+    """
+    ok = np.isfinite(actual) & np.isfinite(predicted)
+    a, p = actual[ok], predicted[ok]
+    n = int(ok.sum())
+    if n == 0 or a.mean() == 0:
+        return {"n": n, "cv_rmse_pct": None, "nmbe_pct": None, "coverage_pct": None,
+                "g14_pass": None}
+    mean = float(a.mean())
+    cv = float(100 * np.sqrt(np.mean((a - p) ** 2)) / mean)
+    nmbe = float(100 * np.sum(a - p) / (n * mean))
+    coverage = None
+    if lower is not None and upper is not None:
+        lo, hi = lower[ok], upper[ok]
+        coverage = float(100 * np.mean((a >= lo) & (a <= hi)))
+    return {"n": n, "cv_rmse_pct": cv, "nmbe_pct": nmbe, "coverage_pct": coverage,
+            "g14_pass": bool(cv <= G14_CV_RMSE_PCT and abs(nmbe) <= G14_NMBE_PCT)}
+
+
+def kpis(frame: pd.DataFrame, interval_h: float, price: float, co2: float) -> dict[str, float]:
+    """Energy [kWh], peak demand [kW], cost [currency] and emissions [kgCO2] of readings."""
+    if frame.empty:
+        return {"energy_kwh": 0.0, "peak_kw": 0.0, "cost": 0.0, "co2_kg": 0.0}
+    energy = float(frame["value"].sum())
+    return {"energy_kwh": energy, "peak_kw": float(frame["value"].max() / interval_h),
+            "cost": energy * price, "co2_kg": energy * co2}
+
+
+def savings_per_day(series: pd.DataFrame, cumulative: pd.DataFrame,
+                    tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sub-daily M&V series summed to local days [kWh/day]; cumulative savings and its band
+    taken at each day's last observation [kWh]."""
+    day = series["time"].dt.tz_convert(tz).dt.normalize()
+    daily = series.groupby(day)[["baseline", "actual"]].sum()
+    daily.index = daily.index.tz_convert("UTC")
+    cum = cumulative.groupby(day.to_numpy()).last().drop(columns="time")
+    cum.index = pd.DatetimeIndex(cum.index).tz_convert("UTC")
+    return (daily.rename_axis("time").reset_index(),
+            cum.rename_axis("time").reset_index())

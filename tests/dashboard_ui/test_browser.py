@@ -1,0 +1,174 @@
+"""The dashboard in real headless Chromium (dash[testing] + selenium + Debian chromedriver),
+once on DuckDBStore and once on InfluxStore (real influxd)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dashboard_seed import needs_browser, site_config
+from selenium.webdriver.common.by import By
+
+from dashboard.app import create_app
+
+pytestmark = [pytest.mark.browser, needs_browser()]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+GRAPHS = {
+    "/": ["live-today"],
+    "/explorer": ["explorer-series", "explorer-carpet", "explorer-profiles",
+                  "explorer-signature", "explorer-comparison", "explorer-hierarchy"],
+    "/forecast": ["forecast-chart", "forecast-residuals"],
+}
+PAGES = {"live": "/", "explorer": "/explorer", "forecast": "/forecast",
+         "anomalies": "/anomalies", "savings": "/savings"}
+
+_FINGERPRINT = """
+const el = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+if (!el || !el._fullData) { return null; }
+// _fullData holds the decoded arrays (figures arrive base64-packed)
+return JSON.stringify(el._fullData.map(t => [t.name, Array.from(t.y || []).slice(0, 200),
+    Array.from(t.z || []).slice(0, 40).map(row => Array.from(row).slice(0, 24))]));
+"""
+
+
+def fingerprint(duo, graph_id: str) -> str | None:
+    return duo.driver.execute_script(_FINGERPRINT, graph_id)
+
+
+def traces(duo, graph_id: str) -> int:
+    text = fingerprint(duo, graph_id)
+    return len(json.loads(text)) if text else 0
+
+
+def wait(condition, timeout: float = 20, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def severe(duo) -> list[dict]:
+    """Browser console errors (favicon 404s aside)."""
+    return [e for e in duo.get_logs() if "favicon" not in e.get("message", "")]
+
+
+def grid_rows(duo, grid_id: str) -> list[str]:
+    return [r.text for r in duo.driver.find_elements(
+        By.CSS_SELECTOR, f"#{grid_id} .ag-center-cols-container .ag-row")]
+
+
+def open_page(duo, path: str) -> None:
+    duo.driver.get(duo.server_url + path)
+    duo.wait_for_element("#meter-picker", timeout=20)
+
+
+def ready(duo, path: str) -> None:
+    """Wait until every chart of the page has drawn data (or the page's table has rows)."""
+    for graph in GRAPHS.get(path, []):
+        wait(lambda g=graph: traces(duo, g) > 0, what=f"{graph} to draw")
+    if path == "/":
+        wait(lambda: "kWh" in duo.find_element("#kpi-energy-today").text, what="KPI cards")
+    if path == "/anomalies":
+        wait(lambda: grid_rows(duo, "anomalies-grid"), what="anomaly rows")
+    if path == "/savings":
+        wait(lambda: grid_rows(duo, "savings-recommendations"), what="recommendation rows")
+
+
+@pytest.fixture
+def app(seeded):
+    return create_app(site_config(), seeded)
+
+
+def test_every_page_loads_without_console_errors(dash_duo, app, seeded, request):
+    dash_duo.start_server(app)
+    for name, path in PAGES.items():
+        open_page(dash_duo, path)
+        ready(dash_duo, path)
+        assert severe(dash_duo) == [], f"{name}: browser console errors"
+        assert not dash_duo.find_element("#error-banner").is_displayed(), (
+            f"{name}: {dash_duo.find_element('#error-banner').text}")
+        if "duckdb" in request.node.name:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            dash_duo.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+def _options(duo) -> list:
+    return duo.driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option")
+
+
+def _pick(duo, label_part: str) -> None:
+    """Choose the meter whose option text contains ``label_part`` in the meter picker."""
+    wait(lambda: duo.find_element("#meter-picker").is_displayed(), what="the meter picker")
+    if label_part in duo.find_element("#meter-picker-value").text:
+        return
+    duo.find_element("#meter-picker").click()
+    wait(lambda: _options(duo), timeout=5, what="the meter options")
+    options = _options(duo)
+    for option in options:
+        if label_part in option.text:
+            option.click()
+            return
+    raise AssertionError(f"no meter option containing {label_part!r} in "
+                         f"{[o.text for o in options]}")
+
+
+def test_meter_picker_changes_every_chart(dash_duo, app):
+    dash_duo.start_server(app)
+    for path, graphs in GRAPHS.items():
+        open_page(dash_duo, path)
+        _pick(dash_duo, "(b2-elec,")
+        ready(dash_duo, path)
+        before = {g: fingerprint(dash_duo, g) for g in graphs}
+        _pick(dash_duo, "(b97-elec,")
+        for g in graphs:
+            wait(lambda g=g, b=before: fingerprint(dash_duo, g) not in (b[g], None),
+                 what=f"{g} to change with the meter on {path}")
+    open_page(dash_duo, "/anomalies")
+    ready(dash_duo, "/anomalies")
+    wait(lambda: all("b97-elec" in r for r in grid_rows(dash_duo, "anomalies-grid")),
+         what="anomaly table to follow the meter")
+    assert severe(dash_duo) == []
+
+
+def test_live_page_shows_readings_arriving(dash_duo, app, seeded):
+    dash_duo.start_server(app)
+    open_page(dash_duo, "/")
+    _pick(dash_duo, "(b119-gas,")
+    wait(lambda: "b119 gas" in dash_duo.find_element("#live-status").text, what="live status")
+    newest = seeded.latest(["b119-gas"])["time"].iloc[0]
+    fresh = pd.DataFrame({"time": [newest + pd.Timedelta(hours=h) for h in (1, 2)],
+                          "meter": "b119-gas", "value": [4321.5, 8765.25]})
+    seeded.write_readings(fresh)
+    wait(lambda: "8,765.25 kWh" in dash_duo.find_element("#live-status").text, timeout=25,
+         what="the new reading on the live page")
+    wait(lambda: 8765.25 in json.loads(fingerprint(dash_duo, "live-today"))[-1][1],
+         what="the new reading in the chart")
+    assert severe(dash_duo) == []
+
+
+def test_acknowledging_an_anomaly_survives_reload(dash_duo, app):
+    dash_duo.start_server(app)
+    open_page(dash_duo, "/anomalies")
+    _pick(dash_duo, "(b97-elec,")
+    wait(lambda: any("level-shift" in r for r in grid_rows(dash_duo, "anomalies-grid")),
+         what="the b97 event")
+    row = dash_duo.driver.find_elements(
+        By.CSS_SELECTOR, "#anomalies-grid .ag-center-cols-container .ag-row")[0]
+    row.find_element(By.CSS_SELECTOR, "[col-id='kind']").click()
+    wait(lambda: traces(dash_duo, "anomalies-chart") > 0, what="the event chart")
+    dash_duo.find_element("#anomalies-note").send_keys("chiller test, planned")
+    dash_duo.find_element("#anomalies-nonroutine").click()
+    wait(lambda: "non-routine" in dash_duo.find_element("#anomalies-saved").text,
+         what="the save confirmation")
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element("#anomalies-grid", timeout=20)
+    wait(lambda: any("non-routine" in r and "chiller test, planned" in r
+                     for r in grid_rows(dash_duo, "anomalies-grid")),
+         what="the annotation after reload")
+    assert severe(dash_duo) == []
