@@ -111,7 +111,7 @@ class ProphetModel(ForecastModel):
             raise ForecastInputError("prophet: no readings with weather to fit on")
         span = history.index[-1] - history.index[0]
         offset = 0.05 * float(np.abs(history).mean()) + 1e-9
-        log = bool(history.min() >= 0)
+        log = bool(history.min() >= 0) and os.environ.get("WL_LOG", "1") == "1"
         params: dict[str, Any] = {
             "interval_ns": int(interval.value),
             "heat_balance": th,
@@ -132,6 +132,7 @@ class ProphetModel(ForecastModel):
         corrected = _corrected_in_sample(pd.Series(resid, index=history.index), site, a, b)
         err = corrected.dropna().to_numpy()
         params["quantiles"] = [float(q) for q in np.quantile(err, _Q)] if len(err) else [0, 0]
+        params["smear"] = float(np.mean(np.exp(err))) if log and len(err) else 1.0
         params["use_weather"] = bool(use_weather)
         return model
 
@@ -178,7 +179,7 @@ class ProphetModel(ForecastModel):
         correction = self.params["carry_level"] * level + self.params["carry_hour"] * same_hour
         y = raw + correction
         lo, hi = self.params["quantiles"]
-        yhat = self._from_y(y)
+        yhat = self._from_y(y + np.log(self.params["smear"]))
         return frame(times, yhat, self._from_y(y + lo), self._from_y(y + hi))
 
     def state(self) -> dict[str, Any]:

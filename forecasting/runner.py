@@ -51,13 +51,14 @@ def dask_client(
             client.close()
         return
     n = workers or os.cpu_count() or 1
+    network = {"host": "127.0.0.1"} if processes else {}  # threads talk in-process
     with (
         LocalCluster(
             n_workers=n,
             threads_per_worker=1,
             processes=processes,
             dashboard_address=None,
-            host="127.0.0.1",
+            **network,
         ) as cluster,
         Client(cluster) as client,
     ):
