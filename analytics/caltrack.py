@@ -66,7 +66,7 @@ def day_temperatures(
     if temp.empty:
         return {}
     hourly = temp.tz_convert(tz).resample("1h").mean().dropna()
-    steps = np.diff(temp.index.asi8)
+    steps = np.diff(temp.index.astype("datetime64[ns, UTC]").asi8)
     daily_input = len(steps) > 0 and np.median(steps) >= pd.Timedelta(hours=23).value
     needed = 1 if daily_input else MIN_HOURS_PER_DAY
     out: dict[pd.Timestamp, np.ndarray] = {}

@@ -74,7 +74,7 @@ def _energy(readings: pd.DataFrame, meter: str) -> pd.Series:
     rows = readings[(readings["meter"] == meter) & (readings["quantity"] == "energy")]
     return pd.Series(
         rows["value"].to_numpy(dtype=float),
-        index=pd.DatetimeIndex(rows["time"]).tz_convert("UTC"),
+        index=pd.DatetimeIndex(rows["time"]).tz_convert("UTC").astype("datetime64[ns, UTC]"),
         name=meter,
     ).sort_index()
 

@@ -509,7 +509,7 @@ def _meter_series(readings: pd.DataFrame, meter: str) -> pd.Series:
         )
     series = pd.Series(
         energy["value"].to_numpy(dtype=float),
-        index=pd.DatetimeIndex(energy["time"]).tz_convert("UTC"),
+        index=pd.DatetimeIndex(energy["time"]).tz_convert("UTC").astype("datetime64[ns, UTC]"),
         name=meter,
     ).sort_index()
     return series

@@ -263,7 +263,7 @@ def energy_price(tariff: Tariff, times: pd.DatetimeIndex, tz: str) -> pd.Series:
 
 def interval_hours(times: pd.Series | pd.DatetimeIndex) -> float:
     """The metering interval [h]: the median spacing of ``times`` (1 h if fewer than 2)."""
-    values = pd.DatetimeIndex(times).sort_values().unique()
+    values = pd.DatetimeIndex(times).astype("datetime64[ns, UTC]").sort_values().unique()
     if len(values) < 2:
         return 1.0
     return float(np.median(np.diff(values.asi8))) / 3.6e12

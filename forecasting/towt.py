@@ -264,6 +264,7 @@ def fit_towt(
     if not isinstance(load.index, pd.DatetimeIndex) or load.index.tz is None:
         raise TowtError("load: expected a Series indexed by a tz-aware (UTC) DatetimeIndex")
     load = load.dropna().astype(float).sort_index()
+    load.index = load.index.tz_convert("UTC").astype("datetime64[ns, UTC]")
     load = load[~load.index.duplicated(keep="last")]
     temp = align_temperature(load.index, temperature)
     ok = np.isfinite(temp)
