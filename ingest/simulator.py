@@ -127,7 +127,14 @@ class Simulation:
     def step(self, now: float | None = None) -> int:
         """Completed simulated hours (0 during warm-up, at most ``hours``)."""
         elapsed = (time.monotonic() if now is None else now) - self._t0 - self.warmup_s
-        return int(min(self.hours, max(0, elapsed // self.step_s if elapsed >= 0 else 0)))
+        if not elapsed >= 0:  # warm-up (also while held with an infinite warm-up)
+            return 0
+        return int(min(self.hours, elapsed // self.step_s))
+
+    def release(self, after_s: float = 0.5) -> None:
+        """End the warm-up ``after_s`` seconds from now (start with ``warmup_s=math.inf`` to
+        hold the first state until every client is connected)."""
+        self.warmup_s = time.monotonic() - self._t0 + after_s
 
     def finished(self) -> bool:
         """Every hour is served and every MQTT message published."""
@@ -136,7 +143,7 @@ class Simulation:
 
     @property
     def duration_s(self) -> float:
-        """Real seconds from start until the last hour is served."""
+        """Real seconds from start until the last hour is served (inf while held)."""
         return self.warmup_s + self.hours * self.step_s
 
     def state(self, play: MeterPlay, k: int) -> tuple[pd.Timestamp, float, float]:
@@ -281,10 +288,9 @@ class Simulation:
 
         try:
             for k in range(self.hours + 1):
-                due = self._t0 + self.warmup_s * (k > 0) + k * self.step_s
-                while time.monotonic() < due and not self._stop.is_set():
-                    time.sleep(min(0.01, max(0.0, due - time.monotonic())))
-                    if k > 0 and time.monotonic() - last >= self.heartbeat_s:
+                while k > 0 and self.step() < k and not self._stop.is_set():
+                    time.sleep(0.01)
+                    if time.monotonic() - last >= self.heartbeat_s:
                         send(k - 1)  # devices repeat their status periodically
                 if self._stop.is_set():
                     break

@@ -20,6 +20,7 @@ import logging
 import struct
 import tomllib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -58,6 +59,8 @@ _FORMATS: dict[str, tuple[str, int]] = {
     "uint32": ("I", 2),
     "float32": ("f", 2),
 }
+PATIENCE_S = 0.25
+"""How long a fetch waits for slow devices before yielding the others' readings [s]."""
 EXCEPTION_NAMES = {
     1: "illegal function",
     2: "illegal data address",
@@ -253,6 +256,12 @@ class ModbusSource:
             for d in options.devices
         ]
         self._clients: dict[tuple[str, int], ModbusTcpClient] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._groups: dict[tuple[str, int], list[_Device]] = {}
+        for device in self.devices:
+            o = device.options
+            self._groups.setdefault((o.host, o.port), []).append(device)
+        self._inflight: dict[tuple[str, int], Future[list[tuple[str, Any]]]] = {}
 
     @classmethod
     def from_config(cls, section: SourceSection, config: Config) -> ModbusSource:
@@ -351,6 +360,15 @@ class ModbusSource:
                 new_state.update(result.state.to_json())
         return rows, new_state, problems
 
+    def _try_poll(self, device: _Device, states: dict[str, Any]) -> tuple[str, Any]:
+        """(device address, (rows, state, problems, meter) or the DeviceError)."""
+        meter = device.options.meter
+        try:
+            rows, state, problems = self._poll(device, states.get(meter))
+        except DeviceError as exc:
+            return device.where, exc
+        return device.where, (rows, state, problems, meter)
+
     def fetch(
         self,
         checkpoint: dict[str, Any] | None,
@@ -367,16 +385,32 @@ class ModbusSource:
         rows: list[dict[str, Any]] = []
         rejected: list[Rejected] = []
         failures = 0
-        for device in self.devices:
-            key = device.options.meter
-            try:
-                new_rows, states[key], problems = self._poll(device, states.get(key))
-            except DeviceError as exc:
-                failures += 1
-                rejected.append(Rejected.of(self.name, device.where, str(exc)))
+        # devices behind one host:port share a connection and are read in turn; different
+        # hosts are read in parallel. A group still busy (a silent meter waiting out its
+        # timeout) is collected by a later fetch, so it never delays the others' readings.
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=min(16, len(self._groups)),
+                                            thread_name_prefix=f"modbus-{self.name}")
+        for key, devices in self._groups.items():
+            if key not in self._inflight:
+                snapshot = {d.options.meter: states.get(d.options.meter) for d in devices}
+                self._inflight[key] = self._pool.submit(
+                    lambda ds, st: [self._try_poll(d, st) for d in ds], devices, snapshot
+                )
+        wait(list(self._inflight.values()), timeout=PATIENCE_S)
+        for key, future in list(self._inflight.items()):
+            if not future.done():
                 continue
-            rows += new_rows
-            rejected += [Rejected.of(self.name, device.where, p) for p in problems]
+            del self._inflight[key]
+            for where, outcome in future.result():
+                if isinstance(outcome, DeviceError):
+                    failures += 1
+                    rejected.append(Rejected.of(self.name, where, str(outcome)))
+                    continue
+                new_rows, state, problems, meter = outcome
+                states[meter] = state
+                rows += new_rows
+                rejected += [Rejected.of(self.name, where, p) for p in problems]
         if failures == len(self.devices):
             raise SourceUnavailable(
                 f"source {self.name!r}: no device answered: "
@@ -387,5 +421,9 @@ class ModbusSource:
         yield Batch(readings, rejected, {"devices": states})
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+            self._inflight.clear()
         for host, port in list(self._clients):
             self._drop_client(host, port)

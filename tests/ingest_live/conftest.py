@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +14,9 @@ import pytest
 
 from store.localserver import free_port
 
+from .support import WorkerProcess
+
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -75,57 +74,6 @@ def mosquitto(tmp_path: Path) -> Iterator[Broker]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-WATTLENS = [sys.executable, "-m", "wattlens"]
-
-
-class WorkerProcess:
-    """``wattlens ingest run`` as a child process on a config file, stopped by its handle."""
-
-    def __init__(self, config: Path, log: Path) -> None:
-        self.config = config
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> WorkerProcess:
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
-                [*WATTLENS, "ingest", "run", "-c", str(self.config)], stdout=out, stderr=out,
-                cwd=REPO,
-            )
-        return self
-
-    def wait_for(self, text: str, timeout: float = 30.0) -> None:
-        """Wait until the log contains ``text`` (or fail with the log)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.log.read_text(errors="replace"):
-                return
-            assert self.process is not None and self.process.poll() is None, self.log.read_text()
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not logged within {timeout} s:\n{self.log.read_text()}")
-
-    def terminate(self, timeout: float = 60.0) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()  # SIGKILL
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-def write_config(path: Path, data_dir: Path, store: str, sources_toml: str) -> Path:
-    """A wattlens config with ``store`` (a [store] table body) and the simulator's sources."""
-    path.write_text(f'data_dir = "{data_dir}"\n\n[store]\n{store}\n\n{sources_toml}')
-    return path
 
 
 @pytest.fixture

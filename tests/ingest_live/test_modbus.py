@@ -156,13 +156,20 @@ def test_exception_responses_and_timeouts_are_rejects_not_crashes(sim: Simulatio
         assert "b2-elec" in reject.reason and "profile" in reject.reason
 
         sim.faults["b2-elec"] = "timeout"
-        [batch] = source.fetch(batch.checkpoint)
+        started = time.monotonic()
+        [batch] = source.fetch(batch.checkpoint)  # the silent meter does not hold up the other
+        assert time.monotonic() - started < 0.3 and not batch.rejected
+        assert set(batch.readings["meter"]) <= {"b97-elec"}
+        time.sleep(0.3)
+        [batch] = source.fetch(batch.checkpoint)  # its timeout arrives with a later poll
         [reject] = batch.rejected
         assert "no answer" in reject.reason and "within 0.3 s" in reject.reason
 
-        sim.faults["b97-elec"] = "exception"
+        sim.faults.update({"b2-elec": "exception", "b97-elec": "exception"})
+        time.sleep(0.4)  # let the last timed-out read finish
         with pytest.raises(SourceUnavailable, match="no device answered"):
-            list(source.fetch(batch.checkpoint))
+            for _ in range(3):
+                list(source.fetch(batch.checkpoint))
 
         sim.faults.clear()  # the device recovers: the next poll reconnects and reads
         time.sleep(sim.timeout_s)
