@@ -422,6 +422,8 @@ def schedule(
     ctx: DetectionContext,
     k_sigma: float = 3.0,
     rel: float = 0.1,
+    big_z: float = 2.0,
+    big_rel: float = 0.5,
     min_intervals: int = 2,
     norm_days: int = 56,
 ) -> list[Finding]:
@@ -433,8 +435,8 @@ def schedule(
     degree days when temperature explains the history. Each day splits into morning (before
     opening), daytime and evening (after closing); a part is reported when its summed excess
     over the norm exceeds ``k_sigma`` robust sigmas of the same sum on the learning days and
-    ``rel`` of the norm; the event spans the part's readings above 30 % of its largest
-    excess."""
+    ``rel`` of the norm (or ``big_z`` sigmas and ``big_rel`` of the norm); the event spans
+    the part's readings above 30 % of its largest excess."""
     cal = local_calendar(series.index, ctx.tz, ctx.country)
     hour = cal["hour"].to_numpy()
     in_hours = (hour >= ctx.open_hour) & (hour < ctx.close_hour)
@@ -481,10 +483,16 @@ def schedule(
             sigma = max(1.4826 * float(np.median(np.abs(sums - centre))),
                         0.02 * float(rows["expected"].abs().sum()), 1e-9)
             total = float(rows["excess"].sum()) - centre
-            threshold = max(k_sigma * sigma, rel * float(rows["expected"].abs().sum()))
-            if total <= threshold:
+            norm_sum = float(rows["expected"].abs().sum())
+            z = total / sigma
+            if not ((z > k_sigma and total > rel * norm_sum)
+                    or (z > big_z and total > big_rel * norm_sum)):
                 continue
-            hot = np.flatnonzero(rows["excess"].to_numpy() > 0.3 * rows["excess"].max())
+            hot = np.flatnonzero(rows["excess"].to_numpy() > max(0.3 * rows["excess"].max(), 0))
+            if not len(hot):
+                continue
+            threshold = min(max(k_sigma * sigma, rel * norm_sum),
+                            max(big_z * sigma, big_rel * norm_sum))
             rows = rows.iloc[hot[0]: hot[-1] + 1]
             findings.append(Finding(
                 meter=meter, kind=kind, start=rows.index[0], end=rows.index[-1] + step,
@@ -492,7 +500,7 @@ def schedule(
                 details={"day": str(pd.Timestamp(day).date()), "part": day_part,
                          "intervals": int(len(rows)), "actual_kwh": float(rows["value"].sum()),
                          "norm_kwh": float(rows["expected"].sum()), "sigma_kwh": sigma,
-                         "threshold_kwh": threshold,
+                         "robust_z": z, "threshold_kwh": threshold,
                          "hours": f"{ctx.open_hour:02d}-{ctx.close_hour:02d} local"}))
     return findings
 
