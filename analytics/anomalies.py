@@ -603,12 +603,12 @@ def _baseload_shifts(
         day = signal.index[cp]
         if day < first or _day_bounds(day, ctx.tz) >= ctx.end:
             continue
-        before, after = float(np.median(y[a:cp])), float(np.median(y[cp:b]))
-        shift = after - before
+        shift = float(np.median(y[cp:b])) - float(np.median(y[a:cp]))
         level = float(np.median(base.to_numpy()[a:cp]))
         threshold = max(k_sigma * sigma, rel * abs(level))
-        if abs(shift) <= threshold:
-            continue
+        raw_shift = float(np.median(base.to_numpy()[cp:b]) - np.median(base.to_numpy()[a:cp]))
+        if abs(shift) <= threshold or raw_shift * shift <= 0 or abs(raw_shift) < threshold / 2:
+            continue  # weather normalisation must not create a shift the raw baseload lacks
         start = _day_bounds(day, ctx.tz)
         stop = min(_day_bounds(signal.index[b - 1] + pd.Timedelta(days=1), ctx.tz), ctx.end)
         part = series[(series.index >= start) & (series.index < stop)].dropna()
@@ -616,8 +616,11 @@ def _baseload_shifts(
             meter=meter, kind="level-shift", start=start, end=stop,
             severity=squash(abs(shift) / threshold),
             excess=pd.Series(shift, index=part.index),
-            details={"measure": "baseload", "before_kwh_per_interval": before,
-                     "after_kwh_per_interval": after, "shift_kwh_per_interval": shift,
+            details={"measure": "baseload (mean of the 3 lowest readings a day)",
+                     "before_kwh_per_interval": float(np.median(base.to_numpy()[a:cp])),
+                     "after_kwh_per_interval": float(np.median(base.to_numpy()[cp:b])),
+                     "shift_kwh_per_interval": shift,
+                     "weather_normalised": not signal.equals(base),
                      "sigma_kwh": sigma, "threshold_kwh": threshold,
                      "days_after": int(b - cp)}))
     return findings
