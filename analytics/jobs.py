@@ -82,10 +82,11 @@ def detect_job(
         readings = store.read_readings(meters, "energy", learn_from, end_ts)
         if readings.empty:
             continue
+        forecasts = store.read_forecasts(meters, start_ts, end_ts)
         result = detect(
             readings, start_ts, end_ts,
             weather=_weather(store, site, learn_from, end_ts),
-            forecasts=store.read_forecasts(meters, start_ts, end_ts),
+            forecasts=forecasts if not forecasts.empty else None,
             tz=site.timezone if site else "UTC", country=site.country if site else None,
             tariff={m: infos[m].tariff for m in meters if m in infos and infos[m].tariff},
             detectors=detectors,
