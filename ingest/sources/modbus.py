@@ -10,8 +10,8 @@ Time of a sample: ``clock = "poll"`` (the worker's clock when the poll ran; the 
 read at the first poll after an interval boundary counts for that boundary) or ``"device"``
 (the profile's ``clock`` register, UNIX seconds). Exception responses, timeouts and refused
 connections never raise out of :meth:`ModbusSource.fetch`: a failing device becomes a
-:class:`ingest.base.Rejected` naming host, unit, register and fix; when every device fails the
-poll raises :class:`ingest.base.SourceUnavailable`. Clients reconnect on the next poll.
+:class:`ingest.base.Rejected` naming host, unit, register and fix; when no device answers at all
+the poll raises :class:`ingest.base.SourceUnavailable`. Clients reconnect on the next poll.
 """
 
 from __future__ import annotations
@@ -237,7 +237,12 @@ class _Device:
 
 
 class DeviceError(Exception):
-    """One device could not be read; the message says why and what to check."""
+    """One device could not be read; the message says why and what to check.
+    ``unreachable``: no answer at all (refused, timed out), as opposed to a bad answer."""
+
+    def __init__(self, message: str, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 @register_source("modbus")
@@ -277,7 +282,8 @@ class ModbusSource:
         if not client.connected and not client.connect():
             raise DeviceError(
                 f"cannot connect to {host}:{port} (refused or unreachable); check the device "
-                f"is powered and reachable and the host/port options"
+                f"is powered and reachable and the host/port options",
+                unreachable=True,
             )
         return client
 
@@ -297,7 +303,8 @@ class ModbusSource:
             raise DeviceError(
                 f"{device.where}: no answer reading {reg.name} (address {reg.address:#06x}) "
                 f"within {self.timeout:g} s ({type(exc).__name__}); check the unit id, wiring "
-                f"and the timeout_s option"
+                f"and the timeout_s option",
+                unreachable=True,
             ) from None
         if response.isError():
             code = getattr(response, "exception_code", None)
@@ -404,7 +411,7 @@ class ModbusSource:
             del self._inflight[key]
             for where, outcome in future.result():
                 if isinstance(outcome, DeviceError):
-                    failures += 1
+                    failures += outcome.unreachable
                     rejected.append(Rejected.of(self.name, where, str(outcome)))
                     continue
                 new_rows, state, problems, meter = outcome
@@ -412,7 +419,7 @@ class ModbusSource:
                 rows += new_rows
                 rejected += [Rejected.of(self.name, where, p) for p in problems]
         if failures == len(self.devices):
-            raise SourceUnavailable(
+            raise SourceUnavailable(  # a device that answers badly is a reject, not this
                 f"source {self.name!r}: no device answered: "
                 + "; ".join(r.reason for r in rejected[:3])
             )

@@ -192,6 +192,7 @@ class MqttSource:
         self._intervals = intervals
         self._pending: deque[_Message] = deque()
         self._early: list[Rejected] = []
+        self._meter_topics: dict[str, TopicOptions] = {}
         self._lock = threading.Lock()
         self._client: Any = None
         self._connected = threading.Event()
@@ -282,7 +283,8 @@ class MqttSource:
         return pd.Timestamp(parsed.utc.iloc[0])
 
     def _samples(self, msg: _Message) -> tuple[list[tuple[str, str, pd.Timestamp, float]], str]:
-        """(meter, kind, time, canonical value) per mapped value, or a reason to reject."""
+        """(meter, kind, time, canonical value) per mapped value, or a reason to reject;
+        remembers which topic entry each meter came from (its interval and options)."""
         for topic, pattern in self._topics:
             match = pattern.match(msg.topic)
             if match is None:
@@ -293,6 +295,7 @@ class MqttSource:
                 return [], f"payload on {msg.topic!r} is not JSON ({exc}); check the publisher"
             try:
                 meter = topic.meter.format(*match.groups())
+                self._meter_topics[meter] = topic
                 when = self._time(topic, body, msg.arrival)
                 out = []
                 for value in topic.values:
@@ -308,14 +311,10 @@ class MqttSource:
         return [], f"topic {msg.topic!r} matches no [[sources.topics]] filter"
 
     def _interval(self, meter: str) -> pd.Timedelta:
-        for topic, _ in self._topics:
-            if topic.meter == meter and topic.interval:
-                return pd.Timedelta(topic.interval)
+        topic = self._meter_topics.get(meter)
+        if topic is not None and topic.interval:
+            return pd.Timedelta(topic.interval)
         return pd.Timedelta(self._intervals.get(meter, "15min"))
-
-    def _zero_missing(self, meter: str) -> bool:
-        return any(t.zero_is_missing for t, p in self._topics
-                   if t.meter == meter or "{" in t.meter)
 
     def fetch(
         self,
@@ -362,7 +361,7 @@ class MqttSource:
             mstate = dict(state.get(meter, {}))
             result = register_intervals(
                 RegisterState.from_json(mstate), samples, self._interval(meter),
-                zero_is_missing=self._zero_missing(meter),
+                zero_is_missing=self._meter_topics[meter].zero_is_missing,
             )
             rows += [{"time": t, "meter": meter, "quantity": "energy", "value": v, "quality": q}
                      for t, v, q in result.rows]

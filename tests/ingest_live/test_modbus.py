@@ -165,11 +165,12 @@ def test_exception_responses_and_timeouts_are_rejects_not_crashes(sim: Simulatio
         [reject] = batch.rejected
         assert "no answer" in reject.reason and "within 0.3 s" in reject.reason
 
-        sim.faults.update({"b2-elec": "exception", "b97-elec": "exception"})
+        sim.faults.update({"b2-elec": "timeout", "b97-elec": "timeout"})
         time.sleep(0.4)  # let the last timed-out read finish
         with pytest.raises(SourceUnavailable, match="no device answered"):
-            for _ in range(3):
+            for _ in range(4):
                 list(source.fetch(batch.checkpoint))
+                time.sleep(0.3)
 
         sim.faults.clear()  # the device recovers: the next poll reconnects and reads
         time.sleep(sim.timeout_s)
