@@ -42,6 +42,7 @@ from analytics.caltrack import (
 from forecasting.towt import TowtError, fit_towt
 
 Granularity = Literal["hourly", "daily", "billing"]
+FsuMethod = Literal["g14", "g14-ar1"]
 """hourly = any sub-daily interval; billing = one reading per bill (≥ 20 days)."""
 
 MIN_BASELINE_DAYS = 30
@@ -289,12 +290,20 @@ def fit_statistics(obs: pd.DataFrame, n_params: int, granularity: Granularity) -
 
 
 def savings_uncertainty(
-    stats: FitStats, m: int, adjusted_baseline_kwh: float, confidence: float
+    stats: FitStats,
+    m: int,
+    adjusted_baseline_kwh: float,
+    confidence: float,
+    method: FsuMethod = "g14",
 ) -> float:
-    """Absolute uncertainty of the reporting-period savings [kWh] (ASHRAE G14 with the
-    lag-1 autocorrelation correction) at two-sided ``confidence``."""
+    """Absolute uncertainty of the reporting-period savings [kWh] at two-sided
+    ``confidence``: ASHRAE G14 with the lag-1 autocorrelation correction of the baseline
+    (``g14``), or additionally with the reporting count ``m`` reduced the same way
+    (``g14-ar1``: the variance of a sum of AR(1) errors, wider for hourly data)."""
     n, rho = stats.n, stats.autocorrelation
     n_eff = max(n * (1 - rho) / (1 + rho), 2.0)
+    if method == "g14-ar1":
+        m = max(int(m * (1 - rho) / (1 + rho)), 1)
     t = t_quantile(0.5 + confidence / 2, max(n_eff - stats.n_params, 1.0))
     cv = stats.cv_rmse_pct / 100
     return float(
@@ -388,10 +397,13 @@ def caltrack_daily(inp: Inputs) -> Fitted:
         out[label] = periods[rows & covered]
     base, rep = out["baseline"], out["reporting"]
     if len(base) < 3:
+        in_base = _within(starts, ends, inp.baseline) & ~excluded
         raise SavingsError(
-            f"baseline {inp.baseline}: only {len(base)} periods with both usage and "
-            f"temperature; the CalTRACK daily model needs at least 3 (give the weather for the "
-            f"baseline and a longer baseline)"
+            f"baseline {inp.baseline}: only {len(base)} usable periods — "
+            f"{int(in_base.sum())} {'bills' if inp.granularity == 'billing' else 'complete days'}"
+            f" of usage, {int((in_base & covered).sum())} of them with temperature; the "
+            f"CalTRACK daily model needs at least 3 (days with missing intervals do not count: "
+            f"try --model towt for gappy interval data, or give the baseline's weather)"
         )
     days_b = base["days"].to_numpy()
     fits: list[tuple[DailyModel, str, list[np.ndarray]]] = []
@@ -564,6 +576,7 @@ def estimate_savings(
     tz: str = "UTC",
     country: str | None = None,
     exclude: Sequence[tuple[Any, Any]] = (),
+    fsu: FsuMethod = "g14",
 ) -> SavingsResult:
     """Avoided energy of ``meter`` over ``reporting`` against a baseline fitted on
     ``baseline``.
@@ -572,10 +585,13 @@ def estimate_savings(
     index with ``temperature`` [degC]; periods are (start, end) with ``end`` exclusive,
     naive values local to ``tz``; ``exclude``: non-routine windows left out of both periods;
     ``model``: a registered baseline model or ``auto`` (towt for interval data,
-    caltrack-daily for daily and billing data).
+    caltrack-daily for daily and billing data); ``fsu``: the uncertainty formula (see
+    :func:`savings_uncertainty`).
     """
     if not 0 < confidence < 1:
         raise SavingsError(f"confidence {confidence} must be between 0 and 1, e.g. 0.9")
+    if fsu not in ("g14", "g14-ar1"):
+        raise SavingsError(f"fsu {fsu!r} is unknown; use 'g14' or 'g14-ar1'")
     base_p = parse_period(*baseline, tz=tz, name="baseline")
     rep_p = parse_period(*reporting, tz=tz, name="reporting")
     if rep_p.start < base_p.end:
@@ -657,7 +673,7 @@ def estimate_savings(
     actual = float(rep["actual"].sum())
     adjusted = float(rep["predicted"].sum())
     savings = adjusted - actual
-    delta = savings_uncertainty(stats, len(rep), adjusted, confidence)
+    delta = savings_uncertainty(stats, len(rep), adjusted, confidence, fsu)
     series = rep.rename(columns={"predicted": "adjusted_baseline"})
     series["savings"] = series["adjusted_baseline"] - series["actual"]
     series["cumulative_savings"] = series["savings"].cumsum()

@@ -1,0 +1,150 @@
+"""M&V accuracy: the OpenEEmeter il-* answer key and a placebo test on Cambridge.
+
+1. Answer key — every il-* sample (hourly, daily, monthly and bimonthly bills) with the
+   model suited to its data (TOWT and CalTRACK daily for hourly, CalTRACK daily/billing
+   otherwise): the estimated saving against the designed 10 % and against the exact
+   weather-adjusted designed saving (tests/analytics_mv/il_samples.py explains the
+   difference), with the 90 % savings interval.
+2. Placebo — every Cambridge meter (12 buildings × electricity/gas, zeros = missing), baseline
+   2018, reporting 2019, no known intervention: the share of meters whose 90 % FSU interval
+   contains zero (ideally about 90 % if the uncertainty is honest), per model.
+
+Run: ``.venv/bin/python benchmarks/bench_savings.py`` (needs ../shared/data).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from analytics.savings import (  # noqa: E402
+    SavingsError,
+    estimate_savings,
+    savings_uncertainty,
+)
+from tests.analytics_mv import il_samples as il  # noqa: E402
+
+CAMBRIDGE = ROOT / ".." / "shared" / "data" / "cambridge"
+CONFIDENCE = 0.9
+console = Console(width=170)
+
+
+def answer_key() -> None:
+    table = Table("sample", "model", "estimate %", "90 % interval %", "designed %",
+                  "|est−10|", "weather-adj. key %", "|est−key|", "CV(RMSE) %", "G14",
+                  title="il-* answer key (designed saving 10 % of own-weather totals)")
+    hits_ten = hits_key = total = 0
+    for design in il.DESIGNS:
+        for freq in il.FREQS:
+            sample = f"{design}-{freq}"
+            baseline = ("2015-11-22", il.BASELINE[1]) if freq.startswith("billing") \
+                else il.BASELINE
+            for model in (("towt", "caltrack-daily") if freq == "hourly" else ("caltrack-daily",)):
+                result = estimate_savings(
+                    il.readings(sample), il.weather(), sample, baseline, il.REPORTING,
+                    blackout=il.BLACKOUT, model=model, tz=il.TZ, confidence=CONFIDENCE,
+                )
+                rep = result.reporting
+                windows = (il.windows_of(sample, result.series["time"])
+                           if freq.startswith("billing") else None)
+                key = il.design_key(design, windows)
+                low, high = (100 * v / rep.adjusted_baseline_kwh for v in rep.savings_interval_kwh)
+                total += 1
+                hits_ten += abs(rep.savings_pct - 10) <= 1
+                hits_key += abs(rep.savings_pct - key) <= 1
+                table.add_row(
+                    sample, model, f"{rep.savings_pct:.2f}", f"[{low:.2f}, {high:.2f}]", "10",
+                    f"{abs(rep.savings_pct - 10):.2f}", f"{key:.2f}",
+                    f"{abs(rep.savings_pct - key):.2f}", f"{result.baseline.cv_rmse_pct:.1f}",
+                    "pass" if result.baseline.g14_pass else "fail",
+                )
+    console.print(table)
+    console.print(f"within ±1 point of the designed 10 %: {hits_ten}/{total}; within ±1 point "
+                  f"of the weather-adjusted designed key: {hits_key}/{total}")
+
+
+def cambridge_readings() -> tuple[pd.DataFrame, pd.DataFrame]:
+    frames = []
+    for building in sorted(p.name for p in (CAMBRIDGE / "buildings").iterdir()):
+        for commodity, short in (("electricity", "elec"), ("gas", "gas")):
+            for year in (2018, 2019):
+                path = CAMBRIDGE / "buildings" / building / commodity / f"{year}.csv"
+                if not path.exists():
+                    continue
+                raw = pd.read_csv(path)
+                frames.append(pd.DataFrame({
+                    "time": pd.to_datetime(raw.iloc[:, 0], utc=True),
+                    "meter": f"{building.removeprefix('UCam_Building_')}-{short}",
+                    "quantity": "energy", "value": raw.iloc[:, 1].to_numpy(dtype=float),
+                    "quality": "ok",
+                }))
+    readings = pd.concat(frames, ignore_index=True)
+    readings = readings[readings["value"] > 0]  # the archive wrote 0 for "no reading"
+    readings["time"] = readings["time"].astype("datetime64[ns, UTC]")
+    weather = pd.concat(
+        [pd.read_csv(CAMBRIDGE / "weather" / "bedford" / f"{y}.csv") for y in (2018, 2019)]
+    )
+    index = pd.to_datetime(weather["datetime"], utc=True).astype("datetime64[ns, UTC]")
+    return readings, pd.DataFrame(
+        {"temperature": weather["air_temperature [degC]"].to_numpy()}, index=index
+    ).dropna()
+
+
+def placebo() -> None:
+    if not CAMBRIDGE.exists():
+        console.print(f"[yellow]skipped placebo: {CAMBRIDGE} not found")
+        return
+    readings, weather = cambridge_readings()
+    meters = sorted(readings["meter"].unique())
+    table = Table("model", "meters", "interval contains 0", "share", "median |savings| %",
+                  "G14 pass", "errors", "seconds",
+                  title=f"placebo: Cambridge, baseline 2018, reporting 2019, {CONFIDENCE:.0%}")
+    table.add_column("contains 0, g14-ar1")
+    for model in ("caltrack-daily", "towt"):
+        contains = contains_ar1 = fitted = g14 = 0
+        errors: list[str] = []
+        pct = []
+        start = time.perf_counter()
+        for meter in track(meters, description=f"placebo {model}", console=console):
+            try:
+                result = estimate_savings(
+                    readings, weather, meter, ("2018-01-01", "2019-01-01"),
+                    ("2019-01-01", "2020-01-01"), model=model, tz="Europe/London",
+                    confidence=CONFIDENCE,
+                )
+            except SavingsError as exc:
+                errors.append(f"{meter}: {exc}")
+                continue
+            fitted += 1
+            low, high = result.reporting.savings_interval_kwh
+            contains += low <= 0 <= high
+            wide = savings_uncertainty(result.baseline, result.reporting.n,
+                                       result.reporting.adjusted_baseline_kwh, CONFIDENCE,
+                                       "g14-ar1")
+            contains_ar1 += abs(result.reporting.savings_kwh) <= wide
+            g14 += result.baseline.g14_pass
+            pct.append(abs(result.reporting.savings_pct))
+        table.add_row(model, str(fitted), str(contains), f"{contains / max(fitted, 1):.0%}",
+                      f"{pd.Series(pct).median():.1f}", f"{g14}/{fitted}", str(len(errors)),
+                      f"{time.perf_counter() - start:.1f}",
+                      f"{contains_ar1} ({contains_ar1 / max(fitted, 1):.0%})")
+        for line in errors:
+            console.print(f"  [yellow]{model} not estimated: {line}", highlight=False)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    if il.available():
+        answer_key()
+    else:
+        console.print(f"[yellow]skipped answer key: {il.SAMPLES} not found")
+    placebo()
