@@ -137,25 +137,35 @@ def test_recommend_cli_without_config_warns(small):
     assert recs and all(r["annual_cost"] is None and r["annual_co2_kg"] is None for r in recs)
 
 
-def test_jobs_on_a_store(duck_store):
+def test_jobs_on_duckdb(duck_store):
+    jobs_round_trip(duck_store)
+
+
+@pytest.mark.influx
+def test_jobs_on_influxdb(influx_store):
+    jobs_round_trip(influx_store)
+
+
+def jobs_round_trip(store) -> None:
+    """detect_job writes events and recommend_job documents through the Store protocol."""
     index = hourly_index("2018-12-01", "2020-01-01")
     m1 = office(index, seed=4)
     m1[pd.Timestamp("2019-12-10T03:00Z")] += 100.0
     m1[local_mask(index, hours=(19, 7))] += 20.0
     rng = np.random.default_rng(1)
     weather = pd.DataFrame({"temperature": 8 + rng.normal(0, 2, len(index))}, index=index)
-    duck_store.init()
-    duck_store.write_readings(readings(m1, "m1"))
-    duck_store.write_readings(weather_to_readings(weather, "wx"))
+    store.init()
+    store.write_readings(readings(m1, "m1"))
+    store.write_readings(weather_to_readings(weather, "wx"))
     config = parse_config({"sites": [{
         "id": "s", "timezone": TZ, "country": "GB", "weather_meter": "wx",
         "buildings": [{"id": "b", "meters": [{"id": "m1", "commodity": "electricity"}]}]}]})
-    result = detect_job(duck_store, config, "2019-12-01T00:00Z", "2020-01-01T00:00Z")
-    stored = duck_store.read_events()
+    result = detect_job(store, config, "2019-12-01T00:00Z", "2020-01-01T00:00Z")
+    stored = store.read_events()
     assert len(stored) == len(result.events) > 0
     assert "spike" in set(stored["kind"]) and set(stored["meter"]) == {"m1"}
-    recs, _ = recommend_job(duck_store, config, end="2020-01-01T00:00Z")
-    docs = duck_store.list_documents(RECOMMENDATION_KIND)
+    recs, _ = recommend_job(store, config, end="2020-01-01T00:00Z")
+    docs = store.list_documents(RECOMMENDATION_KIND)
     assert set(docs) == {f"{r.rule}:{r.meter}" for r in recs}
     top = docs["after-hours-baseload:m1"]
     assert top["annual_kwh"] == pytest.approx(20 * 12 * 365, rel=0.05) and top["rank"] >= 1
