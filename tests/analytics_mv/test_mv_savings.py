@@ -10,11 +10,13 @@ import pytest
 
 from analytics.caltrack import fit_daily_model, t_quantile
 from analytics.savings import (
+    FitStats,
     SavingsError,
     difference_in_differences,
     estimate_savings,
     fit_statistics,
     non_routine_windows,
+    savings_uncertainty,
 )
 from forecasting.towt import TowtModel, fit_towt
 
@@ -196,3 +198,22 @@ def test_model_needs_suitable_data(weather, saving15) -> None:
         estimate_savings(saving15, weather, "m1", BASE, REP, model="magic", tz=TZ)
     with pytest.raises(SavingsError, match="meter 'nope' has no energy readings"):
         estimate_savings(saving15, weather, "nope", BASE, REP, tz=TZ)
+
+
+def test_g14_uncertainty_by_hand() -> None:
+    stats = FitStats(cv_rmse_pct=20.0, nmbe_pct=0.0, r2=0.9, n=8760, n_params=10,
+                     autocorrelation=0.8, g14_pass=True)
+    n_eff = 8760 * 0.2 / 1.8
+    by_hand = t_quantile(0.95, n_eff - 10) * 1.26 * 0.2 * np.sqrt(
+        (8760 / n_eff) * (1 + 2 / n_eff) / 8760) * 1e6
+    assert savings_uncertainty(stats, 8760, 1e6, 0.9) == pytest.approx(by_hand)
+    wider = savings_uncertainty(stats, 8760, 1e6, 0.9, "g14-ar1")
+    assert wider / by_hand == pytest.approx(3.0, rel=1e-3)  # sqrt((1 + 0.8) / (1 - 0.8))
+
+
+def test_prophet_baseline_through_the_forecasting_registry(weather, saving15) -> None:
+    result = estimate_savings(saving15, weather, "m1", BASE, REP, model="prophet", tz=TZ,
+                              country="GB")
+    assert result.model == "prophet"
+    # Prophet extrapolates its trend into the reporting year: less exact than TOWT here
+    assert result.reporting.savings_pct == pytest.approx(15, abs=2.5)
