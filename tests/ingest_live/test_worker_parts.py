@@ -1,0 +1,99 @@
+"""Worker parts without live peers: the bounded on-disk buffer, backfill and the simulate CLI."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from ingest.simulator import sources_toml
+from ingest.worker import BufferFull, DiskBuffer
+from store.duck import DuckDBStore
+from wattlens.cli import app
+from wattlens.config import parse_config
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _readings(n: int, start: str = "2019-01-01T00:00Z") -> pd.DataFrame:
+    return pd.DataFrame({
+        "time": pd.date_range(start, periods=n, freq="1h"), "meter": "m1",
+        "quantity": "energy", "value": range(n), "quality": "ok",
+    })
+
+
+def test_disk_buffer_is_ordered_bounded_and_warns_before_full(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    buffer = DiskBuffer(tmp_path / "buffer", max_bytes=4000)
+    with caplog.at_level(logging.WARNING, logger="wattlens.ingest"):
+        for i in range(100):
+            try:
+                buffer.append("src", _readings(5, f"2019-01-0{1 + i % 9}T00:00Z"), {"n": i})
+            except BufferFull as exc:
+                assert "is full" in str(exc) and "--buffer-mb" in str(exc)
+                break
+        else:
+            pytest.fail("the buffer never filled")
+    assert "% full" in caplog.text  # warned before it filled
+    assert buffer.size <= 4000
+    files = buffer.files()
+    assert [buffer.read(f)[2]["n"] for f in files] == list(range(len(files)))  # in order
+    source, frame, checkpoint = buffer.read(files[0])
+    pd.testing.assert_frame_equal(frame, _readings(5), check_dtype=False)
+    reopened = DiskBuffer(tmp_path / "buffer", max_bytes=4000)  # survives a restart
+    assert len(reopened) == len(files) and reopened.size == buffer.size
+    assert reopened.last_checkpoints() == {"src": {"n": len(files) - 1}}
+    for f in files:
+        reopened.remove(f)
+    assert reopened.size == 0 and len(reopened) == 0
+
+
+def test_backfill_command_writes_a_range_with_a_progress_bar(tmp_path: Path) -> None:
+    case = tmp_path / "gas"
+    shutil.copytree(DATA / "files" / "csv_gas_units", case)
+    table = tomllib.loads((case / "source.toml").read_text())
+    config = tmp_path / "w.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[store]\nkind = "duckdb"\n'
+        f'path = "{tmp_path / "data" / "w.duckdb"}"\n\n'
+        + sources_toml([{"name": "gas-files", "root": str(case), **table}])
+    )
+    parse_config(tomllib.loads(config.read_text()))
+    runner = CliRunner()
+    result = runner.invoke(app, ["ingest", "backfill", "gas-files", "--start",
+                                 "2024-01-01T00:00Z", "--end", "2025-01-01T00:00Z",
+                                 "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "backfilled" in result.output and "100%" in result.output
+    store = DuckDBStore(tmp_path / "data" / "w.duckdb")
+    try:
+        assert not store.read_readings(quantity="energy").empty
+        assert store.get_document("checkpoint", "gas-files") is None  # live checkpoint untouched
+    finally:
+        store.close()
+    bad = runner.invoke(app, ["ingest", "backfill", "nope", "--start", "2024-01-01T00:00Z",
+                              "--end", "2025-01-01T00:00Z", "-c", str(config)])
+    assert bad.exit_code == 2 and "no source named 'nope'" in bad.output
+
+
+def test_simulate_command_serves_and_writes_matching_sources(tmp_path: Path) -> None:
+    out = tmp_path / "sources.toml"
+    result = subprocess.run(
+        [sys.executable, "-m", "wattlens", "simulate", "--hours", "2", "--speed", "72000",
+         "--warmup", "0.2", "--modbus-port", "0", "--sources-out", str(out),
+         "--exit-when-done"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "b2-elec: simulated_" in result.stderr and "replaying 2 h" in result.stderr
+    config = parse_config(tomllib.loads(out.read_text()))
+    [modbus] = config.sources
+    assert modbus.type == "modbus" and len(modbus.options.devices) == 6
