@@ -24,7 +24,10 @@ Contract (for source authors and the worker runtime):
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
@@ -202,6 +205,41 @@ class SourceSection(BaseModel):
     def every(self) -> pd.Timedelta:
         """The schedule interval as a Timedelta."""
         return pd.Timedelta(self.interval)
+
+
+def prefetch(batches: Iterator[Batch], depth: int = 1) -> Iterator[Batch]:
+    """Yield ``batches`` in order while a thread already reads up to ``depth`` more, so that
+    parsing the next chunk overlaps writing this one. Exceptions surface in order; closing
+    the generator stops the reader after its current batch."""
+    pending: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                pending.put(("batch", batch))
+            pending.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            pending.put(("error", exc))
+
+    reader = threading.Thread(target=read, name="ingest-prefetch", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, item = pending.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                pending.get(timeout=0.05)
+        reader.join()
 
 
 def build_source(section: SourceSection, config: Config) -> Source:

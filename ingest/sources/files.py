@@ -229,8 +229,10 @@ class FilesSource:
         start: pd.Timestamp | None = None,
         end: pd.Timestamp | None = None,
     ) -> Iterator[Batch]:
-        """One batch per chunk of each new or grown file (see the module docstring)."""
+        """Batches of about ``chunk_rows`` rows from new or grown files: chunks of small files
+        are combined, big files are cut (see the module docstring)."""
         state = _State.load(checkpoint)
+        pending: list[_Chunk] = []
         for path, spec in self.paths():
             key = path.relative_to(self.options.root).as_posix()
             stat = path.stat()
@@ -250,10 +252,24 @@ class FilesSource:
                 rows += chunk.rows
                 state.files[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
                                     "rows": rows, "done": False}
-                yield Batch(chunk.readings, chunk.rejected, state.dump())
+                pending.append(chunk)
+                if sum(c.rows for c in pending) >= self.options.chunk_rows:
+                    yield self._batch(pending, state)
+                    pending = []
             state.files[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
                                 "rows": rows, "done": True}
-            yield Batch(empty_readings(), [], state.dump())
+        if pending or state.dump() != (checkpoint or _State({}, {}).dump()):
+            yield self._batch(pending, state)
+
+    def _batch(self, chunks: list[_Chunk], state: _State) -> Batch:
+        """One batch of the given chunks, with the state after the last of them."""
+        if len(chunks) == 1:
+            readings = chunks[0].readings
+        else:
+            readings = empty_readings() if not chunks else validate_readings(collapse_duplicates(
+                pd.concat([c.readings for c in chunks], ignore_index=True)),
+                name=f"{self.name} batch")
+        return Batch(readings, [r for c in chunks for r in c.rejected], state.dump())
 
 
 @dataclass
@@ -346,7 +362,7 @@ class _FileReader:
             self.path,
             read_options=pacsv.ReadOptions(
                 use_threads=False, skip_rows_after_names=skip,
-                block_size=max(1 << 16, self.source.options.chunk_rows * 48),
+                block_size=max(1 << 12, self.source.options.chunk_rows * 40),
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=self.source.options.delimiter, invalid_row_handler=on_invalid

@@ -70,7 +70,7 @@ def test_resume_mid_file_from_any_batch_checkpoint_loses_and_repeats_nothing(
     with (tmp_path / "a.csv").open("a") as handle:
         handle.write("2024-12-01T00:00:00Z,1,extra\n")  # a malformed row late in the file
     write_rows(tmp_path / "b.csv", 5000, 5700)
-    source = make_source(tmp_path, chunk_rows=1000)
+    source = make_source(tmp_path, chunk_rows=500)
     batches = list(source.fetch(None))
     assert len(batches) > 4
     everything = readings_of(batches)

@@ -1,0 +1,158 @@
+"""Ingest benchmark: backfill of the whole Cambridge archive (12 buildings, 2015-2022,
+electricity + gas + weather) through the ``files`` source (preset ``cambridge``) into
+InfluxStore on a throwaway local influxd, against the raw line-protocol ceiling in the same run.
+
+    .venv/bin/python benchmarks/bench_ingest.py [--chunk-rows 100000] [--writers 2]
+
+Prints, for the same data:
+
+- end to end: files source (CSV parsing, time parsing, units, zero-as-missing, validation) →
+  ``InfluxStore.write_readings`` (validation, serialisation, gzip, POST), batch by batch, with
+  the next chunk parsed while the current one is written (``ingest.base.prefetch``), and also
+  strictly sequentially;
+- the raw ceiling: the same batches pre-serialised to line protocol, POSTed with plain
+  ``requests`` (gzip level 1 like the store), one request at a time;
+- their ratio (goal >= 0.8) and the peak RSS of this process during the end-to-end run
+  (goal: flat, < 400 MB, because the source streams file by file and chunk by chunk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import resource
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ingest.base import Batch, prefetch
+from ingest.sources.files import FilesSource
+from store.influx import InfluxStore
+from store.lineprotocol import batches as cut_batches
+from store.lineprotocol import serialise
+from store.localserver import LocalInfluxd
+from store.schema import validate_readings
+
+CAMBRIDGE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cambridge"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far [MB] (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def with_progress(batches: Iterable[Batch], files: int, label: str) -> Iterator[Batch]:
+    """Show files done (from the checkpoints) while passing batches through."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task(label, total=files)
+        for batch in batches:
+            yield batch
+            done = sum(f["done"] for f in batch.checkpoint.get("files", {}).values())
+            progress.update(task, completed=done)
+
+
+def end_to_end(source: FilesSource, store: InfluxStore, files: int, overlap: bool) -> int:
+    """Backfill everything; returns points written."""
+    stream: Iterable[Batch] = source.fetch(None)
+    if overlap:
+        stream = prefetch(iter(stream))
+    points = 0
+    for batch in with_progress(stream, files, "end to end"):
+        if len(batch.readings):
+            points += store.write_readings(batch.readings)
+    return points
+
+
+def serialised_bodies(source: FilesSource, batch_size: int) -> list[bytes]:
+    """The same batches as line-protocol bodies, exactly as the store would cut them."""
+    bodies: list[bytes] = []
+    for batch in source.fetch(None):
+        if not len(batch.readings):
+            continue
+        frame = validate_readings(batch.readings)
+        lines = serialise("readings", frame[["meter", "quantity"]],
+                          {"value": frame["value"], "quality": frame["quality"]}, frame["time"])
+        bodies.extend(cut_batches(lines, batch_size))
+    return bodies
+
+
+def raw_ceiling(url: str, database: str, bodies: list[bytes], writers: int) -> float:
+    """POST pre-serialised bodies with ``writers`` requests in flight (gzip level 1 inside
+    the timing, like the store); seconds."""
+    requests.post(f"{url}/query", data={"q": f'CREATE DATABASE "{database}"'},
+                  timeout=30).raise_for_status()
+    session = requests.Session()
+    headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
+
+    def send(body: bytes) -> None:
+        response = session.post(f"{url}/write", params={"db": database, "precision": "ns"},
+                                data=gzip.compress(body, compresslevel=1), headers=headers,
+                                timeout=60)
+        response.raise_for_status()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        list(pool.map(send, bodies))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunk-rows", type=int, default=100_000, help="rows per batch")
+    parser.add_argument("--writers", type=int, default=2, help="store requests in flight")
+    args = parser.parse_args()
+    if not CAMBRIDGE.is_dir():
+        raise SystemExit(f"{CAMBRIDGE} not found; the benchmark needs ../shared/data/cambridge")
+    source = FilesSource("cambridge", FilesSource.Options(
+        root=CAMBRIDGE, preset="cambridge", chunk_rows=args.chunk_rows))
+    files = len(source.paths())
+    rss_before = peak_rss_mb()
+    with tempfile.TemporaryDirectory() as tmp, LocalInfluxd(Path(tmp) / "influxd") as server:
+        results = {}
+        for label, overlap in (("prefetch", True), ("sequential", False)):
+            store = InfluxStore(server.url, f"bench_e2e_{label}", writers=args.writers)
+            store.init()
+            started = time.perf_counter()
+            points = end_to_end(source, store, files, overlap)
+            results[label] = (points, time.perf_counter() - started)
+            store.close()
+        rss_e2e = peak_rss_mb()
+        started = time.perf_counter()
+        bodies = serialised_bodies(source, InfluxStore(server.url).batch_size)
+        prepare = time.perf_counter() - started
+        lines = sum(body.count(b"\n") for body in bodies)
+        raw = {w: raw_ceiling(server.url, f"bench_raw_{w}", bodies, w)
+               for w in sorted({1, args.writers})}
+        counted = InfluxStore(server.url, "bench_e2e_prefetch").query(
+            'SELECT COUNT("value") FROM "readings"')
+    points, seconds = results["prefetch"]
+    seq_points, seq_seconds = results["sequential"]
+    assert points == seq_points == lines, (points, seq_points, lines)
+    raw_rate = max(lines / t for t in raw.values())  # the best of 1 and `writers` in flight
+    print(f"Cambridge archive backfill: {files} files, {points:,} points "
+          f"(electricity + gas + weather; zeros = missing are dropped)")
+    print(f"  end to end, parse overlapped  {points / seconds:>12,.0f} points/s  "
+          f"({seconds:.1f} s)")
+    print(f"  end to end, sequential        {seq_points / seq_seconds:>12,.0f} points/s  "
+          f"({seq_seconds:.1f} s)")
+    for writers, raw_seconds in raw.items():
+        print(f"  raw line protocol, {writers} writer{'s' if writers > 1 else ' '} "
+              f"{lines / raw_seconds:>12,.0f} points/s  ({raw_seconds:.1f} s)")
+    print(f"  (serialising the raw bodies beforehand took {prepare:.1f} s, not counted)")
+    print(f"  ratio end to end / ceiling    {points / seconds / raw_rate:>12.2f}   (goal >= 0.8)")
+    print(f"  ratio sequential / ceiling    {seq_points / seq_seconds / raw_rate:>12.2f}")
+    print(f"  peak RSS                      {rss_e2e:>12.0f} MB  (before the run "
+          f"{rss_before:.0f} MB; goal < 400 MB)")
+    stored = int(counted[0]["values"][0][-1]) if counted else 0
+    print(f"  points read back from influx  {stored:>12,}")
+    assert stored == points, (stored, points)
+
+
+if __name__ == "__main__":
+    main()
