@@ -69,3 +69,17 @@ def carbon_kg(
             )
         per_kwh[missing] = factors[commodity]
     return pd.Series(energy.to_numpy(dtype=float) * per_kwh, index=energy.index, name="co2_kg")
+
+
+def intensity_from_readings(readings: pd.DataFrame, meter: str) -> pd.Series:
+    """The hourly grid intensity [gCO2/kWh] stored as ``carbon_intensity`` readings of
+    ``meter`` (ingested like weather), as a Series on a UTC index."""
+    rows = readings[(readings["meter"] == meter) & (readings["quantity"] == "carbon_intensity")]
+    if rows.empty:
+        raise CarbonError(
+            f"meter {meter!r} has no 'carbon_intensity' readings; ingest the grid intensity "
+            f"[gCO2/kWh] as readings of that meter or unset [carbon] intensity_meter"
+        )
+    index = pd.DatetimeIndex(rows["time"]).tz_convert("UTC").astype("datetime64[ns, UTC]")
+    return pd.Series(rows["value"].to_numpy(dtype=float), index=index,
+                     name="carbon_intensity").sort_index()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.carbon import CarbonError, carbon_kg
+from analytics.carbon import CarbonError, carbon_kg, intensity_from_readings
 from analytics.kpis import MeterInfo, kpis, submeter_reconciliation
 from analytics.tariffs import Tariff, TariffError, bill, energy_price
 from wattlens.config import ConfigError, load_config, parse_config
@@ -112,6 +112,13 @@ def test_carbon_factor_and_intensity() -> None:
     assert out.tolist() == pytest.approx([0.2, 0.2, 0.6, 0.6, 0.5, 0.5])
     with pytest.raises(CarbonError, match=r"add \[carbon\] factors.gas"):
         carbon_kg(energy, "gas", {"electricity": 0.25})
+    stored = pd.DataFrame({"time": intensity.index, "meter": "grid",
+                           "quantity": "carbon_intensity", "value": intensity.to_numpy()})
+    expected = intensity.set_axis(intensity.index.astype("datetime64[ns, UTC]"))
+    pd.testing.assert_series_equal(intensity_from_readings(stored, "grid"), expected,
+                                   check_names=False, check_freq=False)
+    with pytest.raises(CarbonError, match="no 'carbon_intensity' readings"):
+        intensity_from_readings(stored, "other")
 
 
 def test_kpis_and_submeter_reconciliation() -> None:
