@@ -384,7 +384,10 @@ def data_quality(
     resid_all = (series - expected_all).to_numpy()
     learn_resid = resid_all[: len(history)] if learn is history else resid_all
     learn_resid = learn_resid[np.isfinite(learn_resid)]
-    if len(learn_resid) >= 24:
+    if step >= pd.Timedelta("1D"):
+        ctx.warn(f"data-quality: meter {meter!r} reads every {step}; the spike check needs "
+                 f"sub-daily readings (a weekly cycle breaks the running median); skipped")
+    elif len(learn_resid) >= 24:
         scale = 1.4826 * float(np.median(np.abs(learn_resid - np.median(learn_resid))))
         scale = max(scale, 0.01 * typical, 1e-9)
         resid = resid_all[i0:i1]
@@ -437,6 +440,10 @@ def schedule(
     over the norm exceeds ``k_sigma`` robust sigmas of the same sum on the learning days and
     ``rel`` of the norm (or ``big_z`` sigmas and ``big_rel`` of the norm); the event spans
     the part's readings above 30 % of its largest excess."""
+    if step > pd.Timedelta("1h"):
+        ctx.warn(f"schedule: meter {meter!r} reads every {step}; local-hour checks need "
+                 f"hourly or finer readings; skipped")
+        return []
     cal = local_calendar(series.index, ctx.tz, ctx.country)
     hour = cal["hour"].to_numpy()
     in_hours = (hour >= ctx.open_hour) & (hour < ctx.close_hour)
@@ -549,6 +556,10 @@ def level_shift(
     effects removed when weather is given) or of temperature sensitivity (slope of daily
     energy on degree days), found by binary segmentation over the last ``history_days``
     before ``start`` and the period; reported when it starts in [start, end)."""
+    if step > pd.Timedelta("1D"):
+        ctx.warn(f"level-shift: meter {meter!r} reads every {step}; needs daily or finer "
+                 f"readings; skipped")
+        return []
     local_day = series.index.tz_convert(ctx.tz).tz_localize(None).normalize()
     per_day = int(round(pd.Timedelta("1D") / step))
     grouped = series.groupby(local_day)

@@ -239,6 +239,19 @@ def test_bad_input_is_an_error_or_a_warning(clean):
     assert any("want >= 7" in w for w in short.warnings)
 
 
+def test_daily_and_quarter_hourly_meters():
+    daily = office(hourly_index("2018-06-01", "2019-04-01")).resample("1D").sum()
+    result = detect(readings(daily), START, END, tz=TZ)
+    assert any("local-hour checks need hourly" in w for w in result.warnings)
+    assert result.events.empty
+    quarter = office(pd.date_range("2019-01-07", "2019-04-01", freq="15min", tz="UTC",
+                                   inclusive="left")) / 4
+    quarter[pd.Timestamp("2019-03-13T03:15Z")] += 50.0
+    events = only(detect(readings(quarter), START, END, tz=TZ).events, "spike")
+    assert list(events["start"]) == [pd.Timestamp("2019-03-13T03:15Z")]
+    assert events["end"].iloc[0] - events["start"].iloc[0] == pd.Timedelta("15min")
+
+
 def test_real_sample_sanity():
     data = sample_readings()
     result = detect(data, "2019-11-01T00:00Z", "2019-12-01T00:00Z", weather=sample_weather(),
