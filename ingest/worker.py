@@ -38,6 +38,8 @@ from store.schema import READINGS_COLUMNS
 log = logging.getLogger("wattlens.ingest")
 
 WARN_FRACTION = 0.8
+ERROR_LOG_EVERY_S = 60.0
+"""The same source error is logged at most this often [s] (it is counted every time)."""
 
 
 class BufferFull(RuntimeError):
@@ -131,6 +133,7 @@ class SourceStatus:
     errors: int = 0
     last_error: str | None = None
     rejected: int = 0
+    logged_at: float = 0.0
     recent: deque[tuple[float, int]] = field(default_factory=deque)
 
     def document(self, buffered: int) -> dict[str, Any]:
@@ -311,10 +314,17 @@ class Worker:
             self.stop.wait(max(0.0, every - (time.monotonic() - started)))
 
     def _error(self, name: str, message: str) -> None:
-        log.warning("%s: %s", name, message)
+        """Count an error; log it when it is new, else at most once a minute."""
         with self._lock:
-            self.status[name].errors += 1
-            self.status[name].last_error = message[:500]
+            status = self.status[name]
+            status.errors += 1
+            repeated = status.last_error == message[:500]
+            quiet = repeated and time.monotonic() - status.logged_at < ERROR_LOG_EVERY_S
+            status.last_error = message[:500]
+            if not quiet:
+                status.logged_at = time.monotonic()
+        if not quiet:
+            log.warning("%s: %s%s", name, message, " (repeating)" if repeated else "")
 
     def run(self) -> None:
         """Run until :attr:`stop` is set; then flush what the store takes and return."""
