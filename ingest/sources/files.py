@@ -19,6 +19,11 @@ Config (one ``[[sources]]`` table)::
     unit = "kWh"                     # Wh kWh MWh W kW MW m3 therm degC degF % W/m2
     kind = "interval"                # interval | register | power
 
+Long files (one row per time, meter id and value, optionally a unit per row) set
+``meter_column``, ``value_column`` and ``unit_column``; ``[sources.columns.<meter id in the
+file>]`` then optionally renames a meter and sets its unit, kind and factors. A row whose unit
+is unknown or does not suit the meter's kind is quarantined.
+
 Incremental: the checkpoint records, per file, its size, mtime and the data rows consumed;
 an unchanged file is skipped, a grown one is read from the first new row (append-only
 exports), a shrunk or rewritten one from the start. Files are read in chunks of
@@ -41,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ingest.base import Batch, Rejected, SourceOptions, SourceSection, register_source
 from ingest.normalise import (
@@ -115,6 +120,9 @@ class FileSpec:
     timezone: str
     path_regex: str | None
     missing_zero: bool
+    meter_column: str | None = None
+    value_column: str = "value"
+    unit_column: str | None = None
 
 
 def cambridge_specs(weather_suffix: str = "-weather") -> list[FileSpec]:
@@ -155,7 +163,14 @@ class FilesSource:
         time_format: str | None = Field(None, description="strftime format; ISO 8601 if unset")
         timezone: str = Field("UTC", description="IANA zone of naive timestamps")
         ambiguous: Ambiguous = Field("infer", description="DST fall-back policy")
-        columns: dict[str, ColumnMap] = Field(default_factory=dict, description="column map")
+        columns: dict[str, ColumnMap] = Field(
+            default_factory=dict,
+            description="wide files: value column → meter; long files: meter id in the file → "
+            "meter (optional)",
+        )
+        meter_column: str | None = Field(None, description="long files: the meter id column")
+        value_column: str = Field("value", description="long files: the value column")
+        unit_column: str | None = Field(None, description="long files: a per-row unit column")
         missing_zero: bool = Field(False, description="energy 0 means 'no reading'")
         delimiter: str = Field(",", min_length=1, max_length=1, description="CSV delimiter")
         sheet: str | int = Field(0, description="Excel sheet name or index")
@@ -184,10 +199,12 @@ class FilesSource:
 
         @model_validator(mode="after")
         def _mapping(self) -> FilesSource.Options:
-            if self.preset is None and (self.glob is None or not self.columns):
+            if self.preset is None and (
+                self.glob is None or not (self.columns or self.meter_column)
+            ):
                 raise ValueError(
                     "give either preset = 'cambridge', or glob and a [sources.columns] mapping "
-                    "(value column → meter, unit, kind)"
+                    "(value column → meter, unit, kind), or glob and meter_column (long files)"
                 )
             return self
 
@@ -198,7 +215,8 @@ class FilesSource:
             cambridge_specs(options.weather_suffix) if options.preset == "cambridge" else [
                 FileSpec(options.glob or "", options.columns, options.time_column,
                          options.time_format, options.timezone, options.path_regex,
-                         options.missing_zero)
+                         options.missing_zero, options.meter_column, options.value_column,
+                         options.unit_column)
             ]
         )
 
@@ -312,6 +330,7 @@ class _FileReader:
         self.fmt: Format = source.options.format or _EXTENSIONS.get(path.suffix.lower(), "csv")
         self.meters: dict[str, str] = {}
         self.columns: dict[str, ColumnMap] = dict(spec.columns)
+        self.wanted: list[str] = [spec.time_column, *spec.columns]
 
     def _reject(self, record: str, reason: str) -> Rejected:
         return Rejected.of(self.source.name, f"{self.key}: {record}", reason)
@@ -333,10 +352,15 @@ class _FileReader:
 
     def _missing_columns(self, names: list[str]) -> _Chunk | None:
         """Pick the mapped columns this file has; a rejection if a required one is absent."""
-        self.columns = {c: m for c, m in self.spec.columns.items()
-                        if c in names or not m.optional}
-        wanted = [self.spec.time_column, *self.columns]
-        missing = [c for c in wanted if c not in names]
+        spec = self.spec
+        if spec.meter_column is not None:
+            self.columns = {}
+            self.wanted = [spec.time_column, spec.meter_column, spec.value_column]
+            self.wanted += [spec.unit_column] if spec.unit_column else []
+        else:
+            self.columns = {c: m for c, m in spec.columns.items() if c in names or not m.optional}
+            self.wanted = [spec.time_column, *self.columns]
+        missing = [c for c in self.wanted if c not in names]
         if not missing:
             return None
         return _Chunk(empty_readings(), [self._reject(
@@ -357,7 +381,7 @@ class _FileReader:
             invalid.append(row)
             return "skip"
 
-        wanted = [self.spec.time_column, *self.columns]
+        wanted = self.wanted
         reader = pacsv.open_csv(
             self.path,
             read_options=pacsv.ReadOptions(
@@ -412,7 +436,7 @@ class _FileReader:
         if bad is not None:
             yield bad
             return
-        wanted = [self.spec.time_column, *self.columns]
+        wanted = self.wanted
         seen = 0
         for batch in handle.iter_batches(batch_size=self.source.options.chunk_rows,
                                          columns=wanted):
@@ -474,23 +498,14 @@ class _FileReader:
         if self.end is not None:
             in_range &= times < self.end
         parts: list[pd.DataFrame] = []
+        keep_rows = in_range.to_numpy()
         for column, mapping in self.columns.items():
-            meter = self.meters[column]
-            values, ok = _numbers(frame[column])
-            empty = frame[column].isna().to_numpy()
-            for i in np.flatnonzero(~ok & ~empty & in_range.to_numpy()):
-                rejected.append(self._reject(
-                    f"line {lines[i]}: {raw_time.iloc[i]},{frame[column].iloc[i]}",
-                    f"{column!r} value {frame[column].iloc[i]!r} is not a number; write a "
-                    f"plain decimal in {mapping.unit}"))
-            for i in np.flatnonzero(empty & in_range.to_numpy()):
-                rejected.append(self._reject(
-                    f"line {lines[i]}: {raw_time.iloc[i]},",
-                    f"{column!r} is empty; a missing reading is a missing row (delete the row "
-                    f"or fill the value)"))
-            keep = (ok & in_range).to_numpy() if isinstance(ok, pd.Series) else ok & in_range
+            values, keep = self._values(frame, column, mapping.unit, keep_rows, lines, raw_time,
+                                        rejected)
             samples = pd.DataFrame({"time": times[keep], "value": values[keep]})
-            parts.append(self._meter_readings(meter, mapping, samples, rejected))
+            parts.append(self._meter_readings(self.meters[column], mapping, samples, rejected))
+        if self.spec.meter_column is not None:
+            parts += self._long_parts(frame, times, keep_rows, lines, raw_time, rejected)
         readings = pd.concat(parts, ignore_index=True) if parts else empty_readings()
         if self.spec.missing_zero:
             readings = zeros_as_missing(readings)
@@ -498,6 +513,64 @@ class _FileReader:
         readings = flag_suspicious(readings)
         readings = validate_readings(readings, name=f"{self.source.name}:{self.key}")
         return _Chunk(readings, rejected, rows)
+
+    def _values(self, frame: pd.DataFrame, column: str, unit: str, keep: np.ndarray,
+                lines: np.ndarray, raw_time: pd.Series, rejected: list[Rejected]
+                ) -> tuple[pd.Series, np.ndarray]:
+        """A value column as float64 and the rows to keep; empty and non-numeric values of
+        rows in range are rejected with their line."""
+        values, ok = _numbers(frame[column])
+        empty = frame[column].isna().to_numpy()
+        for i in np.flatnonzero(~ok.to_numpy() & ~empty & keep):
+            rejected.append(self._reject(
+                f"line {lines[i]}: {raw_time.iloc[i]},{frame[column].iloc[i]}",
+                f"{column!r} value {frame[column].iloc[i]!r} is not a number; write a "
+                f"plain decimal in {unit}"))
+        for i in np.flatnonzero(empty & keep):
+            rejected.append(self._reject(
+                f"line {lines[i]}: {raw_time.iloc[i]},",
+                f"{column!r} is empty; a missing reading is a missing row (delete the row "
+                f"or fill the value)"))
+        return values, ok.to_numpy() & keep
+
+    def _long_parts(self, frame: pd.DataFrame, times: pd.Series, keep: np.ndarray,
+                    lines: np.ndarray, raw_time: pd.Series, rejected: list[Rejected]
+                    ) -> list[pd.DataFrame]:
+        """Long files: one row per (time, meter id, value[, unit]); rows with an unknown or
+        unsuitable unit are rejected, the others converted per (meter, unit)."""
+        spec = self.spec
+        assert spec.meter_column is not None
+        ids = frame[spec.meter_column].astype("string").str.strip()
+        no_id = (ids.isna() | (ids == "")).to_numpy()
+        for i in np.flatnonzero(no_id & keep):
+            rejected.append(self._reject(f"line {lines[i]}: {raw_time.iloc[i]},",
+                                         f"{spec.meter_column!r} is empty; every row needs a "
+                                         f"meter id"))
+        values, keep = self._values(frame, spec.value_column, "the meter's unit", keep & ~no_id,
+                                    lines, raw_time, rejected)
+        units = (frame[spec.unit_column].astype("string").fillna("") if spec.unit_column
+                 else pd.Series("", index=frame.index, dtype="string"))
+        rows = pd.DataFrame({"time": times, "value": values, "id": ids, "unit": units})[keep]
+        parts = []
+        for (meter_id, unit), group in rows.groupby(["id", "unit"], sort=False):
+            base = self.spec.columns.get(meter_id, ColumnMap(meter=meter_id))
+            try:
+                mapping = ColumnMap.model_validate({**base.model_dump(), "unit": unit or base.unit})
+                meter = mapping.meter.format(**self.groups)
+            except (ValidationError, KeyError) as exc:
+                message = (exc.errors()[0]["msg"].removeprefix("Value error, ")
+                           if isinstance(exc, ValidationError) else
+                           f"meter id needs {{{exc.args[0]}}} from path_regex")
+                index = group.index.to_numpy()
+                rejected.extend(
+                    self._reject(f"line {lines[i]}: {raw_time.iloc[i]},{meter_id},"
+                                 f"{values.iloc[i]},{unit}",
+                                 f"meter {meter_id!r} unit {unit!r}: {message}")
+                    for i in index)
+                continue
+            parts.append(self._meter_readings(meter, mapping, group[["time", "value"]],
+                                              rejected))
+        return parts
 
     def _meter_readings(self, meter: str, mapping: ColumnMap, samples: pd.DataFrame,
                         rejected: list[Rejected]) -> pd.DataFrame:
