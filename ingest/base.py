@@ -33,7 +33,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 if TYPE_CHECKING:
     from wattlens.config import Config
@@ -167,7 +175,9 @@ class SourceSection(BaseModel):
     type: str = Field(min_length=1, description="registered source type: files, weather, ...")
     interval: str = Field("1h", description="poll/schedule interval as a pandas duration")
     enabled: bool = Field(True, description="false keeps the section but does not run it")
-    options: SourceOptions = Field(description="the type's options (validated by its Options)")
+    options: SerializeAsAny[SourceOptions] = Field(
+        description="the type's options (validated by its Options model)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -176,6 +186,8 @@ class SourceSection(BaseModel):
             return data
         if isinstance(data.get("options"), BaseModel):
             return data
+        if isinstance(data.get("options"), dict):  # the dumped form: options nested
+            data = {**{k: v for k, v in data.items() if k != "options"}, **data["options"]}
         type_name = data.get("type")
         if not isinstance(type_name, str):
             raise ValueError("every [[sources]] table needs type = 'files' | 'weather' | ...")

@@ -167,3 +167,18 @@ def test_cambridge_preset_reads_a_real_building_year_exactly() -> None:
     assert set(readings["meter"]) == {"b2-elec"}
     assert readings["value"].sum() == pytest.approx(raw.iloc[:, 1].sum())
     assert readings["time"].iloc[0] == pd.Timestamp(raw.iloc[0, 0], tz="UTC")
+
+
+def test_source_section_round_trips_through_json(tmp_path: Path) -> None:
+    from ingest.base import SourceSection
+
+    source = make_source(tmp_path, interval="15min", missing_zero=True)
+    config = parse_config({"sources": [{"name": "exports", "type": "files", "root": str(tmp_path),
+                                        "glob": "*.csv", "interval": "15min",
+                                        "missing_zero": True,
+                                        "columns": {"kwh": {"meter": "m1"}}}]})
+    section = config.sources[0]
+    dumped = json.loads(json.dumps(section.model_dump(mode="json")))
+    assert dumped["options"]["missing_zero"] is True
+    assert SourceSection.model_validate(dumped) == section
+    assert source.options == section.options
