@@ -480,21 +480,29 @@ def schedule(
         report["expected"] += _degree_day_shift(learn, report, dd)
         learn_sums = (learn["value"] - learn["expected"]).groupby(
             [learn["day"], learn["part"]]).sum()
-        report = report.assign(excess=report["value"] - report["expected"])
-        for (day, day_part), rows in report.groupby(["day", "part"]):
-            if len(rows) < min_intervals:
-                continue
-            sums = learn_sums.xs(day_part, level="part") if day_part in \
-                learn_sums.index.get_level_values("part") else learn_sums
+        spread = {}
+        for day_part, sums in learn_sums.groupby(level="part"):
             centre = float(sums.median())
-            sigma = max(1.4826 * float(np.median(np.abs(sums - centre))),
-                        0.02 * float(rows["expected"].abs().sum()), 1e-9)
-            total = float(rows["excess"].sum()) - centre
-            norm_sum = float(rows["expected"].abs().sum())
-            z = total / sigma
-            if not ((z > k_sigma and total > rel * norm_sum)
-                    or (z > big_z and total > big_rel * norm_sum)):
-                continue
+            spread[day_part] = (centre, 1.4826 * float(np.median(np.abs(sums - centre))))
+        every = (float(learn_sums.median()),
+                 1.4826 * float(np.median(np.abs(learn_sums - learn_sums.median()))))
+        report = report.assign(excess=report["value"] - report["expected"])
+        parts = report.groupby(["day", "part"]).agg(
+            n=("excess", "size"), excess=("excess", "sum"),
+            norm=("expected", lambda v: float(np.abs(v).sum())))
+        parts["centre"] = [spread.get(p, every)[0] for p in parts.index.get_level_values(1)]
+        parts["sigma"] = np.maximum.reduce([
+            np.array([spread.get(p, every)[1] for p in parts.index.get_level_values(1)]),
+            0.02 * parts["norm"].to_numpy(), np.full(len(parts), 1e-9)])
+        parts["total"] = parts["excess"] - parts["centre"]
+        parts["z"] = parts["total"] / parts["sigma"]
+        flagged = parts[(parts["n"] >= min_intervals) & (
+            ((parts["z"] > k_sigma) & (parts["total"] > rel * parts["norm"]))
+            | ((parts["z"] > big_z) & (parts["total"] > big_rel * parts["norm"])))]
+        groups = report.groupby(["day", "part"])
+        for (day, day_part), stat in flagged.iterrows():
+            rows = groups.get_group((day, day_part))
+            sigma, total, z, norm_sum = stat["sigma"], stat["total"], stat["z"], stat["norm"]
             hot = np.flatnonzero(rows["excess"].to_numpy() > max(0.3 * rows["excess"].max(), 0))
             if not len(hot):
                 continue
@@ -565,8 +573,11 @@ def level_shift(
     grouped = series.groupby(local_day)
     count = grouped.count()
     ok = count >= 0.75 * per_day
-    base = grouped.apply(lambda v: float(np.sort(v.dropna().to_numpy())[:3].mean())
-                         if v.notna().any() else np.nan)[ok]
+    present = series.notna().to_numpy()
+    lows = pd.DataFrame({"day": local_day[present], "v": series.to_numpy()[present]})
+    lows = lows.sort_values(["day", "v"])
+    lows = lows[lows.groupby("day").cumcount() < 3]
+    base = lows.groupby("day")["v"].mean().reindex(count.index)[ok]
     total = (grouped.mean() * per_day)[ok]
     first = ctx.start.tz_convert(ctx.tz).tz_localize(None).normalize()
     window = base.index >= first - pd.Timedelta(days=history_days)
