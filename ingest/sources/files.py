@@ -34,6 +34,7 @@ Registers and power samples carry their last sample(s) across chunks in the chec
 from __future__ import annotations
 
 import csv
+import gzip
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -173,6 +174,7 @@ class FilesSource:
         unit_column: str | None = Field(None, description="long files: a per-row unit column")
         missing_zero: bool = Field(False, description="energy 0 means 'no reading'")
         delimiter: str = Field(",", min_length=1, max_length=1, description="CSV delimiter")
+        decimal: Literal[".", ","] = Field(".", description="decimal mark of the values")
         sheet: str | int = Field(0, description="Excel sheet name or index")
         chunk_rows: int = Field(100_000, gt=0, description="rows per batch")
         weather_suffix: str = Field("-weather", description="cambridge preset: weather meter")
@@ -369,7 +371,8 @@ class _FileReader:
             f"columns mapping, or the file's header")], 0)
 
     def _csv(self, skip: int) -> Iterator[_Chunk]:
-        with self.path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        opener = gzip.open if self.path.suffix.lower() == ".gz" else open
+        with opener(self.path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
             names = next(csv.reader(handle, delimiter=self.source.options.delimiter), [])
         bad = self._missing_columns(names)
         if bad is not None:
@@ -519,7 +522,7 @@ class _FileReader:
                 ) -> tuple[pd.Series, np.ndarray]:
         """A value column as float64 and the rows to keep; empty and non-numeric values of
         rows in range are rejected with their line."""
-        values, ok = _numbers(frame[column])
+        values, ok = _numbers(frame[column], self.source.options.decimal)
         empty = frame[column].isna().to_numpy()
         for i in np.flatnonzero(~ok.to_numpy() & ~empty & keep):
             rejected.append(self._reject(
@@ -609,11 +612,14 @@ class _FileReader:
         quantity = "energy" if mapping.kind == "power" else conversion.quantity
         return out.assign(meter=meter, quantity=quantity)
 
-def _numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Values as float64 and a mask of the finite ones (fast path through Arrow)."""
+def _numbers(column: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
+    """Values as float64 and a mask of the finite ones (fast path through Arrow);
+    ``decimal=","`` reads European decimals such as ``1,5``."""
     if pd.api.types.is_numeric_dtype(column.dtype) and column.dtype != bool:
         values = column.astype("float64")
     else:
+        if decimal == ",":
+            column = column.astype("string").str.replace(",", ".", regex=False)
         try:
             values = pd.Series(
                 pc.cast(pa.array(column, from_pandas=True), pa.float64()).to_numpy(

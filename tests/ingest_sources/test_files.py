@@ -182,3 +182,12 @@ def test_source_section_round_trips_through_json(tmp_path: Path) -> None:
     assert dumped["options"]["missing_zero"] is True
     assert SourceSection.model_validate(dumped) == section
     assert source.options == section.options
+
+
+def test_gzipped_csv_is_read(tmp_path: Path) -> None:
+    import gzip
+
+    with gzip.open(tmp_path / "a.csv.gz", "wt") as handle:
+        handle.write("time,kwh\n2024-01-01T00:00:00Z,1.5\n2024-01-01T01:00:00Z,2.5\n")
+    readings = readings_of(list(make_source(tmp_path, glob="*.csv.gz").fetch(None)))
+    assert readings["value"].tolist() == [1.5, 2.5]
