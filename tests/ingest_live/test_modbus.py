@@ -199,3 +199,32 @@ def test_device_clock_needs_a_profile_with_a_clock() -> None:
     )
     with pytest.raises(ValueError, match="has no clock register; use clock = 'poll'"):
         ModbusSource("meters", options, {})
+
+
+def test_poll_clock_with_a_real_profile_aligns_to_interval_boundaries(sim: Simulation) -> None:
+    """A real SDM630 map has no clock: samples take the poll time, and the register read at
+    the first poll after each boundary counts for that boundary (energy is conserved)."""
+    play = next(p for p in sim.plays if p.style == "simulated_sdm630")
+    options = ModbusSource.Options(devices=[DeviceOptions(
+        meter=play.meter, port=play.port, profile="eastron_sdm630", clock="poll",
+        interval="1s")], timeout_s=1.0)
+    source = ModbusSource("meters", options, {})
+    checkpoint, energy = None, []
+    first = last = None
+    try:
+        deadline = time.monotonic() + sim.duration_s + 0.5
+        while time.monotonic() < deadline:
+            for batch in source.fetch(checkpoint):
+                checkpoint = batch.checkpoint
+                energy.append(batch.readings[batch.readings["quantity"] == "energy"])
+                state = checkpoint["devices"][play.meter]
+                first = first if first is not None else state["register"]
+                last = state["register"]
+            time.sleep(0.05)
+    finally:
+        source.close()
+    got = pd.concat(energy)
+    assert len(got) >= 2
+    assert (got["time"] == got["time"].dt.floor("1s")).all()  # on boundaries
+    assert got["value"].sum() == pytest.approx(last - first, abs=0.01)
+    assert 0 < last - first <= play.values.sum() + 0.01
