@@ -429,17 +429,21 @@ def schedule(
     big_rel: float = 0.5,
     min_intervals: int = 2,
     norm_days: int = 56,
+    seasonal: bool = True,
 ) -> list[Finding]:
     """After-hours (working days outside ``open_hour``–``close_hour`` local time), weekend
     and holiday use above the meter's own norm.
 
     The norm per category and local hour is the median of the last ``norm_days`` before
     ``start`` (holidays are held to the weekend norm), shifted by the day's heating/cooling
-    degree days when temperature explains the history. Each day splits into morning (before
-    opening), daytime and evening (after closing); a part is reported when its summed excess
-    over the norm exceeds ``k_sigma`` robust sigmas of the same sum on the learning days and
-    ``rel`` of the norm (or ``big_z`` sigmas and ``big_rel`` of the norm); the event spans
-    the part's readings above 30 % of its largest excess."""
+    degree days when temperature explains the history; with ``seasonal`` and a year of
+    history, the same weeks 52 weeks earlier raise the norm where they were higher.
+
+    Each day splits into morning (before opening), daytime and evening (after closing); a
+    part is reported when its summed excess over the norm exceeds ``k_sigma`` robust sigmas
+    of the same sum on the learning days and ``rel`` of the norm (or ``big_z`` sigmas and
+    ``big_rel`` of the norm); the event spans the part's readings above 30 % of its largest
+    excess."""
     if step > pd.Timedelta("1h"):
         ctx.warn(f"schedule: meter {meter!r} reads every {step}; local-hour checks need "
                  f"hourly or finer readings; skipped")
@@ -476,7 +480,17 @@ def schedule(
         norm = learn.groupby("hour")["value"].median()
         learn = learn.assign(expected=learn["hour"].map(norm))
         learn["expected"] += _degree_day_shift(learn, learn, dd)
-        report = report.assign(expected=report["hour"].map(norm).fillna(float(norm.mean())))
+        year = pd.Timedelta(days=364)  # 52 weeks: same weekdays a year earlier
+        ago = frame[(frame["category"] == learn_kind) & (frame.index >= ctx.start - year)
+                    & (frame.index < ctx.end - year)]
+        report_norm = norm
+        if seasonal and ago["day"].nunique() >= 4:
+            # what was normal in the same weeks a year ago is normal now (term times,
+            # darker mornings): the norm is the higher of the two
+            report_norm = np.maximum(norm, ago.groupby("hour")["value"].median()
+                                     .reindex(norm.index).fillna(norm))
+        report = report.assign(
+            expected=report["hour"].map(report_norm).fillna(float(norm.mean())))
         report["expected"] += _degree_day_shift(learn, report, dd)
         learn_sums = (learn["value"] - learn["expected"]).groupby(
             [learn["day"], learn["part"]]).sum()
