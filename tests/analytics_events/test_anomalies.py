@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.anomalies import DETECTORS, Finding, detect, merge_findings, register_detector
+from analytics.anomalies import (
+    DETECTORS,
+    DetectionContext,
+    Finding,
+    detect,
+    merge_findings,
+    register_detector,
+    schedule,
+)
 from analytics.tariffs import Tariff
 from store.schema import validate_events
 from wattlens.sample import sample_readings, sample_weather
@@ -266,3 +274,18 @@ def test_real_sample_sanity():
     again = detect(data, "2019-11-01T00:00Z", "2019-12-01T00:00Z", weather=sample_weather(),
                    tz=TZ, country="GB").events
     assert list(again["event_id"]) == list(events["event_id"])
+
+
+def test_same_weeks_last_year_set_the_norm():
+    """Evenings run late every spring term (from March): not an anomaly when the same weeks
+    a year before show it, an anomaly when the pattern is new."""
+    series = office(hourly_index("2018-01-01", "2019-04-01"))
+    evenings = local_mask(series.index, hours=(19, 23), weekdays=(0, 1, 2, 3, 4))
+    for lo, hi in (("2018-03-01", "2018-05-01"), ("2019-03-01", "2019-04-01")):
+        series[evenings & (series.index >= lo) & (series.index < hi)] += 30.0
+    ctx = DetectionContext(start=T0, end=T1, tz=TZ)
+    step = pd.Timedelta("1h")
+    assert [f for f in schedule("m1", series, step, ctx) if f.kind == "after-hours"] == []
+    new = [f for f in schedule("m1", series, step, ctx, seasonal=False)
+           if f.kind == "after-hours"]
+    assert len(new) == 20 and new[0].start == pd.Timestamp("2019-03-04T19:00Z")
