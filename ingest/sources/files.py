@@ -283,12 +283,9 @@ class FilesSource:
 
     def _batch(self, chunks: list[_Chunk], state: _State) -> Batch:
         """One batch of the given chunks, with the state after the last of them."""
-        if len(chunks) == 1:
-            readings = chunks[0].readings
-        else:
-            readings = empty_readings() if not chunks else validate_readings(collapse_duplicates(
-                pd.concat([c.readings for c in chunks], ignore_index=True)),
-                name=f"{self.name} batch")
+        readings = empty_readings() if not chunks else validate_readings(collapse_duplicates(
+            pd.concat([c.readings for c in chunks], ignore_index=True)),
+            name=f"{self.name} batch")
         return Batch(readings, [r for c in chunks for r in c.rejected], state.dump())
 
 
@@ -512,10 +509,8 @@ class _FileReader:
         readings = pd.concat(parts, ignore_index=True) if parts else empty_readings()
         if self.spec.missing_zero:
             readings = zeros_as_missing(readings)
-        readings = collapse_duplicates(readings)
-        readings = flag_suspicious(readings)
-        readings = validate_readings(readings, name=f"{self.source.name}:{self.key}")
-        return _Chunk(readings, rejected, rows)
+        # duplicates are collapsed and the contract checked once per batch (FilesSource._batch)
+        return _Chunk(flag_suspicious(readings), rejected, rows)
 
     def _values(self, frame: pd.DataFrame, column: str, unit: str, keep: np.ndarray,
                 lines: np.ndarray, raw_time: pd.Series, rejected: list[Rejected]
