@@ -176,3 +176,97 @@ def recommend_command(
     _warn(warnings)
     _write(out, {"recommendations": [r.as_dict() for r in recs]})
     console.print(f"wrote {len(recs)} recommendations to {out}")
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config file (default: wattlens.toml if present)."),
+]
+
+
+def _config_and_store(config: Path | None):
+    """The config (file, ./wattlens.toml or defaults) and its store."""
+    from store import open_store
+    from wattlens.config import Config
+
+    try:
+        if config is not None:
+            cfg = load_config(config)
+        elif Path("wattlens.toml").exists():
+            cfg = load_config("wattlens.toml")
+        else:
+            cfg = Config()
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    return cfg, open_store(cfg.store)
+
+
+@anomalies_app.command("run")
+def run_command(
+    start: Annotated[str, typer.Option(help="First day reported (site-local date or ISO 8601).")],
+    end: Annotated[str, typer.Option(help="End of the report, exclusive.")],
+    config: ConfigOption = None,
+    history_days: Annotated[int, typer.Option(help="Days before --start to learn from.")] = 365,
+) -> None:
+    """Detect anomalies on the store's meters (per site, in its timezone) and write the
+    events to the store."""
+    from analytics.jobs import detect_job
+    from store.base import StoreError
+
+    cfg, store = _config_and_store(config)
+    tz = cfg.sites[0].timezone if cfg.sites else "UTC"
+    try:
+        result = detect_job(store, cfg, parse_time(start, tz, "--start"),
+                            parse_time(end, tz, "--end"), history_days=history_days)
+    except (StoreError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    _warn(result.warnings)
+    console.print(f"wrote {len(result.events)} events to the store")
+
+
+@anomalies_app.command("alert")
+def alert_command(
+    since: Annotated[str, typer.Option(help="Alert on events since (ISO 8601 or date).")],
+    config: ConfigOption = None,
+) -> None:
+    """Send the notifications of the config's alerts section for events since --since
+    (each event at most once per rule and channel)."""
+    from analytics.jobs import alert_job
+    from store.base import StoreError
+
+    cfg, store = _config_and_store(config)
+    try:
+        report = alert_job(store, cfg, parse_time(since, "UTC", "--since"))
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    console.print(f"{len(report.sent)} sent, {report.already_sent} already sent, "
+                  f"{report.rate_limited} held by the rate limit, {len(report.failed)} failed")
+    for failure in report.failed:
+        console.print(f"[yellow]not delivered:[/] {escape(failure)}", highlight=False)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@anomalies_app.command("annotate")
+def annotate_command(
+    event_id: Annotated[str, typer.Argument(help="Event id (see --details or the dashboard).")],
+    status: Annotated[str, typer.Option(help="acknowledged, non-routine or open.")],
+    by: Annotated[str, typer.Option(help="Who annotates.")],
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Acknowledge an event or mark it non-routine (kept with who, when and why)."""
+    from store.base import StoreError
+
+    cfg, store = _config_and_store(config)
+    try:
+        store.annotate_event(event_id, status, by, note)
+    except (StoreError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    console.print(f"event {event_id}: {status} by {by}")

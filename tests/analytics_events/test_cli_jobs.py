@@ -169,3 +169,57 @@ def jobs_round_trip(store) -> None:
     assert set(docs) == {f"{r.rule}:{r.meter}" for r in recs}
     top = docs["after-hours-baseload:m1"]
     assert top["annual_kwh"] == pytest.approx(20 * 12 * 365, rel=0.05) and top["rank"] >= 1
+
+
+def test_store_commands_run_annotate_alert(tmp_path, receiver):
+    index = hourly_index("2019-01-01", "2019-04-01")
+    m1 = office(index, seed=5)
+    m1[pd.Timestamp("2019-03-13T03:00Z")] += 100.0
+    csv = write_csv(readings(m1, "m1"), tmp_path / "r.csv")
+    config = tmp_path / "wattlens.toml"
+    config.write_text(f"""
+[store]
+kind = "duckdb"
+path = "{(tmp_path / "w.duckdb").as_posix()}"
+[[sites]]
+id = "s"
+timezone = "Europe/London"
+[[sites.buildings]]
+id = "b"
+[[sites.buildings.meters]]
+id = "m1"
+commodity = "electricity"
+[alerts]
+dashboard_url = "http://127.0.0.1:8050"
+[[alerts.rules]]
+name = "spikes"
+kinds = ["spike"]
+min_severity = 0.0
+webhook = "{receiver.url}"
+""")
+    assert runner.invoke(app, ["import", "readings", str(csv), "--config", str(config)]
+                         ).exit_code == 0
+    ran = runner.invoke(app, ["anomalies", "run", "--config", str(config),
+                              "--start", "2019-03-01", "--end", "2019-04-01"])
+    assert ran.exit_code == 0, ran.output
+    alerted = runner.invoke(app, ["anomalies", "alert", "--config", str(config),
+                                  "--since", "2019-03-01"])
+    assert alerted.exit_code == 0 and "1 sent" in alerted.output, alerted.output
+    (body,) = receiver.bodies
+    assert body["kind"] == "spike" and body["link"].endswith(f"?event={body['event_id']}")
+    noted = runner.invoke(app, ["anomalies", "annotate", body["event_id"], "--status",
+                                "non-routine", "--by", "ops", "--note", "meter test",
+                                "--config", str(config)])
+    assert noted.exit_code == 0, noted.output
+    bad = runner.invoke(app, ["anomalies", "annotate", body["event_id"], "--status", "maybe",
+                              "--by", "ops", "--config", str(config)])
+    assert bad.exit_code == 2 and "status='maybe'" in bad.output
+    from store.duck import DuckDBStore
+
+    store = DuckDBStore(tmp_path / "w.duckdb")
+    try:
+        event = store.read_events(kinds=["spike"]).iloc[0]
+        assert (event["status"], event["annotated_by"], event["note"]) == (
+            "non-routine", "ops", "meter test")
+    finally:
+        store.close()
