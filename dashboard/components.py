@@ -10,7 +10,7 @@ from dash import dcc, html
 from dashboard import figures
 from dashboard.data import MeterInfo
 
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
+GRAPH_CONFIG = {"displaylogo": False}
 
 
 def navbar(pages: list[dict[str, Any]], user: str | None) -> html.Nav:
@@ -52,7 +52,8 @@ def meter_options(catalogue: list[MeterInfo]) -> list[dict[str, str]]:
 def graph(graph_id: str, waiting: str) -> dcc.Loading:
     """A graph that says what it is waiting for until its callback answers."""
     return dcc.Loading(
-        dcc.Graph(id=graph_id, figure=figures.message(waiting), config=GRAPH_CONFIG),
+        dcc.Graph(id=graph_id, figure=figures.message(waiting), config=GRAPH_CONFIG,
+                  style={"height": "370px"}),
         type="dot", delay_show=300,
     )
 

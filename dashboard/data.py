@@ -340,8 +340,9 @@ class DashboardData:
         forecast = self.store.read_forecasts([meter], day_start, day_end)
         if not forecast.empty:
             forecast = forecast[forecast["issued_at"] <= forecast["time"]]
-            forecast = forecast.sort_values("issued_at").drop_duplicates(["model", "time"],
-                                                                         keep="last")
+            forecast = (forecast.sort_values("issued_at")
+                        .drop_duplicates(["model", "time"], keep="last")
+                        .sort_values(["model", "time"], ignore_index=True))
         price = self.settings.price_per_kwh.get(info.commodity, 0.0)
         co2 = self.settings.co2_kg_per_kwh.get(info.commodity, 0.0)
         month_kpi = transforms.kpis(month, 1.0, price, co2)
@@ -405,7 +406,8 @@ class DashboardData:
         forecast = self.store.read_forecasts([meter], start, end)
         if not forecast.empty:
             forecast = forecast[forecast["issued_at"] <= forecast["time"]]
-            forecast = forecast.sort_values("issued_at").drop_duplicates("time", keep="last")
+            forecast = (forecast.sort_values("issued_at").drop_duplicates("time", keep="last")
+                        .sort_values("time", ignore_index=True))
             band = forecast.rename(columns={"yhat": "expected", "yhat_lower": "lower",
                                             "yhat_upper": "upper"})
             source = f"issued forecast ({forecast['model'].iloc[0]})"

@@ -18,8 +18,9 @@ dash.register_page(__name__, path="/anomalies", name="Anomalies", order=3,
 
 _COLUMNS = [
     {"field": "start", "headerName": "start (local)", "filter": "agTextColumnFilter",
-     "sort": "desc"},
-    {"field": "end", "headerName": "end (local)", "filter": "agTextColumnFilter"},
+     "sort": "desc", "minWidth": 170},
+    {"field": "end", "headerName": "end (local)", "filter": "agTextColumnFilter",
+     "minWidth": 170},
     {"field": "meter", "filter": "agTextColumnFilter"},
     {"field": "kind", "filter": "agTextColumnFilter"},
     {"field": "severity", "filter": "agNumberColumnFilter", "width": 110},
@@ -45,6 +46,7 @@ def layout(**_: str) -> html.Div:
                            "flex": 1, "minWidth": 90},
             dashGridOptions={"rowSelection": {"mode": "singleRow", "enableClickSelection": True},
                              "pagination": True, "paginationPageSize": 10,
+                             "paginationPageSizeSelector": [10, 25, 50],
                              "localeText": {
                                  "noRowsToShow": "No anomalies recorded for this choice."}},
             style={"height": "360px"},

@@ -8,7 +8,7 @@ from typing import Any
 
 import dash
 import pandas as pd
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, dcc, html
 
 from dashboard import components, figures
 from dashboard.data import request_data
@@ -90,13 +90,11 @@ def update_series(meter: str, start_date: str | None, end_date: str | None,
                   relayout: dict | None) -> tuple:
     data, user = request_data()
     start, end, tz = _period(meter, start_date, end_date)
-    trigger = dash.ctx.triggered_id
-    if trigger == "explorer-series":
-        relayout = relayout or {}
-        if "xaxis.range[0]" in relayout:
-            start, end = (_local(relayout[f"xaxis.range[{i}]"], tz) for i in (0, 1))
-        elif not relayout.get("xaxis.autorange"):
-            return no_update, no_update
+    relayout = relayout or {}
+    if dash.ctx.triggered_id == "explorer-series" and "xaxis.range[0]" in relayout:
+        # a zoom: fetch finer buckets for the visible range only. Any other relayout (autosize,
+        # reset) redraws the whole period, so a superseded request never leaves a blank chart.
+        start, end = (_local(relayout[f"xaxis.range[{i}]"], tz) for i in (0, 1))
     frame, every = data.series(user, [meter], start, end)
     if frame.empty:
         return figures.message(f"No readings for {meter} in this period."), ""

@@ -118,7 +118,7 @@ def run(_clicks: int, meter: str, b0: str, b1: str, k0: str | None, k1: str | No
     tz = project["info"].timezone
     rows = summary_rows(project)
     summary = html.Div([
-        html.Table([html.Tr([html.Th(k), html.Td(v, id=f"mv-{slug}")])
+        html.Table([html.Tr([html.Th(k), html.Td(v, id=f"mv-out-{slug}")])
                     for slug, k, v in rows], className="summary", id="mv-summary-table"),
         html.Ul([html.Li(w) for w in project["warnings"]], className="warnings")
         if project["warnings"] else html.P("No data-sufficiency warnings.", className="note"),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dashboard_seed import needs_browser, site_config
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from dashboard.app import create_app
@@ -68,6 +69,11 @@ def open_page(duo, path: str) -> None:
     duo.wait_for_element("#meter-picker", timeout=20)
 
 
+def settled(duo) -> None:
+    """Wait until no callback request is in flight."""
+    wait(lambda: duo.redux_state_rqs == [], what="callbacks to finish")
+
+
 def ready(duo, path: str) -> None:
     """Wait until every chart of the page has drawn data (or the page's table has rows)."""
     for graph in GRAPHS.get(path, []):
@@ -93,9 +99,49 @@ def test_every_page_loads_without_console_errors(dash_duo, app, seeded, request)
         assert severe(dash_duo) == [], f"{name}: browser console errors"
         assert not dash_duo.find_element("#error-banner").is_displayed(), (
             f"{name}: {dash_duo.find_element('#error-banner').text}")
+        if path == "/anomalies":  # show an event against its expected band
+            select_first_event(dash_duo)
+        if path == "/savings":  # and an M&V estimate
+            run_mv(dash_duo)
+        assert severe(dash_duo) == [], f"{name}: browser console errors after interaction"
         if "duckdb" in request.node.name:
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            dash_duo.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+            screenshot(dash_duo, SCREENSHOTS / f"{name}.png")
+
+
+def screenshot(duo, path: Path) -> None:
+    """A full-page screenshot (window grown to the page height, then restored)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height = duo.driver.execute_script("return document.body.scrollHeight")
+    duo.driver.set_window_size(1400, min(max(height + 40, 800), 2600))
+    time.sleep(0.5)  # let plotly re-lay out
+    duo.driver.save_screenshot(str(path))
+    duo.driver.set_window_size(1400, 1000)
+
+
+def select_first_event(duo) -> None:
+    settled(duo)
+
+    def click() -> bool:
+        try:  # the grid may re-render under us: retry on a stale row
+            duo.driver.find_element(
+                By.CSS_SELECTOR, "#anomalies-grid .ag-center-cols-container .ag-row "
+                                 "[col-id='kind']").click()
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+        return True
+
+    wait(click, what="a clickable event row")
+    wait(lambda: traces(duo, "anomalies-chart") > 0, what="the event chart")
+
+
+def run_mv(duo) -> dict[str, str]:
+    """Estimate savings with the default periods and model; the numbers shown by id."""
+    wait(lambda: duo.find_element("#mv-reporting").get_attribute("value"),
+         what="the default periods")
+    duo.find_element("#mv-run").click()
+    wait(lambda: traces(duo, "mv-cumulative") > 0, timeout=40, what="the M&V result")
+    cells = duo.driver.find_elements(By.CSS_SELECTOR, "#mv-summary-table td")
+    return {c.get_attribute("id").removeprefix("mv-out-"): c.text for c in cells}
 
 
 def _options(duo) -> list:
@@ -124,6 +170,7 @@ def test_meter_picker_changes_every_chart(dash_duo, app):
         open_page(dash_duo, path)
         _pick(dash_duo, "(b2-elec,")
         ready(dash_duo, path)
+        settled(dash_duo)
         before = {g: fingerprint(dash_duo, g) for g in graphs}
         _pick(dash_duo, "(b97-elec,")
         for g in graphs:
@@ -158,10 +205,7 @@ def test_acknowledging_an_anomaly_survives_reload(dash_duo, app):
     _pick(dash_duo, "(b97-elec,")
     wait(lambda: any("level-shift" in r for r in grid_rows(dash_duo, "anomalies-grid")),
          what="the b97 event")
-    row = dash_duo.driver.find_elements(
-        By.CSS_SELECTOR, "#anomalies-grid .ag-center-cols-container .ag-row")[0]
-    row.find_element(By.CSS_SELECTOR, "[col-id='kind']").click()
-    wait(lambda: traces(dash_duo, "anomalies-chart") > 0, what="the event chart")
+    select_first_event(dash_duo)
     dash_duo.find_element("#anomalies-note").send_keys("chiller test, planned")
     dash_duo.find_element("#anomalies-nonroutine").click()
     wait(lambda: "non-routine" in dash_duo.find_element("#anomalies-saved").text,
@@ -171,4 +215,35 @@ def test_acknowledging_an_anomaly_survives_reload(dash_duo, app):
     wait(lambda: any("non-routine" in r and "chiller test, planned" in r
                      for r in grid_rows(dash_duo, "anomalies-grid")),
          what="the annotation after reload")
+    assert severe(dash_duo) == []
+
+
+def test_mv_report_downloads_with_the_numbers_shown(dash_duo, app, seeded, tmp_path):
+    from dashboard.data import data_hash
+
+    dash_duo.start_server(app)
+    dash_duo.driver.execute_cdp_cmd("Page.setDownloadBehavior",
+                                    {"behavior": "allow", "downloadPath": str(tmp_path)})
+    open_page(dash_duo, "/savings")
+    _pick(dash_duo, "(b2-elec,")
+    shown = run_mv(dash_duo)
+    assert shown["meter"] == "b2-elec" and shown["g14"] in ("pass", "fail")
+    assert shown["savings"].endswith("kWh") and shown["cv-rmse"].endswith("%")
+    dash_duo.find_element("#mv-report-button").click()
+    wait(lambda: list(tmp_path.glob("mv_b2-elec_*.html")), timeout=20, what="the report file")
+    report = next(tmp_path.glob("mv_b2-elec_*.html")).read_text(encoding="utf-8")
+    import html as html_lib
+    import re
+
+    in_report = {slug: html_lib.unescape(value) for slug, value in
+                 re.findall(r"<td id='([a-z0-9-]+)'>([^<]*)</td>", report)}
+    assert in_report == shown
+    # the hash is of the store's readings for the project span: recompute it independently
+    start = pd.Timestamp(shown["baseline-period"][:10]).tz_localize("Europe/London")
+    end = pd.Timestamp(shown["reporting-period"][-10:]).tz_localize("Europe/London")
+    end += pd.Timedelta("1D")
+    energy = seeded.read_readings(["b2-elec"], "energy", start, end)
+    temperature = seeded.read_readings(["bedford-weather"], "temperature", start, end)
+    assert in_report["hash"] == data_hash(energy, temperature)
+    assert '"caltrack"' in html_lib.unescape(report)  # the fitted model's parameters
     assert severe(dash_duo) == []
