@@ -198,9 +198,11 @@ class GreenButtonSource:
         by_href: dict[str, tuple[int, int, int]] = {}
         for rt in tree.findall(".//espi:ReadingType", NS):
             entry = rt.getparent().getparent()
-            values = tuple(int(rt.findtext(f"espi:{tag}", "0", NS) or 0)
-                           for tag in ("uom", "powerOfTenMultiplier", "accumulationBehaviour"))
-            by_href[_links(entry).get("self", f"#{len(by_href)}")] = values  # type: ignore[assignment]
+            uom, multiplier, accumulation = (
+                int(rt.findtext(f"espi:{tag}", "0", NS) or 0)
+                for tag in ("uom", "powerOfTenMultiplier", "accumulationBehaviour"))
+            by_href[_links(entry).get("self", f"#{len(by_href)}")] = (uom, multiplier,
+                                                                     accumulation)
         out: dict[str | None, tuple[int, int, int]] = {}
         for mr in tree.findall(".//espi:MeterReading", NS):
             links = _links(mr.getparent().getparent())
