@@ -124,6 +124,9 @@ class FileSpec:
     meter_column: str | None = None
     value_column: str = "value"
     unit_column: str | None = None
+    year_files: bool = False
+    """Each file holds one UTC calendar year named by its stem (``2019.csv``), so a backfill
+    window can skip the other years without reading them."""
 
 
 def cambridge_specs(weather_suffix: str = "-weather") -> list[FileSpec]:
@@ -131,7 +134,7 @@ def cambridge_specs(weather_suffix: str = "-weather") -> list[FileSpec]:
     .csv`` (UTC, hourly kWh, zero = no reading) → meters ``<b>-elec`` / ``<b>-gas``, and
     ``weather/<station>/<year>.csv`` → meter ``<station><weather_suffix>``."""
     common = {"time_column": "datetime", "time_format": "%Y-%m-%d %H:%M:%S",
-              "timezone": "UTC", "missing_zero": True}
+              "timezone": "UTC", "missing_zero": True, "year_files": True}
     building = r"UCam_Building_(?P<building>[^/]+)/"
     return [
         FileSpec("buildings/*/electricity/*.csv",
@@ -254,6 +257,8 @@ class FilesSource:
         state = _State.load(checkpoint)
         pending: list[_Chunk] = []
         for path, spec in self.paths():
+            if spec.year_files and not _year_overlaps(path.stem, start, end):
+                continue
             key = path.relative_to(self.options.root).as_posix()
             stat = path.stat()
             previous = state.files.get(key)
@@ -606,6 +611,15 @@ class _FileReader:
             out = converted.frame
         quantity = "energy" if mapping.kind == "power" else conversion.quantity
         return out.assign(meter=meter, quantity=quantity)
+
+def _year_overlaps(stem: str, start: pd.Timestamp | None, end: pd.Timestamp | None) -> bool:
+    """Whether the UTC year named by ``stem`` overlaps [start, end) (True if not a year)."""
+    if not (stem.isdigit() and len(stem) == 4):
+        return True
+    first = pd.Timestamp(f"{stem}-01-01", tz="UTC")
+    after = pd.Timestamp(f"{int(stem) + 1}-01-01", tz="UTC")
+    return (start is None or after > start) and (end is None or first < end)
+
 
 def _numbers(column: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
     """Values as float64 and a mask of the finite ones (fast path through Arrow);

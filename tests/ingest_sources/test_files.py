@@ -191,3 +191,19 @@ def test_gzipped_csv_is_read(tmp_path: Path) -> None:
         handle.write("time,kwh\n2024-01-01T00:00:00Z,1.5\n2024-01-01T01:00:00Z,2.5\n")
     readings = readings_of(list(make_source(tmp_path, glob="*.csv.gz").fetch(None)))
     assert readings["value"].tolist() == [1.5, 2.5]
+
+
+def test_cambridge_backfill_window_reads_only_the_years_it_needs() -> None:
+    case = Path(__file__).resolve().parents[1] / "data" / "files" / "cambridge_preset"
+    source = FilesSource("cam", FilesSource.Options(root=case, preset="cambridge"))
+    window = (pd.Timestamp("2019-12-31T23:00Z"), pd.Timestamp("2020-01-01T01:00Z"))
+    batches = list(source.fetch(None, *window))
+    assert set(batches[-1].checkpoint["files"]) == {
+        "buildings/UCam_Building_b7/electricity/2019.csv",
+        "buildings/UCam_Building_b7/electricity/2020.csv",
+        "buildings/UCam_Building_b7/gas/2020.csv", "weather/bedford/2020.csv"}
+    only_2019 = list(source.fetch(None, pd.Timestamp("2019-06-01T00:00Z"),
+                                  pd.Timestamp("2020-01-01T00:00Z")))
+    assert set(only_2019[-1].checkpoint["files"]) == {
+        "buildings/UCam_Building_b7/electricity/2019.csv"}
+    assert readings_of(only_2019)["value"].tolist() == [10.5]
