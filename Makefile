@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES := influxdb mosquitto chromium chromium-driver
 CAMBRIDGE ?= ../shared/data/cambridge
 
-.PHONY: demo test lint system-deps venv bench sample clean
+.PHONY: demo test lint system-deps venv bench sample clean notebooks docs
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ lint: $(STAMP)
 
 bench: $(STAMP) system-deps
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# Re-execute the notebooks in place (outputs committed); regenerate docs/config.md and cli.md.
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/execute.py
+
+docs: $(STAMP)
+	$(BIN)/python docs/generate.py
 
 sample: $(STAMP)
 	$(BIN)/python -c "from pathlib import Path; from wattlens.sample import build; build(Path('$(CAMBRIDGE)'), Path('wattlens/sample'))"

@@ -10,8 +10,9 @@ Usage::
     python docs/generate.py           # rewrite the pages
     python docs/generate.py --check   # exit 1 with a diff when a page is stale
 
-Examples in config.md come from ``wattlens.example.toml`` and the TOML blocks of
-``docs/sources/*.md`` when the key appears there, else from the default or the type.
+Examples in config.md come from ``wattlens.example.toml`` and the TOML blocks of the
+hand-written pages when the key appears there, else from the description, the default or
+the type.
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def _default(field: Any) -> str:
 
 def _examples() -> dict[str, list[Any]]:
     """Values found per dotted key path (list indexes dropped) in the shipped example config
-    and the TOML blocks of docs/sources/*.md."""
+    and the TOML blocks of the hand-written docs pages (which the docs tests validate)."""
     found: dict[str, list[Any]] = {}
 
     def walk(prefix: str, value: Any) -> None:
@@ -169,18 +170,26 @@ def _examples() -> dict[str, list[Any]]:
                 if isinstance(item, dict):
                     walk(prefix, item)
 
-    walk("", tomllib.loads((ROOT / "wattlens.example.toml").read_text(encoding="utf-8")))
-    for page in sorted((DOCS / "sources").glob("*.md")):
-        for block in fenced_blocks(page.read_text(encoding="utf-8"), "toml"):
-            data = tomllib.loads(block)
-            for source in data.get("sources", []):
-                walk(f"sources:{source.get('type')}", source)
-            walk("", {k: v for k, v in data.items() if k != "sources"})
+    texts = [(ROOT / "wattlens.example.toml").read_text(encoding="utf-8")]
+    for page in sorted(DOCS.rglob("*.md")):
+        if page.parent == DOCS and page.name in PAGES:
+            continue
+        texts += fenced_blocks(page.read_text(encoding="utf-8"), "toml")
+    for text in texts:
+        data = tomllib.loads(text)
+        walk("", data)
+        for source in data.get("sources", []):
+            walk(f"sources:{source.get('type')}", source)
     return found
 
 
 def _example(path: str, field: Any, examples: dict[str, list[Any]]) -> str:
     values = examples.get(path)
+    if not values:  # a key under a table of named tables: skip the name the user chose
+        head, _, key = path.rpartition(".")
+        values = next((v for p, v in examples.items()
+                       if p.endswith("." + key) and p.rpartition(".")[0].rpartition(".")[0]
+                       == head), None)
     if values:
         value = values[0]
         if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
