@@ -423,7 +423,7 @@ def schedule(
     series: pd.Series,
     step: pd.Timedelta,
     ctx: DetectionContext,
-    k_sigma: float = 3.0,
+    k_sigma: float = 2.5,
     rel: float = 0.1,
     big_z: float = 2.0,
     big_rel: float = 0.5,
