@@ -24,7 +24,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
-from analytics.tariffs import Tariff, energy_price
+from analytics.tariffs import Tariff, TariffError, energy_price
 from store.schema import EVENT_COLUMNS, validate_events, validate_forecasts, validate_readings
 
 log = logging.getLogger(__name__)
@@ -741,18 +741,25 @@ MERGE_GAP: dict[str, pd.Timedelta] = {
 def findings_to_events(
     findings: Sequence[Finding], tariff: Tariff | dict[str, Tariff] | None = None,
     tz: str = "UTC",
+    warn: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Event rows; with a tariff (one, or one per meter id), ``details.cost`` is the excess
-    priced per interval [currency] and ``details.currency`` its currency."""
+    priced per interval [currency] and ``details.currency`` its currency. A tariff that
+    cannot price an event leaves its cost out and calls ``warn`` with the reason."""
     rows = []
     for f in findings:
         details = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in f.details.items()}
         excess = f.excess.dropna()
         meter_tariff = tariff.get(f.meter) if isinstance(tariff, dict) else tariff
         if meter_tariff is not None and not excess.empty:
-            price = energy_price(meter_tariff, pd.DatetimeIndex(excess.index), tz)
-            details["cost"] = round(float((excess.to_numpy() * np.asarray(price)).sum()), 2)
-            details["currency"] = meter_tariff.currency
+            try:
+                price = energy_price(meter_tariff, pd.DatetimeIndex(excess.index), tz)
+            except TariffError as exc:
+                if warn is not None:
+                    warn(f"meter {f.meter!r}: event costs left out: {exc}")
+            else:
+                details["cost"] = round(float((excess.to_numpy() * price.to_numpy()).sum()), 2)
+                details["currency"] = meter_tariff.currency
         rows.append({"meter": f.meter, "start": f.start, "end": f.end, "kind": f.kind,
                      "severity": round(f.severity, 4),
                      "excess_kwh": round(float(excess.sum()), 3),
@@ -828,7 +835,7 @@ def detect(
             by_kind.setdefault(f.kind, []).append(f)
         for kind, group in by_kind.items():
             findings += merge_findings(group, MERGE_GAP.get(kind, pd.Timedelta(0)))
-    events = findings_to_events(findings, tariff, tz)
+    events = findings_to_events(findings, tariff, tz, ctx.warn)
     log.info("anomalies: %d meters, %d events in [%s, %s), %d warnings",
              energy["meter"].nunique(), len(events), start_ts.isoformat(), end_ts.isoformat(),
              len(ctx.warnings))

@@ -200,6 +200,11 @@ def test_cost_through_the_tariff(clean):
     details = json.loads(spike["details"])
     assert details["cost"] == pytest.approx(0.2 * spike["excess_kwh"], abs=0.01)
     assert details["currency"] == "GBP"
+    later = Tariff(id="new", versions=[{"valid_from": "2019-03-20", "energy_rate": 0.2}])
+    result = detect(readings(clean), START, END, tz=TZ, tariff={"m1": later})
+    assert "cost" not in json.loads(only(result.events, "spike")["details"].iloc[0])
+    assert any("event costs left out" in w and "no version valid" in w
+               for w in result.warnings)
 
 
 def test_contiguous_findings_merge():
