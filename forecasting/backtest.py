@@ -26,7 +26,7 @@ G14_NMBE_PCT = 10.0
 """ASHRAE Guideline 14 hourly calibration limit on |NMBE| [%]."""
 RECENT_ACTUALS = pd.Timedelta(days=28)
 """Actuals before the origin handed to ``predict`` (persistence and level correction)."""
-WEATHER_LEAD = pd.Timedelta(days=2)
+WEATHER_LEAD = pd.Timedelta(days=3)
 """Weather before the horizon handed to ``predict`` (trailing temperature means)."""
 
 

@@ -173,8 +173,9 @@ def balance_points(
 
     Fits daily load ~ a + b·working + h·max(Th − T, 0) + c·max(T − Tc, 0) over the grid
     :data:`BALANCE_GRID_DEGC` (Tc ≥ Th) and keeps the pair with the least squared error.
-    A term whose slope is not positive, or that explains < 1 % of the variance, is dropped
-    (None). ``daily_temp`` is the daily mean temperature [degC].
+    Slopes must be positive; a side left out is None, and both are None when the degree
+    terms cut the squared error by less than 1 %. ``daily_temp`` is the daily mean
+    temperature [degC].
     """
     frame = pd.concat({"y": daily_load, "t": daily_temp}, axis=1).dropna()
     if working is not None:
@@ -207,7 +208,7 @@ def balance_points(
                 best = (sse, th, tc)
     if best[0] > 0.99 * sse0:
         return None, None
-    return best[1], best[2]
+    return tuple(None if b is None else float(b) for b in best[1:])  # type: ignore[return-value]
 
 
 def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:

@@ -157,11 +157,12 @@ class ProphetModel(ForecastModel):
         if actuals is not None:
             recent = check_series(actuals, "actuals")
             recent = recent[(recent.index < origin) & (recent.index >= origin - 2 * RECENT)]
-            if len(recent):
-                r = pd.Series(
-                    recent.to_numpy() - self._raw(self._design(recent.index, weather)),
-                    index=recent.index,
-                )
+            try:
+                recent_design = self._design(recent.index, weather) if len(recent) else None
+            except ForecastInputError:  # no weather before issue: forecast uncorrected
+                recent_design = None
+            if recent_design is not None:
+                r = pd.Series(recent.to_numpy() - self._raw(recent_design), index=recent.index)
                 last = r[r.index >= origin - RECENT]
                 expected = RECENT / pd.Timedelta(self.params["interval_ns"])
                 if len(last) >= max(1, int(0.25 * expected)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,9 +81,10 @@ def run_per_meter(
     meter's result, or a :class:`MeterFailure`; the progress bar goes to ``console``.
     """
     shared_futures = [client.scatter(value, broadcast=True) for value in shared]
+    run = uuid.uuid4().hex[:8]  # task keys unique per run: never reuse an earlier result
     futures = {
-        client.submit(guarded, fn, meter, *args, *shared_futures, key=f"{description}-{meter}",
-                      pure=False): meter
+        client.submit(guarded, fn, meter, *args, *shared_futures,
+                      key=f"{description}-{meter}-{run}", pure=False): meter
         for meter, args in tasks.items()
     }
     results: dict[str, Any] = {}
