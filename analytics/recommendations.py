@@ -539,7 +539,8 @@ def _annualise(o: Opportunity, m: MeterYear, ctx: RecommendContext,
             co2 *= m.scale
         except CarbonError as exc:
             ctx.warn(f"meter {o.meter!r}: {exc}; annual_co2_kg is null")
-    evidence = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in o.evidence.items()}
+    evidence = {k: ((round(v, 3) if np.isfinite(v) else None) if isinstance(v, float) else v)
+                for k, v in o.evidence.items()}
     evidence["commodity"] = m.info.commodity
     return Recommendation(
         rule=o.rule, meter=o.meter, title=o.title, annual_kwh=round(kwh, 1),
