@@ -109,13 +109,13 @@ def test_local_wall_times_round_trip_through_utc(zone: str, start, periods: int,
     utc = pd.date_range(pd.Timestamp(start).floor(freq), periods=periods, freq=freq, tz="UTC")
     text = pd.Series(utc.tz_convert(zone).strftime("%Y-%m-%d %H:%M"))
     parsed = parse_local_time(text, zone, "%Y-%m-%d %H:%M", ambiguous="infer")
-    if parsed.problems.notna().any():
-        # infer can only fail when the series holds one side of a repeated hour alone
-        undecided = parsed.problems.notna()
-        assert parsed.problems[undecided].str.contains("ambiguous").all()
-        assert (parsed.utc[~undecided].to_numpy() == utc[~undecided.to_numpy()].to_numpy()).all()
-    else:
-        assert (parsed.utc.to_numpy() == utc.to_numpy()).all()
+    undecided = parsed.problems.notna()
+    # infer may only give up on a wall time the series holds once (one side of the repeated
+    # hour alone); a full fall-back hour (both occurrences) must always be decided
+    repeated = text.duplicated(keep=False)
+    assert not (undecided & repeated).any()
+    assert parsed.problems[undecided].str.contains("ambiguous").all()
+    assert (parsed.utc[~undecided].to_numpy() == utc[~undecided.to_numpy()].to_numpy()).all()
 
 
 @settings(max_examples=150, deadline=None)
