@@ -72,8 +72,9 @@ def update_live(meter: str | None, _tick: int) -> tuple:
 
 @dash.callback(Output("live-freshness", "children"), Output("live-anomalies", "children"),
                Input("live-tick", "n_intervals"), Input("meter-picker", "value"))
-def update_side(_tick: int, _meter: str | None) -> tuple:
+def update_side(_tick: int, meter: str | None) -> tuple:
     data, user = request_data()
+    data.allowed(user, [meter])  # a request naming a meter outside the scope is refused
     fresh = data.freshness(user)
     rows = [{"source": r.source,
              "newest (UTC)": "never" if pd.isna(r.newest) else f"{r.newest:%Y-%m-%d %H:%M}",
@@ -83,11 +84,13 @@ def update_side(_tick: int, _meter: str | None) -> tuple:
         rows, page_size=8, style_cell={"textAlign": "left", "fontSize": 13},
         id="freshness-table") if rows else "No meters visible to you yet."
     events = data.events(user).head(6)
+    tzs = {i.id: i.timezone for i in data.catalogue(user)}
     if events.empty:
         anomalies: object = "No anomalies recorded for your meters."
     else:
         anomalies = html.Ul([
-            html.Li(f"{e.start:%Y-%m-%d %H:%M} UTC · {e.meter} · {e.kind} · severity "
-                    f"{e.severity:.2f} · {e.excess_kwh:,.1f} kWh · {e.status}")
+            html.Li(f"{e.start.tz_convert(tzs.get(e.meter, 'UTC')):%Y-%m-%d %H:%M %Z} · "
+                    f"{e.meter} · {e.kind} · severity {e.severity:.2f} · "
+                    f"{e.excess_kwh:,.1f} kWh · {e.status}")
             for e in events.itertuples()], className="event-list")
     return freshness, anomalies

@@ -77,8 +77,9 @@ def layout(**_: str) -> html.Div:
 
 
 @dash.callback(Output("savings-recommendations", "rowData"), Input("meter-picker", "value"))
-def update_recommendations(_meter: str | None) -> list[dict[str, Any]]:
+def update_recommendations(meter: str | None) -> list[dict[str, Any]]:
     data, user = request_data()
+    data.allowed(user, [meter])  # a request naming a meter outside the scope is refused
     return data.recommendations(user).to_dict("records")
 
 

@@ -111,8 +111,8 @@ def test_every_page_loads_without_console_errors(dash_duo, app, seeded, request)
 def screenshot(duo, path: Path) -> None:
     """A full-page screenshot (window grown to the page height, then restored)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    height = duo.driver.execute_script("return document.body.scrollHeight")
-    duo.driver.set_window_size(1400, min(max(height + 40, 800), 2600))
+    height = duo.driver.execute_script("return document.documentElement.scrollHeight")
+    duo.driver.set_window_size(1400, min(height + 160, 2800))
     time.sleep(0.5)  # let plotly re-lay out
     duo.driver.save_screenshot(str(path))
     duo.driver.set_window_size(1400, 1000)
