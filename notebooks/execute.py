@@ -9,6 +9,7 @@ never writes). A cell that raises stops the run with the notebook's name and the
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -22,12 +23,11 @@ KERNEL = "wattlens-venv"
 CELL_TIMEOUT_S = 600
 
 
-def kernel_dir() -> Path:
-    """A throwaway Jupyter data dir holding a kernelspec that runs *this* interpreter (the
-    project's .venv), whatever other kernels the machine has installed."""
+def kernel_dir(root: Path) -> Path:
+    """Make ``root`` a Jupyter data dir holding a kernelspec that runs *this* interpreter
+    (the project's .venv), whatever other kernels the machine has installed."""
     from ipykernel.kernelspec import write_kernel_spec
 
-    root = Path(tempfile.mkdtemp(prefix="wattlens-kernels-"))
     spec = root / "kernels" / KERNEL
     write_kernel_spec(spec, overrides={
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
@@ -39,8 +39,6 @@ def kernel_dir() -> Path:
 def execute(path: Path, data_dir: Path, write: bool = True) -> nbformat.NotebookNode:
     """Run every cell of the notebook at ``path`` (working directory: notebooks/); raise
     ``nbclient.exceptions.CellExecutionError`` on the first failing cell."""
-    import os
-
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
         [str(data_dir), *filter(None, [os.environ.get("JUPYTER_PATH")])])
     nb = nbformat.read(path, as_version=4)
@@ -57,12 +55,13 @@ def execute(path: Path, data_dir: Path, write: bool = True) -> nbformat.Notebook
 
 
 def main(names: list[str]) -> int:
-    data_dir = kernel_dir()
-    for name in names or NOTEBOOKS:
-        path = HERE / name
-        print(f"executing {path.name} ...", flush=True)
-        execute(path, data_dir)
-        print(f"  wrote {path.name} ({path.stat().st_size / 1e6:.2f} MB)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="wattlens-kernels-") as tmp:
+        data_dir = kernel_dir(Path(tmp))
+        for name in names or NOTEBOOKS:
+            path = HERE / name
+            print(f"executing {path.name} ...", flush=True)
+            execute(path, data_dir)
+            print(f"  wrote {path.name} ({path.stat().st_size / 1e6:.2f} MB)", flush=True)
     return 0
 
 

@@ -46,8 +46,7 @@ def test_committed_notebook_has_outputs_and_is_small(name: str):
 def test_kernel_runs_this_interpreter(tmp_path, monkeypatch):
     from jupyter_client.kernelspec import KernelSpecManager
 
-    monkeypatch.delenv("JUPYTER_PATH", raising=False)
-    data_dir = EXECUTE.kernel_dir()
+    data_dir = EXECUTE.kernel_dir(tmp_path / "jupyter")
     monkeypatch.setenv("JUPYTER_PATH", str(data_dir))
     spec = KernelSpecManager().get_kernel_spec(EXECUTE.KERNEL)
     assert spec.argv[0] == sys.executable
@@ -59,7 +58,7 @@ def test_notebook_executes(name: str, tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_PATH", "")
     copy = tmp_path / name
     copy.write_bytes((NOTEBOOKS / name).read_bytes())
-    nb = EXECUTE.execute(copy, EXECUTE.kernel_dir(), write=False)
+    nb = EXECUTE.execute(copy, EXECUTE.kernel_dir(tmp_path / "jupyter"), write=False)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code)
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
