@@ -23,7 +23,7 @@ from ingest.sources.modbus import (
 from store.localserver import free_port
 from wattlens.sample import sample_readings
 
-STEP_S = 0.4
+STEP_S = 0.6
 
 
 def test_decode_known_register_layouts() -> None:

@@ -113,7 +113,7 @@ def test_stop_while_the_store_is_down_keeps_the_buffer_for_the_next_start(
     the next start, store still down, resumes from the buffered checkpoint, and everything
     is flushed in order once influxd is back."""
     readings = sample_readings()
-    sim = Simulation(readings[readings["meter"] == "b2-elec"], hours=16, speed=3600 / 0.4,
+    sim = Simulation(readings[readings["meter"] == "b2-elec"], hours=12, speed=3600 / 0.8,
                      warmup_s=1.0).start_serving()
     section = parse_config({"sources": sim.sources()}).sources[0]
     server = LocalInfluxd(tmp_path / "influxd").start()
