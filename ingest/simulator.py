@@ -61,7 +61,9 @@ class Simulation:
 
     ``start``/``hours`` choose the replayed window (default: the first 24 sample hours);
     ``speed`` is simulated seconds per real second; ``mqtt`` is (host, port) of a broker or
-    None to serve only Modbus meters.
+    None to serve only Modbus meters; ``modbus_port`` the first meter's port (0: free ports).
+    Fault injection for tests: ``faults[meter] = "exception"`` answers every request with
+    exception 4 (server device failure), ``"timeout"`` delays answers by ``timeout_s``.
     """
 
     def __init__(
