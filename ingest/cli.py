@@ -59,7 +59,8 @@ def run(
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # the worker logs device errors
     sections = [s for s in cfg.sources if s.enabled and (not source or s.name in source)]
     if not sections:
-        raise fail("no enabled \\[[sources]] in the config; add one (see wattlens.example.toml)")
+        raise fail("no enabled sources in the config; add a sources table or set enabled = true "
+                   "(see the examples in wattlens.example.toml)")
     pairs = _build(cfg, sections)
     store = get_store(cfg)
     try:
