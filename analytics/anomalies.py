@@ -320,13 +320,19 @@ def data_quality(
     ctx: DetectionContext,
     spike_z: float = 8.0,
     spike_rel: float = 0.5,
+    tail_factor: float = 1.2,
     stuck_min: int = 5,
     zero_min: int = 2,
     reset_factor: float = 5.0,
 ) -> list[Finding]:
     """Gaps, runs of zeros where a zero means missing, stuck (flat-lined) meters, negative
-    values, spikes (robust z-score against a 5-interval running median) and register resets
-    (a negative reading larger than ``reset_factor`` × the typical reading)."""
+    values, spikes and register resets (a negative reading larger than ``reset_factor`` ×
+    the typical reading).
+
+    A spike is a robust z-score of the residual from a centred 5-interval running median
+    above ``spike_z`` — or above ``tail_factor`` × the history's 99.9th percentile for meters
+    that are spiky anyway — and at least ``spike_rel`` of the level; a reading next to a gap
+    is not judged."""
     history = _history(series, ctx)
     learn = history if history.notna().sum() >= 48 else series
     if learn is series:
@@ -390,17 +396,21 @@ def data_quality(
     elif len(learn_resid) >= 24:
         scale = 1.4826 * float(np.median(np.abs(learn_resid - np.median(learn_resid))))
         scale = max(scale, 0.01 * typical, 1e-9)
+        # a meter whose history is spiky anyway (boiler cycling) earns a higher threshold
+        z_limit = max(spike_z, tail_factor * float(np.quantile(np.abs(learn_resid), 0.999))
+                      / scale)
         resid = resid_all[i0:i1]
         expected = expected_all.to_numpy()[i0:i1]
         z = resid / scale
         level = np.maximum(np.abs(expected), typical)
-        spike = (np.abs(z) > spike_z) & (np.abs(resid) > spike_rel * level) & (pv >= 0)
+        spike = (np.abs(z) > z_limit) & (np.abs(resid) > spike_rel * level) & (pv >= 0)
         for i, j in runs(np.nan_to_num(spike, nan=0.0).astype(bool)):
             peak = int(i + np.argmax(np.abs(z[i:j])))
-            add("spike", i, j, squash(float(np.abs(z[peak])) / (2 * spike_z)),
+            add("spike", i, j, squash(float(np.abs(z[peak])) / (2 * z_limit)),
                 pd.Series(resid[i:j], index=period.index[i:j]),
                 {"intervals": j - i, "value_kwh": float(pv[peak]),
                  "expected_kwh": float(expected[peak]), "robust_z": float(z[peak]),
+                 "z_threshold": z_limit,
                  "scale_kwh": scale})
     return findings
 
