@@ -15,7 +15,9 @@ Prints, for the same data:
   (the faster is the ceiling);
 - their ratio (goal >= 0.8; best of ``--repeat`` interleaved rounds, since other work on the
   machine moves these numbers) and the peak RSS of this process during the end-to-end run
-  (goal: flat, < 400 MB, because the source streams file by file and chunk by chunk).
+  (goal: flat, < 400 MB, because the source streams file by file and chunk by chunk), and
+  the peak RSS of a fresh process streaming one big synthetic CSV (``--big-rows``) through the
+  source, to show memory does not grow with the file.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ from __future__ import annotations
 import argparse
 import gzip
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import requests
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -104,11 +110,45 @@ def raw_ceiling(url: str, database: str, bodies: list[bytes], writers: int) -> f
     return time.perf_counter() - started
 
 
+BIG_FILE_PROBE = """
+import resource, sys
+from pathlib import Path
+from ingest.sources.files import FilesSource
+source = FilesSource("big", FilesSource.Options(root=Path(sys.argv[1]), glob="big.csv",
+                     columns={"kwh": {"meter": "big"}}, chunk_rows=int(sys.argv[2])))
+points = sum(len(batch.readings) for batch in source.fetch(None))
+print(points, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def big_file_rss(rows: int, chunk_rows: int) -> tuple[int, float, float]:
+    """Stream one synthetic ``rows``-row CSV through the files source in a fresh process;
+    returns (points, file size [MB], peak RSS of that process [MB])."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.csv"
+        times = pd.date_range("2000-01-01", periods=rows, freq="min", tz="UTC")
+        with path.open("w") as handle:
+            handle.write("time,kwh\n")
+            for start in range(0, rows, 1_000_000):
+                part = times[start:start + 1_000_000]
+                text = part.strftime("%Y-%m-%dT%H:%M:%SZ") + "," + (
+                    (np.arange(len(part)) % 97 + 1) / 10).astype(str)
+                handle.write("\n".join(text) + "\n")
+        size = path.stat().st_size / 1e6
+        out = subprocess.run([sys.executable, "-c", BIG_FILE_PROBE, tmp, str(chunk_rows)],
+                             capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parents[1])
+        points, rss = out.stdout.split()
+        return int(points), size, float(rss)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunk-rows", type=int, default=100_000, help="rows per batch")
     parser.add_argument("--writers", type=int, default=2, help="store requests in flight")
     parser.add_argument("--repeat", type=int, default=2, help="rounds; the best of each counts")
+    parser.add_argument("--big-rows", type=int, default=5_000_000,
+                        help="rows of the synthetic single file streamed for the RSS check")
     args = parser.parse_args()
     if not CAMBRIDGE.is_dir():
         raise SystemExit(f"{CAMBRIDGE} not found; the benchmark needs ../shared/data/cambridge")
@@ -166,6 +206,11 @@ def main() -> None:
     print(f"  ratio sequential / ceiling    {seq_rate / raw_rate:>12.2f}")
     print(f"  peak RSS                      {rss_e2e:>12.0f} MB  (before the run "
           f"{rss_before:.0f} MB; goal < 400 MB)")
+    if args.big_rows:
+        big_points, big_mb, big_rss = big_file_rss(args.big_rows, args.chunk_rows)
+        assert big_points == args.big_rows
+        print(f"  one {big_mb:,.0f} MB CSV ({big_points:,} rows), source only: peak RSS "
+              f"{big_rss:.0f} MB (flat: streamed in chunks of {args.chunk_rows:,} rows)")
     stored = int(counted[0]["values"][0][-1]) if counted else 0
     print(f"  points read back from influx  {stored:>12,}")
     assert stored == points, (stored, points)

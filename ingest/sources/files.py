@@ -35,11 +35,12 @@ from __future__ import annotations
 
 import csv
 import gzip
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -380,52 +381,50 @@ class _FileReader:
         if bad is not None:
             yield bad
             return
+        block_size = max(1 << 12, self.source.options.chunk_rows * 40)
+        with opener(self.path, "rb") as handle:
+            handle.readline()  # the header, parsed above
+            for _ in itertools.islice(handle, skip):  # rows consumed before the checkpoint
+                pass
+            line = skip + 2  # 1-based file line of the next data row (header is line 1)
+            for data in _line_blocks(handle, block_size):
+                total = data.count(b"\n")
+                table, bad = self._parse_block(data, names)
+                rejected = [self._invalid(r, line - 1) for r in bad]
+                skipped = [line - 1 + r.number for r in bad if r.number is not None]
+                skipped += list(line + _empty_lines(data))
+                lines = np.setdiff1d(np.arange(line, line + total), skipped)[: table.num_rows]
+                yield self._convert(table.to_pandas(), rejected, lines, total)
+                line += total
+
+    def _parse_block(self, data: bytes, names: list[str]) -> tuple[pa.Table, list[Any]]:
+        """Parse whole lines of CSV (no header); rows with a wrong field count are returned
+        apart (Arrow's invalid-row handler) instead of failing the block."""
         invalid: list[Any] = []
 
         def on_invalid(row: Any) -> str:
             invalid.append(row)
             return "skip"
 
-        wanted = self.wanted
-        reader = pacsv.open_csv(
-            self.path,
-            read_options=pacsv.ReadOptions(
-                use_threads=False, skip_rows_after_names=skip,
-                block_size=max(1 << 12, self.source.options.chunk_rows * 40),
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=self.source.options.delimiter, invalid_row_handler=on_invalid
-            ),
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=False,
+                                           block_size=len(data) + 1),
+            parse_options=pacsv.ParseOptions(delimiter=self.source.options.delimiter,
+                                             invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                include_columns=wanted,
-                column_types={c: pa.string() for c in wanted},
+                include_columns=self.wanted,
+                column_types={c: pa.string() for c in self.wanted},
                 strings_can_be_null=True,
                 null_values=[""],
             ),
         )
-        line = skip + 2  # 1-based file line of the next data row (header is line 1)
-        for batch in reader:
-            # the reader parses ahead: keep invalid rows that lie beyond this batch for later
-            stop = line + batch.num_rows
-            rows = []
-            for row in sorted(invalid, key=lambda r: -1 if r.number is None else r.number):
-                if row.number is None or row.number < stop:
-                    rows.append(row)
-                    stop += row.number is not None
-            invalid[:] = [r for r in invalid if r not in rows]
-            rejected = [self._invalid(r) for r in rows]
-            total = batch.num_rows + len(rows)
-            skipped = [r.number for r in rows if r.number is not None]
-            lines = np.setdiff1d(np.arange(line, line + total), skipped)[: batch.num_rows]
-            yield self._convert(batch.to_pandas(), rejected, lines, total)
-            line += total
-        if invalid:  # trailing invalid rows after the last good one
-            yield _Chunk(empty_readings(), [self._invalid(r) for r in invalid], len(invalid))
+        return table, invalid
 
-    def _invalid(self, row: Any) -> Rejected:
-        """A CSV row with the wrong number of fields."""
+    def _invalid(self, row: Any, offset: int = 0) -> Rejected:
+        """A CSV row with the wrong number of fields (``offset``: lines before its block)."""
         return self._reject(
-            f"line {row.number}: {row.text}" if row.number is not None else row.text,
+            f"line {row.number + offset}: {row.text}" if row.number is not None else row.text,
             f"row has {row.actual_columns} field(s), the header has {row.expected_columns}: "
             f"a malformed or truncated row; fix or remove it",
         )
@@ -611,6 +610,34 @@ class _FileReader:
             out = converted.frame
         quantity = "energy" if mapping.kind == "power" else conversion.quantity
         return out.assign(meter=meter, quantity=quantity)
+
+def _line_blocks(handle: IO[bytes], size: int) -> Iterator[bytes]:
+    """Whole lines of ``handle`` in blocks of about ``size`` bytes (memory stays flat);
+    a last line without a newline gets one. Newlines inside quoted values are not supported."""
+    carry = b""
+    while True:
+        block = handle.read(size)
+        if not block:
+            if carry:
+                yield carry if carry.endswith(b"\n") else carry + b"\n"
+            return
+        data = carry + block
+        cut = data.rfind(b"\n") + 1
+        data, carry = data[:cut], data[cut:]
+        if data:
+            yield data
+
+
+def _empty_lines(data: bytes) -> np.ndarray:
+    """Indexes of the empty lines in a block of whole lines (Arrow skips them)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    length = ends - starts
+    carriage = length == 1
+    carriage[carriage] = raw[starts[carriage]] == 13
+    return np.flatnonzero((length == 0) | carriage)
+
 
 def _year_overlaps(stem: str, start: pd.Timestamp | None, end: pd.Timestamp | None) -> bool:
     """Whether the UTC year named by ``stem`` overlaps [start, end) (True if not a year)."""
