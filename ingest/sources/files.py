@@ -27,7 +27,9 @@ is unknown or does not suit the meter's kind is quarantined.
 Incremental: the checkpoint records, per file, its size, mtime and the data rows consumed;
 an unchanged file is skipped, a grown one is read from the first new row (append-only
 exports), a shrunk or rewritten one from the start. Files are read in chunks of
-``chunk_rows`` rows, one :class:`~ingest.base.Batch` per chunk, so memory stays flat.
+``chunk_rows`` rows (CSV: blocks of whole lines; Parquet: row batches; Excel files are
+loaded whole, they are small by nature), chunks of small files combined into one
+:class:`~ingest.base.Batch`, so memory stays flat whatever the file size.
 Registers and power samples carry their last sample(s) across chunks in the checkpoint.
 """
 
@@ -254,7 +256,9 @@ class FilesSource:
         end: pd.Timestamp | None = None,
     ) -> Iterator[Batch]:
         """Batches of about ``chunk_rows`` rows from new or grown files: chunks of small files
-        are combined, big files are cut (see the module docstring)."""
+        are combined, big files are cut (see the module docstring). With ``start``/``end``
+        (a backfill window) rows outside are dropped, so the checkpoint returned then only
+        vouches for that window: do not resume regular runs from it."""
         state = _State.load(checkpoint)
         pending: list[_Chunk] = []
         for path, spec in self.paths():
