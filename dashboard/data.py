@@ -360,19 +360,34 @@ class DashboardData:
             "currency": self.settings.currency,
         }
 
-    def freshness(self, user: User) -> pd.DataFrame:
-        """Per visible meter: newest reading and its age; plus ingest source statuses."""
-        latest = self.store.latest([i.id for i in self.catalogue(user)] or ["\x01none"])
+    def freshness(self, user: User, recent: str = "2h", window: str = "7D") -> pd.DataFrame:
+        """Per visible meter: its newest reading and age — exact when it is within ``recent``
+        of now, to the hour within ``window``, else "none in ``window``" — plus the ingest
+        sources' statuses. Bounded queries only: an unbounded LAST over every series costs
+        ~1 s on InfluxDB at 100 meters × 1 year × 15 min."""
+        meters = [i.id for i in self.catalogue(user)]
         now = pd.Timestamp.now(tz="UTC")
-        rows = [{"source": f"meter {r.meter}", "newest": r.time, "age_h": (now - r.time)
-                 / pd.Timedelta("1h"), "state": "readings"} for r in latest.itertuples()]
+        newest: dict[str, pd.Timestamp] = {}
+        if meters:
+            raw = self.store.read_readings(meters, "energy", now - pd.Timedelta(recent), None)
+            newest.update(raw.groupby("meter")["time"].max().to_dict())
+            quiet = [m for m in meters if m not in newest]
+            if quiet:
+                counts = self.store.aggregate(quiet, "energy", now - pd.Timedelta(window),
+                                              now + pd.Timedelta("1h"), "1h", "count")
+                ends = counts.groupby("meter")["time"].max() + pd.Timedelta("1h")
+                newest.update(ends.to_dict())
+        rows = [{"source": f"meter {m}", "newest": newest.get(m, pd.NaT),
+                 "age_h": (now - newest[m]) / pd.Timedelta("1h") if m in newest else np.nan,
+                 "state": "readings" if m in newest else f"none in the last {window}"}
+                for m in meters]
         if user.meters is None:  # source statuses span meters: administrators only
             for kind in INGEST_STATUS_KINDS:
                 for key, body in self.store.list_documents(kind).items():
                     when = body.get("last_success") or body.get("updated_at")
-                    newest = pd.Timestamp(when) if when else pd.NaT
-                    rows.append({"source": f"source {key}", "newest": newest,
-                                 "age_h": (now - newest) / pd.Timedelta("1h") if when else np.nan,
+                    stamp = pd.Timestamp(when) if when else pd.NaT
+                    rows.append({"source": f"source {key}", "newest": stamp,
+                                 "age_h": (now - stamp) / pd.Timedelta("1h") if when else np.nan,
                                  "state": str(body.get("state") or body.get("error") or "ok")})
         return pd.DataFrame(rows, columns=["source", "newest", "age_h", "state"])
 
@@ -380,24 +395,29 @@ class DashboardData:
     def events(self, user: User, meters: Sequence[str] | None = None,
                start: Any = None, end: Any = None) -> pd.DataFrame:
         """Events of visible meters (all of them when ``meters`` is None), newest first."""
-        chosen = self.allowed(user, meters) if meters else [i.id for i in self.catalogue(user)]
-        if not chosen:
-            return self.store.read_events(["\x01none"])
+        if meters:
+            chosen: list[str] | None = self.allowed(user, meters)
+        elif user.meters is None:
+            chosen = None  # every meter: no per-meter filter (cheaper on InfluxDB)
+        else:
+            chosen = [i.id for i in self.catalogue(user)] or ["\x01none"]
         frame = self.store.read_events(chosen, start, end)
         return frame.sort_values("start", ascending=False, ignore_index=True)
 
-    def event(self, user: User, event_id: str) -> pd.Series:
-        """One event with its latest annotation; AccessDenied if its meter is not visible."""
-        frame = self.events(user)
+    def event(self, user: User, event_id: str, meter: str | None = None) -> pd.Series:
+        """One event with its latest annotation; AccessDenied if its meter is not visible.
+        ``meter`` (the table row's) narrows the read; it is checked like any other."""
+        frame = self.events(user, [meter] if meter else None)
         hit = frame[frame["event_id"] == event_id]
-        if hit.empty:
+        if hit.empty or not user.may_see(hit["meter"].iloc[0]):
             raise AccessDenied(f"event {event_id!r} does not exist or is not visible to you")
         return hit.iloc[0]
 
-    def event_window(self, user: User, event_id: str) -> dict[str, Any]:
+    def event_window(self, user: User, event_id: str,
+                     meter: str | None = None) -> dict[str, Any]:
         """Readings around an event with the expected band (issued forecast if any, else the
         same hour-of-week over the four weeks before)."""
-        event = self.event(user, event_id)
+        event = self.event(user, event_id, meter)
         meter = event["meter"]
         info = self.info(user, meter)
         pad = max(pd.Timedelta("1D"), (event["end"] - event["start"]))
@@ -418,9 +438,10 @@ class DashboardData:
         return {"event": event, "info": info, "actual": actual,
                 "band": band[["time", "expected", "lower", "upper"]], "band_source": source}
 
-    def annotate(self, user: User, event_id: str, status: str, note: str = "") -> None:
+    def annotate(self, user: User, event_id: str, status: str, note: str = "",
+                 meter: str | None = None) -> None:
         """Acknowledge or annotate a visible event as ``user``; persisted in the store."""
-        self.event(user, event_id)
+        self.event(user, event_id, meter)
         self.store.annotate_event(event_id, status, by=user.name, note=note)
 
     # -------------------------------------------------------------- forecasts

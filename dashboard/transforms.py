@@ -139,6 +139,10 @@ def typical_band(history: pd.DataFrame, times: pd.Series, low: float = 0.1,
     def how(ts: pd.Series) -> pd.Series:
         return ts.dt.weekday * 24 + ts.dt.hour
 
+    if history.empty:
+        return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"),
+                             **{c: pd.Series(dtype="float64")
+                                for c in ("expected", "lower", "upper")}})
     hist = history.assign(how=how(history["time"]))
     stats = hist.groupby("how")["value"].quantile([0.5, low, high]).unstack()
     stats.columns = ["expected", "lower", "upper"]

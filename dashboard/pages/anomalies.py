@@ -96,7 +96,8 @@ def show_event(selected: list[dict] | None) -> Any:
         return figures.message("Select an event in the table to see it against the expected "
                                "band.")
     data, user = request_data()
-    return figures.event_chart(data.event_window(user, selected[0]["event_id"]))
+    row = selected[0]
+    return figures.event_chart(data.event_window(user, row["event_id"], row.get("meter")))
 
 
 @dash.callback(Output("anomalies-saved", "children"), Input("anomalies-ack", "n_clicks"),
@@ -109,7 +110,7 @@ def annotate(_ack: int, _nonroutine: int, selected: list[dict] | None,
     status = "non-routine" if dash.ctx.triggered_id == "anomalies-nonroutine" else "acknowledged"
     data, user = request_data()
     event_id = selected[0]["event_id"]
-    data.annotate(user, event_id, status, note or "")
+    data.annotate(user, event_id, status, note or "", selected[0].get("meter"))
     now = pd.Timestamp.now(tz="UTC")
     return f"{selected[0]['meter']} {selected[0]['kind']} marked {status} by {user.name} at " \
            f"{now:%H:%M:%S} UTC"
