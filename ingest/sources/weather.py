@@ -6,6 +6,7 @@ Modes:
   ``temperature_2m`` [degC], ``relative_humidity_2m`` [%] and ``shortwave_radiation``
   [W/m2] for the site's latitude/longitude, fetched ``chunk_days`` at a time from ``since``
   (or the checkpoint) up to ``archive_delay_days`` before today. One batch per request.
+  Recent days the archive has not filled yet (trailing ``null``) are fetched again later.
 - ``forecast`` — Open-Meteo forecast API (``/v1/forecast``, ``past_days`` +
   ``forecast_days``); written to a separate meter (default ``<weather_meter>-forecast``) so
   forecasts never mix with observations.
@@ -46,6 +47,8 @@ VARIABLES: dict[str, str] = {
 
 ARCHIVE_URL = "https://archive-api.open-meteo.com/v1/archive"
 FORECAST_URL = "https://api.open-meteo.com/v1/forecast"
+RECENT_DAYS = 14
+"""Archive chunks ending this close to today may still be filling in (trailing nulls)."""
 
 
 @register_source("weather")
@@ -155,7 +158,16 @@ class WeatherSource:
             params = {"start_date": day.strftime("%Y-%m-%d"),
                       "end_date": stop.strftime("%Y-%m-%d")}
             readings = self._request(self.options.archive_url, params)
-            day = stop + pd.Timedelta(days=1)
+            following = stop + pd.Timedelta(days=1)
+            hours = readings.loc[readings["quantity"] == "temperature", "time"]
+            covered = hours.max() + pd.Timedelta("1h") if len(hours) else day
+            if stop >= today - pd.Timedelta(days=RECENT_DAYS) and covered < following:
+                # the archive has not caught up yet (trailing nulls): fetch again from the
+                # first incomplete day next time; rewritten hours overwrite themselves
+                yield Batch(_clip(readings, start, end), [],
+                            {"next_day": covered.normalize().strftime("%Y-%m-%d")})
+                return
+            day = following
             yield Batch(_clip(readings, start, end), [],
                         {"next_day": day.strftime("%Y-%m-%d")})
 

@@ -46,16 +46,18 @@ def weather_source(replay: Any, **options) -> WeatherSource:
     return source
 
 
-def day_body(day: str) -> str:
-    times = [f"{day}T{h:02d}:00" for h in range(24)]
-    return archive_body(times, [float(h) for h in range(24)])
+def day_body(day: str, days: int = 1) -> str:
+    """Hourly answer for ``days`` days from ``day``, every value present."""
+    times = pd.date_range(day, periods=24 * days, freq="h").strftime("%Y-%m-%dT%H:%M")
+    return archive_body(list(times), [float(h % 24) for h in range(24 * days)])
 
 
 def test_archive_walks_from_since_in_chunks_and_resumes_from_checkpoint(
         open_meteo: Any) -> None:
     source = weather_source(open_meteo, since="2024-01-01", chunk_days=10)
     source.today = pd.Timestamp("2024-01-31T12:00Z")  # archive lags 5 days → up to 26 Jan
-    open_meteo.bodies = [day_body(d) for d in ("2024-01-01", "2024-01-11", "2024-01-21")]
+    open_meteo.bodies = [day_body("2024-01-01", 10), day_body("2024-01-11", 10),
+                         day_body("2024-01-21", 6)]
     batches = list(source.fetch(None))
     asked = [(q["start_date"], q["end_date"]) for _, q in open_meteo.requests]
     assert asked == [("2024-01-01", "2024-01-10"), ("2024-01-11", "2024-01-20"),
@@ -69,7 +71,7 @@ def test_archive_walks_from_since_in_chunks_and_resumes_from_checkpoint(
                                                {"next_day": "2024-01-27"}]
     readings = validate_readings(pd.concat([b.readings for b in batches]))
     assert set(readings["meter"]) == {"cam-weather"}
-    assert len(readings) == 3 * 24 * 3
+    assert len(readings) == 26 * 24 * 3
     open_meteo.requests.clear()
     assert list(source.fetch(batches[-1].checkpoint)) == []  # up to date: no request
     assert open_meteo.requests == []
@@ -138,3 +140,18 @@ def test_example_config_sections_validate() -> None:
     sources = parse_config({"sites": [s.model_dump(mode="json") for s in config.sites],
                             **data}).sources
     assert [s.type for s in sources] == ["files", "files", "greenbutton"]
+
+
+def test_archive_refetches_recent_days_it_has_not_filled_yet(open_meteo: Any) -> None:
+    source = weather_source(open_meteo, since="2024-03-01", chunk_days=31)
+    source.today = pd.Timestamp("2024-03-10T08:00Z")  # archive up to 5 March
+    times = [f"2024-03-0{d}T{h:02d}:00" for d in range(1, 6) for h in range(24)]
+    temps = [5.0] * (3 * 24 + 12) + [None] * 36  # filled up to 4 March 11:00
+    open_meteo.body = archive_body(times, temps)
+    (batch,) = list(source.fetch(None))
+    assert batch.checkpoint == {"next_day": "2024-03-04"}
+    assert batch.readings["time"].max() == pd.Timestamp("2024-03-05T23:00Z")  # humidity etc.
+    open_meteo.body = archive_body(times[72:], [6.0] * 48)
+    (again,) = list(source.fetch(batch.checkpoint))
+    assert open_meteo.requests[-1][1]["start_date"] == "2024-03-04"
+    assert again.checkpoint == {"next_day": "2024-03-06"}
