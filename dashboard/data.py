@@ -592,7 +592,7 @@ def mv_project(data: DashboardData, user: User, info: MeterInfo, periods: dict[s
                        "quality) as CSV, times UTC ISO 8601, values %.6f",
     }
     shown = series.rename(columns={"adjusted_baseline": "baseline"})[["time", "baseline", "actual"]]
-    per = "observation"
+    per = {"daily": "day", "billing": "billing period"}.get(result.granularity, "day")
     if result.granularity == "hourly":
         shown, cumulative = transforms.savings_per_day(shown, cumulative, info.timezone)
         per = "day"

@@ -8,7 +8,7 @@ import pandas as pd
 from dash import Input, Output, dash_table, dcc, html
 
 from dashboard import components, figures
-from dashboard.data import request_data
+from dashboard.data import AccessDenied, request_data
 
 dash.register_page(__name__, path="/", name="Live", order=0, title="wattlens · live")
 
@@ -18,9 +18,18 @@ _CARDS = [("kpi-energy-today", "energy today"), ("kpi-peak-today", "peak today")
           ("kpi-cost-month", "cost this month"), ("kpi-co2-month", "CO2 this month")]
 
 
+def _refresh_ms() -> int:
+    """The configured refresh period [ms] (5 s when there is no request to ask)."""
+    try:
+        data, _user = request_data()
+    except (AccessDenied, RuntimeError, KeyError):
+        return 5000
+    return int(data.settings.refresh_s * 1000)
+
+
 def layout(**_: str) -> html.Div:
     return html.Div([
-        dcc.Interval(id="live-tick", interval=5000, n_intervals=0),
+        dcc.Interval(id="live-tick", interval=_refresh_ms(), n_intervals=0),
         html.Div(id="live-status", className="status", children="waiting for the first reading…"),
         html.Div([components.card(i, t) for i, t in _CARDS], className="cards"),
         components.section("Today so far", components.graph("live-today",
