@@ -166,8 +166,17 @@ def test_docs_have_examples():
     assert len(_example_pages()) >= 5
 
 
+def _example_params() -> list:
+    """Pages with examples; a page whose examples start a throwaway influxd (when installed)
+    carries the ``influx`` marker."""
+    return [pytest.param(page, id=str(page.relative_to(DOCS)),
+                         marks=[pytest.mark.influx] if "LocalInfluxd" in page.read_text("utf-8")
+                         else [])
+            for page in _example_pages()]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("page", _example_pages(), ids=lambda p: str(p.relative_to(DOCS)))
+@pytest.mark.parametrize("page", _example_params())
 def test_page_examples_run(page: Path, tmp_path: Path):
     from wattlens.config import parse_config
 
