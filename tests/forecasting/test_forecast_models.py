@@ -117,3 +117,15 @@ def test_bad_input_is_a_clear_error(name: str, meter_data) -> None:
         short = weather[weather.index < load.index[-12]]
         with pytest.raises(ForecastInputError, match="weather does not cover"):
             model.predict(load.index[-24:], short, load[:-24])
+
+
+@pytest.mark.parametrize("name", ["prophet", "persistence-day"])
+def test_quarter_hourly_meter(name: str, make_meter) -> None:
+    load, weather = make_meter(days=24)  # the last day is a Wednesday
+    quarter = pd.Series(np.repeat(load.to_numpy() / 4, 4),
+                        index=pd.date_range(load.index[0], periods=4 * len(load), freq="15min"))
+    history, actual = quarter[:-96], quarter[-96:]
+    pred = fit_model(name, history, weather, SITE).predict(actual.index, weather, history)
+    assert len(pred) == 96 and list(pred["time"]) == list(actual.index)
+    m = metrics(actual.to_numpy(), pred["yhat"], pred["yhat_lower"], pred["yhat_upper"])
+    assert m["cv_rmse_pct"] < 20, m
