@@ -111,13 +111,15 @@ def raw_ceiling(url: str, database: str, bodies: list[bytes], writers: int) -> f
 
 
 BIG_FILE_PROBE = """
-import resource, sys
+import sys
 from pathlib import Path
 from ingest.sources.files import FilesSource
 source = FilesSource("big", FilesSource.Options(root=Path(sys.argv[1]), glob="big.csv",
                      columns={"kwh": {"meter": "big"}}, chunk_rows=int(sys.argv[2])))
 points = sum(len(batch.readings) for batch in source.fetch(None))
-print(points, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM: this process's own peak (ru_maxrss would carry the parent's peak across fork+exec)
+status = Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0]
+print(points, int(status) / 1024)
 """
 
 
