@@ -207,3 +207,20 @@ def test_cambridge_backfill_window_reads_only_the_years_it_needs() -> None:
     assert set(only_2019[-1].checkpoint["files"]) == {
         "buildings/UCam_Building_b7/electricity/2019.csv"}
     assert readings_of(only_2019)["value"].tolist() == [10.5]
+
+
+@pytest.mark.parametrize("ext", ["parquet", "xlsx"])
+def test_parquet_and_excel_resume_from_a_mid_file_checkpoint(tmp_path: Path, ext: str) -> None:
+    times = pd.date_range("2024-01-01", periods=2500, freq="h", tz="UTC")
+    frame = pd.DataFrame({"time": times, "kwh": [float(i) for i in range(2500)]})
+    if ext == "parquet":
+        frame.to_parquet(tmp_path / "a.parquet", index=False)
+    else:
+        frame.assign(time=times.tz_localize(None)).to_excel(tmp_path / "a.xlsx", index=False)
+    source = make_source(tmp_path, glob=f"*.{ext}", chunk_rows=1000)
+    batches = list(source.fetch(None))
+    assert len(readings_of(batches)) == 2500
+    first = batches[0]
+    assert first.checkpoint["files"][f"a.{ext}"]["rows"] == 1000
+    rest = readings_of(list(source.fetch(first.checkpoint)))
+    assert rest["value"].tolist() == [float(i) for i in range(1000, 2500)]
