@@ -20,6 +20,9 @@ Contract (for source authors and the worker runtime):
   keys ``name``, ``type``, ``interval``, ``enabled``; every other key of the table is an option of
   that type, validated by its ``Options`` model (errors name the key, the value and the fix).
   Source modules register themselves on import; ``ingest.sources`` imports them all.
+  ``section.model_dump()`` gives the options nested under ``options``; that form validates too.
+- :func:`prefetch` wraps ``fetch`` so that the next batch is parsed while the current one is
+  written (a backfill of file sources runs ~1.3-2x faster; see benchmarks/bench_ingest.py).
 """
 
 from __future__ import annotations
