@@ -134,20 +134,24 @@ def measure(store, config: Config, calls: int, with_mv: bool) -> tuple[list[dict
     for cb in cbs:
         if cb.output_ids[0].startswith("_pages") or skip & set(cb.output_ids):
             continue
-        times, sizes, statuses = [], {}, set()
+        times, sizes, statuses, errors = [], {}, set(), 0
         for k in range(calls):
             meter = meters[(k * 7) % min(len(meters), 10 if "forecast" in cb.output else 100)]
             values = {"meter-picker.value": meter, "live-tick.n_intervals": k,
                       "url.pathname": "/", "anomalies-scope.value": ["meter"],
                       "forecast-horizon.value": "day-ahead (0-24 h)",
-                      "explorer-against.value": "year", "forecast-period.start_date": None}
+                      "explorer-against.value": "year",
+                      "forecast-period.start_date": "2019-12-04",
+                      "forecast-period.end_date": "2019-12-31"}
             if cb.output_ids[0] == "anomalies-chart":
                 events = store.read_events([meter])
                 if events.empty:
                     continue
-                values["anomalies-grid.selectedRows"] = [{"event_id": events["event_id"].iloc[0]}]
+                values["anomalies-grid.selectedRows"] = [  # a grid row, as the browser sends
+                    {"event_id": events["event_id"].iloc[0], "meter": meter}]
             answer = probe.call(client, cb, values)
             statuses.add(answer.status)
+            errors += b'"error-banner"' in answer.body and b'"block"' in answer.body
             times.append(answer.seconds * 1000)
             for key, size in figure_sizes(answer).items():
                 sizes[key] = max(sizes.get(key, 0), size)
@@ -158,7 +162,7 @@ def measure(store, config: Config, calls: int, with_mv: bool) -> tuple[list[dict
                 times.append(answer.seconds * 1000)
         if not times:
             continue
-        rows.append({"callback": cb.output.strip(".").split("...")[0], "statuses": statuses,
+        rows.append({"callback": cb.output.strip(".").split("...")[0], "errors": errors,
                      "p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95)),
                      "sizes": sizes})
     if with_mv:
@@ -194,10 +198,12 @@ def main() -> None:
             console.print(f"{name}: seeded in {seconds:.1f} s")
             results[name] = measure(stores[name], config, args.calls, with_mv=True)
             stores[name].close()
-    table = Table(title=f"dashboard callbacks, {args.meters} meters × 1 year × 15 min, "
+    table = Table(min_width=130,
+                  title=f"dashboard callbacks, {args.meters} meters × 1 year × 15 min, "
                         f"{args.calls} calls each (server time, cache off)")
     for column in ("callback", "DuckDB p50 ms", "DuckDB p95 ms", "p95/goal",
-                   "InfluxDB p50 ms", "InfluxDB p95 ms", "p95/goal", "max chart JSON kB"):
+                   "InfluxDB p50 ms", "InfluxDB p95 ms", "p95/goal", "max chart JSON kB",
+                   "errors"):
         table.add_column(column, justify="left" if column == "callback" else "right")
     duck = {r["callback"]: r for r in results["duckdb"][0]}
     influx = {r["callback"]: r for r in results["influx"][0]}
@@ -212,7 +218,7 @@ def main() -> None:
         table.add_row(name, f"{d['p50']:.0f}", f"{d['p95']:.0f}",
                       f"{d['p95'] / GOAL_MS['duckdb']:.2f}", f"{i['p50']:.0f}",
                       f"{i['p95']:.0f}", f"{i['p95'] / GOAL_MS['influx']:.2f}",
-                      f"{size / 1000:.0f}" if size else "-")
+                      f"{size / 1000:.0f}" if size else "-", str(d["errors"] + i["errors"]))
     console.print(table)
     for name in ("duckdb", "influx"):
         mv = results[name][1]

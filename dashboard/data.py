@@ -332,10 +332,10 @@ class DashboardData:
         day_end = day_start + pd.Timedelta("1D")
         month_start = day_start.replace(day=1)
         today = self.store.read_readings([meter], "energy", day_start, day_end)
-        month = self.store.aggregate([meter], "energy", month_start, day_end, "1h", "sum",
+        # one query gives the month's energy and its peak: 15-min sums are the readings
+        # themselves for 15-min and hourly meters, and 15-min energy for faster ones
+        month = self.store.aggregate([meter], "energy", month_start, day_end, "15min", "sum",
                                      tz=info.timezone)
-        month_raw_peak = self.store.aggregate([meter], "energy", month_start, day_end,
-                                              "15min", "max", tz=info.timezone)
         history = self.hourly(user, meter, day_start - pd.Timedelta("35D"), day_start)
         forecast = self.store.read_forecasts([meter], day_start, day_end)
         if not forecast.empty:
@@ -345,9 +345,7 @@ class DashboardData:
                         .sort_values(["model", "time"], ignore_index=True))
         price = self.settings.price_per_kwh.get(info.commodity, 0.0)
         co2 = self.settings.co2_kg_per_kwh.get(info.commodity, 0.0)
-        month_kpi = transforms.kpis(month, 1.0, price, co2)
-        if not month_raw_peak.empty:
-            month_kpi["peak_kw"] = float(month_raw_peak["value"].max() / info.interval_h)
+        month_kpi = transforms.kpis(month, max(info.interval_h, 0.25), price, co2)
         return {
             "info": info,
             "latest": latest.iloc[0].to_dict(),

@@ -18,9 +18,9 @@ dash.register_page(__name__, path="/anomalies", name="Anomalies", order=3,
 
 _COLUMNS = [
     {"field": "start", "headerName": "start (local)", "filter": "agTextColumnFilter",
-     "sort": "desc", "minWidth": 170},
+     "sort": "desc", "minWidth": 190},
     {"field": "end", "headerName": "end (local)", "filter": "agTextColumnFilter",
-     "minWidth": 170},
+     "minWidth": 190},
     {"field": "meter", "filter": "agTextColumnFilter"},
     {"field": "kind", "filter": "agTextColumnFilter"},
     {"field": "severity", "filter": "agNumberColumnFilter", "width": 110},

@@ -62,9 +62,7 @@ def layout(**_: str) -> html.Div:
             html.Button("download report (HTML)", id="mv-report-button", className="button"),
             dcc.Download(id="mv-report"),
         ], className="form")),
-        dcc.Loading(html.Div(id="mv-summary", children=html.P(
-            "Choose the periods and the model, then estimate savings.", className="note")),
-            type="dot"),
+        dcc.Loading(html.Div(id="mv-summary"), type="dot"),
         html.Div([
             components.section("Adjusted baseline against actual",
                                components.graph("mv-chart", "Run an estimate to see the "
@@ -109,11 +107,15 @@ _FORM = [State("meter-picker", "value"), State("mv-baseline", "start_date"),
 
 
 @dash.callback(Output("mv-summary", "children"), Output("mv-chart", "figure"),
-               Output("mv-cumulative", "figure"), Input("mv-run", "n_clicks"), *_FORM,
-               prevent_initial_call=True)
+               Output("mv-cumulative", "figure"), Input("mv-run", "n_clicks"),
+               Input("meter-picker", "value"), *_FORM[1:])
 def run(_clicks: int, meter: str, b0: str, b1: str, k0: str | None, k1: str | None,
         r0: str, r1: str, model: str, confidence: float) -> tuple:
     data, user = request_data()
+    if dash.ctx.triggered_id != "mv-run":  # a new meter: the old result no longer applies
+        name = data.info(user, meter).name
+        text = f"Choose the periods and the model for {name}, then estimate savings."
+        return html.P(text, className="note"), figures.message(text), figures.message(text)
     project = data.savings(user, meter, (b0, b1), (r0, r1),
                            (k0, k1) if k0 and k1 else None, model, confidence)
     tz = project["info"].timezone

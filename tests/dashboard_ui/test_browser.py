@@ -180,6 +180,13 @@ def test_meter_picker_changes_every_chart(dash_duo, app):
     ready(dash_duo, "/anomalies")
     wait(lambda: all("b97-elec" in r for r in grid_rows(dash_duo, "anomalies-grid")),
          what="anomaly table to follow the meter")
+    open_page(dash_duo, "/savings")  # an M&V result is withdrawn when the meter changes
+    _pick(dash_duo, "(b2-elec,")
+    run_mv(dash_duo)
+    _pick(dash_duo, "(b97-elec,")
+    for g in ("mv-chart", "mv-cumulative"):
+        wait(lambda g=g: traces(dash_duo, g) == 0, what=f"{g} to drop the b2 result")
+    assert "b97 elec" in dash_duo.find_element("#mv-summary").text
     assert severe(dash_duo) == []
 
 
