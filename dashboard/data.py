@@ -31,8 +31,8 @@ EXTENSION = "wattlens_dashboard"
 SESSION_USER = "wattlens_user"
 """Key of the logged-in user's name in the Flask session."""
 RECOMMENDATION_KIND = "recommendation"
-INGEST_STATUS_KINDS = ("ingest-status", "ingest_status", "status")
-"""Document kinds the ingest workers may publish their per-source status under."""
+INGEST_STATUS_KIND = "ingest-status"
+"""Document kind of the ingest worker's per-source status (``ingest.worker``)."""
 
 
 class AccessDenied(PermissionError):
@@ -380,13 +380,16 @@ class DashboardData:
                  "state": "readings" if m in newest else f"none in the last {window}"}
                 for m in meters]
         if user.meters is None:  # source statuses span meters: administrators only
-            for kind in INGEST_STATUS_KINDS:
-                for key, body in self.store.list_documents(kind).items():
-                    when = body.get("last_success") or body.get("updated_at")
-                    stamp = pd.Timestamp(when) if when else pd.NaT
-                    rows.append({"source": f"source {key}", "newest": stamp,
-                                 "age_h": (now - stamp) / pd.Timedelta("1h") if when else np.nan,
-                                 "state": str(body.get("state") or body.get("error") or "ok")})
+            for key, body in self.store.list_documents(INGEST_STATUS_KIND).items():
+                when = body.get("newest_reading") or body.get("last_success")
+                stamp = pd.Timestamp(when) if when else pd.NaT
+                state = (f"{body.get('type', 'source')}: {body.get('readings_last_hour', 0)} "
+                         f"readings in the last hour, {body.get('errors', 0)} errors")
+                if body.get("last_error"):
+                    state += f" (last: {body['last_error']})"
+                rows.append({"source": f"source {key}", "newest": stamp,
+                             "age_h": (now - stamp) / pd.Timedelta("1h") if when else np.nan,
+                             "state": state})
         return pd.DataFrame(rows, columns=["source", "newest", "age_h", "state"])
 
     # ---------------------------------------------------------------- events

@@ -129,12 +129,18 @@ def test_events_recommendations_and_annotations_are_scoped(client, seeded):
     assert "alice" not in set(after["annotated_by"])
 
 
-def test_freshness_hides_other_buildings(client):
+def test_freshness_hides_other_buildings_and_sources(client):
     login(client, "alice")
     cb = probe.find(probe.callbacks(client), "live-freshness")
     text = probe.call(client, cb, {"meter-picker.value": OWN, "live-tick.n_intervals": 1}
                       ).body.decode()
     assert "meter b2-elec" in text and "b97" not in text and "b119" not in text
+    assert "source modbus-b97" not in text
+    client.get("/logout")
+    login(client, "admin")
+    text = probe.call(client, cb, {"meter-picker.value": OWN, "live-tick.n_intervals": 1}
+                      ).body.decode()
+    assert "source modbus-b97" in text and "12 readings in the last hour" in text
 
 
 def test_plain_passwords_are_refused_in_the_config():
