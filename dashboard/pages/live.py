@@ -85,8 +85,10 @@ def update_live(meter: str | None, _tick: int) -> tuple:
 def update_side(_tick: int, meter: str | None) -> tuple:
     data, user = request_data()
     fresh = data.freshness(user)
+    tzs = {f"meter {i.id}": i.timezone for i in data.catalogue(user)}
     rows = [{"source": r.source,
-             "newest (UTC)": "never" if pd.isna(r.newest) else f"{r.newest:%Y-%m-%d %H:%M}",
+             "newest": "–" if pd.isna(r.newest) else
+             f"{r.newest.tz_convert(tzs.get(r.source, 'UTC')):%Y-%m-%d %H:%M %Z}",
              "age": "–" if pd.isna(r.age_h) else _ago(r.age_h), "state": r.state}
             for r in fresh.itertuples()]
     freshness = dash_table.DataTable(
@@ -95,7 +97,7 @@ def update_side(_tick: int, meter: str | None) -> tuple:
     info = data.info(user, meter)
     building = [i.id for i in data.catalogue(user) if i.building == info.building]
     events = data.events(user, building).head(6)
-    tzs = {i.id: i.timezone for i in data.catalogue(user)}
+    tzs = {i.id: i.timezone for i in data.catalogue(user)}  # by meter id from here on
     if events.empty:
         anomalies: object = f"No anomalies recorded in {info.building_name}."
     else:
