@@ -59,6 +59,7 @@ def render_report(project: dict[str, Any]) -> str:
     warnings = "".join(f"<li>{escape(w)}</li>" for w in project["warnings"]) or "<li>none</li>"
     params = escape(json.dumps(project["parameters"], indent=2, sort_keys=True, default=str))
     info = project["info"]
+    option = "B (an equipment submeter)" if info.parent else "C (a whole-building meter)"
     inputs = escape(json.dumps(project["inputs"], indent=2, sort_keys=True, default=str))
     monthly = project["series"].copy()
     table = ""
@@ -76,7 +77,7 @@ pre{{background:#f6f8fa;padding:1em}}</style></head><body>
 <h1>Measurement &amp; verification report</h1>
 <p>Meter <b>{escape(info.name)}</b> ({escape(info.id)}, {escape(info.commodity)}) at
 {escape(info.building_name)}, {escape(info.site_name)}. Dates are local ({escape(info.timezone)});
-energy in kWh. IPMVP Option C (whole meter), savings = adjusted baseline − actual.</p>
+energy in kWh. IPMVP Option {option}, savings = adjusted baseline − actual.</p>
 <h2>Result</h2><table id="summary">{rows}</table>
 <h2>Warnings and data sufficiency</h2><ul id="warnings">{warnings}</ul>
 <h2>Model and fitted parameters</h2><pre id="parameters">{params}</pre>

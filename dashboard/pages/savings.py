@@ -46,7 +46,9 @@ def layout(**_: str) -> html.Div:
                     "noRowsToShow": "No recommendations yet: run `wattlens recommend`."}},
                 style={"height": "300px"}),
             note="Ranked by annual value; every number comes with its evidence."),
-        components.section("M&V project (IPMVP Option C: the picked meter)", html.Div([
+        components.section(
+            "M&V project on the picked meter (IPMVP Option C for a building meter, B for a "
+            "submeter)", html.Div([
             html.Label(["baseline ", components.period("mv-baseline")]),
             html.Label(["blackout (installation, optional) ", components.period("mv-blackout")]),
             html.Label(["reporting ", components.period("mv-reporting")]),
