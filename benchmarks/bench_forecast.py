@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ from forecasting.runner import MeterFailure, dask_client, run_per_meter  # noqa:
 
 DATA = ROOT / ".." / "shared" / "data" / "cambridge"
 SITE = Site("Europe/London", "GB-ENG")
-MODELS = ["prophet", "towt", "persistence-day", "persistence-week", "persistence-ensemble"]
+MODELS = ["persistence-day", "persistence-week", "persistence-ensemble", "towt", "prophet"]
 
 
 def load_building(building: str, years: range) -> pd.Series:
@@ -73,12 +74,18 @@ def _fit_forecast(meter: str, load: pd.Series, weather: pd.DataFrame) -> float:
     return time.perf_counter() - began
 
 
-def accuracy(loads: dict[str, pd.Series], weather: pd.DataFrame, months: int, workers: int
-             ) -> dict[str, dict]:
+def accuracy(loads: dict[str, pd.Series], weather: pd.DataFrame, months: int, workers: int,
+             models: list[str], save: Path | None) -> dict[str, dict]:
+    """Backtest each model (reusing results saved in ``save`` by an earlier run)."""
     end = (pd.Timestamp("2019-01-01") + pd.DateOffset(months=months)).date()
     docs = {}
     with dask_client(workers=workers) as client:
-        for model in MODELS:
+        for model in models:
+            path = save / f"{model}-{months}m.json" if save else None
+            if path is not None and path.exists():
+                docs[model] = json.loads(path.read_text())
+                print(f"{model}: reused {path}")
+                continue
             spec = BacktestSpec(model, 24, 7, 365, dt.date(2019, 1, 1), end)
             began = time.perf_counter()
             results = run_per_meter(_backtest, {m: (s, spec) for m, s in loads.items()},
@@ -89,6 +96,11 @@ def accuracy(loads: dict[str, pd.Series], weather: pd.DataFrame, months: int, wo
                     results[meter] = _failed(meter, res.reason)
             docs[model] = summarise(model, 24, results)
             docs[model]["seconds"] = time.perf_counter() - began
+            agg = docs[model]["aggregate"]
+            print(f"{model}: median CV(RMSE) {agg['median_cv_rmse_pct']} %, "
+                  f"{docs[model]['seconds']:.0f} s", flush=True)
+            if path is not None:
+                path.write_text(json.dumps(docs[model], default=float))
     return docs
 
 
@@ -124,7 +136,10 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=12, help="months of 2019 to backtest")
     parser.add_argument("--workers", type=int, default=2, help="workers for the backtests")
     parser.add_argument("--repeat", type=int, default=2, help="throughput: fits per meter")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated models")
+    parser.add_argument("--save", type=Path, help="directory keeping each model's results")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"{DATA} is missing: the benchmark needs ../shared/data/cambridge")
@@ -134,7 +149,10 @@ def main() -> None:
     print(f"{len(loads)} buildings, electricity 2018-2019, Bedford weather")
 
     if not args.skip_accuracy:
-        docs = accuracy(loads, weather, args.months, args.workers)
+        models = args.models.split(",")
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+        docs = accuracy(loads, weather, args.months, args.workers, models, args.save)
         print(f"\nDay-ahead backtest, 2019 ({args.months} months), origins at London midnight, "
               f"refit weekly on 365 days, observed weather over the horizon")
         print("| model | median CV(RMSE) % | median NMBE % | median coverage % (80 % PI) "
@@ -142,18 +160,23 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|")
         for model, doc in docs.items():
             agg = doc["aggregate"]
+            if not agg["meters_scored"]:
+                print(f"| {model} | no meter scored | | | | | |")
+                continue
             print(f"| {model} | {agg['median_cv_rmse_pct']:.1f} | {agg['median_nmbe_pct']:.2f} "
                   f"| {agg['median_coverage_pct']:.0f} | {agg['g14_pass_meters']}"
                   f"/{agg['meters_scored']} | {agg['meters_scored']} | {doc['seconds']:.0f} |")
         cv = {model: {m: v.get("cv_rmse_pct", np.inf) for m, v in doc["meters"].items()}
               for model, doc in docs.items()}
+        if set(MODELS) - set(docs):
+            return
         wins = [m for m in cv["prophet"]
                 if all(cv["prophet"][m] < cv[b][m] for b in MODELS if b != "prophet")]
         print("\nper meter CV(RMSE) %:")
-        print("| meter | " + " | ".join(MODELS) + " |")
-        print("|---|" + "---|" * len(MODELS))
-        for m in cv["prophet"]:
-            print(f"| {m} | " + " | ".join(f"{cv[k][m]:.1f}" for k in MODELS) + " |")
+        print("| meter | " + " | ".join(docs) + " |")
+        print("|---|" + "---|" * len(docs))
+        for m in next(iter(cv.values())):
+            print(f"| {m} | " + " | ".join(f"{cv[k][m]:.1f}" for k in docs) + " |")
         ratio = docs["prophet"]["aggregate"]["median_cv_rmse_pct"] / \
             docs["persistence-week"]["aggregate"]["median_cv_rmse_pct"]
         share = len(wins) / len(cv["prophet"])
@@ -162,6 +185,8 @@ def main() -> None:
         print(f"Prophet beats every baseline on {len(wins)}/{len(cv['prophet'])} meters "
               f"({100 * share:.0f} %; goal >= 80 %: {'met' if share >= 0.8 else 'NOT met'})")
 
+    if args.skip_throughput:
+        return
     rates = {w: throughput(loads, weather, w, args.repeat) for w in (1, 2)}
     print(f"\nThroughput (Prophet fit on one meter-year hourly + 24 h forecast): "
           f"1 worker {rates[1]:.0f} meter-years/min, 2 workers {rates[2]:.0f} meter-years/min "

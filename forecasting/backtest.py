@@ -208,13 +208,14 @@ def summarise(model: str, horizon_hours: int, results: dict[str, MeterBacktest]
         if res.error:
             meters[meter] = {"error": res.error}
         else:
-            meters[meter] = dict(res.metrics)
+            meters[meter] = {k: None if isinstance(v, float) and not np.isfinite(v) else v
+                             for k, v in res.metrics.items()}
             if res.skipped:
                 meters[meter]["skipped_first"] = res.skipped[0]
     scored = [m for m in meters.values() if "error" not in m]
 
     def median(key: str) -> float | None:
-        values = [m[key] for m in scored if np.isfinite(m[key])]
+        values = [m[key] for m in scored if m[key] is not None]
         return float(np.median(values)) if values else None
 
     return {

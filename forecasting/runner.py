@@ -80,7 +80,7 @@ def run_per_meter(
     ``shared`` values (e.g. the weather frame) are sent to the workers once. Returns each
     meter's result, or a :class:`MeterFailure`; the progress bar goes to ``console``.
     """
-    shared_futures = [client.scatter(value, broadcast=True) for value in shared]
+    shared_futures = [client.scatter(value, broadcast=True, hash=False) for value in shared]
     run = uuid.uuid4().hex[:8]  # task keys unique per run: never reuse an earlier result
     futures = {
         client.submit(guarded, fn, meter, *args, *shared_futures,

@@ -36,6 +36,9 @@ def test_local_cluster_runs_every_meter_and_reports_failures(make_meter) -> None
     with dask_client(workers=2, processes=False) as client:
         assert len(client.scheduler_info()["workers"]) == 2
         results = run_per_meter(_backtest_task, tasks, (weather,), client=client)
+        # the same shared frame scattered again right away must not lose its data
+        again = run_per_meter(_backtest_task, tasks, (weather,), client=client)
+    assert not isinstance(again["m0"], MeterFailure) and again["m0"].error is None
     assert set(results) == set(tasks)
     for i in range(3):
         assert results[f"m{i}"].error is None and results[f"m{i}"].metrics["n"] == 48
