@@ -2,7 +2,7 @@
 electricity + gas + weather) through the ``files`` source (preset ``cambridge``) into
 InfluxStore on a throwaway local influxd, against the raw line-protocol ceiling in the same run.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--chunk-rows 100000] [--writers 2] [--repeat 2]
+    .venv/bin/python benchmarks/bench_ingest.py [--chunk-rows 100000] [--writers 2] [--repeat 3]
 
 Prints, for the same data:
 
@@ -13,8 +13,9 @@ Prints, for the same data:
 - the raw ceiling: the same batches pre-serialised to line protocol, POSTed with plain
   ``requests`` (gzip level 1 like the store), with 1 and with ``--writers`` requests in flight
   (the faster is the ceiling);
-- their ratio (goal >= 0.8; best of ``--repeat`` interleaved rounds, since other work on the
-  machine moves these numbers) and the peak RSS of this process during the end-to-end run
+- their ratio (goal >= 0.8), taken within each of ``--repeat`` rounds of back-to-back
+  measurements (other work on the machine moves absolute numbers a lot) and reported as the
+  median; and the peak RSS of this process during the end-to-end run
   (goal: flat, < 400 MB, because the source streams file by file and chunk by chunk), and
   the peak RSS of a fresh process streaming one big synthetic CSV (``--big-rows``) through the
   source, to show memory does not grow with the file.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -148,7 +150,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunk-rows", type=int, default=100_000, help="rows per batch")
     parser.add_argument("--writers", type=int, default=2, help="store requests in flight")
-    parser.add_argument("--repeat", type=int, default=2, help="rounds; the best of each counts")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (median ratio counts)")
     parser.add_argument("--big-rows", type=int, default=5_000_000,
                         help="rows of the synthetic single file streamed for the RSS check")
     args = parser.parse_args()
@@ -158,54 +160,57 @@ def main() -> None:
         root=CAMBRIDGE, preset="cambridge", chunk_rows=args.chunk_rows))
     files = len(source.paths())
     rss_before = peak_rss_mb()
-    seconds: dict[str, list[float]] = {"prefetch": [], "sequential": []}
+    writers_options = sorted({1, args.writers})
+    rounds: list[dict[str, float]] = []  # seconds per measurement, one dict per round
     counts: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp, LocalInfluxd(Path(tmp) / "influxd") as server:
 
-        def run_e2e(label: str, round_: int) -> None:
+        def run_e2e(label: str, round_: int) -> float:
             store = InfluxStore(server.url, f"bench_{label}_{round_}", writers=args.writers)
             store.init()
             started = time.perf_counter()
             counts[label] = end_to_end(source, store, files, overlap=label == "prefetch")
-            seconds[label].append(time.perf_counter() - started)
             store.close()
+            return time.perf_counter() - started
 
-        run_e2e("prefetch", 0)
-        run_e2e("sequential", 0)
-        rss_e2e = peak_rss_mb()  # before the raw bodies are held in memory
-        started = time.perf_counter()
-        bodies = serialised_bodies(source, InfluxStore(server.url).batch_size)
-        prepare = time.perf_counter() - started
-        lines = sum(body.count(b"\n") for body in bodies)
-        raw: dict[int, list[float]] = {w: [] for w in sorted({1, args.writers})}
-        for round_ in range(args.repeat):  # interleaved, so that load drift hits all alike
-            if round_:
-                run_e2e("prefetch", round_)
-            for writers in raw:
-                raw[writers].append(
-                    raw_ceiling(server.url, f"bench_raw{writers}_{round_}", bodies, writers))
-            if round_:
-                run_e2e("sequential", round_)
+        bodies: list[bytes] = []
+        for round_ in range(args.repeat):
+            # one round = the four measurements back to back, so that they share the load
+            # other work puts on the machine; ratios are taken within a round
+            times = {"prefetch": run_e2e("prefetch", round_)}
+            if not bodies:
+                rss_e2e = peak_rss_mb()  # before the raw bodies are held in memory
+                started = time.perf_counter()
+                bodies = serialised_bodies(source, InfluxStore(server.url).batch_size)
+                prepare = time.perf_counter() - started
+            for writers in writers_options:
+                times[f"raw{writers}"] = raw_ceiling(
+                    server.url, f"bench_raw{writers}_{round_}", bodies, writers)
+            times["sequential"] = run_e2e("sequential", round_)
+            rounds.append(times)
         counted = InfluxStore(server.url, "bench_prefetch_0").query(
             'SELECT COUNT("value") FROM "readings"')
-    points, seq_points = counts["prefetch"], counts["sequential"]
-    assert points == seq_points == lines, (points, seq_points, lines)
-    seconds_best = {label: min(values) for label, values in seconds.items()}
-    raw_best = {writers: min(values) for writers, values in raw.items()}
-    raw_rate = lines / min(raw_best.values())  # the best of 1 and `writers` in flight
-    e2e_rate, seq_rate = points / seconds_best["prefetch"], points / seconds_best["sequential"]
+    lines = sum(body.count(b"\n") for body in bodies)
+    points = counts["prefetch"]
+    assert points == counts["sequential"] == lines, (counts, lines)
     print(f"Cambridge archive backfill: {files} files, {points:,} points "
-          f"(electricity + gas + weather; zeros = missing are dropped); best of {args.repeat}")
-    print(f"  end to end, parse overlapped  {e2e_rate:>12,.0f} points/s  "
-          f"({seconds_best['prefetch']:.1f} s)")
-    print(f"  end to end, sequential        {seq_rate:>12,.0f} points/s  "
-          f"({seconds_best['sequential']:.1f} s)")
-    for writers, raw_seconds in raw_best.items():
-        print(f"  raw line protocol, {writers} writer{'s' if writers > 1 else ' '} "
-              f"{lines / raw_seconds:>12,.0f} points/s  ({raw_seconds:.1f} s)")
+          f"(electricity + gas + weather; zeros = missing are dropped)")
+    print("  points/s per round:   " + "  ".join(f"{k:>11}" for k in rounds[0])
+          + "   ratio e2e/ceiling  sequential/ceiling")
+    ratios, seq_ratios = [], []
+    for n, times in enumerate(rounds, 1):
+        ceiling = max(lines / times[f"raw{w}"] for w in writers_options)
+        ratios.append(lines / times["prefetch"] / ceiling)
+        seq_ratios.append(lines / times["sequential"] / ceiling)
+        print(f"  round {n}              " + "  ".join(f"{lines / t:>11,.0f}"
+                                                     for t in times.values())
+              + f"   {ratios[-1]:>17.2f}  {seq_ratios[-1]:>18.2f}")
+    print("  (prefetch: next chunk parsed while this one is written; raw<n>: the same batches "
+          "pre-serialised, POSTed with plain requests, n in flight; the ceiling is the faster)")
     print(f"  (serialising the raw bodies beforehand took {prepare:.1f} s, not counted)")
-    print(f"  ratio end to end / ceiling    {e2e_rate / raw_rate:>12.2f}   (goal >= 0.8)")
-    print(f"  ratio sequential / ceiling    {seq_rate / raw_rate:>12.2f}")
+    print(f"  ratio end to end / ceiling    {statistics.median(ratios):>12.2f}   median of "
+          f"{len(ratios)} rounds (goal >= 0.8)")
+    print(f"  ratio sequential / ceiling    {statistics.median(seq_ratios):>12.2f}")
     print(f"  peak RSS                      {rss_e2e:>12.0f} MB  (before the run "
           f"{rss_before:.0f} MB; goal < 400 MB)")
     if args.big_rows:
