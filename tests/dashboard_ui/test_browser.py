@@ -3,6 +3,7 @@ once on DuckDBStore and once on InfluxStore (real influxd)."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -114,8 +115,15 @@ def screenshot(duo, path: Path) -> None:
     height = duo.driver.execute_script("return document.documentElement.scrollHeight")
     duo.driver.set_window_size(1400, min(height + 160, 2800))
     time.sleep(0.5)  # let plotly re-lay out
-    duo.driver.save_screenshot(str(path))
+    png = duo.driver.get_screenshot_as_png()
     duo.driver.set_window_size(1400, 1000)
+    try:  # a 64-colour palette keeps the committed PNGs small (Pillow comes with matplotlib)
+        from PIL import Image
+
+        image = Image.open(io.BytesIO(png)).convert("RGB")
+        image.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    except ImportError:
+        path.write_bytes(png)
 
 
 def select_first_event(duo) -> None:
