@@ -262,3 +262,23 @@ def test_mv_report_downloads_with_the_numbers_shown(dash_duo, app, seeded, tmp_p
     assert in_report["hash"] == data_hash(energy, temperature)
     assert '"caltrack"' in html_lib.unescape(report)  # the fitted model's parameters
     assert severe(dash_duo) == []
+
+
+def test_login_scopes_what_the_browser_shows(dash_duo, seeded):
+    from dashboard_seed import PASSWORDS
+
+    dash_duo.start_server(create_app(site_config(login=True), seeded), navigate=False)
+    dash_duo.driver.get(dash_duo.server.url + "/explorer")
+    dash_duo.wait_for_element("#login-button", timeout=10)  # redirected to the login form
+    dash_duo.find_element("#username").send_keys("alice")
+    dash_duo.find_element("#password").send_keys(PASSWORDS["alice"])
+    dash_duo.find_element("#login-button").click()
+    dash_duo.wait_for_element("#meter-picker", timeout=20)
+    assert dash_duo.driver.current_url.endswith("/explorer")
+    assert "signed in as alice" in dash_duo.find_element(".navbar").text
+    dash_duo.find_element("#meter-picker").click()
+    wait(lambda: _options(dash_duo), timeout=5, what="the meter options")
+    labels = [o.text for o in _options(dash_duo)]
+    assert labels and all("(b2-" in label for label in labels), labels
+    ready(dash_duo, "/explorer")
+    assert severe(dash_duo) == []
