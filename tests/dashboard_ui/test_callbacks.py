@@ -47,3 +47,14 @@ def test_csv_download_holds_the_series_shown(seeded):
     assert list(csv.columns) == ["time", "meter", "mean_power_kw", "bucket"]
     assert csv["mean_power_kw"].round(3).tolist() == shown["y"]
     assert csv["time"].str.endswith(("+00:00", "+01:00")).all()  # local, with its offset
+
+
+def test_a_store_alone_is_enough(seeded):
+    """Without sites in the config every energy meter of the store is shown, in UTC."""
+    client = create_app(seeded).server.test_client()
+    layout = client.get("/_dash-layout").get_data(as_text=True)
+    assert "b119-gas" in layout and "bedford-weather" not in layout  # energy meters only
+    cb = probe.find(probe.callbacks(client), "explorer-series")
+    figure = probe.call(client, cb, {"meter-picker.value": "b119-gas"}).json()
+    assert figure["response"]["explorer-series"]["figure"]["layout"]["xaxis"]["title"][
+        "text"] == "time (UTC)"
