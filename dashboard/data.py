@@ -352,7 +352,10 @@ class DashboardData:
             "day_start": day_start,
             "today": today,
             "forecast": forecast,
-            "typical": transforms.typical_day(history, day_start, info.timezone, info.country),
+            # hourly means [kWh/h] × interval [h] = kWh per interval, the unit of "today"
+            "typical": transforms.typical_day(history, day_start, info.timezone,
+                                              info.country).assign(
+                value=lambda f: f["value"] * min(info.interval_h, 1.0)),
             "kpi_today": transforms.kpis(today, info.interval_h, price, co2),
             "kpi_month": month_kpi,
             "currency": self.settings.currency,
