@@ -85,7 +85,7 @@ def run(
 @ingest_app.command("backfill")
 def backfill(
     source: Annotated[str, typer.Argument(help="Name of a configured source.")],
-    start: Annotated[str, typer.Option(help="Start, ISO 8601 with offset, e.g. 2019-01-01Z.")],
+    start: Annotated[str, typer.Option(help="Start, ISO 8601 with offset: 2019-01-01T00:00Z.")],
     end: Annotated[str, typer.Option(help="End (exclusive), ISO 8601 with offset.")],
     config: ConfigOption = None,
 ) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from ingest.base import Batch, Rejected, Source, SourceSection, SourceUnavailable
+from ingest.base import Batch, Rejected, Source, SourceSection, SourceUnavailable, prefetch
 from store.base import Store, StoreUnavailable
 from store.schema import READINGS_COLUMNS
 
@@ -366,7 +366,7 @@ def backfill(
     """Fetch [start, end) from ``source`` into the store (rejects quarantined; the live
     checkpoint is left alone). ``progress`` gets the newest reading time of each batch."""
     total = 0
-    for batch in source.fetch(None, start, end):
+    for batch in prefetch(source.fetch(None, start, end)):  # parse the next while writing
         worker.handle(section.name, batch, checkpoint=False)
         total += len(batch.readings)
         if not batch.readings.empty:
