@@ -25,9 +25,9 @@ def _times(series: pd.Series, tz: str) -> list[str]:
     return series.dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
 
 
-def _values(series: Any, digits: int = 3) -> list[float | None]:
-    values = np.round(np.asarray(series, dtype="float64"), digits)
-    return [None if not np.isfinite(v) else float(v) for v in values]
+def _values(series: Any, digits: int = 3) -> np.ndarray:
+    """Rounded floats; NaN is sent as JSON null (a gap in the line)."""
+    return np.round(np.asarray(series, dtype="float64"), digits)
 
 
 def _axis(title: str, **extra: Any) -> dict[str, Any]:
