@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -25,6 +26,8 @@ from werkzeug.security import check_password_hash
 from dashboard import transforms
 from store.base import Store
 from wattlens.config import Config, ConfigError
+
+log = logging.getLogger(__name__)
 
 EXTENSION = "wattlens_dashboard"
 """Key of the :class:`DashboardData` in ``flask_app.extensions``."""
@@ -344,8 +347,22 @@ class DashboardData:
                         .drop_duplicates(["model", "time"], keep="last")
                         .sort_values(["model", "time"], ignore_index=True))
         price = self.settings.price_per_kwh.get(info.commodity, 0.0)
-        co2 = self.settings.co2_kg_per_kwh.get(info.commodity, 0.0)
+        co2 = self.config.carbon.factors.get(
+            info.commodity, self.settings.co2_kg_per_kwh.get(info.commodity, 0.0))
         month_kpi = transforms.kpis(month, max(info.interval_h, 0.25), price, co2)
+        kpi_today = transforms.kpis(today, info.interval_h, price, co2)
+        tariff = self.config.tariffs.for_meter(meter, info.commodity)
+        currency = self.settings.currency
+        if tariff is not None:  # energy charges of the configured tariff (analytics.tariffs)
+            from analytics.tariffs import TariffError, energy_price
+
+            try:
+                for kpi, frame in ((kpi_today, today), (month_kpi, month)):
+                    rates = energy_price(tariff, pd.DatetimeIndex(frame["time"]), info.timezone)
+                    kpi["cost"] = float((frame["value"].to_numpy() * rates.to_numpy()).sum())
+                currency = f"{tariff.currency} ({tariff.id}, energy charges)"
+            except TariffError as exc:
+                log.warning("KPI cost of %s at flat price: %s", meter, exc)
         return {
             "info": info,
             "latest": latest.iloc[0].to_dict(),
@@ -356,9 +373,9 @@ class DashboardData:
             "typical": transforms.typical_day(history, day_start, info.timezone,
                                               info.country).assign(
                 value=lambda f: f["value"] * min(info.interval_h, 1.0)),
-            "kpi_today": transforms.kpis(today, info.interval_h, price, co2),
+            "kpi_today": kpi_today,
             "kpi_month": month_kpi,
-            "currency": self.settings.currency,
+            "currency": currency,
         }
 
     def freshness(self, user: User, recent: str = "2h", window: str = "7D") -> pd.DataFrame:

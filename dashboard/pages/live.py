@@ -71,12 +71,13 @@ def update_live(meter: str | None, _tick: int) -> tuple:
     age_h = (pd.Timestamp.now(tz="UTC") - newest) / pd.Timedelta("1h")
     status = (f"{info.name}: latest reading {newest.tz_convert(info.timezone):%Y-%m-%d %H:%M %Z}"
               f" = {live['latest']['value']:,.2f} kWh ({_ago(age_h)})")
-    cur = live["currency"]
+    cur = live["currency"].split(" ")[0]
     cards = []
     for key in ("kpi_today", "kpi_month"):
         k = live[key]
         cards += [_n(k["energy_kwh"], "kWh", 0), _n(k["peak_kw"], "kW"),
                   _n(k["cost"], cur, 0), _n(k["co2_kg"], "kgCO2", 0)]
+    status += f" · costs in {live['currency']}"
     return (figures.live_today(live), status, *cards)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+import pytest
 from dashboard_seed import site_config
 
 from dashboard import probe
@@ -58,3 +59,28 @@ def test_a_store_alone_is_enough(seeded):
     figure = probe.call(client, cb, {"meter-picker.value": "b119-gas"}).json()
     assert figure["response"]["explorer-series"]["figure"]["layout"]["xaxis"]["title"][
         "text"] == "time (UTC)"
+
+
+def _number(text: str) -> float:
+    return float(text.split(" ")[0].replace(",", ""))
+
+
+def test_kpi_costs_use_the_configured_tariff_and_carbon_factor(seeded):
+    from analytics.carbon import CarbonSection
+    from analytics.tariffs import TariffsSection
+
+    tariffs = TariffsSection.model_validate({
+        "catalog": [{"id": "flat-test", "currency": "EUR", "versions": [
+            {"valid_from": "2015-01-01", "energy_rate": 0.5}]}],
+        "default": {"electricity": "flat-test"}})
+    config = site_config().model_copy(update={
+        "tariffs": tariffs, "carbon": CarbonSection(factors={"electricity": 0.1})})
+    client = create_app(config, seeded).server.test_client()
+    cb = probe.find(probe.callbacks(client), "live-today")
+    out = probe.call(client, cb, {"meter-picker.value": "b2-elec",
+                                  "live-tick.n_intervals": 1}).json()["response"]
+    energy = _number(out["kpi-energy-today"]["children"])
+    assert out["kpi-cost-today"]["children"].endswith("EUR")
+    assert _number(out["kpi-cost-today"]["children"]) == pytest.approx(0.5 * energy, abs=1)
+    assert _number(out["kpi-co2-today"]["children"]) == pytest.approx(0.1 * energy, abs=1)
+    assert "flat-test" in out["live-status"]["children"]
