@@ -397,7 +397,8 @@ class DashboardData:
                 newest.update(ends.to_dict())
         rows = [{"source": f"meter {m}", "newest": newest.get(m, pd.NaT),
                  "age_h": (now - newest[m]) / pd.Timedelta("1h") if m in newest else np.nan,
-                 "state": "readings" if m in newest else f"none in the last {window}"}
+                 "state": "readings" if m in newest else
+                 f"no reading in the last {pd.Timedelta(window) / pd.Timedelta('1D'):g} days"}
                 for m in meters]
         if user.meters is None:  # source statuses span meters: administrators only
             for key, body in self.store.list_documents(INGEST_STATUS_KIND).items():
