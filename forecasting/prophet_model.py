@@ -9,9 +9,9 @@ The model (all in site-local wall-clock time, which is where occupancy lives):
   ``max(Th − T, 0)``, ``max(T − Tc, 0)`` [degC] on the 24-hour trailing mean temperature,
   with balance points chosen from the data (:func:`forecasting.features.balance_points`),
   each also interacted with the working-day flag;
-- a recent-level correction learnt at fit time: the residual of the last local day before
-  issue, and of the same hour that day, carry over to the next day with coefficients fitted
-  by least squares on the history's own residuals (an AR(1) of daily residuals);
+- a recent-level correction learnt at fit time: the mean residual of the last local day
+  before issue, and the residuals at the same time one day and one week earlier, carry over
+  with coefficients fitted by least squares on the history's own day-ahead residual pairs;
 - intervals from the empirical 10 % / 90 % quantiles of the corrected in-sample errors
   (no sampling, so predicting is a matrix product).
 
@@ -58,6 +58,8 @@ FOURIER = {"daily_working": 6, "daily_nonworking": 4, "weekly": 3, "yearly": 4}
 """Fourier orders of the seasonalities."""
 CHANGEPOINTS = 5
 """Trend changepoints (fewer than Prophet's 25: the level correction follows recent shifts)."""
+CARRY_LAGS = (pd.Timedelta(days=1), pd.Timedelta(days=7))
+"""Lags of the same-time residuals carried into the forecast (yesterday, last week)."""
 STAN_TOLERANCES = {"tol_rel_obj": 1e6, "tol_rel_grad": 1e9}
 """L-BFGS stopping rules looser than CmdStan's defaults (1e4, 1e7): ~30 % faster fits whose
 forecasts differ by ~0.1 %."""
@@ -84,7 +86,7 @@ def _smoothed_temperature(weather: pd.DataFrame | None, times: pd.DatetimeIndex)
 class ProphetModel(ForecastModel):
     """Prophet per meter (see the module docstring)."""
 
-    version: ClassVar[str] = f"prophet-{prophet.__version__}+wl1"
+    version: ClassVar[str] = f"prophet-{prophet.__version__}+wl2"
 
     def __init__(self, m: Prophet, site: Site, params: dict[str, Any]) -> None:
         self.m = m
@@ -130,7 +132,7 @@ class ProphetModel(ForecastModel):
         fitted = model._raw(design)
         resid = design["y"].to_numpy() - fitted
         a, b = _fit_correction(pd.Series(resid, index=history.index), site.timezone)
-        params["carry_level"], params["carry_hour"] = a, b
+        params["carry_level"], params["carry_lags"] = a, b
         corrected = _corrected_in_sample(pd.Series(resid, index=history.index), site, a, b)
         err = corrected.dropna().to_numpy()
         params["quantiles"] = [float(q) for q in np.quantile(err, _Q)] if len(err) else [0, 0]
@@ -153,10 +155,11 @@ class ProphetModel(ForecastModel):
         design = self._design(times, weather)
         raw = self._raw(design)
         origin = times[0]
-        level, same_hour = 0.0, np.zeros(len(times))
+        level, lagged = 0.0, np.zeros((len(times), len(CARRY_LAGS)))
         if actuals is not None:
             recent = check_series(actuals, "actuals")
-            recent = recent[(recent.index < origin) & (recent.index >= origin - 2 * RECENT)]
+            window = max(CARRY_LAGS) + RECENT
+            recent = recent[(recent.index < origin) & (recent.index >= origin - window)]
             try:
                 recent_design = self._design(recent.index, weather) if len(recent) else None
             except ForecastInputError:  # no weather before issue: forecast uncorrected
@@ -167,8 +170,10 @@ class ProphetModel(ForecastModel):
                 expected = RECENT / pd.Timedelta(self.params["interval_ns"])
                 if len(last) >= max(1, int(0.25 * expected)):
                     level = float(last.mean())
-                same_hour = _same_hour_residual(r, times, origin, level)
-        correction = self.params["carry_level"] * level + self.params["carry_hour"] * same_hour
+                lagged = np.column_stack([_lagged_residual(r, times, origin, level, lag)
+                                          for lag in CARRY_LAGS])
+        correction = self.params["carry_level"] * level + lagged @ np.asarray(
+            self.params["carry_lags"])
         y = raw + correction
         lo, hi = self.params["quantiles"]
         return frame(times, y, y + lo, y + hi)
@@ -298,39 +303,46 @@ def _make_prophet(params: dict[str, Any], design: pd.DataFrame, site: Site) -> P
     return m
 
 
-def _fit_correction(resid: pd.Series, tz: str) -> tuple[float, float]:
-    """Carry-over coefficients of yesterday's mean residual and same-hour residual, fitted
-    by least squares on day-ahead pairs in the history, clipped to [0, 1]."""
-    local = resid.index.tz_convert(tz)
-    dates = local.tz_localize(None).normalize()
+def _correction_features(resid: pd.Series, tz: str) -> tuple[np.ndarray, np.ndarray]:
+    """Day-ahead correction features of each time in the history: the previous local day's
+    mean residual, and the residuals one day and one week earlier minus that level."""
+    dates = resid.index.tz_convert(tz).tz_localize(None).normalize()
     daily = resid.groupby(dates).mean()
-    prev_level = daily.shift(1, freq="D").reindex(dates).to_numpy()
-    same = resid.reindex(resid.index - pd.Timedelta(hours=24)).to_numpy() - prev_level
+    level = daily.shift(1, freq="D").reindex(dates).to_numpy()
+    lagged = [resid.reindex(resid.index - lag).to_numpy() - level for lag in CARRY_LAGS]
+    return level, np.column_stack(lagged)
+
+
+def _fit_correction(resid: pd.Series, tz: str) -> tuple[float, list[float]]:
+    """Carry-over coefficients of yesterday's mean residual and of the same-time residuals
+    a day and a week earlier, fitted by least squares on day-ahead pairs in the history and
+    clipped to [0, 1]."""
+    level, lagged = _correction_features(resid, tz)
     y = resid.to_numpy()
-    ok = np.isfinite(prev_level) & np.isfinite(same) & np.isfinite(y)
+    x = np.column_stack([level, lagged])
+    ok = np.isfinite(x).all(axis=1) & np.isfinite(y)
     if ok.sum() < 48:
-        return 0.0, 0.0
-    x = np.column_stack([prev_level[ok], same[ok]])
-    coef, *_ = np.linalg.lstsq(x, y[ok], rcond=None)
-    return float(np.clip(coef[0], 0, 1)), float(np.clip(coef[1], 0, 1))
+        return 0.0, [0.0] * len(CARRY_LAGS)
+    coef, *_ = np.linalg.lstsq(x[ok], y[ok], rcond=None)
+    coef = np.clip(coef, 0.0, 1.0)
+    return float(coef[0]), [float(c) for c in coef[1:]]
 
 
-def _corrected_in_sample(resid: pd.Series, site: Site, a: float, b: float) -> pd.Series:
+def _corrected_in_sample(resid: pd.Series, site: Site, a: float, b: list[float]) -> pd.Series:
     """In-sample day-ahead errors after the level correction (for interval quantiles)."""
-    dates = resid.index.tz_convert(site.timezone).tz_localize(None).normalize()
-    daily = resid.groupby(dates).mean()
-    prev_level = daily.shift(1, freq="D").reindex(dates).to_numpy()
-    same = resid.reindex(resid.index - pd.Timedelta(hours=24)).to_numpy() - prev_level
-    same = np.where(np.isfinite(same), same, 0.0)
-    return pd.Series(resid.to_numpy() - a * prev_level - b * same, index=resid.index)
+    level, lagged = _correction_features(resid, site.timezone)
+    lagged = np.where(np.isfinite(lagged), lagged, 0.0)
+    return pd.Series(resid.to_numpy() - a * level - lagged @ np.asarray(b), index=resid.index)
 
 
-def _same_hour_residual(
-    r: pd.Series, times: pd.DatetimeIndex, origin: pd.Timestamp, level: float
+def _lagged_residual(
+    r: pd.Series, times: pd.DatetimeIndex, origin: pd.Timestamp, level: float,
+    lag: pd.Timedelta,
 ) -> np.ndarray:
-    """Residual at the same time on the last day before ``origin``, minus the level."""
-    steps = np.ceil((times - origin) / pd.Timedelta(hours=24) + 1e-9).astype(int)
+    """Residual at ``times`` minus whole multiples of ``lag`` (the latest before
+    ``origin``), minus the level; 0 where unknown."""
+    steps = np.ceil((times - origin) / lag + 1e-9).astype(int)
     steps = np.maximum(steps, 1)
-    source = times - pd.to_timedelta(steps * 24, unit="h")
+    source = times - steps * lag
     values = r.reindex(source).to_numpy(dtype=float) - level
     return np.where(np.isfinite(values), values, 0.0)
