@@ -186,14 +186,26 @@ def export_readings(
 
 
 @app.command()
-def demo(config: ConfigOption = None) -> None:
-    """Load the shipped sample (3 Cambridge buildings, 2018-2019) into the store and summarise."""
-    from wattlens.demo import load_and_summarise
+def demo(
+    config: ConfigOption = None,
+    serve: Annotated[
+        bool, typer.Option(help="Replay live meters and serve the dashboard after the jobs.")
+    ] = True,
+    speed: Annotated[float, typer.Option(help="Replay speed: simulated s per real s.")] = 240.0,
+    hours: Annotated[int, typer.Option(help="Sample hours replayed as live meters.")] = 48,
+    port: Annotated[int, typer.Option(help="Dashboard port on 127.0.0.1.")] = 8050,
+) -> None:
+    """The whole loop on the shipped sample (3 Cambridge buildings, 2018-2019): load it into
+    the store, issue forecasts, detect anomalies, rank recommendations, then replay live
+    Modbus meters into the ingest worker and serve the dashboard."""
+    from wattlens.demo import DemoPlan, run_demo
 
-    cfg = get_config(config)
+    explicit = config is not None or Path("wattlens.toml").exists()
+    cfg = get_config(config) if explicit else load_config(EXAMPLE_CONFIG)
     store = get_store(cfg)
     try:
-        load_and_summarise(store, Console())
+        run_demo(store, cfg, Console(), DemoPlan(hours=hours, speed=speed, serve=serve,
+                                                 port=port))
     except StoreError as exc:
         raise fail(str(exc)) from None
     finally:

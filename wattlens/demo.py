@@ -1,22 +1,57 @@
-"""The demo job: load the shipped sample into a store and summarise what arrived."""
+"""The demo job: the whole wattlens loop on the shipped sample with the embedded store.
+
+1. load the sample history (Cambridge b2/b97/b119, 2018 up to the replay start) and weather;
+2. issue day-ahead forecasts (Prophet and previous-week persistence) as of the replay start;
+3. detect anomalies over the month before it and rank recommendations over the year before;
+4. replay the next hours of the sample as live Modbus TCP meters (the simulator) and ingest
+   them with the worker while the dashboard serves http://127.0.0.1:8050.
+
+DuckDB lets one process write a file, so the worker and the dashboard share one store in this
+process; the simulated meters run in background threads.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from dataclasses import dataclass
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from store.base import Store
-from wattlens.sample import load_sample
+from wattlens.config import Config
+from wattlens.sample import TIMEZONE, load_sample, sample_readings
+
+log = logging.getLogger(__name__)
+
+REPLAY_START = pd.Timestamp("2019-12-02", tz=TIMEZONE)  # a Monday
+"""Where the sample's history ends and the live replay begins (site-local midnight)."""
 
 
-def load_and_summarise(store: Store, console: Console) -> None:
-    """Provision ``store``, write the sample, read it back and print a summary table."""
+@dataclass(frozen=True)
+class DemoPlan:
+    """What the demo does: replay ``hours`` sample hours at ``speed`` simulated seconds per
+    real second; ``serve`` the dashboard on ``host``:``port`` (else stop after the jobs)."""
+
+    replay_start: pd.Timestamp = REPLAY_START
+    hours: int = 48
+    speed: float = 240.0
+    serve: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8050
+
+
+def load_history(store: Store, console: Console, until: pd.Timestamp) -> int:
+    """Provision ``store``, write the sample up to ``until`` (weather in full) and print a
+    summary table of what the store holds."""
     started = time.perf_counter()
     console.print(store.init())
     readings = load_sample()
-    written = store.write_readings(readings)
+    history = readings[(readings["quantity"] != "energy") | (readings["time"] < until)]
+    written = store.write_readings(history)
     seconds = time.perf_counter() - started
     table = Table(title=f"wattlens sample in {store!r}")
     for column in ("meter", "quantity", "readings", "first (UTC)", "last (UTC)", "total"):
@@ -32,3 +67,66 @@ def load_and_summarise(store: Store, console: Console) -> None:
     console.print(
         f"loaded {written:,} readings of {stored['meter'].nunique()} meters in {seconds:.1f} s"
     )
+    return written
+
+
+def run_jobs(store: Store, config: Config, console: Console, plan: DemoPlan) -> None:
+    """Forecasts as of the replay start, anomalies of the month before, recommendations."""
+    from analytics.jobs import detect_job, recommend_job
+    from forecasting.jobs import RunSpec, run_forecasts
+    from forecasting.runner import dask_client
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # set on import by dask
+    issued_at = plan.replay_start.tz_convert("UTC")
+    with dask_client(workers=2, processes=False) as client:
+        for model in ("prophet", "persistence-week"):
+            spec = RunSpec(model, issued_at, horizon_hours=plan.hours, history_days=365)
+            statuses = run_forecasts(config, store, spec, client)
+            issued = sum(s["status"] == "issued" for s in statuses.values())
+            console.print(f"forecasts: {model} issued for {issued}/{len(statuses)} meters "
+                          f"at {issued_at:%Y-%m-%d %H:%M} UTC, {plan.hours} h ahead")
+    detected = detect_job(store, config, issued_at - pd.Timedelta(days=30), issued_at)
+    console.print(f"anomalies: {len(detected.events)} events in the 30 days before the replay")
+    recs, _warnings = recommend_job(store, config, end=issued_at)
+    console.print(f"recommendations: {len(recs)} ranked by annual value")
+    for rec in recs[:3]:
+        console.print(f"  {rec.meter}: {rec.title}", highlight=False)
+
+
+def serve_live(store: Store, config: Config, console: Console, plan: DemoPlan) -> None:
+    """Replay the sample as live Modbus meters, ingest them, and serve the dashboard until
+    Ctrl-C."""
+    from dashboard.app import create_app
+    from ingest.base import SourceSection, build_source
+    from ingest.simulator import Simulation
+    from ingest.worker import Worker
+
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    energy = sample_readings()
+    simulation = Simulation(energy, start=plan.replay_start.tz_convert("UTC"),
+                            hours=plan.hours, speed=plan.speed)
+    simulation.start_serving()
+    sections = [SourceSection.model_validate(t) for t in simulation.sources(interval="1s")]
+    worker = Worker(store, [(s, build_source(s, config)) for s in sections], config.data_dir)
+    ingest = threading.Thread(target=worker.run, name="ingest", daemon=True)
+    ingest.start()
+    console.print(
+        f"live: {len(simulation.plays)} simulated Modbus TCP meters replay "
+        f"{plan.hours} h from {plan.replay_start:%Y-%m-%d %H:%M %Z} at {plan.speed:g}x "
+        f"(one hour every {3600 / plan.speed:g} s); the ingest worker polls them every second"
+    )
+    console.print(f"dashboard: http://{plan.host}:{plan.port}  (Ctrl-C stops the demo)")
+    try:
+        create_app(config, store).run(host=plan.host, port=plan.port, debug=False)
+    finally:
+        worker.stop.set()
+        ingest.join(timeout=30)
+        simulation.stop()
+
+
+def run_demo(store: Store, config: Config, console: Console, plan: DemoPlan) -> None:
+    """The whole loop (see the module docstring)."""
+    load_history(store, console, plan.replay_start.tz_convert("UTC"))
+    run_jobs(store, config, console, plan)
+    if plan.serve:
+        serve_live(store, config, console, plan)
