@@ -26,8 +26,9 @@ G14_NMBE_PCT = 10.0
 """ASHRAE Guideline 14 hourly calibration limit on |NMBE| [%]."""
 RECENT_ACTUALS = pd.Timedelta(days=28)
 """Actuals before the origin handed to ``predict`` (persistence and level correction)."""
-WEATHER_LEAD = pd.Timedelta(days=3)
-"""Weather before the horizon handed to ``predict`` (trailing temperature means)."""
+WEATHER_LEAD = pd.Timedelta(days=10)
+"""Weather before the horizon handed to ``predict``: the level correction needs the model's
+residuals over the 8 days before issue, each with a 24 h trailing mean temperature."""
 
 
 @dataclass(frozen=True)
