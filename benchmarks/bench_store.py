@@ -64,8 +64,8 @@ def raw_post(url: str, db: str, bodies: list[bytes], writers: int) -> float:
 
 
 def fresh(url: str, name: str) -> InfluxStore:
+    """A new, empty database (never a dropped one: deleting shards competes with writes)."""
     store = InfluxStore(url, name)
-    store.query(f'DROP DATABASE "{name}"')
     store.init()
     return store
 
@@ -96,15 +96,15 @@ def main() -> None:
     bodies = list(batches(lines, 5000))
 
     with tempfile.TemporaryDirectory() as tmp, LocalInfluxd(Path(tmp) / "influxd") as server:
-        fresh(server.url, "bench")
-        raw_post(server.url, "bench", bodies[: len(bodies) // 4], 1)  # warm up the server
+        fresh(server.url, "warmup")
+        raw_post(server.url, "warmup", bodies[: len(bodies) // 4], 1)  # warm up the server
         rates: dict[str, list[float]] = {"store": [], "raw1": [], "raw2": []}
         for round_ in range(args.repeat):  # interleaved, so drift hits all alike
-            fresh(server.url, "bench")
-            rates["raw1"].append(n / raw_post(server.url, "bench", bodies, 1))
-            fresh(server.url, "bench")
-            rates["raw2"].append(n / raw_post(server.url, "bench", bodies, 2))
-            store = fresh(server.url, "bench")
+            fresh(server.url, f"raw1_{round_}")
+            rates["raw1"].append(n / raw_post(server.url, f"raw1_{round_}", bodies, 1))
+            fresh(server.url, f"raw2_{round_}")
+            rates["raw2"].append(n / raw_post(server.url, f"raw2_{round_}", bodies, 2))
+            store = fresh(server.url, f"store_{round_}")
             started = time.perf_counter()
             store.write_readings(readings)
             rates["store"].append(n / (time.perf_counter() - started))
