@@ -160,6 +160,8 @@ class ProphetModel(ForecastModel):
             recent = check_series(actuals, "actuals")
             window = max(CARRY_LAGS) + RECENT
             recent = recent[(recent.index < origin) & (recent.index >= origin - window)]
+            if weather is not None and len(weather):  # residuals only where weather is known
+                recent = recent[recent.index >= weather.index.min() + SMOOTH]
             try:
                 recent_design = self._design(recent.index, weather) if len(recent) else None
             except ForecastInputError:  # no weather before issue: forecast uncorrected
