@@ -124,6 +124,8 @@ def throughput(loads: dict[str, pd.Series], weather: pd.DataFrame, workers: int,
                                 description=f"fit+forecast on {workers} worker(s)")
         wall = time.perf_counter() - began
     ok = [r for r in results.values() if not isinstance(r, MeterFailure)]
+    for failure in [r for r in results.values() if isinstance(r, MeterFailure)][:3]:
+        print(f"  FAILED {failure.meter}: {failure.reason}")
     meter_years = sum(len(tasks[m][0]) for m, r in results.items()
                       if not isinstance(r, MeterFailure)) / 8760
     print(f"  {workers} worker(s): {len(ok)} fits, {wall:.1f} s wall, "
@@ -145,7 +147,7 @@ def main() -> None:
         sys.exit(f"{DATA} is missing: the benchmark needs ../shared/data/cambridge")
     buildings = sorted(p.name for p in (DATA / "buildings").iterdir() if p.is_dir())
     loads = {b: load_building(b, range(2018, 2020)) for b in buildings}
-    weather = load_weather(range(2017, 2020))
+    weather = load_weather(range(2017, 2021))  # 2020: the horizon after a 2019 fit
     print(f"{len(loads)} buildings, electricity 2018-2019, Bedford weather")
 
     if not args.skip_accuracy:
