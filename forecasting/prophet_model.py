@@ -10,7 +10,7 @@ The model (all in site-local wall-clock time, which is where occupancy lives):
   with balance points chosen from the data (:func:`forecasting.features.balance_points`),
   each also interacted with the working-day flag;
 - a recent-level correction learnt at fit time: the mean residual of the last local day
-  before issue, and the residuals at the same time one day and one week earlier, carry over
+  before issue, and the residuals at the same time one, two and seven days earlier, carry over
   with coefficients fitted by least squares on the history's own day-ahead residual pairs;
 - intervals from the empirical 10 % / 90 % quantiles of the corrected in-sample errors
   (no sampling, so predicting is a matrix product).
@@ -58,8 +58,8 @@ FOURIER = {"daily_working": 6, "daily_nonworking": 4, "weekly": 3, "yearly": 4}
 """Fourier orders of the seasonalities."""
 CHANGEPOINTS = 5
 """Trend changepoints (fewer than Prophet's 25: the level correction follows recent shifts)."""
-CARRY_LAGS = (pd.Timedelta(days=1), pd.Timedelta(days=7))
-"""Lags of the same-time residuals carried into the forecast (yesterday, last week)."""
+CARRY_LAGS = (pd.Timedelta(days=1), pd.Timedelta(days=2), pd.Timedelta(days=7))
+"""Lags of the same-time residuals carried into the forecast (1, 2 and 7 days)."""
 STAN_TOLERANCES = {"tol_rel_obj": 1e6, "tol_rel_grad": 1e9}
 """L-BFGS stopping rules looser than CmdStan's defaults (1e4, 1e7): ~30 % faster fits whose
 forecasts differ by ~0.1 %."""
@@ -86,7 +86,7 @@ def _smoothed_temperature(weather: pd.DataFrame | None, times: pd.DatetimeIndex)
 class ProphetModel(ForecastModel):
     """Prophet per meter (see the module docstring)."""
 
-    version: ClassVar[str] = f"prophet-{prophet.__version__}+wl2"
+    version: ClassVar[str] = f"prophet-{prophet.__version__}+wl3"
 
     def __init__(self, m: Prophet, site: Site, params: dict[str, Any]) -> None:
         self.m = m
@@ -307,7 +307,7 @@ def _make_prophet(params: dict[str, Any], design: pd.DataFrame, site: Site) -> P
 
 def _correction_features(resid: pd.Series, tz: str) -> tuple[np.ndarray, np.ndarray]:
     """Day-ahead correction features of each time in the history: the previous local day's
-    mean residual, and the residuals one day and one week earlier minus that level."""
+    mean residual, and the residuals :data:`CARRY_LAGS` earlier minus that level."""
     dates = resid.index.tz_convert(tz).tz_localize(None).normalize()
     daily = resid.groupby(dates).mean()
     level = daily.shift(1, freq="D").reindex(dates).to_numpy()
@@ -317,7 +317,7 @@ def _correction_features(resid: pd.Series, tz: str) -> tuple[np.ndarray, np.ndar
 
 def _fit_correction(resid: pd.Series, tz: str) -> tuple[float, list[float]]:
     """Carry-over coefficients of yesterday's mean residual and of the same-time residuals
-    a day and a week earlier, fitted by least squares on day-ahead pairs in the history and
+    :data:`CARRY_LAGS` earlier, fitted by least squares on day-ahead pairs in the history and
     clipped to [0, 1]."""
     level, lagged = _correction_features(resid, tz)
     y = resid.to_numpy()
