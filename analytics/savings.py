@@ -486,7 +486,7 @@ def towt(inp: Inputs) -> Fitted:
 
 @register_baseline("prophet")
 def prophet(inp: Inputs) -> Fitted:
-    """The forecasting package's Prophet model, fitted on the baseline period."""
+    """The forecasting package's Prophet model with a flat trend, fitted on the baseline."""
     from forecasting.features import ForecastInputError, Site
     from forecasting.models import fit_model
 
@@ -494,7 +494,7 @@ def prophet(inp: Inputs) -> Fitted:
     weather = inp.temperature.rename("temperature").to_frame()
     site = Site(timezone=inp.tz, country=inp.country)
     try:
-        model = fit_model("prophet", base.rename("baseline"), weather, site)
+        model = fit_model("prophet-flat", base.rename("baseline"), weather, site)
     except ForecastInputError as exc:
         raise SavingsError(f"baseline {inp.baseline}: {exc}") from None
     fitted = model.predict(base.index, weather)["yhat"].to_numpy()

@@ -87,6 +87,8 @@ class ProphetModel(ForecastModel):
     """Prophet per meter (see the module docstring)."""
 
     version: ClassVar[str] = f"prophet-{prophet.__version__}+wl3"
+    growth: ClassVar[str] = "linear"
+    """Prophet's trend: linear with changepoints, for forecasting."""
 
     def __init__(self, m: Prophet, site: Site, params: dict[str, Any]) -> None:
         self.m = m
@@ -123,6 +125,7 @@ class ProphetModel(ForecastModel):
             "heat_balance": th,
             "cool_balance": tc,
             "yearly": bool(span >= pd.Timedelta(days=360)),
+            "growth": cls.growth,
         }
         model = cls(Prophet(), site, params)
         design = model._design(history.index, weather if use_weather else None)
@@ -283,7 +286,7 @@ class _FastBackend(CmdStanPyBackend):
 
 def _make_prophet(params: dict[str, Any], design: pd.DataFrame, site: Site) -> Prophet:
     m = Prophet(
-        growth="linear",
+        growth=params.get("growth", "linear"),
         n_changepoints=CHANGEPOINTS,
         yearly_seasonality=FOURIER["yearly"] if params["yearly"] else False,
         weekly_seasonality=False,
@@ -348,3 +351,11 @@ def _lagged_residual(
     source = times - steps * lag
     values = r.reindex(source).to_numpy(dtype=float) - level
     return np.where(np.isfinite(values), values, 0.0)
+
+
+@register_model("prophet-flat")
+class ProphetFlatModel(ProphetModel):
+    """Prophet with a flat trend: an M&V baseline must not extrapolate the baseline period's
+    drift into a reporting year (IPMVP adjusts for weather and calendar, not for time)."""
+
+    growth: ClassVar[str] = "flat"
