@@ -42,7 +42,7 @@ def local_calendar(index: pd.DatetimeIndex, tz: str, country: str | None) -> pd.
     codes add the subdivision's own holidays) and ``working``."""
     local = index.tz_convert(tz)
     day = local.tz_localize(None).normalize()
-    weekend = np.asarray(local.dayofweek >= 5)
+    weekend = np.asarray(local.day_of_week >= 5)
     holiday = np.zeros(len(index), dtype=bool)
     if country and len(index):
         years = sorted(set(local.year))

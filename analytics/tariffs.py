@@ -199,7 +199,7 @@ def _holiday_calendar(country: str, year: int) -> frozenset[dt.date]:
 
 def day_types(local: pd.DatetimeIndex, country: str | None) -> np.ndarray:
     """Day type of each local time: holiday (if ``country``), sunday, saturday or weekday."""
-    dow = np.asarray(local.dayofweek)
+    dow = np.asarray(local.day_of_week)
     out = np.where(dow == 6, "sunday", np.where(dow == 5, "saturday", "weekday")).astype(object)
     if country:
         dates = local.date

@@ -84,7 +84,7 @@ def day_kind(times: pd.DatetimeIndex, site: Site) -> pd.DataFrame:
     closure = np.zeros(len(times), dtype=bool)
     for c in site.closures:
         closure |= (dates >= pd.Timestamp(c.start)) & (dates <= pd.Timestamp(c.end))
-    weekday = dates.dayofweek < 5
+    weekday = dates.day_of_week < 5
     working = weekday & ~holiday & ~closure
     return pd.DataFrame(
         {

@@ -47,7 +47,7 @@ class TowtError(ValueError):
 def hour_of_week(times: pd.DatetimeIndex, tz: str) -> np.ndarray:
     """Hour of the week in local time ``tz``: 0 = Monday 00:00-01:00 ... 167."""
     local = pd.DatetimeIndex(times).tz_convert(tz)
-    return np.asarray(local.dayofweek * 24 + local.hour, dtype=int)
+    return np.asarray(local.day_of_week * 24 + local.hour, dtype=int)
 
 
 def _local_month(times: pd.DatetimeIndex, tz: str) -> np.ndarray:

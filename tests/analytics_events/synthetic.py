@@ -21,7 +21,7 @@ def office(index: pd.DatetimeIndex, base: float = 10.0, day: float = 50.0,
     (public holidays of England run like weekdays unless the caller changes them), plus small
     seeded Gaussian noise. Energy [kWh per hour]."""
     local = index.tz_convert(TZ)
-    working = (local.dayofweek < 5) & (local.hour >= open_hour) & (local.hour < close_hour)
+    working = (local.day_of_week < 5) & (local.hour >= open_hour) & (local.hour < close_hour)
     rng = np.random.default_rng(seed)
     values = np.where(working, day, base) + rng.normal(0, noise, len(index))
     return pd.Series(values, index=index)
@@ -37,7 +37,7 @@ def local_mask(index: pd.DatetimeIndex, *, hours: tuple[int, int] | None = None,
         mask &= (local.hour >= lo) & (local.hour < hi) if lo < hi else \
             (local.hour >= lo) | (local.hour < hi)
     if weekdays is not None:
-        mask &= np.isin(local.dayofweek, weekdays)
+        mask &= np.isin(local.day_of_week, weekdays)
     return mask
 
 

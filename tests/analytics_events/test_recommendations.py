@@ -84,7 +84,7 @@ def test_early_start_two_hours():
 
 def test_peak_demand_charge():
     series = office(YEAR, noise=0.0)
-    one_a_month = YEAR[(YEAR.dayofweek == 2) & (YEAR.day >= 15) & (YEAR.day <= 21)
+    one_a_month = YEAR[(YEAR.day_of_week == 2) & (YEAR.day >= 15) & (YEAR.day <= 21)
                        & (YEAR.hour == 12)]
     assert len(one_a_month) == 12
     series[one_a_month] += 100.0

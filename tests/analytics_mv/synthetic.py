@@ -34,7 +34,7 @@ def load(
     ``saving_from`` (local)."""
     times = weather.index
     local = times.tz_convert(TZ)
-    working = (local.dayofweek < 5) & (local.hour >= 8) & (local.hour < 18)
+    working = (local.day_of_week < 5) & (local.hour >= 8) & (local.hour < 18)
     temp = weather["temperature"].to_numpy()
     value = 20 + 30 * working + 3 * np.maximum(15 - temp, 0) + 4 * np.maximum(temp - 20, 0)
     rng = np.random.default_rng(seed)

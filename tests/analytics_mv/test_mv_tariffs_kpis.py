@@ -123,7 +123,7 @@ def test_carbon_factor_and_intensity() -> None:
 
 def test_kpis_and_submeter_reconciliation() -> None:
     times = pd.date_range("2021-03-01", "2021-03-08", freq="1h", tz="UTC", inclusive="left")
-    working = (times.dayofweek < 5) & (times.hour >= 8) & (times.hour < 18)
+    working = (times.day_of_week < 5) & (times.hour >= 8) & (times.hour < 18)
     main = np.where(working, 30.0, 10.0)
     sub = np.where(working, 12.0, 4.0)
     frame = pd.concat([

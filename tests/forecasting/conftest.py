@@ -19,7 +19,7 @@ def synthetic(
     hours = np.arange(len(times))
     temp = 8 + 5 * np.sin(2 * np.pi * (hours - 9) / 24) + 3 * np.sin(2 * np.pi * hours / (24 * 9))
     local = times.tz_convert(TZ)
-    working = (local.dayofweek < 5) & (local.hour >= 8) & (local.hour < 18)
+    working = (local.day_of_week < 5) & (local.hour >= 8) & (local.hour < 18)
     load = 20 + 30 * working + 1.5 * np.maximum(15 - temp, 0)
     load = load * (1 + noise * rng.standard_normal(len(times)))
     weather = pd.DataFrame({"temperature": temp}, index=times.rename("time"))

@@ -59,7 +59,7 @@ def test_prophet_uses_weather_and_beats_week_persistence(make_meter) -> None:
     weather.iloc[-48:, 0] -= 8.0
     rebuilt = 20 + 1.5 * np.maximum(15 - weather["temperature"], 0)
     local = load.index.tz_convert("Europe/London")
-    working = (local.dayofweek < 5) & (local.hour >= 8) & (local.hour < 18)
+    working = (local.day_of_week < 5) & (local.hour >= 8) & (local.hour < 18)
     load = pd.Series(rebuilt.reindex(load.index).to_numpy() + 30 * working, index=load.index)
     history, actual = load[:-24], load[-24:]
     scores = {}
