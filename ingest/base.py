@@ -33,16 +33,16 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import pandas as pd
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SerializeAsAny,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
@@ -56,6 +56,20 @@ RECORD_CHARS = 500
 class SourceUnavailable(RuntimeError):
     """The device or service behind a source cannot be reached now; retrying later may work."""
 
+
+
+def _positive_duration(value: str) -> str:
+    try:
+        delta = pd.Timedelta(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a duration; write e.g. '15min' or '1h'") from exc
+    if delta <= pd.Timedelta(0):
+        raise ValueError(f"{value!r} must be positive, e.g. '15min' or '1h'")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_positive_duration)]
+"""A positive pandas duration written as text, e.g. ``"15min"`` or ``"1h"``."""
 
 @dataclass(frozen=True)
 class Rejected:
@@ -176,7 +190,7 @@ class SourceSection(BaseModel):
 
     name: str = Field(min_length=1, description="unique source name, e.g. 'cambridge-files'")
     type: str = Field(min_length=1, description="registered source type: files, weather, ...")
-    interval: str = Field("1h", description="poll/schedule interval as a pandas duration")
+    interval: Duration = Field("1h", description="poll/schedule interval as a pandas duration")
     enabled: bool = Field(True, description="false keeps the section but does not run it")
     options: SerializeAsAny[SourceOptions] = Field(
         description="the type's options (validated by its Options model)"
@@ -204,17 +218,6 @@ class SourceSection(BaseModel):
             ) from None
         common = {k: v for k, v in data.items() if k in cls.COMMON}
         return {**common, "options": options}
-
-    @field_validator("interval")
-    @classmethod
-    def _interval(cls, value: str) -> str:
-        try:
-            delta = pd.Timedelta(value)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not a duration; write e.g. '15min' or '1h'") from exc
-        if delta <= pd.Timedelta(0):
-            raise ValueError(f"{value!r} must be positive, e.g. '15min' or '1h'")
-        return value
 
     @property
     def every(self) -> pd.Timedelta:

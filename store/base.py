@@ -63,8 +63,8 @@ def utc_timestamp(value: Any, name: str = "time") -> pd.Timestamp | None:
     return ts.tz_convert("UTC")
 
 
-def check_aggregation(every: str, how: str, tz: str) -> None:
-    """Reject an aggregation request the stores cannot answer alike."""
+def check_aggregation(every: str, how: str, tz: str, start: Any, end: Any) -> TimeRange:
+    """Reject an aggregation request the stores cannot answer alike; return its span."""
     if every not in EVERY:
         raise ValueError(f"every={every!r} is not supported; use one of {list(EVERY)}")
     if how not in AGGREGATIONS:
@@ -73,6 +73,10 @@ def check_aggregation(every: str, how: str, tz: str) -> None:
         pd.Timestamp("2000-01-01", tz=tz)
     except Exception as exc:  # pytz/zoneinfo raise different types
         raise ValueError(f"tz={tz!r} is not an IANA timezone name, e.g. 'Europe/London'") from exc
+    span = TimeRange.of(start, end)
+    if span.start is None or span.end is None:
+        raise ValueError("aggregate needs both start and end")
+    return span
 
 
 def document_body(body: dict[str, Any]) -> str:

@@ -188,10 +188,7 @@ class DuckDBStore:
         how: str = "sum",
         tz: str = "UTC",
     ) -> pd.DataFrame:
-        check_aggregation(every, how, tz)
-        span = TimeRange.of(start, end)
-        if span.start is None or span.end is None:
-            raise ValueError("aggregate needs both start and end")
+        span = check_aggregation(every, how, tz, start, end)
         where, params = self._where(meters, quantity, span.start, span.end)
         width = pd.Timedelta(every)
         seconds = int(width.total_seconds())

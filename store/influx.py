@@ -504,14 +504,11 @@ class InfluxStore:
         how: str = "sum",
         tz: str = "UTC",
     ) -> pd.DataFrame:
-        check_aggregation(every, how, tz)
-        span = TimeRange.of(start, end)
-        if span.start is None or span.end is None:
-            raise ValueError("aggregate needs both start and end")
+        span = check_aggregation(every, how, tz, start, end)
         zone = "" if tz == "UTC" else f" tz({quote_string(tz)})"
         frame = self._frame(
             f'SELECT {_HOW[how]}("value") AS "value" FROM "readings" '
-            f"{self._where(meters, quantity, start, end)} "
+            f"{self._where(meters, quantity, span.start, span.end)} "
             f'GROUP BY time({_duration(every)}), "meter" fill(none){zone}'
         )
         if frame.empty:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from analytics.alerts import AlertsSection
@@ -20,7 +19,7 @@ from analytics.carbon import CarbonSection
 from analytics.tariffs import TariffsSection
 from dashboard.config import DashboardConfig
 from forecasting.closures import Closure
-from ingest.base import SourceSection
+from ingest.base import Duration, SourceSection
 
 Commodity = Literal["electricity", "gas", "heat", "water"]
 MeterKind = Literal["interval", "register", "power"]
@@ -50,20 +49,9 @@ class MeterConfig(_Frozen):
         description="interval: energy per interval; register: cumulative counter; "
         "power: instantaneous demand",
     )
-    interval: str = Field("1h", description="reading interval as a pandas offset, e.g. '15min'")
+    interval: Duration = Field("1h", description="reading interval as a pandas offset: '15min'")
     parent: str | None = Field(None, description="id of the parent meter (for submeters)")
     tags: dict[str, str] = Field(default_factory=dict, description="free tags")
-
-    @field_validator("interval")
-    @classmethod
-    def _interval(cls, value: str) -> str:
-        try:
-            delta = pd.Timedelta(value)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not a duration; write e.g. '15min' or '1h'") from exc
-        if delta <= pd.Timedelta(0):
-            raise ValueError(f"{value!r} must be positive, e.g. '15min' or '1h'")
-        return value
 
 
 class BuildingConfig(_Frozen):
