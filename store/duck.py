@@ -18,7 +18,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from store.base import TimeRange, check_aggregation, document_body, events_with_annotations
+from store.base import (
+    EVERY,
+    TimeRange,
+    check_aggregation,
+    document_body,
+    events_with_annotations,
+)
 from store.schema import (
     ANNOTATION_STATUSES,
     empty_readings,
@@ -190,7 +196,7 @@ class DuckDBStore:
     ) -> pd.DataFrame:
         span = check_aggregation(every, how, tz, start, end)
         where, params = self._where(meters, quantity, span.start, span.end)
-        width = pd.Timedelta(every)
+        width = EVERY[every]
         seconds = int(width.total_seconds())
         if width >= pd.Timedelta("1D"):
             shifted = _local_shift(tz, span.start, span.end)  # wall-clock days

@@ -301,7 +301,7 @@ class InfluxStore:
             bucket = buckets.find_bucket_by_name(self.database)
             done = []
             if bucket is None:
-                bucket = buckets.create_bucket(bucket_name=self.database, org_id=org_id)
+                bucket = buckets.create_bucket(bucket_name=self.database, org=org_id)
                 done.append(f"created bucket {self.database!r}")
             service = DBRPsService(client.api_client)
             mappings = service.get_dbr_ps(org_id=org_id, db=self.database).content or []
