@@ -230,6 +230,19 @@ class DashboardData:
         end = _ts(latest["time"].max()) + pd.Timedelta("1h")
         return end - pd.Timedelta("365D"), end
 
+    def default_dates(
+        self, user: User, meter: str | None, days: int
+    ) -> tuple[str | None, str | None]:
+        """Date-picker defaults: the ``days`` up to the meter's newest reading, as the first and
+        last local dates (``None, None`` when there is no meter or no reading)."""
+        span = self.span(user, meter) if meter else None
+        if span is None:
+            return None, None
+        tz = self.info(user, meter).timezone
+        end = span[1].tz_convert(tz)
+        return ((end - pd.Timedelta(days=days)).strftime("%Y-%m-%d"),
+                (end - pd.Timedelta("1s")).strftime("%Y-%m-%d"))
+
     def aggregate(self, user: User, meters: Sequence[str], start: Any, end: Any, every: str,
                   how: str = "sum", quantity: str = "energy") -> pd.DataFrame:
         """Store-side aggregation in the first meter's site timezone (cached)."""

@@ -74,13 +74,9 @@ def _local(text: str, tz: str) -> pd.Timestamp:
 @dash.callback(Output("explorer-period", "start_date"), Output("explorer-period", "end_date"),
                Input("meter-picker", "value"))
 def default_period(meter: str | None) -> tuple:
+    """The year up to the meter's newest reading."""
     data, user = request_data()
-    span = data.span(user, meter) if meter else None
-    if span is None:
-        return None, None
-    tz = data.info(user, meter).timezone
-    return (span[0].tz_convert(tz).strftime("%Y-%m-%d"),
-            (span[1] - pd.Timedelta("1s")).tz_convert(tz).strftime("%Y-%m-%d"))
+    return data.default_dates(user, meter, days=365)
 
 
 @dash.callback(Output("explorer-series", "figure"), Output("explorer-note", "children"),

@@ -45,13 +45,7 @@ def layout(**_: str) -> html.Div:
 def default_period(meter: str | None) -> tuple:
     """The last four weeks up to the meter's newest reading."""
     data, user = request_data()
-    span = data.span(user, meter) if meter else None
-    if span is None:
-        return None, None
-    tz = data.info(user, meter).timezone
-    end = span[1].tz_convert(tz)
-    return ((end - pd.Timedelta("28D")).strftime("%Y-%m-%d"),
-            (end - pd.Timedelta("1s")).strftime("%Y-%m-%d"))
+    return data.default_dates(user, meter, days=28)
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
