@@ -92,6 +92,8 @@ class DailyModel:
     adj_r2: float = 0.0
     n: int = 0
     n_params: int = 1
+    """Fitted parameters, balance points included (ASHRAE's 1P/3P/5P change-point models):
+    a searched balance point uses up a degree of freedom like a slope does."""
 
     def usage_per_day(self, temp: np.ndarray) -> np.ndarray:
         """Predicted usage [kWh/day] at temperatures ``temp`` [degC] (average the result
@@ -182,7 +184,7 @@ def fit_daily_model(
                     heating_bp=float(bps[i]) if kind == "hdd_only" else None,
                     cooling_slope=slope if kind == "cdd_only" else 0.0,
                     cooling_bp=float(bps[i]) if kind == "cdd_only" else None,
-                    r2=float(r2[i]), adj_r2=float(adj[i]), n=n, n_params=2,
+                    r2=float(r2[i]), adj_r2=float(adj[i]), n=n, n_params=3,
                 )
             )
     if n - 3 < MIN_DOF:
@@ -218,7 +220,7 @@ def fit_daily_model(
                 kind="hdd_cdd", intercept=float(beta[i, j, 0]),
                 heating_slope=float(beta[i, j, 1]), heating_bp=float(bps[i]),
                 cooling_slope=float(beta[i, j, 2]), cooling_bp=float(bps[j]),
-                r2=float(r2[i, j]), adj_r2=float(adj[i, j]), n=n, n_params=3,
+                r2=float(r2[i, j]), adj_r2=float(adj[i, j]), n=n, n_params=5,
             )
         )
     return max(candidates, key=lambda c: c.adj_r2)

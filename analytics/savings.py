@@ -300,7 +300,8 @@ def savings_uncertainty(
     ``confidence``: ASHRAE G14 with the lag-1 autocorrelation correction of the baseline
     (``g14``), or additionally with the reporting count ``m`` reduced the same way
     (``g14-ar1``: the variance of a sum of AR(1) errors, wider for hourly data)."""
-    n, rho = stats.n, stats.autocorrelation
+    n = stats.n
+    rho = max(stats.autocorrelation, 0.0)  # negative autocorrelation must not add observations
     n_eff = max(n * (1 - rho) / (1 + rho), 2.0)
     if method == "g14-ar1":
         m = max(int(m * (1 - rho) / (1 + rho)), 1)
