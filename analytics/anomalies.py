@@ -20,12 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import holidays
 import numpy as np
 import pandas as pd
 
 from analytics.tariffs import Tariff, TariffError, energy_price
 from store.schema import EVENT_COLUMNS, validate_events, validate_forecasts, validate_readings
+from wattlens.calendars import public_holidays
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,8 @@ def local_calendar(index: pd.DatetimeIndex, tz: str, country: str | None) -> pd.
     weekend = np.asarray(local.day_of_week >= 5)
     holiday = np.zeros(len(index), dtype=bool)
     if country and len(index):
-        years = sorted(set(local.year))
-        code, _, subdiv = country.partition("-")
-        calendar = holidays.country_holidays(code, subdiv=subdiv or None, years=years)
-        dates = pd.DatetimeIndex(pd.to_datetime(list(calendar.keys())))
+        calendar = public_holidays(country, tuple(sorted({int(y) for y in local.year})))
+        dates = pd.DatetimeIndex(pd.to_datetime(list(calendar)))
         holiday = np.asarray(day.isin(dates)) & ~weekend
     return pd.DataFrame(
         {

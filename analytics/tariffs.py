@@ -13,13 +13,13 @@ contracted capacity; standing charges are per day and/or per month.
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache
 from typing import Literal
 
-import holidays
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from wattlens.calendars import check_country, public_holidays
 
 DayType = Literal["weekday", "saturday", "sunday", "holiday"]
 DAY_TYPES: tuple[str, ...] = ("weekday", "saturday", "sunday", "holiday")
@@ -139,9 +139,15 @@ class Tariff(_Frozen):
     currency: str = Field("GBP", description="ISO currency code")
     source: str = Field("", description="publisher, document and date of the numbers")
     holidays_country: str | None = Field(
-        None, description="ISO country whose public holidays are day type 'holiday'"
+        None, description="ISO country (or subdivision, e.g. GB-ENG) whose public holidays "
+        "are day type 'holiday'"
     )
     versions: list[TariffVersion] = Field(min_length=1)
+
+    @field_validator("holidays_country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        return check_country(value)
 
     @model_validator(mode="after")
     def _sorted(self) -> Tariff:
@@ -192,18 +198,13 @@ class TariffsSection(_Frozen):
         return next((t for t in self.catalog if t.id == wanted), None)
 
 
-@cache
-def _holiday_calendar(country: str, year: int) -> frozenset[dt.date]:
-    return frozenset(holidays.country_holidays(country, years=year).keys())
-
-
 def day_types(local: pd.DatetimeIndex, country: str | None) -> np.ndarray:
     """Day type of each local time: holiday (if ``country``), sunday, saturday or weekday."""
     dow = np.asarray(local.day_of_week)
     out = np.where(dow == 6, "sunday", np.where(dow == 5, "saturday", "weekday")).astype(object)
     if country:
         dates = local.date
-        hol = {d for y in set(local.year) for d in _holiday_calendar(country, int(y))}
+        hol = public_holidays(country, tuple(sorted({int(y) for y in local.year})))
         is_hol = np.fromiter((d in hol for d in dates), dtype=bool, count=len(dates))
         out[is_hol] = "holiday"
     return out

@@ -11,6 +11,7 @@ import pandas as pd
 from plotly_resampler.aggregation import MinMaxLTTB
 
 from store.base import EVERY
+from wattlens.calendars import public_holidays
 
 DAY_TYPES = ("working day", "Saturday", "Sunday / holiday")
 G14_CV_RMSE_PCT = 30.0
@@ -59,15 +60,8 @@ def local(frame: pd.DataFrame, tz: str, column: str = "time") -> pd.DataFrame:
 def day_type(times: pd.Series, country: str | None) -> pd.Series:
     """``working day``, ``Saturday`` or ``Sunday / holiday`` of local times."""
     dates = times.dt.date
-    holidays_set: set = set()
-    if country:
-        import holidays
-
-        years = sorted({d.year for d in dates})
-        try:
-            holidays_set = set(holidays.country_holidays(country, years=years))
-        except NotImplementedError:
-            holidays_set = set()
+    holidays_set = public_holidays(country, tuple(sorted({d.year for d in dates}))) \
+        if country else frozenset()
     weekday = times.dt.weekday
     out = np.where(weekday == 5, DAY_TYPES[1], DAY_TYPES[0])
     out = np.where((weekday == 6) | dates.isin(holidays_set), DAY_TYPES[2], out)

@@ -20,6 +20,7 @@ from analytics.tariffs import TariffsSection
 from dashboard.config import DashboardConfig
 from forecasting.closures import Closure
 from ingest.base import Duration, SourceSection
+from wattlens.calendars import check_country
 
 Commodity = Literal["electricity", "gas", "heat", "water"]
 MeterKind = Literal["interval", "register", "power"]
@@ -67,7 +68,10 @@ class SiteConfig(_Frozen):
     timezone: str = Field("UTC", description="IANA timezone, e.g. 'Europe/London'")
     latitude: float | None = Field(None, ge=-90, le=90, description="latitude [deg]")
     longitude: float | None = Field(None, ge=-180, le=180, description="longitude [deg]")
-    country: str | None = Field(None, description="ISO country code for public holidays, e.g. GB")
+    country: str | None = Field(
+        None, description="ISO country code for public holidays, e.g. GB, or with a "
+        "subdivision, e.g. GB-ENG (adds England's Easter Monday and August bank holiday)"
+    )
     weather_meter: str | None = Field(
         None, description="meter id of the site's outdoor weather readings"
     )
@@ -86,6 +90,11 @@ class SiteConfig(_Frozen):
                 f"{value!r} is not an IANA timezone name; write e.g. 'Europe/London'"
             ) from exc
         return value
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        return check_country(value)
 
 
 class StoreConfig(_Frozen):
