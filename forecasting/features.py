@@ -1,7 +1,8 @@
 """Calendar and weather features shared by every forecasting model.
 
 Everything here takes UTC tz-aware times and converts to the site's local time only to decide
-what kind of day it is (working day, weekend, public holiday, closure) and the local hour.
+what kind of day it is (working day, weekend, public holiday, closure, bridge day) and the
+local hour.
 Degree-day balance points are chosen from the data by a grid search on daily means.
 """
 
@@ -20,6 +21,10 @@ from store.schema import ContractError
 
 BALANCE_GRID_DEGC = np.arange(8.0, 24.5, 1.0)
 """Candidate heating/cooling balance points [degC] searched by :func:`balance_points`."""
+BRIDGE_MAX_DAYS = 2
+"""Longest run of weekdays between days off whose days are bridge days [days]."""
+BRIDGE_PAD = pd.Timedelta(days=14)
+"""Calendar looked at either side of the dates judged, to see the runs they are in."""
 
 
 class ForecastInputError(ValueError):
@@ -73,27 +78,64 @@ def local_dates(times: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
 
 
 def day_kind(times: pd.DatetimeIndex, site: Site) -> pd.DataFrame:
-    """Per time: ``holiday`` (public holiday), ``closure`` and ``working`` (a weekday that is
-    neither) as 0/1 floats, judged on the site-local date."""
+    """Per time: ``holiday`` (public holiday), ``closure``, ``bridge`` (see
+    :func:`bridge_days`) and ``working`` (a weekday that is none of these) as 0/1 floats,
+    judged on the site-local date."""
     dates = local_dates(times, site.timezone)
-    holiday = np.zeros(len(times), dtype=bool)
-    if site.country and len(times):
-        years = tuple(range(int(dates.year.min()), int(dates.year.max()) + 1))
-        hol = _holiday_dates(site.country, years)
-        holiday = np.array([d in hol for d in dates.date], dtype=bool)
-    closure = np.zeros(len(times), dtype=bool)
-    for c in site.closures:
-        closure |= (dates >= pd.Timestamp(c.start)) & (dates <= pd.Timestamp(c.end))
+    holiday, closure = _days_off(dates, site)
+    bridge = np.zeros(len(times), dtype=bool)
+    if len(times) and (site.country or site.closures):
+        days = pd.date_range(dates.min() - BRIDGE_PAD, dates.max() + BRIDGE_PAD, freq="D")
+        bridge = bridge_days(days, site).reindex(dates).to_numpy(dtype=bool)
     weekday = dates.day_of_week < 5
-    working = weekday & ~holiday & ~closure
+    working = weekday & ~holiday & ~closure & ~bridge
     return pd.DataFrame(
         {
             "holiday": holiday.astype(float),
             "closure": closure.astype(float),
+            "bridge": bridge.astype(float),
             "working": np.asarray(working, dtype=float),
         },
         index=times,
     )
+
+
+def _days_off(dates: pd.DatetimeIndex, site: Site) -> tuple[np.ndarray, np.ndarray]:
+    """Public-holiday and closure flags of local dates (naive midnights)."""
+    holiday = np.zeros(len(dates), dtype=bool)
+    if site.country and len(dates):
+        years = tuple(range(int(dates.year.min()), int(dates.year.max()) + 1))
+        hol = _holiday_dates(site.country, years)
+        holiday = np.array([d in hol for d in dates.date], dtype=bool)
+    closure = np.zeros(len(dates), dtype=bool)
+    for c in site.closures:
+        closure |= (dates >= pd.Timestamp(c.start)) & (dates <= pd.Timestamp(c.end))
+    return holiday, closure
+
+
+def bridge_days(days: pd.DatetimeIndex, site: Site) -> pd.Series:
+    """Bridge days of consecutive local ``days`` (naive midnights) as a boolean Series.
+
+    A bridge day is a weekday in a run of at most :data:`BRIDGE_MAX_DAYS` weekdays between
+    days off, next to a public holiday or closure (the weekdays between Christmas and New
+    Year, a Friday after a Thursday holiday): many organisations close or run down then,
+    though no calendar says so. Runs touching either end of ``days`` are not judged.
+    """
+    holiday, closure = _days_off(days, site)
+    special = holiday | closure
+    work = np.asarray((days.day_of_week < 5) & ~special)
+    bridge = np.zeros(len(days), dtype=bool)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], work.astype(int), [0]])))
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):  # working runs [start, stop)
+        if start == 0 or stop == len(days) or stop - start > BRIDGE_MAX_DAYS:
+            continue
+        before = np.flatnonzero(work[:start])
+        after = np.flatnonzero(work[stop:])
+        left = before[-1] + 1 if len(before) else 0
+        right = stop + after[0] if len(after) else len(days)
+        if special[left:start].any() or special[stop:right].any():
+            bridge[start:stop] = True
+    return pd.Series(bridge, index=days)
 
 
 def infer_interval(times: pd.DatetimeIndex) -> pd.Timedelta:

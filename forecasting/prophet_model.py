@@ -3,15 +3,17 @@
 The model (all in site-local wall-clock time, which is where occupancy lives):
 
 - daily profiles conditional on the kind of day (working vs non-working: weekends, public
-  holidays of the site's country, closures), a weekly term, yearly seasonality when there is
-  a year of history, a lumped public-holiday and closure effect;
+  holidays of the site's country, closures, bridge days), a weekly term, yearly seasonality
+  when there is a year of history, lumped public-holiday, closure and bridge-day effects;
 - regressors: a working-day level, heating and cooling degree terms
   ``max(Th − T, 0)``, ``max(T − Tc, 0)`` [degC] on the 24-hour trailing mean temperature,
   with balance points chosen from the data (:func:`forecasting.features.balance_points`),
   each also interacted with the working-day flag;
-- a recent-level correction learnt at fit time: the mean residual of the last local day
-  before issue, and the residuals at the same time one, two and seven days earlier, carry over
-  with coefficients fitted by least squares on the history's own day-ahead residual pairs;
+- a recent-level correction learnt at fit time: the mean residual of the 24 hours before
+  issue, the residual of the last hour before issue and the residuals at the same time 1, 2,
+  3 and 7 days earlier carry over with coefficients fitted by (slightly ridged) least squares
+  on the history's own day-ahead residuals, from every local midnight of the history: one set
+  per hour of lead time and kind of day (working / non-working) of the forecast time;
 - intervals from the empirical 10 % / 90 % quantiles of the corrected in-sample errors
   (no sampling, so predicting is a matrix product).
 
@@ -53,13 +55,24 @@ _Q = ((1 - INTERVAL_WIDTH) / 2, (1 + INTERVAL_WIDTH) / 2)
 SMOOTH = pd.Timedelta(hours=24)
 """Trailing window of the temperature the degree terms use [h]."""
 RECENT = pd.Timedelta(hours=24)
-"""Window of actuals before issue whose residual drives the level correction [h]."""
+"""Window of actuals before issue whose mean residual drives the level correction [h]."""
+LATEST = pd.Timedelta(hours=1)
+"""Window of the latest actuals before issue, whose residual drives the first hours [h]."""
+LEAD_BIN = pd.Timedelta(hours=1)
+"""Lead times [h] within one bin share correction coefficients."""
+LEAD_BINS = 24
+"""Bins of lead time with their own coefficients; later leads use the last bin's."""
+RIDGE = 0.01
+"""Ridge penalty of the correction fit, relative to each feature's mean square."""
+MIN_PAIRS_PER_COEF = 4
+"""Day-ahead pairs needed per coefficient to fit a (kind of day, lead) cell on its own;
+fewer pools both kinds of day, and fewer still leaves the cell uncorrected."""
 FOURIER = {"daily_working": 6, "daily_nonworking": 4, "weekly": 3, "yearly": 4}
 """Fourier orders of the seasonalities."""
 CHANGEPOINTS = 5
 """Trend changepoints (fewer than Prophet's 25: the level correction follows recent shifts)."""
-CARRY_LAGS = (pd.Timedelta(days=1), pd.Timedelta(days=2), pd.Timedelta(days=7))
-"""Lags of the same-time residuals carried into the forecast (1, 2 and 7 days)."""
+CARRY_LAGS = tuple(pd.Timedelta(days=d) for d in (1, 2, 3, 7))
+"""Lags of the same-time residuals carried into the forecast (1, 2, 3 and 7 days)."""
 STAN_TOLERANCES = {"tol_rel_obj": 1e6, "tol_rel_grad": 1e9}
 """L-BFGS stopping rules looser than CmdStan's defaults (1e4, 1e7): ~30 % faster fits whose
 forecasts differ by ~0.1 %."""
@@ -86,7 +99,7 @@ def _smoothed_temperature(weather: pd.DataFrame | None, times: pd.DatetimeIndex)
 class ProphetModel(ForecastModel):
     """Prophet per meter (see the module docstring)."""
 
-    version: ClassVar[str] = f"prophet-{prophet.__version__}+wl3"
+    version: ClassVar[str] = f"prophet-{prophet.__version__}+wl4"
     growth: ClassVar[str] = "linear"
     """Prophet's trend: linear with changepoints, for forecasting."""
 
@@ -132,13 +145,12 @@ class ProphetModel(ForecastModel):
         design["y"] = history.to_numpy()
         model.m = _make_prophet(params, design, site)
         model.m.fit(design)
-        fitted = model._raw(design)
-        resid = design["y"].to_numpy() - fitted
-        a, b = _fit_correction(pd.Series(resid, index=history.index), site.timezone)
-        params["carry_level"], params["carry_lags"] = a, b
-        corrected = _corrected_in_sample(pd.Series(resid, index=history.index), site, a, b)
-        err = corrected.dropna().to_numpy()
-        params["quantiles"] = [float(q) for q in np.quantile(err, _Q)] if len(err) else [0, 0]
+        resid = pd.Series(design["y"].to_numpy() - model._raw(design), index=history.index)
+        coef, err = _fit_correction(resid, site, interval)
+        params["correction"] = coef.tolist()
+        if not len(err):
+            err = resid.to_numpy()
+        params["quantiles"] = [float(q) for q in np.quantile(err, _Q)]
         params["use_weather"] = bool(use_weather)
         return model
 
@@ -157,31 +169,32 @@ class ProphetModel(ForecastModel):
             weather = None
         design = self._design(times, weather)
         raw = self._raw(design)
-        origin = times[0]
-        level, lagged = 0.0, np.zeros((len(times), len(CARRY_LAGS)))
+        correction = np.zeros(len(times))
         if actuals is not None:
-            recent = check_series(actuals, "actuals")
-            window = max(CARRY_LAGS) + RECENT
-            recent = recent[(recent.index < origin) & (recent.index >= origin - window)]
-            if weather is not None and len(weather):  # residuals only where weather is known
-                recent = recent[recent.index >= weather.index.min() + SMOOTH]
-            try:
-                recent_design = self._design(recent.index, weather) if len(recent) else None
-            except ForecastInputError:  # no weather before issue: forecast uncorrected
-                recent_design = None
-            if recent_design is not None:
-                r = pd.Series(recent.to_numpy() - self._raw(recent_design), index=recent.index)
-                last = r[r.index >= origin - RECENT]
-                expected = RECENT / pd.Timedelta(self.params["interval_ns"])
-                if len(last) >= max(1, int(0.25 * expected)):
-                    level = float(last.mean())
-                lagged = np.column_stack([_lagged_residual(r, times, origin, level, lag)
-                                          for lag in CARRY_LAGS])
-        correction = self.params["carry_level"] * level + lagged @ np.asarray(
-            self.params["carry_lags"])
+            r = self._recent_residuals(actuals, times[0], weather)
+            if r is not None:
+                correction = _correction(r, times, self.site, self.params)
         y = raw + correction
         lo, hi = self.params["quantiles"]
         return frame(times, y, y + lo, y + hi)
+
+    def _recent_residuals(
+        self, actuals: pd.Series, origin: pd.Timestamp, weather: pd.DataFrame | None
+    ) -> pd.Series | None:
+        """Residuals [kWh per interval] of the actuals in the correction's window before
+        ``origin``, or None when the model cannot be evaluated there (no weather)."""
+        recent = check_series(actuals, "actuals")
+        window = max(CARRY_LAGS) + RECENT
+        recent = recent[(recent.index < origin) & (recent.index >= origin - window)]
+        if weather is not None and len(weather):  # residuals only where weather is known
+            recent = recent[recent.index >= weather.index.min() + SMOOTH]
+        if not len(recent):
+            return None
+        try:
+            design = self._design(recent.index, weather)
+        except ForecastInputError:  # no weather before issue: forecast uncorrected
+            return None
+        return pd.Series(recent.to_numpy() - self._raw(design), index=recent.index)
 
     def state(self) -> dict[str, Any]:
         return {"prophet": model_to_json(self.m), "site": self.site.to_json(),
@@ -231,7 +244,7 @@ def _design(
 
 
 def _holidays(design: pd.DataFrame, site: Site) -> pd.DataFrame | None:
-    """Lumped public-holiday and closure days for Prophet (local dates)."""
+    """Lumped public-holiday, closure and bridge days for Prophet (local dates)."""
     if not site.country and not site.closures:
         return None
     days = pd.date_range(design["ds"].min().normalize(), design["ds"].max().normalize()
@@ -241,7 +254,7 @@ def _holidays(design: pd.DataFrame, site: Site) -> pd.DataFrame | None:
     )
     kinds = day_kind(pd.DatetimeIndex(utc_noon).tz_convert("UTC"), site)
     rows = []
-    for name in ("holiday", "closure"):
+    for name in ("holiday", "closure", "bridge"):
         hit = days[kinds[name].to_numpy() > 0]
         rows.append(pd.DataFrame({"holiday": name, "ds": hit}))
     table = pd.concat(rows, ignore_index=True)
@@ -308,36 +321,107 @@ def _make_prophet(params: dict[str, Any], design: pd.DataFrame, site: Site) -> P
     return m
 
 
-def _correction_features(resid: pd.Series, tz: str) -> tuple[np.ndarray, np.ndarray]:
-    """Day-ahead correction features of each time in the history: the previous local day's
-    mean residual, and the residuals :data:`CARRY_LAGS` earlier minus that level."""
-    dates = resid.index.tz_convert(tz).tz_localize(None).normalize()
-    daily = resid.groupby(dates).mean()
-    level = daily.shift(1, freq="D").reindex(dates).to_numpy()
-    lagged = [resid.reindex(resid.index - lag).to_numpy() - level for lag in CARRY_LAGS]
-    return level, np.column_stack(lagged)
+def _min_count(window: pd.Timedelta, interval: pd.Timedelta) -> int:
+    """Readings needed in ``window`` for its mean residual to count (a quarter of them)."""
+    return max(1, int(0.25 * (window / interval)))
 
 
-def _fit_correction(resid: pd.Series, tz: str) -> tuple[float, list[float]]:
-    """Carry-over coefficients of yesterday's mean residual and of the same-time residuals
-    :data:`CARRY_LAGS` earlier, fitted by least squares on day-ahead pairs in the history and
-    clipped to [0, 1]."""
-    level, lagged = _correction_features(resid, tz)
-    y = resid.to_numpy()
-    x = np.column_stack([level, lagged])
-    ok = np.isfinite(x).all(axis=1) & np.isfinite(y)
-    if ok.sum() < 48:
-        return 0.0, [0.0] * len(CARRY_LAGS)
-    coef, *_ = np.linalg.lstsq(x[ok], y[ok], rcond=None)
-    coef = np.clip(coef, 0.0, 1.0)
-    return float(coef[0]), [float(c) for c in coef[1:]]
+def _window_means(r: np.ndarray, ends: np.ndarray, steps: int, need: int) -> np.ndarray:
+    """Mean of the finite ``r[end - steps:end]`` for each end, NaN with fewer than ``need``."""
+    ok = np.isfinite(r)
+    total = np.concatenate([[0.0], np.cumsum(np.where(ok, r, 0.0))])
+    count = np.concatenate([[0], np.cumsum(ok)])
+    start = np.maximum(ends - steps, 0)
+    n = count[ends] - count[start]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n >= need, (total[ends] - total[start]) / n, np.nan)
 
 
-def _corrected_in_sample(resid: pd.Series, site: Site, a: float, b: list[float]) -> pd.Series:
-    """In-sample day-ahead errors after the level correction (for interval quantiles)."""
-    level, lagged = _correction_features(resid, site.timezone)
-    lagged = np.where(np.isfinite(lagged), lagged, 0.0)
-    return pd.Series(resid.to_numpy() - a * level - lagged @ np.asarray(b), index=resid.index)
+def _lead_bin(lead_ns: np.ndarray) -> np.ndarray:
+    """Coefficient bin of each lead time after issue [ns]."""
+    return np.minimum(lead_ns // LEAD_BIN.value, LEAD_BINS - 1)
+
+
+def _fit_correction(
+    resid: pd.Series, site: Site, interval: pd.Timedelta
+) -> tuple[np.ndarray, np.ndarray]:
+    """Correction coefficients, shape (2 kinds of day, :data:`LEAD_BINS`, features), fitted
+    on day-ahead pairs issued at every local midnight of the history, and the corrected
+    in-sample errors [kWh per interval].
+
+    Features of a forecast time: the mean residual of the :data:`RECENT` before issue (the
+    level), the mean residual of the :data:`LATEST` before issue and the residuals
+    :data:`CARRY_LAGS` earlier, each minus the level; unknown ones are 0."""
+    n_feat = 2 + len(CARRY_LAGS)
+    coef = np.zeros((2, LEAD_BINS, n_feat))
+    grid = pd.date_range(resid.index[0], resid.index[-1], freq=interval)
+    horizon = max(1, int(LEAD_BIN * LEAD_BINS / interval))
+    lags = [max(1, int(lag / interval)) for lag in CARRY_LAGS]
+    front = max(lags) + horizon
+    r = np.concatenate([np.full(front, np.nan), resid.reindex(grid).to_numpy(dtype=float),
+                        np.full(horizon, np.nan)])
+    days = pd.date_range(local_dates(grid[:1], site.timezone)[0],
+                         local_dates(grid[-1:], site.timezone)[0], freq="D")
+    midnights = days.tz_localize(site.timezone, nonexistent="shift_forward", ambiguous=False)
+    at = grid.get_indexer(midnights.tz_convert("UTC"))
+    at = at[at >= 0] + front
+    if not len(at):
+        return coef, np.array([])
+    level = _window_means(r, at, max(1, int(RECENT / interval)), _min_count(RECENT, interval))
+    latest = _window_means(r, at, max(1, int(LATEST / interval)), 1)
+    pos = at[:, None] + np.arange(horizon)[None, :]  # (origins, leads)
+    x = np.stack([np.broadcast_to(level[:, None], pos.shape),
+                  np.broadcast_to((latest - level)[:, None], pos.shape),
+                  *(r[pos - lag] - level[:, None] for lag in lags)], axis=-1)
+    y = r[pos]
+    ok = (np.isfinite(y) & np.isfinite(level)[:, None]).ravel()
+    x = np.where(np.isfinite(x), x, 0.0).reshape(-1, n_feat)[ok]
+    y = y.ravel()[ok]
+    times = grid[np.clip(pos - front, 0, len(grid) - 1).ravel()[ok]]
+    working = day_kind(pd.DatetimeIndex(times), site)["working"].to_numpy().astype(int)
+    bins = _lead_bin(np.tile(np.arange(horizon, dtype=np.int64) * interval.value, len(at))[ok])
+    err = y.copy()
+    need = MIN_PAIRS_PER_COEF * n_feat
+    for b in range(LEAD_BINS):
+        in_bin = bins == b
+        for kind in (0, 1):
+            cell = in_bin & (working == kind)
+            rows = cell if cell.sum() >= need else in_bin
+            if rows.sum() < need:
+                continue
+            coef[kind, b] = _ridge(x[rows], y[rows])
+            err[cell] = y[cell] - x[cell] @ coef[kind, b]
+    return coef, err
+
+
+def _ridge(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares with a :data:`RIDGE` penalty relative to each column's mean square."""
+    penalty = np.diag(np.sqrt(RIDGE * len(y) * np.mean(x**2, axis=0)))
+    coef, *_ = np.linalg.lstsq(np.vstack([x, penalty]),
+                               np.concatenate([y, np.zeros(x.shape[1])]), rcond=None)
+    return coef
+
+
+def _correction(r: pd.Series, times: pd.DatetimeIndex, site: Site, params: dict[str, Any]
+                ) -> np.ndarray:
+    """Correction [kWh per interval] at ``times`` from the residuals ``r`` before issue
+    (``times[0]``); 0 when the last :data:`RECENT` has too few residuals."""
+    origin = times[0]
+    interval = pd.Timedelta(params["interval_ns"])
+    last = r[r.index >= origin - RECENT]
+    if len(last) < _min_count(RECENT, interval):
+        return np.zeros(len(times))
+    level = float(last.mean())
+    latest = r[r.index >= origin - LATEST]
+    x = np.column_stack([
+        np.full(len(times), level),
+        np.full(len(times), float(latest.mean()) - level if len(latest) else 0.0),
+        *(_lagged_residual(r, times, origin, level, lag) for lag in CARRY_LAGS),
+    ])
+    working = day_kind(times, site)["working"].to_numpy().astype(int)
+    lead_ns = (times - origin).to_numpy().astype("timedelta64[ns]").astype(np.int64)
+    coef = np.asarray(params["correction"])[working, _lead_bin(lead_ns)]
+    return np.sum(x * coef, axis=1)
 
 
 def _lagged_residual(

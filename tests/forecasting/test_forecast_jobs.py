@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from forecasting.jobs import RunSpec, model_path, run_forecasts
 from forecasting.models import model_from_json
+from forecasting.prophet_model import ProphetModel
 from forecasting.runner import dask_client
 from store.csvio import weather_to_readings
 from wattlens.cli import app
@@ -57,7 +58,7 @@ def test_forecasts_are_stored_as_issued_and_models_reused(store, tmp_path: Path,
     assert second["b1-elec"]["status"] == "issued" and not second["b1-elec"]["refitted"]
     stored = store.read_forecasts(["b1-elec"], model="prophet")
     assert sorted(stored["issued_at"].unique()) == [ISSUED, ISSUED + pd.Timedelta("6h")]
-    assert len(stored) == 24 + 12 and set(stored["model_version"]) == {"prophet-1.5.0+wl3"}
+    assert len(stored) == 24 + 12 and set(stored["model_version"]) == {ProphetModel.version}
     # what is stored is exactly what the saved model predicts from the data known then
     saved = json.loads(model_path(cfg.data_dir, "b1-elec", "prophet").read_text())
     assert saved["fitted_at"] == ISSUED.isoformat()
