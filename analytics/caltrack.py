@@ -1,14 +1,15 @@
 """CalTRACK daily and billing methods: HDD/CDD change-point models with balance-point search.
 
 After CalTRACK 2.0 §3.2-3.4: usage per day [kWh/day] of each period (a day, or a billing
-period) is regressed on the period's mean heating and cooling degree days [degC·day/day]
-computed from daily mean outdoor temperature [degC] (or, optionally, from mean degree
-hours). Four candidates — intercept-only,
-HDD-only, CDD-only, HDD+CDD — are fitted for every balance point on a 1 degF grid from 30 to
-90 degF (converted to degC); a candidate qualifies when its slopes are positive with
-p < 0.1 and at least :data:`MIN_NONZERO_DD` periods have non-zero degree days; the qualified
-candidate with the highest adjusted R² wins. Billing periods are weighted by their length in
-days. All fits are vectorised normal equations (numpy only).
+period) is regressed on the period's mean heating and cooling degree days [degC·day/day],
+computed as mean degree hours of the outdoor temperature [degC] (CalTRACK 2.0 uses the daily
+mean; degree hours follow CalTRACK issue #120 and equal it for daily temperature input).
+Four candidates — intercept-only, HDD-only, CDD-only, HDD+CDD — are fitted for every
+balance point on a 1 degF grid from 30 to 90 degF (converted to degC); a candidate
+qualifies when its slopes are positive with p < 0.1 and at least :data:`MIN_NONZERO_DD`
+periods have non-zero degree days; the qualified candidate with the highest adjusted R²
+wins. Billing periods are weighted by their length in days. All fits are vectorised normal
+equations (numpy only).
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ import numpy as np
 import pandas as pd
 
 ModelKind = Literal["intercept_only", "hdd_only", "cdd_only", "hdd_cdd"]
-DegreeDayMethod = Literal["daily", "hourly"]
-"""daily: degree days of the daily mean temperature (CalTRACK 2.0); hourly: mean of the
-day's degree hours (eemeter's alternative)."""
 
 BALANCE_POINTS_DEGC: np.ndarray = (np.arange(30, 91, 1.0) - 32.0) * 5.0 / 9.0
 """Candidate balance points [degC]: 30..90 degF in 1 degF steps (CalTRACK search range)."""
@@ -55,13 +53,12 @@ def t_quantile(p: float, dof: float) -> float:
     return z + g1 / v + g2 / v**2 + g3 / v**3 + g4 / v**4
 
 
-def day_temperatures(
-    temperature: pd.Series, tz: str, method: DegreeDayMethod
-) -> dict[pd.Timestamp, np.ndarray]:
-    """Temperatures [degC] per local day (key: local midnight) from which that day's degree
-    days are computed: ``daily`` — the day's mean (one value); ``hourly`` — the day's hourly
-    means (degree days = mean degree hours). Days with fewer than
-    :data:`MIN_HOURS_PER_DAY` hourly values are left out."""
+def day_temperatures(temperature: pd.Series, tz: str) -> dict[pd.Timestamp, np.ndarray]:
+    """Hourly mean temperatures [degC] per local day (key: local midnight): a day's degree
+    days are its mean degree hours, which — unlike degree days of the daily mean — count the
+    cold night of a mild day (CalTRACK issue #120); with daily temperature input each day
+    holds its one value. Days with fewer than :data:`MIN_HOURS_PER_DAY` hourly values are
+    left out."""
     temp = temperature.dropna().astype(float)
     if temp.empty:
         return {}
@@ -72,8 +69,7 @@ def day_temperatures(
     out: dict[pd.Timestamp, np.ndarray] = {}
     for day, values in hourly.groupby(hourly.index.normalize()):
         if len(values) >= needed:
-            array = values.to_numpy()
-            out[day] = array if method == "hourly" else np.array([array.mean()])
+            out[day] = values.to_numpy()
     return out
 
 

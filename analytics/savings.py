@@ -34,7 +34,6 @@ import pandas as pd
 
 from analytics.caltrack import (
     CaltrackError,
-    DailyModel,
     day_temperatures,
     fit_daily_model,
     t_quantile,
@@ -372,17 +371,15 @@ def _daily_periods(inp: Inputs) -> pd.DataFrame:
 
 @register_baseline("caltrack-daily")
 def caltrack_daily(inp: Inputs) -> Fitted:
-    """CalTRACK daily (or billing) HDD/CDD model with balance-point search; degree days
-    from daily mean temperatures and from mean degree hours are both tried and the better
-    adjusted R² kept."""
+    """CalTRACK daily (or billing) HDD/CDD model with balance-point search on degree days
+    computed as mean degree hours (daily means when only daily temperatures are given)."""
     periods = _daily_periods(inp)
     starts, ends = pd.DatetimeIndex(periods["start"]), pd.DatetimeIndex(periods["end"])
     excluded = _overlaps(starts, ends, inp.excluded)
     period_days = [_days_of(s, e, inp.tz) for s, e in zip(starts, ends, strict=True)]
-    by_method = {m: day_temperatures(inp.temperature, inp.tz, m) for m in ("daily", "hourly")}
-    daily = by_method["daily"]
+    per_day = day_temperatures(inp.temperature, inp.tz)
     covered = np.array(
-        [len(days) > 0 and np.mean([d in daily for d in days]) >= MIN_COVERAGE
+        [len(days) > 0 and np.mean([d in per_day for d in days]) >= MIN_COVERAGE
          for days in period_days],
         dtype=bool,
     )
@@ -407,28 +404,23 @@ def caltrack_daily(inp: Inputs) -> Fitted:
             f"try --model towt for gappy interval data, or give the baseline's weather)"
         )
     days_b = base["days"].to_numpy()
-    fits: list[tuple[DailyModel, str, list[np.ndarray]]] = []
-    for method, per_day in by_method.items():
-        temps = [
-            np.concatenate([per_day[d] for d in days if d in per_day]) for days in period_days
-        ]
-        try:
-            model = fit_daily_model(
-                base["usage"].to_numpy() / days_b,
-                [temps[i] for i in base.index],
-                weights=days_b if inp.granularity == "billing" else None,
-            )
-        except CaltrackError as exc:
-            raise SavingsError(f"baseline {inp.baseline}: {exc}") from None
-        fits.append((model, method, temps))
-    model, method, temps = max(fits, key=lambda f: f[0].adj_r2)
+    temps = [np.concatenate([per_day[d] for d in days if d in per_day]) for days in period_days]
+    try:
+        model = fit_daily_model(
+            base["usage"].to_numpy() / days_b,
+            [temps[i] for i in base.index],
+            weights=days_b if inp.granularity == "billing" else None,
+        )
+    except CaltrackError as exc:
+        raise SavingsError(f"baseline {inp.baseline}: {exc}") from None
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
         per_day = np.array([model.usage_per_day(temps[i]).mean() for i in frame.index])
         return per_day * frame["days"].to_numpy()
 
     granularity: Granularity = "billing" if inp.granularity == "billing" else "daily"
-    detail = {"caltrack": model.to_dict(), "degree_days": method, "units": "kWh/day, degC"}
+    detail = {"caltrack": model.to_dict(), "degree_days": "mean degree hours",
+              "units": "kWh/day, degC"}
     return Fitted(
         baseline=_obs_frame(base["start"], base["usage"], predict(base)),
         reporting=_obs_frame(rep["start"], rep["usage"], predict(rep)),
