@@ -20,6 +20,7 @@ from forecasting.models import (
     model_to_json,
     register_model,
 )
+from forecasting.prophet_model import CARRY_LAGS, LEAD_BINS, _correction, _fit_correction
 from store.schema import ContractError
 
 SITE = Site("Europe/London", "GB-ENG")
@@ -84,6 +85,15 @@ def test_day_kind_holidays_closures_and_local_dates() -> None:
     assert kinds["holiday"].tolist() == [1, 0, 0, 0, 0]
     assert kinds["closure"].tolist() == [0, 0, 1, 0, 0]
     assert kinds["working"].tolist() == [0, 1, 0, 0, 1]
+    # bridge days: the weekdays between Christmas and New Year, not an ordinary short week
+    times = pd.DatetimeIndex(["2019-12-27T12:00Z",  # Friday after Boxing Day (Thursday)
+                              "2019-12-30T12:00Z",  # Monday before New Year's Day (Wednesday)
+                              "2019-12-20T12:00Z",  # ordinary Friday
+                              "2019-04-23T12:00Z"])  # Tuesday after Easter Monday: 4-day week
+    kinds = day_kind(times, Site("Europe/London", "GB-ENG"))
+    assert kinds["bridge"].tolist() == [1, 1, 0, 0]
+    assert kinds["working"].tolist() == [0, 0, 1, 1]
+    assert day_kind(times, Site("Europe/London"))["bridge"].tolist() == [0, 0, 0, 0]
     with pytest.raises(ForecastInputError, match="not known to the holidays package"):
         day_kind(times, Site("UTC", "XX"))
 
@@ -117,6 +127,28 @@ def test_bad_input_is_a_clear_error(name: str, meter_data) -> None:
         short = weather[weather.index < load.index[-12]]
         with pytest.raises(ForecastInputError, match="weather does not cover"):
             model.predict(load.index[-24:], short, load[:-24])
+
+
+def test_correction_carries_a_persistent_daily_level_over() -> None:
+    # residuals = a daily level that persists (random walk day to day) + hourly noise: the
+    # fitted correction carries yesterday's level over, the same-hour lags add nothing
+    rng = np.random.default_rng(5)
+    days = 365
+    times = pd.date_range("2019-01-01", periods=days * 24, freq="h", tz="Europe/London")
+    level = np.repeat(np.cumsum(rng.normal(0, 1.0, days)), 24)
+    resid = pd.Series(level + rng.normal(0, 0.2, len(times)),
+                      index=times.tz_convert("UTC").astype("datetime64[ns, UTC]"))
+    coef, err = _fit_correction(resid, SITE, pd.Timedelta("1h"))
+    assert coef.shape == (2, LEAD_BINS, 2 + len(CARRY_LAGS))
+    np.testing.assert_allclose(coef[..., 0].mean(axis=1), 1.0, atol=0.05)
+    assert np.abs(coef[..., 2:].mean(axis=1)).max() < 0.3, coef[..., 2:].mean(axis=1)
+    assert np.std(err) < 1.2 < 0.25 * np.std(resid)  # ~ the day-to-day step (sd 1)
+    # at issue time: the level of the last 24 h is carried over
+    origin = resid.index[-24]
+    params = {"interval_ns": pd.Timedelta("1h").value, "correction": coef.tolist()}
+    out = _correction(resid[resid.index < origin], resid.index[-24:], SITE, params)
+    assert abs(resid[-48:-24].mean()) > 10  # far from 0, so carrying it over is visible
+    np.testing.assert_allclose(out, resid[-48:-24].mean(), atol=1.0)
 
 
 @pytest.mark.parametrize("name", ["prophet", "persistence-day"])
