@@ -41,7 +41,6 @@ from analytics.caltrack import (
 from forecasting.towt import TowtError, fit_towt
 
 Granularity = Literal["hourly", "daily", "billing"]
-FsuMethod = Literal["g14", "g14-ar1"]
 """hourly = any sub-daily interval; billing = one reading per bill (≥ 20 days)."""
 
 MIN_BASELINE_DAYS = 30
@@ -293,17 +292,15 @@ def savings_uncertainty(
     m: int,
     adjusted_baseline_kwh: float,
     confidence: float,
-    method: FsuMethod = "g14",
 ) -> float:
     """Absolute uncertainty of the reporting-period savings [kWh] at two-sided
-    ``confidence``: ASHRAE G14 with the lag-1 autocorrelation correction of the baseline
-    (``g14``), or additionally with the reporting count ``m`` reduced the same way
-    (``g14-ar1``: the variance of a sum of AR(1) errors, wider for hourly data)."""
+    ``confidence``: ASHRAE G14 with the lag-1 autocorrelation correction. Its n/n' factor is
+    already the variance of a sum of AR(1) errors; on simulated no-change meters with AR(1)
+    residuals the interval holds the true zero ~85 % of the time at 90 % nominal for ρ from
+    0 to 0.95 (tests/analytics_mv/test_mv_savings.py)."""
     n = stats.n
     rho = max(stats.autocorrelation, 0.0)  # negative autocorrelation must not add observations
     n_eff = max(n * (1 - rho) / (1 + rho), 2.0)
-    if method == "g14-ar1":
-        m = max(int(m * (1 - rho) / (1 + rho)), 1)
     t = t_quantile(0.5 + confidence / 2, max(n_eff - stats.n_params, 1.0))
     cv = stats.cv_rmse_pct / 100
     return float(
@@ -569,7 +566,6 @@ def estimate_savings(
     tz: str = "UTC",
     country: str | None = None,
     exclude: Sequence[tuple[Any, Any]] = (),
-    fsu: FsuMethod = "g14",
 ) -> SavingsResult:
     """Avoided energy of ``meter`` over ``reporting`` against a baseline fitted on
     ``baseline``.
@@ -578,13 +574,10 @@ def estimate_savings(
     index with ``temperature`` [degC]; periods are (start, end) with ``end`` exclusive,
     naive values local to ``tz``; ``exclude``: non-routine windows left out of both periods;
     ``model``: a registered baseline model or ``auto`` (towt for interval data,
-    caltrack-daily for daily and billing data); ``fsu``: the uncertainty formula (see
-    :func:`savings_uncertainty`).
+    caltrack-daily for daily and billing data).
     """
     if not 0 < confidence < 1:
         raise SavingsError(f"confidence {confidence} must be between 0 and 1, e.g. 0.9")
-    if fsu not in ("g14", "g14-ar1"):
-        raise SavingsError(f"fsu {fsu!r} is unknown; use 'g14' or 'g14-ar1'")
     base_p = parse_period(*baseline, tz=tz, name="baseline")
     rep_p = parse_period(*reporting, tz=tz, name="reporting")
     if rep_p.start < base_p.end:
@@ -666,7 +659,7 @@ def estimate_savings(
     actual = float(rep["actual"].sum())
     adjusted = float(rep["predicted"].sum())
     savings = adjusted - actual
-    delta = savings_uncertainty(stats, len(rep), adjusted, confidence, fsu)
+    delta = savings_uncertainty(stats, len(rep), adjusted, confidence)
     series = rep.rename(columns={"predicted": "adjusted_baseline"})
     series["savings"] = series["adjusted_baseline"] - series["actual"]
     series["cumulative_savings"] = series["savings"].cumsum()

@@ -70,11 +70,6 @@ def savings(
         typer.Option(help="JSON {\"events\": [{meter, start, end}]}: the meter's non-routine "
                           "periods, left out of both periods."),
     ] = None,
-    fsu: Annotated[
-        str,
-        typer.Option(help="Uncertainty formula: g14 (ASHRAE Guideline 14, baseline "
-                          "autocorrelation corrected) or g14-ar1 (reporting sum corrected too)."),
-    ] = "g14",
     series_out: Annotated[
         Path | None,
         typer.Option(help="Also write the reporting series (actual, adjusted baseline, "
@@ -94,7 +89,6 @@ def savings(
         result = estimate_savings(
             frame, wide, meter, baseline, reporting, blackout=blackout, model=model,
             confidence=confidence, tz=tz, country=country, exclude=exclude,
-            fsu=fsu,  # type: ignore[arg-type]
         )
     except (SavingsError, ContractError) as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
