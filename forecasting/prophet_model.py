@@ -66,7 +66,8 @@ RIDGE = 0.01
 """Ridge penalty of the correction fit, relative to each feature's mean square."""
 MIN_PAIRS_PER_COEF = 4
 """Day-ahead pairs needed per coefficient to fit a (kind of day, lead) cell on its own;
-fewer pools both kinds of day, and fewer still leaves the cell uncorrected."""
+with fewer the cell shares the lead's coefficients across kinds of day, and with fewer
+still one set fitted on every pair (none at all: no correction)."""
 FOURIER = {"daily_working": 6, "daily_nonworking": 4, "weekly": 3, "yearly": 4}
 """Fourier orders of the seasonalities."""
 CHANGEPOINTS = 5
@@ -382,14 +383,16 @@ def _fit_correction(
     bins = _lead_bin(np.tile(np.arange(horizon, dtype=np.int64) * interval.value, len(at))[ok])
     err = y.copy()
     need = MIN_PAIRS_PER_COEF * n_feat
+    if len(y) >= need:  # short histories: one set for every lead and kind of day
+        coef[:] = _ridge(x, y)
     for b in range(LEAD_BINS):
         in_bin = bins == b
         for kind in (0, 1):
             cell = in_bin & (working == kind)
-            rows = cell if cell.sum() >= need else in_bin
-            if rows.sum() < need:
-                continue
-            coef[kind, b] = _ridge(x[rows], y[rows])
+            for rows in (cell, in_bin):
+                if rows.sum() >= need:
+                    coef[kind, b] = _ridge(x[rows], y[rows])
+                    break
             err[cell] = y[cell] - x[cell] @ coef[kind, b]
     return coef, err
 

@@ -143,12 +143,15 @@ def test_correction_carries_a_persistent_daily_level_over() -> None:
     np.testing.assert_allclose(coef[..., 0].mean(axis=1), 1.0, atol=0.05)
     assert np.abs(coef[..., 2:].mean(axis=1)).max() < 0.3, coef[..., 2:].mean(axis=1)
     assert np.std(err) < 1.2 < 0.25 * np.std(resid)  # ~ the day-to-day step (sd 1)
+    # a short history (under 24 pairs per lead) still gets one shared set
+    short, _ = _fit_correction(resid.iloc[: 16 * 24], SITE, pd.Timedelta("1h"))
+    assert (short == short[0, 0]).all() and short[0, 0, 0] > 0.5
     # at issue time: the level of the last 24 h is carried over
     origin = resid.index[-24]
     params = {"interval_ns": pd.Timedelta("1h").value, "correction": coef.tolist()}
     out = _correction(resid[resid.index < origin], resid.index[-24:], SITE, params)
-    assert abs(resid[-48:-24].mean()) > 10  # far from 0, so carrying it over is visible
-    np.testing.assert_allclose(out, resid[-48:-24].mean(), atol=1.0)
+    assert abs(resid.iloc[-48:-24].mean()) > 10  # far from 0, so carrying it over is visible
+    np.testing.assert_allclose(out, resid.iloc[-48:-24].mean(), atol=1.0)
 
 
 @pytest.mark.parametrize("name", ["prophet", "persistence-day"])
