@@ -47,6 +47,9 @@ MIN_BASELINE_DAYS = 30
 """Below this many days of baseline data no model is fitted (error)."""
 CALTRACK_BASELINE_DAYS = 365
 """CalTRACK's required baseline length [days]; shorter baselines get a warning."""
+MIN_RESIDUAL_DOF = 5
+"""Fewer residual degrees of freedom than this (n − p) get a warning: six bimonthly bills
+fitted with two slopes and two balance points can match almost any pair of balance points."""
 MIN_COVERAGE = 0.9
 """CalTRACK's minimum share of the period with data (and with temperature)."""
 G14_LIMITS: dict[str, tuple[float, float]] = {
@@ -654,6 +657,13 @@ def estimate_savings(
             f"baseline model fails ASHRAE Guideline 14 ({fitted.granularity}): CV(RMSE) "
             f"{stats.cv_rmse_pct:.1f} % (limit {cv_max:.0f} %), NMBE {stats.nmbe_pct:.2f} % "
             f"(limit ±{nmbe_max:.0f} %)"
+        )
+    if stats.n - stats.n_params < MIN_RESIDUAL_DOF:
+        inp.warnings.append(
+            f"baseline: {stats.n} observations for a {stats.n_params}-parameter model leave "
+            f"{stats.n - stats.n_params} residual degrees of freedom (want >= "
+            f"{MIN_RESIDUAL_DOF}); its parameters, balance points above all, are weakly "
+            f"determined — monthly bills or daily data pin them down better"
         )
     rep = fitted.reporting
     actual = float(rep["actual"].sum())
