@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES := influxdb mosquitto chromium chromium-driver
 CAMBRIDGE ?= ../shared/data/cambridge
 
-.PHONY: demo test lint system-deps venv bench sample clean notebooks docs
+.PHONY: demo test lint system-deps venv bench sample clean notebooks docs screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ notebooks: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python docs/generate.py
+
+# Rewrite the README's dashboard screenshots (docs/screenshots) from the browser test.
+screenshots: $(STAMP) system-deps
+	WATTLENS_SCREENSHOTS=1 $(BIN)/pytest tests/dashboard_ui/test_browser.py -k duckdb
 
 sample: $(STAMP)
 	$(BIN)/python -c "from pathlib import Path; from wattlens.sample import build; build(Path('$(CAMBRIDGE)'), Path('wattlens/sample'))"

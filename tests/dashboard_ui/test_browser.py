@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from dashboard.app import create_app
 pytestmark = [pytest.mark.browser, needs_browser()]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+"""Where the README's screenshots live; rewritten only with WATTLENS_SCREENSHOTS=1 (make
+screenshots), otherwise the test writes its screenshots to a temporary directory."""
 GRAPHS = {
     "/": ["live-today"],
     "/explorer": ["explorer-series", "explorer-carpet", "explorer-profiles",
@@ -92,7 +95,8 @@ def app(seeded):
     return create_app(site_config(), seeded)
 
 
-def test_every_page_loads_without_console_errors(dash_duo, app, seeded, request):
+def test_every_page_loads_without_console_errors(dash_duo, app, seeded, request, tmp_path):
+    shots = SCREENSHOTS if os.environ.get("WATTLENS_SCREENSHOTS") == "1" else tmp_path
     dash_duo.start_server(app)
     for name, path in PAGES.items():
         open_page(dash_duo, path)
@@ -106,7 +110,8 @@ def test_every_page_loads_without_console_errors(dash_duo, app, seeded, request)
             run_mv(dash_duo)
         assert severe(dash_duo) == [], f"{name}: browser console errors after interaction"
         if "duckdb" in request.node.name:
-            screenshot(dash_duo, SCREENSHOTS / f"{name}.png")
+            screenshot(dash_duo, shots / f"{name}.png")
+            assert (shots / f"{name}.png").stat().st_size > 10_000
 
 
 def screenshot(duo, path: Path) -> None:
