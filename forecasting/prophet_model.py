@@ -2,9 +2,10 @@
 
 The model (all in site-local wall-clock time, which is where occupancy lives):
 
-- daily profiles conditional on the kind of day (working vs non-working: weekends, public
-  holidays of the site's country, closures, bridge days), a weekly term, yearly seasonality
-  when there is a year of history, lumped public-holiday, closure and bridge-day effects;
+- a straight trend, daily profiles conditional on the kind of day (working vs non-working:
+  weekends, public holidays of the site's country, closures, bridge days), a weekly term,
+  yearly seasonality when there is a year of history, lumped public-holiday, closure and
+  bridge-day effects;
 - regressors: a working-day level, heating and cooling degree terms
   ``max(Th − T, 0)``, ``max(T − Tc, 0)`` [degC] on the 24-hour trailing mean temperature,
   with balance points chosen from the data (:func:`forecasting.features.balance_points`),
@@ -70,8 +71,9 @@ with fewer the cell shares the lead's coefficients across kinds of day, and with
 still one set fitted on every pair (none at all: no correction)."""
 FOURIER = {"daily_working": 6, "daily_nonworking": 4, "weekly": 3, "yearly": 4}
 """Fourier orders of the seasonalities."""
-CHANGEPOINTS = 5
-"""Trend changepoints (fewer than Prophet's 25: the level correction follows recent shifts)."""
+CHANGEPOINTS = 0
+"""Trend changepoints: none, a straight trend (Prophet's 25, or 5, let the trend bend on
+old shifts and extrapolate them; the level correction follows recent shifts instead)."""
 CARRY_LAGS = tuple(pd.Timedelta(days=d) for d in (1, 2, 3, 7))
 """Lags of the same-time residuals carried into the forecast (1, 2, 3 and 7 days)."""
 STAN_TOLERANCES = {"tol_rel_obj": 1e6, "tol_rel_grad": 1e9}
