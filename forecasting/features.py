@@ -8,16 +8,14 @@ Degree-day balance points are chosen from the data by a grid search on daily mea
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-import holidays
 import numpy as np
 import pandas as pd
 
 from forecasting.closures import Closure
 from store.schema import ContractError
+from wattlens.calendars import UnknownCountry, public_holidays
 
 BALANCE_GRID_DEGC = np.arange(8.0, 24.5, 1.0)
 """Candidate heating/cooling balance points [degC] searched by :func:`balance_points`."""
@@ -59,19 +57,6 @@ class Site:
         )
 
 
-@lru_cache(maxsize=64)
-def _holiday_dates(country: str, years: tuple[int, ...]) -> frozenset[dt.date]:
-    code, _, subdiv = country.partition("-")
-    try:
-        found = holidays.country_holidays(code, subdiv=subdiv or None, years=list(years))
-    except NotImplementedError as exc:
-        raise ForecastInputError(
-            f"country {country!r} is not known to the holidays package ({exc}); give an ISO "
-            f"code such as GB or GB-ENG, or omit it"
-        ) from None
-    return frozenset(found)
-
-
 def local_dates(times: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
     """Local calendar date (as naive midnight) of each UTC time."""
     return times.tz_convert(tz).tz_localize(None).normalize()
@@ -105,7 +90,10 @@ def _days_off(dates: pd.DatetimeIndex, site: Site) -> tuple[np.ndarray, np.ndarr
     holiday = np.zeros(len(dates), dtype=bool)
     if site.country and len(dates):
         years = tuple(range(int(dates.year.min()), int(dates.year.max()) + 1))
-        hol = _holiday_dates(site.country, years)
+        try:
+            hol = public_holidays(site.country, years)
+        except UnknownCountry as exc:
+            raise ForecastInputError(str(exc)) from None
         holiday = np.array([d in hol for d in dates.date], dtype=bool)
     closure = np.zeros(len(dates), dtype=bool)
     for c in site.closures:
