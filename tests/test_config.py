@@ -1,12 +1,10 @@
 """A wrong config file fails with the key, the value and the fix."""
 
-from pathlib import Path
 
 import pytest
 
+from wattlens.cli import EXAMPLE_CONFIG as EXAMPLE
 from wattlens.config import ConfigError, load_config, parse_config
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "wattlens.example.toml"
 
 
 def site(**meter):

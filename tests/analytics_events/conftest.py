@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -12,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+
+from store.localserver import free_port
 
 
 class Inbox:
@@ -29,11 +30,6 @@ class Inbox:
         self.logins.append((auth_data.login, auth_data.password))
         return AuthResult(success=auth_data.password == b"s3cret-pw")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

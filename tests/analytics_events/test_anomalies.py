@@ -140,14 +140,12 @@ def test_level_shift_found_where_it_starts(clean):
 
 def test_temperature_sensitivity_shift():
     index = hourly_index("2018-10-01", "2019-03-01")
-    days = (index - index[0]) / pd.Timedelta("1D")
     rng = np.random.default_rng(3)
     daily_temp = 8 + 6 * np.sin(np.arange(200) * 0.7) + rng.normal(0, 1, 200)
     temperature = pd.Series(np.repeat(daily_temp, 24)[: len(index)], index=index)
     hdd = np.clip(15.5 - temperature.to_numpy(), 0, None)
     slope = np.where(index >= pd.Timestamp("2019-02-01", tz="UTC"), 2.0, 1.0)
     series = pd.Series(5 + slope * hdd + rng.normal(0, 0.1, len(index)), index=index)
-    assert len(days)
     weather = pd.DataFrame({"temperature": temperature})
     events = detect(readings(series), "2019-01-15T00:00Z", "2019-03-01T00:00Z", tz="UTC",
                     weather=weather, detectors=["level-shift"]).events

@@ -43,7 +43,7 @@ def small(tmp_path) -> dict[str, Path]:
         "yhat_upper": 2.0})
     return {"readings": write_csv(frame, tmp_path / "r.csv"),
             "weather": write_csv(weather, tmp_path / "w.csv"),
-            "forecasts": write_csv(forecasts.assign(time=forecasts["time"]), tmp_path / "f.csv"),
+            "forecasts": write_csv(forecasts, tmp_path / "f.csv"),
             "dir": tmp_path}
 
 

@@ -98,6 +98,7 @@ def design_key(design: str, windows: list[tuple[pd.Timestamp, pd.Timestamp]] | N
     return float((1 - rep / base) * 100)
 
 
+@cache
 def period_starts(sample: str) -> pd.DatetimeIndex:
     """Start of every period of a sample plus the end of the last one (UTC)."""
     raw = pd.read_csv(SAMPLES / metadata()[sample]["meter_data_filename"])

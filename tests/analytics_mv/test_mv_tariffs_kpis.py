@@ -3,8 +3,6 @@ constructed data whose bills and indicators are worked out by hand."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,9 +10,9 @@ import pytest
 from analytics.carbon import CarbonError, carbon_kg, intensity_from_readings
 from analytics.kpis import MeterInfo, kpis, submeter_reconciliation
 from analytics.tariffs import Tariff, TariffError, bill, energy_price
+from wattlens.cli import EXAMPLE_CONFIG as EXAMPLE
 from wattlens.config import ConfigError, load_config, parse_config
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "wattlens" / "wattlens.example.toml"
 SEOUL = "Asia/Seoul"
 
 

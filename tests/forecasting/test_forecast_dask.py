@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from forecasting.backtest import BacktestSpec
 from forecasting.cli import _backtest_task
 from forecasting.features import Site
 from forecasting.runner import MeterFailure, dask_client, run_per_meter
+from store.localserver import free_port
 from wattlens.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,12 +46,6 @@ def test_local_cluster_runs_every_meter_and_reports_failures(make_meter) -> None
     assert results["broken"].reason.startswith("AttributeError")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_cli_backtest_on_external_scheduler_and_worker(tmp_path: Path, make_meter) -> None:
     load, weather = make_meter()
     readings = pd.DataFrame({"time": load.index.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -60,7 +54,7 @@ def test_cli_backtest_on_external_scheduler_and_worker(tmp_path: Path, make_mete
     weather.rename_axis("time").reset_index().assign(
         time=lambda f: f["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     ).to_csv(tmp_path / "w.csv", index=False)
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask = str(Path(sys.executable).with_name("dask"))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

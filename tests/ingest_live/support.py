@@ -6,7 +6,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from ingest.base import Batch, Source
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,3 +65,27 @@ def write_config(path: Path, data_dir: Path, store: str, sources_toml: str) -> P
     """A wattlens config with ``store`` (a [store] table body) and the simulator's sources."""
     path.write_text(f'data_dir = "{data_dir}"\n\n[store]\n{store}\n\n{sources_toml}')
     return path
+
+
+def publish(host: str, port: int, messages: Iterable[tuple[str, bytes | str]],
+            client_id: str = "test-publisher") -> None:
+    """Publish ``(topic, payload)`` messages at QoS 1 to a broker, each acknowledged."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.connect(host, port)
+    client.loop_start()
+    for topic, payload in messages:
+        client.publish(topic, payload, qos=1).wait_for_publish(timeout=10)
+    client.loop_stop()
+    client.disconnect()
+
+
+def drain(source: Source, checkpoint, want: int, timeout: float = 10) -> Iterator[Batch]:
+    """Fetch until ``want`` messages' worth of batches were seen (power readings or rejects)."""
+    seen = 0
+    deadline = time.monotonic() + timeout
+    while seen < want and time.monotonic() < deadline:
+        for batch in source.fetch(checkpoint):
+            checkpoint = batch.checkpoint
+            seen += len(batch.rejected) + batch.readings["quantity"].eq("power").sum()
+            yield batch
+        time.sleep(0.05)

@@ -9,11 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 import tomllib
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pandas as pd
 import pytest
 
@@ -23,6 +21,8 @@ from store.csvio import read_readings_csv
 from store.localserver import free_port
 from store.schema import validate_readings
 from wattlens.config import parse_config
+
+from .support import drain, publish
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 MQTT_CASES = sorted(p for p in (DATA / "mqtt").iterdir() if (p / "source.toml").exists())
@@ -52,23 +52,10 @@ def test_mqtt_golden_case(case: Path, mosquitto) -> None:
     source = _source(case, host=mosquitto.host, port=mosquitto.port, client_id=case.name)
     batches = list(source.fetch(None))  # subscribe first
     messages = [json.loads(line) for line in (case / "messages.jsonl").read_text().splitlines()]
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{case.name}-device")
-    client.connect(mosquitto.host, mosquitto.port)
-    client.loop_start()
-    for message in messages:
-        client.publish(message["topic"], message["payload"], qos=1).wait_for_publish(10)
-    client.loop_stop()
-    client.disconnect()
-    checkpoint = batches[-1].checkpoint
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for batch in source.fetch(checkpoint):
-            batches.append(batch)
-            checkpoint = batch.checkpoint
-        seen = sum(len(b.rejected) + (b.readings["quantity"] == "power").sum() for b in batches)
-        if seen >= len(messages) - 1:  # a repeated status adds no power reading
-            break
-        time.sleep(0.05)
+    publish(mosquitto.host, mosquitto.port, ((m["topic"], m["payload"]) for m in messages),
+            client_id=f"{case.name}-device")
+    # a repeated status adds no power reading
+    batches += drain(source, batches[-1].checkpoint, want=len(messages) - 1)
     source.close()
     _check(case, batches)
 

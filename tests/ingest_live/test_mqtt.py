@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
-import paho.mqtt.client as mqtt
 import pandas as pd
 import pytest
 
-from ingest.base import Batch
 from ingest.sources.mqtt import MqttSource, extract, parse_path
+
+from .support import drain, publish
 
 pytestmark = pytest.mark.mqtt
 
@@ -25,16 +24,6 @@ def test_path_expressions() -> None:
         extract(payload, "ENERGY.Power")
 
 
-def _publish(broker, messages: list[tuple[str, bytes | str]]) -> None:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-publisher")
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    for topic, payload in messages:
-        client.publish(topic, payload, qos=1).wait_for_publish(timeout=10)
-    client.loop_stop()
-    client.disconnect()
-
-
 def _options(broker, **extra) -> MqttSource.Options:
     return MqttSource.Options(
         host=broker.host, port=broker.port, client_id="test-ingest", timezone="Europe/London",
@@ -46,18 +35,6 @@ def _options(broker, **extra) -> MqttSource.Options:
         ],
         **extra,
     )
-
-
-def _drain(source: MqttSource, checkpoint, want: int, timeout: float = 10) -> Iterator[Batch]:
-    """Fetch until ``want`` messages' worth of batches were seen (readings or rejects)."""
-    seen = 0
-    deadline = time.monotonic() + timeout
-    while seen < want and time.monotonic() < deadline:
-        for batch in source.fetch(checkpoint):
-            checkpoint = batch.checkpoint
-            seen += len(batch.rejected) + batch.readings["quantity"].eq("power").sum()
-            yield batch
-        time.sleep(0.05)
 
 
 def shelly(total_wh: float, watts: float, minute_ts: int) -> str:
@@ -92,8 +69,8 @@ def test_presets_garbage_and_oversized_payloads(mosquitto) -> None:
         ("tele/plug2/SENSOR", json.dumps({"Time": "x", "pad": "y" * 5000})),
         ("shellies/plug1/status/switch:0", shelly(1900.0, 450.0, t0 + 7200)),
     ]
-    _publish(mosquitto, messages)
-    batches = list(_drain(source, None, want=len(messages)))
+    publish(mosquitto.host, mosquitto.port, messages)
+    batches = list(drain(source, None, want=len(messages)))
     source.close()
     readings = pd.concat([b.readings for b in batches], ignore_index=True)
     rejected = [r for b in batches for r in b.rejected]
@@ -115,7 +92,7 @@ def test_unacknowledged_messages_are_redelivered_without_duplicates(mosquitto) -
     source = MqttSource("mqtt", _options(mosquitto), {})
     list(source.fetch(None))
     t0 = int(pd.Timestamp("2019-01-01T00:00Z").timestamp())
-    _publish(mosquitto, [("shellies/p/status/switch:0", shelly(1000.0 * i, 1000.0, t0 + 3600 * i))
+    publish(mosquitto.host, mosquitto.port, [("shellies/p/status/switch:0", shelly(1000.0 * i, 1000.0, t0 + 3600 * i))
                          for i in range(3)])
     time.sleep(0.5)
     fetch = source.fetch(None)
@@ -125,11 +102,11 @@ def test_unacknowledged_messages_are_redelivered_without_duplicates(mosquitto) -
     source._client.loop_stop()
     fetch.close()
     again = MqttSource("mqtt", _options(mosquitto), {})
-    redelivered = list(_drain(again, None, want=3))
+    redelivered = list(drain(again, None, want=3))
     energy = pd.concat([b.readings for b in redelivered])
     assert (energy["quantity"] == "energy").sum() == 2  # the broker kept them
     # with the checkpoint of a stored batch, redeliveries add nothing
-    _publish(mosquitto, [("shellies/p/status/switch:0", shelly(1000.0, 1000.0, t0 + 3600))])
+    publish(mosquitto.host, mosquitto.port, [("shellies/p/status/switch:0", shelly(1000.0, 1000.0, t0 + 3600))])
     time.sleep(0.3)
     [batch] = again.fetch(redelivered[-1].checkpoint)
     assert batch.readings.empty

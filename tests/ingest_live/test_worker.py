@@ -21,7 +21,7 @@ from store.localserver import LocalInfluxd
 from wattlens.cli import app
 from wattlens.sample import sample_readings
 
-from .support import WorkerProcess, write_config
+from .support import WorkerProcess, publish, write_config
 
 pytestmark = pytest.mark.mqtt
 
@@ -207,8 +207,6 @@ def test_sigkill_resumes_from_the_checkpoint_without_a_gap(
 def test_bad_input_is_quarantined_while_the_worker_keeps_running(
     mosquitto, tmp_path: Path, workers: list[WorkerProcess]
 ) -> None:
-    import paho.mqtt.client as mqtt
-
     sim = simulation(mosquitto, hours=10)
     sim.timeout_s = 1.5  # longer than the source's timeout_s = 1.0
     path = tmp_path / "data" / "w.duckdb"
@@ -219,13 +217,11 @@ def test_bad_input_is_quarantined_while_the_worker_keeps_running(
         worker = WorkerProcess(cfg, tmp_path / "worker.log").start()
         workers.append(worker)
         release(sim, worker)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="vandal")
-        client.connect(mosquitto.host, mosquitto.port)
-        client.loop_start()
-        for payload in (b"\x00\xffnot json", b"{" * 100_000, b'{"Time": "2018-01-01T03:00:00Z", "ENERGY": {"Total": "n/a", "Power": 1}}'):
-            client.publish(sim.topic(tasmota), payload, qos=1).wait_for_publish(10)
-        client.loop_stop()
-        client.disconnect()
+        publish(mosquitto.host, mosquitto.port, (
+            (sim.topic(tasmota), payload) for payload in (
+                b"\x00\xffnot json", b"{" * 100_000,
+                b'{"Time": "2018-01-01T03:00:00Z", "ENERGY": {"Total": "n/a", "Power": 1}}')),
+            client_id="vandal")
         while sim.step() < 3:
             time.sleep(0.1)
         sim.faults["b2-elec"] = "exception"

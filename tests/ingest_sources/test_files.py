@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -153,13 +154,9 @@ def test_missing_root_is_misuse(tmp_path: Path) -> None:
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/cambridge is not present")
 def test_cambridge_preset_reads_a_real_building_year_exactly() -> None:
     source = FilesSource("cam", FilesSource.Options(root=SHARED, preset="cambridge"))
-    source.specs = [s for s in source.specs if "electricity" in s.glob]
     path = SHARED / "buildings" / "UCam_Building_b2" / "electricity" / "2019.csv"
-    source.specs = [type(s)(glob="buildings/UCam_Building_b2/electricity/2019.csv",
-                            columns=s.columns, time_column=s.time_column,
-                            time_format=s.time_format, timezone=s.timezone,
-                            path_regex=s.path_regex, missing_zero=s.missing_zero)
-                    for s in source.specs]
+    source.specs = [dataclasses.replace(s, glob="buildings/UCam_Building_b2/electricity/2019.csv")
+                    for s in source.specs if "electricity" in s.glob]
     readings = readings_of(list(source.fetch(None)))
     raw = pd.read_csv(path)
     raw = raw[raw.iloc[:, 1] != 0]

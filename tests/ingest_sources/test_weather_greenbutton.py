@@ -15,9 +15,8 @@ from ingest.base import SourceUnavailable, build_source
 from ingest.sources.greenbutton import GreenButtonSource
 from ingest.sources.weather import WeatherSource
 from store.schema import validate_readings
+from wattlens.cli import EXAMPLE_CONFIG as EXAMPLE
 from wattlens.config import load_config, parse_config
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "wattlens" / "wattlens.example.toml"
 
 
 def archive_body(times: list[str], temperature: list[float | None]) -> str:
