@@ -11,6 +11,7 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from wattlens.cli import app
+from wattlens.config import load_config
 
 runner = CliRunner()
 
@@ -39,6 +40,7 @@ def test_init_writes_a_config_that_loads(workdir):
     assert runner.invoke(app, ["init", "site.toml"]).exit_code == 0
     again = runner.invoke(app, ["init", "site.toml"])
     assert again.exit_code == 2 and "--force" in again.output
+    assert load_config(workdir / "site.toml").sites
 
 
 def test_import_export_round_trip(workdir):

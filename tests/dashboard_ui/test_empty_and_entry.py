@@ -54,5 +54,6 @@ def test_wsgi_server_and_cli_read_the_config(tmp_path, monkeypatch):
     server = module.server
     assert server.name == "dashboard"
     assert server.test_client().get("/").status_code == 200
+    assert (tmp_path / "w.duckdb").exists()  # the store of the config, not the default
     result = CliRunner().invoke(cli, ["dashboard", "--help"])
     assert result.exit_code == 0 and "127.0.0.1" in result.output
