@@ -336,7 +336,8 @@ class MqttSource:
             rejected, self._early = self._early, []
         if not taken and not rejected and not self._connected.is_set():
             raise SourceUnavailable(f"source {self.name!r}: {self._error or 'not connected'}")
-        state: dict[str, Any] = dict((checkpoint or {}).get("meters", {}))
+        state: dict[str, dict[str, Any]] = {  # a copy: the stored checkpoint stays as it was
+            meter: dict(s) for meter, s in (checkpoint or {}).get("meters", {}).items()}
         registers: dict[str, list[tuple[pd.Timestamp, float]]] = {}
         rows: list[dict[str, Any]] = []
         for msg in taken:
@@ -358,7 +359,7 @@ class MqttSource:
                 newest = max(when, pd.Timestamp(mstate.get(f"newest_{quantity}", when)))
                 mstate[f"newest_{quantity}"] = newest.isoformat()
         for meter, samples in registers.items():
-            mstate = dict(state.get(meter, {}))
+            mstate = state.setdefault(meter, {})
             result = register_intervals(
                 RegisterState.from_json(mstate), samples, self._interval(meter),
                 zero_is_missing=self._meter_topics[meter].zero_is_missing,
@@ -369,7 +370,6 @@ class MqttSource:
                          for p in result.problems]
             if result.state is not None:
                 mstate.update(result.state.to_json())
-            state[meter] = mstate
         frame = pd.DataFrame(rows, columns=["time", "meter", "quantity", "value", "quality"])
         frame = collapse_duplicates(frame)
         for mstate in state.values():

@@ -92,8 +92,9 @@ def test_unacknowledged_messages_are_redelivered_without_duplicates(mosquitto) -
     source = MqttSource("mqtt", _options(mosquitto), {})
     list(source.fetch(None))
     t0 = int(pd.Timestamp("2019-01-01T00:00Z").timestamp())
-    publish(mosquitto.host, mosquitto.port, [("shellies/p/status/switch:0", shelly(1000.0 * i, 1000.0, t0 + 3600 * i))
-                         for i in range(3)])
+    publish(mosquitto.host, mosquitto.port,
+            [("shellies/p/status/switch:0", shelly(1000.0 * i, 1000.0, t0 + 3600 * i))
+             for i in range(3)])
     time.sleep(0.5)
     fetch = source.fetch(None)
     first = next(fetch)  # a batch the worker never confirms (e.g. killed before storing)
@@ -106,8 +107,26 @@ def test_unacknowledged_messages_are_redelivered_without_duplicates(mosquitto) -
     energy = pd.concat([b.readings for b in redelivered])
     assert (energy["quantity"] == "energy").sum() == 2  # the broker kept them
     # with the checkpoint of a stored batch, redeliveries add nothing
-    publish(mosquitto.host, mosquitto.port, [("shellies/p/status/switch:0", shelly(1000.0, 1000.0, t0 + 3600))])
+    publish(mosquitto.host, mosquitto.port,
+            [("shellies/p/status/switch:0", shelly(1000.0, 1000.0, t0 + 3600))])
     time.sleep(0.3)
     [batch] = again.fetch(redelivered[-1].checkpoint)
     assert batch.readings.empty
     again.close()
+
+
+def test_a_new_checkpoint_leaves_the_stored_one_unchanged(mosquitto) -> None:
+    """The worker stores a batch only when its checkpoint differs from the stored one, so
+    fetch must not write into the checkpoint it was given."""
+    source = MqttSource("mqtt", _options(mosquitto).model_copy(update={"client_id": "cp-ingest"}), {})
+    list(source.fetch(None))
+    t0 = int(pd.Timestamp("2019-03-01T00:00Z").timestamp())
+    topic = "shellies/cp/status/switch:0"
+    publish(mosquitto.host, mosquitto.port, [(topic, shelly(1000.0, 500.0, t0))])
+    [first] = drain(source, None, want=1)
+    stored = json.loads(json.dumps(first.checkpoint))
+    publish(mosquitto.host, mosquitto.port, [(topic, shelly(1500.0, 600.0, t0 + 3600))])
+    [second] = drain(source, first.checkpoint, want=1)
+    source.close()
+    assert first.checkpoint == stored
+    assert second.checkpoint != first.checkpoint
