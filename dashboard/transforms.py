@@ -10,14 +10,11 @@ import numpy as np
 import pandas as pd
 from plotly_resampler.aggregation import MinMaxLTTB
 
+from forecasting.backtest import metrics
 from store.base import EVERY
 from wattlens.calendars import public_holidays
 
 DAY_TYPES = ("working day", "Saturday", "Sunday / holiday")
-G14_CV_RMSE_PCT = 30.0
-"""ASHRAE Guideline 14 hourly limit on CV(RMSE) [%]."""
-G14_NMBE_PCT = 10.0
-"""ASHRAE Guideline 14 hourly limit on |NMBE| [%]."""
 
 
 def choose_every(start: pd.Timestamp, end: pd.Timestamp, target_points: int) -> str:
@@ -182,19 +179,18 @@ def scores(actual: np.ndarray, predicted: np.ndarray, lower: np.ndarray | None =
     """
     ok = np.isfinite(actual) & np.isfinite(predicted)
     a, p = actual[ok], predicted[ok]
-    n = int(ok.sum())
-    if n == 0 or a.mean() == 0:
-        return {"n": n, "cv_rmse_pct": None, "nmbe_pct": None, "coverage_pct": None,
-                "g14_pass": None}
-    mean = float(a.mean())
-    cv = float(100 * np.sqrt(np.mean((a - p) ** 2)) / mean)
-    nmbe = float(100 * np.sum(a - p) / (n * mean))
-    coverage = None
-    if lower is not None and upper is not None:
-        lo, hi = lower[ok], upper[ok]
-        coverage = float(100 * np.mean((a >= lo) & (a <= hi)))
-    return {"n": n, "cv_rmse_pct": cv, "nmbe_pct": nmbe, "coverage_pct": coverage,
-            "g14_pass": bool(cv <= G14_CV_RMSE_PCT and abs(nmbe) <= G14_NMBE_PCT)}
+    band = lower is not None and upper is not None
+    m = metrics(a, p, lower[ok] if band else p, upper[ok] if band else p)
+
+    def finite(key: str) -> float | None:
+        value = m.get(key, np.nan)
+        return None if np.isnan(value) else float(value)
+
+    cv, nmbe = finite("cv_rmse_pct"), finite("nmbe_pct")
+    fitted = cv is not None and nmbe is not None
+    return {"n": int(m["n"]), "cv_rmse_pct": cv, "nmbe_pct": nmbe,
+            "coverage_pct": finite("coverage_pct") if band and fitted else None,
+            "g14_pass": m["g14_pass"] if fitted else None}
 
 
 def kpis(frame: pd.DataFrame, interval_h: float, price: float, co2: float) -> dict[str, float]:

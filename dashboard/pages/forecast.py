@@ -12,7 +12,7 @@ from dash import Input, Output, dash_table, dcc, html
 
 from dashboard import components, figures
 from dashboard.data import request_data
-from dashboard.transforms import G14_CV_RMSE_PCT, G14_NMBE_PCT
+from forecasting.backtest import G14_CV_RMSE_PCT, G14_NMBE_PCT
 
 dash.register_page(__name__, path="/forecast", name="Forecast", order=2,
                    title="wattlens · forecast vs actual")
