@@ -10,11 +10,13 @@ import numpy as np
 import pandas as pd
 from plotly_resampler.aggregation import MinMaxLTTB
 
+from analytics.tariffs import day_types
 from forecasting.backtest import metrics
 from store.base import EVERY
-from wattlens.calendars import public_holidays
 
 DAY_TYPES = ("working day", "Saturday", "Sunday / holiday")
+_DAY_TYPE_NAMES = {"weekday": DAY_TYPES[0], "saturday": DAY_TYPES[1], "sunday": DAY_TYPES[2],
+                   "holiday": DAY_TYPES[2]}
 
 
 def choose_every(start: pd.Timestamp, end: pd.Timestamp, target_points: int) -> str:
@@ -56,13 +58,8 @@ def local(frame: pd.DataFrame, tz: str, column: str = "time") -> pd.DataFrame:
 
 def day_type(times: pd.Series, country: str | None) -> pd.Series:
     """``working day``, ``Saturday`` or ``Sunday / holiday`` of local times."""
-    dates = times.dt.date
-    holidays_set = public_holidays(country, tuple(sorted({d.year for d in dates}))) \
-        if country else frozenset()
-    weekday = times.dt.weekday
-    out = np.where(weekday == 5, DAY_TYPES[1], DAY_TYPES[0])
-    out = np.where((weekday == 6) | dates.isin(holidays_set), DAY_TYPES[2], out)
-    return pd.Series(out, index=times.index, dtype=object)
+    kinds = day_types(pd.DatetimeIndex(times), country)
+    return pd.Series([_DAY_TYPE_NAMES[k] for k in kinds], index=times.index, dtype=object)
 
 
 def carpet(hourly: pd.DataFrame, tz: str) -> pd.DataFrame:
