@@ -25,7 +25,7 @@ import pandas as pd
 
 from analytics.tariffs import Tariff, TariffError, energy_price
 from store.schema import EVENT_COLUMNS, validate_events, validate_forecasts, validate_readings
-from wattlens.calendars import public_holidays
+from wattlens.calendars import holiday_mask, local_dates
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,11 @@ def local_calendar(index: pd.DatetimeIndex, tz: str, country: str | None) -> pd.
     ``weekend``, ``holiday`` (public holiday of ``country`` on a weekday; ``GB-ENG`` style
     codes add the subdivision's own holidays) and ``working``."""
     local = index.tz_convert(tz)
-    day = local.tz_localize(None).normalize()
+    day = local_dates(index, tz)
     weekend = np.asarray(local.day_of_week >= 5)
     holiday = np.zeros(len(index), dtype=bool)
-    if country and len(index):
-        calendar = public_holidays(country, tuple(sorted({int(y) for y in local.year})))
-        dates = pd.DatetimeIndex(pd.to_datetime(list(calendar)))
-        holiday = np.asarray(day.isin(dates)) & ~weekend
+    if country:
+        holiday = holiday_mask(day, country) & ~weekend
     return pd.DataFrame(
         {
             "day": day,
@@ -64,7 +62,7 @@ def degree_days(temperature: pd.Series, tz: str) -> pd.DataFrame:
     """Daily mean temperature [degC], HDD and CDD [K·day] per local day from hourly
     temperature [degC] (index UTC)."""
     temperature = temperature.dropna()
-    day = temperature.index.tz_convert(tz).tz_localize(None).normalize()
+    day = local_dates(temperature.index, tz)
     mean = temperature.groupby(day).mean()
     return pd.DataFrame(
         {
@@ -590,7 +588,7 @@ def level_shift(
         ctx.warn(f"level-shift: meter {meter!r} reads every {step}; needs daily or finer "
                  f"readings; skipped")
         return []
-    local_day = series.index.tz_convert(ctx.tz).tz_localize(None).normalize()
+    local_day = local_dates(series.index, ctx.tz)
     per_day = int(round(pd.Timedelta("1D") / step))
     grouped = series.groupby(local_day)
     count = grouped.count()
@@ -601,7 +599,7 @@ def level_shift(
     lows = lows[lows.groupby("day").cumcount() < 3]
     base = lows.groupby("day")["v"].mean().reindex(count.index)[ok]
     total = (grouped.mean() * per_day)[ok]
-    first = ctx.start.tz_convert(ctx.tz).tz_localize(None).normalize()
+    first = local_dates(ctx.start, ctx.tz)
     window = base.index >= first - pd.Timedelta(days=history_days)
     base, total = base[window], total[window]
     if (base.index < first).sum() < min_days or (base.index >= first).sum() < min_days:
@@ -641,7 +639,7 @@ def _baseload_shifts(
     penalty = 2 * sigma**2 * np.log(len(y)) * 3
     points = binary_segmentation(segment_cost(y), len(y), penalty, min_days)
     bounds = [0, *points, len(y)]
-    first = ctx.start.tz_convert(ctx.tz).tz_localize(None).normalize()
+    first = local_dates(ctx.start, ctx.tz)
     findings = []
     for a, cp, b in zip(bounds[:-2], bounds[1:-1], bounds[2:], strict=True):
         day = signal.index[cp]
@@ -688,7 +686,7 @@ def _sensitivity_shifts(
     penalty = 3 * resid_var * np.log(len(y)) * 2
     points = binary_segmentation(cost, len(y), penalty, 2 * min_days)
     bounds = [0, *points, len(y)]
-    first = ctx.start.tz_convert(ctx.tz).tz_localize(None).normalize()
+    first = local_dates(ctx.start, ctx.tz)
     findings = []
     for a, cp, b in zip(bounds[:-2], bounds[1:-1], bounds[2:], strict=True):
         if days[cp] < first or _day_bounds(days[cp], ctx.tz) >= ctx.end:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from wattlens.calendars import check_country, public_holidays
+from wattlens.calendars import check_country, holiday_mask
 
 DayType = Literal["weekday", "saturday", "sunday", "holiday"]
 DAY_TYPES: tuple[str, ...] = ("weekday", "saturday", "sunday", "holiday")
@@ -203,10 +203,7 @@ def day_types(local: pd.DatetimeIndex, country: str | None) -> np.ndarray:
     dow = np.asarray(local.day_of_week)
     out = np.where(dow == 6, "sunday", np.where(dow == 5, "saturday", "weekday")).astype(object)
     if country:
-        dates = local.date
-        hol = public_holidays(country, tuple(sorted({int(y) for y in local.year})))
-        is_hol = np.fromiter((d in hol for d in dates), dtype=bool, count=len(dates))
-        out[is_hol] = "holiday"
+        out[holiday_mask(local.tz_localize(None).normalize(), country)] = "holiday"
     return out
 
 

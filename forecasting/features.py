@@ -15,7 +15,7 @@ import pandas as pd
 
 from forecasting.closures import Closure
 from store.schema import ContractError
-from wattlens.calendars import UnknownCountry, public_holidays
+from wattlens.calendars import UnknownCountry, holiday_mask, local_dates
 
 BALANCE_GRID_DEGC = np.arange(8.0, 24.5, 1.0)
 """Candidate heating/cooling balance points [degC] searched by :func:`balance_points`."""
@@ -57,11 +57,6 @@ class Site:
         )
 
 
-def local_dates(times: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
-    """Local calendar date (as naive midnight) of each UTC time."""
-    return times.tz_convert(tz).tz_localize(None).normalize()
-
-
 def day_kind(times: pd.DatetimeIndex, site: Site) -> pd.DataFrame:
     """Per time: ``holiday`` (public holiday), ``closure``, ``bridge`` (see
     :func:`bridge_days`) and ``working`` (a weekday that is none of these) as 0/1 floats,
@@ -89,12 +84,10 @@ def _days_off(dates: pd.DatetimeIndex, site: Site) -> tuple[np.ndarray, np.ndarr
     """Public-holiday and closure flags of local dates (naive midnights)."""
     holiday = np.zeros(len(dates), dtype=bool)
     if site.country and len(dates):
-        years = tuple(range(int(dates.year.min()), int(dates.year.max()) + 1))
         try:
-            hol = public_holidays(site.country, years)
+            holiday = holiday_mask(dates, site.country)
         except UnknownCountry as exc:
             raise ForecastInputError(str(exc)) from None
-        holiday = np.array([d in hol for d in dates.date], dtype=bool)
     closure = np.zeros(len(dates), dtype=bool)
     for c in site.closures:
         closure |= (dates >= pd.Timestamp(c.start)) & (dates <= pd.Timestamp(c.end))

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from typing import TypeVar
 
 import holidays
+import numpy as np
+import pandas as pd
+
+_Times = TypeVar("_Times", pd.DatetimeIndex, pd.Timestamp)
 
 
 class UnknownCountry(ValueError):
@@ -29,6 +34,21 @@ def public_holidays(country: str, years: tuple[int, ...]) -> frozenset[dt.date]:
             f"code such as GB, or a subdivision such as GB-ENG, or leave it out"
         ) from None
     return frozenset(found)
+
+
+def local_dates(times: _Times, tz: str) -> _Times:
+    """Local calendar date (as naive midnight) of each tz-aware time (or of one), in ``tz``."""
+    return times.tz_convert(tz).tz_localize(None).normalize()
+
+
+def holiday_mask(dates: pd.DatetimeIndex, country: str) -> np.ndarray:
+    """Whether each local date (naive midnight, as from :func:`local_dates`) is a public
+    holiday of ``country``; UnknownCountry if the holidays package does not know it."""
+    if not len(dates):
+        return np.zeros(0, dtype=bool)
+    years = tuple(range(int(dates.year.min()), int(dates.year.max()) + 1))
+    calendar = pd.DatetimeIndex(sorted(public_holidays(country, years)))
+    return np.asarray(dates.isin(calendar), dtype=bool)
 
 
 def check_country(country: str | None) -> str | None:
