@@ -86,23 +86,37 @@ def _ds(times: pd.DatetimeIndex, tz: str) -> pd.Series:
     return pd.Series(times.tz_convert(tz).tz_localize(None).astype("datetime64[ns]"))
 
 
-def _smoothed_temperature(weather: pd.DataFrame | None, times: pd.DatetimeIndex) -> np.ndarray:
-    """24-hour trailing mean outdoor temperature [degC] at ``times``."""
-    now = temperature_at(weather, times, "weather")
-    if weather is None:
-        return now
+def _trailing_mean(weather: pd.DataFrame) -> pd.Series:
+    """24-hour trailing mean of the weather's outdoor temperature [degC], on its own times."""
     temp = weather["temperature"].dropna().sort_index()
     temp = temp[~temp.index.duplicated(keep="last")]
-    rolled = temp.rolling(SMOOTH, min_periods=1).mean()
-    values = rolled.reindex(times).to_numpy(dtype=float)
-    return np.where(np.isfinite(values), values, now)
+    return temp.rolling(SMOOTH, min_periods=1).mean()
+
+
+def _smoothed_temperature(weather: pd.DataFrame | None, times: pd.DatetimeIndex) -> np.ndarray:
+    """24-hour trailing mean outdoor temperature [degC] at ``times``, interpolated between
+    the weather's times like :func:`forecasting.features.temperature_at` (which raises when
+    the weather does not cover ``times``)."""
+    if weather is None or "temperature" not in weather.columns:
+        return temperature_at(weather, times, "weather")  # raises: no temperature
+    return temperature_at(_trailing_mean(weather).to_frame("temperature"), times, "weather")
+
+
+def _smoothed_temperature_safe(weather: pd.DataFrame, times: pd.DatetimeIndex) -> np.ndarray:
+    """Like :func:`_smoothed_temperature` but NaN where weather is missing (for fitting)."""
+    rolled = _trailing_mean(weather)
+    union = rolled.index.union(times)
+    return (
+        rolled.reindex(union).interpolate(method="time", limit=3, limit_area="inside")
+        .reindex(times).to_numpy(dtype=float)
+    )
 
 
 @register_model("prophet")
 class ProphetModel(ForecastModel):
     """Prophet per meter (see the module docstring)."""
 
-    version: ClassVar[str] = f"prophet-{prophet.__version__}+wl4"
+    version: ClassVar[str] = f"prophet-{prophet.__version__}+wl5"
     growth: ClassVar[str] = "linear"
     """Prophet's trend: linear with changepoints, for forecasting."""
 
@@ -111,16 +125,13 @@ class ProphetModel(ForecastModel):
         self.site = site
         self.params = params
 
-    # ---- design ---------------------------------------------------------------------------
-    def _design(self, times: pd.DatetimeIndex, weather: pd.DataFrame | None) -> pd.DataFrame:
-        return _design(times, weather, self.site, self.params)
-
     @classmethod
     def fit(cls, history: pd.Series, weather: pd.DataFrame | None, site: Site) -> ProphetModel:
         history = check_series(history, "history")
         interval = infer_interval(history.index)
         use_weather = weather is not None and "temperature" in weather.columns
         th = tc = None
+        temp = None
         if use_weather:
             # fit only on hours with weather; balance points from daily means
             temp = _smoothed_temperature_safe(weather, history.index)
@@ -143,10 +154,9 @@ class ProphetModel(ForecastModel):
             "yearly": bool(span >= pd.Timedelta(days=360)),
             "growth": cls.growth,
         }
-        model = cls(Prophet(), site, params)
-        design = model._design(history.index, weather if use_weather else None)
+        design = _design(history.index, site, params, temp=temp)
         design["y"] = history.to_numpy()
-        model.m = _make_prophet(params, design, site)
+        model = cls(_make_prophet(params, design, site), site, params)
         model.m.fit(design)
         resid = pd.Series(design["y"].to_numpy() - model._raw(design), index=history.index)
         coef, err = _fit_correction(resid, site, interval)
@@ -170,7 +180,7 @@ class ProphetModel(ForecastModel):
         times = check_times(times)
         if not self.params["use_weather"]:
             weather = None
-        design = self._design(times, weather)
+        design = _design(times, self.site, self.params, weather)
         raw = self._raw(design)
         correction = np.zeros(len(times))
         if actuals is not None:
@@ -194,7 +204,7 @@ class ProphetModel(ForecastModel):
         if not len(recent):
             return None
         try:
-            design = self._design(recent.index, weather)
+            design = _design(recent.index, self.site, self.params, weather)
         except ForecastInputError:  # no weather before issue: forecast uncorrected
             return None
         return pd.Series(recent.to_numpy() - self._raw(design), index=recent.index)
@@ -209,22 +219,15 @@ class ProphetModel(ForecastModel):
                    state["params"])
 
 
-def _smoothed_temperature_safe(weather: pd.DataFrame, times: pd.DatetimeIndex) -> np.ndarray:
-    """Like :func:`_smoothed_temperature` but NaN where weather is missing (for fitting)."""
-    temp = weather["temperature"].dropna().sort_index()
-    temp = temp[~temp.index.duplicated(keep="last")]
-    rolled = temp.rolling(SMOOTH, min_periods=1).mean()
-    union = rolled.index.union(times)
-    return (
-        rolled.reindex(union).interpolate(method="time", limit=3, limit_area="inside")
-        .reindex(times).to_numpy(dtype=float)
-    )
-
-
 def _design(
-    times: pd.DatetimeIndex, weather: pd.DataFrame | None, site: Site, params: dict[str, Any]
+    times: pd.DatetimeIndex,
+    site: Site,
+    params: dict[str, Any],
+    weather: pd.DataFrame | None = None,
+    temp: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Prophet's input frame: ds, calendar flags and degree terms."""
+    """Prophet's input frame: ds, calendar flags and degree terms, on the smoothed
+    temperature ``temp`` at ``times`` when given, else on the one from ``weather``."""
     kinds = day_kind(times, site)
     out = pd.DataFrame({"ds": _ds(times, site.timezone)})
     working = kinds["working"].to_numpy()
@@ -233,16 +236,18 @@ def _design(
     out["is_working"] = working.astype(bool)
     out["is_nonworking"] = ~out["is_working"]
     th, tc = params["heat_balance"], params["cool_balance"]
-    if weather is not None and (th is not None or tc is not None):
-        temp = _smoothed_temperature(weather, times)
-        if th is not None:
-            out["hdd"] = np.maximum(th - temp, 0.0)
-            out["hdd_w"] = out["hdd"] * working
-        if tc is not None:
-            out["cdd"] = np.maximum(temp - tc, 0.0)
-            out["cdd_w"] = out["cdd"] * working
-    elif th is not None or tc is not None:
+    if th is None and tc is None:
+        return out
+    if temp is None and weather is None:
         raise ForecastInputError("prophet: this model uses temperature; give weather")
+    if temp is None:
+        temp = _smoothed_temperature(weather, times)
+    if th is not None:
+        out["hdd"] = np.maximum(th - temp, 0.0)
+        out["hdd_w"] = out["hdd"] * working
+    if tc is not None:
+        out["cdd"] = np.maximum(temp - tc, 0.0)
+        out["cdd_w"] = out["cdd"] * working
     return out
 
 

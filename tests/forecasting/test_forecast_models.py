@@ -20,7 +20,14 @@ from forecasting.models import (
     model_to_json,
     register_model,
 )
-from forecasting.prophet_model import CARRY_LAGS, LEAD_BINS, _correction, _fit_correction
+from forecasting.prophet_model import (
+    CARRY_LAGS,
+    LEAD_BINS,
+    _correction,
+    _fit_correction,
+    _smoothed_temperature,
+    _smoothed_temperature_safe,
+)
 from store.schema import ContractError
 
 SITE = Site("Europe/London", "GB-ENG")
@@ -164,3 +171,20 @@ def test_quarter_hourly_meter(name: str, make_meter) -> None:
     assert len(pred) == 96 and list(pred["time"]) == list(actual.index)
     m = metrics(actual.to_numpy(), pred["yhat"], pred["yhat_lower"], pred["yhat_upper"])
     assert m["cv_rmse_pct"] < 20, m
+
+
+def test_quarter_hourly_times_get_the_smooth_trailing_mean_temperature(make_meter) -> None:
+    # hourly weather, 15-min meter: between the weather's hours the degree terms' temperature
+    # is the 24 h trailing mean interpolated, never the raw temperature (a 5 degC daily swing)
+    _, weather = make_meter(days=6)
+    hourly = weather.index[30:-30]
+    times = pd.date_range(hourly[0], hourly[-1], freq="15min")
+    rolled = weather["temperature"].rolling("24h", min_periods=1).mean()
+    smooth = _smoothed_temperature(weather, times)
+    np.testing.assert_allclose(smooth[::4], rolled.reindex(hourly).to_numpy())
+    np.testing.assert_allclose(smooth, np.interp(times.asi8, rolled.index.asi8, rolled.to_numpy()))
+    assert np.abs(np.diff(smooth)).max() < 0.25  # the raw temperature moves ~1 degC an hour
+    raw = weather["temperature"].reindex(times).to_numpy()
+    assert np.nanmax(np.abs(smooth - raw)) > 2
+    # fitting sees the same temperature as predicting
+    np.testing.assert_allclose(_smoothed_temperature_safe(weather, times), smooth)
