@@ -18,12 +18,14 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analytics.tariffs import Tariff, TariffError, energy_price
+from store.csvio import zeros_as_missing
 from store.schema import EVENT_COLUMNS, validate_events, validate_forecasts, validate_readings
 from wattlens.calendars import holiday_mask, local_dates
 
@@ -178,10 +180,22 @@ class DetectionContext:
     country: str | None = None
     weather: pd.DataFrame | None = None
     forecasts: pd.DataFrame | None = None
-    missing_zero: bool = False
     open_hour: int = 7
     close_hour: int = 19
     warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def temperature(self) -> pd.Series | None:
+        """Outdoor temperature [degC] of ``weather`` (NaN dropped), or None without any."""
+        if self.weather is None or "temperature" not in self.weather.columns:
+            return None
+        temperature = self.weather["temperature"].dropna()
+        return temperature if not temperature.empty else None
+
+    @cached_property
+    def degree_days(self) -> pd.DataFrame | None:
+        """:func:`degree_days` of :attr:`temperature` per local day, or None."""
+        return None if self.temperature is None else degree_days(self.temperature, self.tz)
 
     def warn(self, message: str) -> None:
         """Record a warning once."""
@@ -354,7 +368,7 @@ def data_quality(
             {"intervals": j - i, "hours": hours, "typical_kwh": typical})
     # zero runs where zero is not a normal reading of this meter
     zero_share = float(np.mean(learn.dropna().to_numpy() == 0)) if learn.notna().any() else 0.0
-    if not ctx.missing_zero and zero_share < 0.02:
+    if zero_share < 0.02:
         for i, j in runs(pv == 0):
             if j - i >= zero_min:
                 add("zero-run", i, j, squash((j - i) / (4 * zero_min)), None,
@@ -412,13 +426,6 @@ def data_quality(
 
 
 # --------------------------------------------------------------------------- schedule
-def _temperature(ctx: DetectionContext) -> pd.Series | None:
-    if ctx.weather is None or "temperature" not in ctx.weather.columns:
-        return None
-    temperature = ctx.weather["temperature"].dropna()
-    return temperature if not temperature.empty else None
-
-
 def _design(days: pd.DataFrame) -> np.ndarray:
     return np.column_stack([np.ones(len(days)), days["hdd"], days["cdd"]])
 
@@ -467,8 +474,7 @@ def schedule(
                          index=series.index).dropna(subset=["value"])
     frame = frame[frame["category"] != ""]
     learn_from = ctx.start - pd.Timedelta(days=norm_days)
-    temperature = _temperature(ctx)
-    dd = degree_days(temperature, ctx.tz) if temperature is not None else None
+    dd = ctx.degree_days
     findings: list[Finding] = []
     for kind in ("after-hours", "weekend", "holiday"):
         report = frame[(frame["category"] == kind) & (frame.index >= ctx.start)
@@ -485,7 +491,8 @@ def schedule(
             continue
         norm = learn.groupby("hour")["value"].median()
         learn = learn.assign(expected=learn["hour"].map(norm))
-        learn["expected"] += _degree_day_shift(learn, learn, dd)
+        dd_fit = _degree_day_fit(learn, dd)
+        learn["expected"] += _degree_day_shift(dd_fit, learn, dd)
         year = pd.Timedelta(days=364)  # 52 weeks: same weekdays a year earlier
         ago = frame[(frame["category"] == learn_kind) & (frame.index >= ctx.start - year)
                     & (frame.index < ctx.end - year)]
@@ -497,7 +504,7 @@ def schedule(
                                      .reindex(norm.index).fillna(norm))
         report = report.assign(
             expected=report["hour"].map(report_norm).fillna(float(norm.mean())))
-        report["expected"] += _degree_day_shift(learn, report, dd)
+        report["expected"] += _degree_day_shift(dd_fit, report, dd)
         learn_sums = (learn["value"] - learn["expected"]).groupby(
             [learn["day"], learn["part"]]).sum()
         spread = {}
@@ -540,21 +547,18 @@ def schedule(
     return findings
 
 
-def _degree_day_shift(learn: pd.DataFrame, rows: pd.DataFrame,
-                      dd: pd.DataFrame | None) -> np.ndarray:
-    """Per-reading shift of the hourly norm [kWh per interval] from the day's degree days:
-    the slope of the learning days' mean excess over the norm on HDD and CDD, applied to the
-    days of ``rows`` relative to the learning mean; zeros without weather or when degree days
-    explain little (R² < 0.3)."""
-    zero = np.zeros(len(rows))
+def _degree_day_fit(learn: pd.DataFrame,
+                    dd: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The learning days' mean excess over the hourly norm regressed on HDD and CDD:
+    (mean degree days, coefficients), or None without weather, with fewer than 10 learning
+    days with weather, or when degree days explain little (R² < 0.3)."""
     if dd is None:
-        return zero
+        return None
     daily = (learn["value"] - learn["hour"].map(
         learn.groupby("hour")["value"].median())).groupby(learn["day"]).mean()
     joined = dd.reindex(daily.index).dropna()
-    target = dd.reindex(rows["day"].unique())
-    if len(joined) < 10 or target.isna().any().any():
-        return zero
+    if len(joined) < 10:
+        return None
     y = daily.reindex(joined.index).to_numpy()
     x = joined[["hdd", "cdd"]].to_numpy()
     centre = x.mean(axis=0)
@@ -562,8 +566,21 @@ def _degree_day_shift(learn: pd.DataFrame, rows: pd.DataFrame,
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     total = float(np.sum((y - y.mean()) ** 2))
     r2 = 1 - float(np.sum((y - design @ coef) ** 2)) / total if total > 0 else 0.0
-    if r2 < 0.3:
+    return (centre, coef) if r2 >= 0.3 else None
+
+
+def _degree_day_shift(fit: tuple[np.ndarray, np.ndarray] | None, rows: pd.DataFrame,
+                      dd: pd.DataFrame | None) -> np.ndarray:
+    """Per-reading shift of the hourly norm [kWh per interval] from the day's degree days:
+    the slope ``fit`` by :func:`_degree_day_fit` applied to the days of ``rows`` relative to
+    the learning mean; zeros without a fit or when a day of ``rows`` has no weather."""
+    zero = np.zeros(len(rows))
+    if fit is None or dd is None:
         return zero
+    target = dd.reindex(rows["day"].unique())
+    if target.isna().any().any():
+        return zero
+    centre, coef = fit
     per_day = (target[["hdd", "cdd"]].to_numpy() - centre) @ coef[1:]
     return rows["day"].map(pd.Series(per_day, index=target.index)).to_numpy()
 
@@ -607,8 +624,7 @@ def level_shift(
                  f"days before and {int((base.index >= first).sum())} in the period (want >= "
                  f"{min_days} each); skipped")
         return []
-    temperature = _temperature(ctx)
-    dd = degree_days(temperature, ctx.tz) if temperature is not None else None
+    dd = ctx.degree_days
     signal = base
     if dd is not None:
         joined = dd.reindex(base.index)
@@ -617,12 +633,12 @@ def level_shift(
             coef, *_ = np.linalg.lstsq(_design(joined[hist]), base[hist].to_numpy(), rcond=None)
             fill = joined.fillna(joined.mean())
             signal = base - (_design(fill) @ coef - coef[0])
-    findings = _baseload_shifts(meter, series, step, ctx, signal, base, min_days, k_sigma, rel)
+    findings = _baseload_shifts(meter, series, ctx, first, signal, base, min_days, k_sigma, rel)
     if dd is None:
         ctx.warn("level-shift: no temperature given; baseload is not weather-normalised and "
                  "temperature-sensitivity shifts are not checked")
     else:
-        findings += _sensitivity_shifts(meter, series, step, ctx, total, dd, min_days)
+        findings += _sensitivity_shifts(meter, ctx, first, total, dd, min_days)
     return findings
 
 
@@ -631,7 +647,7 @@ def _day_bounds(day: pd.Timestamp, tz: str) -> pd.Timestamp:
 
 
 def _baseload_shifts(
-    meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionContext,
+    meter: str, series: pd.Series, ctx: DetectionContext, first: pd.Timestamp,
     signal: pd.Series, base: pd.Series, min_days: int, k_sigma: float, rel: float,
 ) -> list[Finding]:
     y = signal.to_numpy()
@@ -639,16 +655,17 @@ def _baseload_shifts(
     penalty = 2 * sigma**2 * np.log(len(y)) * 3
     points = binary_segmentation(segment_cost(y), len(y), penalty, min_days)
     bounds = [0, *points, len(y)]
-    first = local_dates(ctx.start, ctx.tz)
+    raw = base.to_numpy()
     findings = []
     for a, cp, b in zip(bounds[:-2], bounds[1:-1], bounds[2:], strict=True):
         day = signal.index[cp]
         if day < first or _day_bounds(day, ctx.tz) >= ctx.end:
             continue
         shift = float(np.median(y[cp:b])) - float(np.median(y[a:cp]))
-        level = float(np.median(base.to_numpy()[a:cp]))
+        level = float(np.median(raw[a:cp]))
+        after = float(np.median(raw[cp:b]))
         threshold = max(k_sigma * sigma, rel * abs(level))
-        raw_shift = float(np.median(base.to_numpy()[cp:b]) - np.median(base.to_numpy()[a:cp]))
+        raw_shift = after - level
         if abs(shift) <= threshold or raw_shift * shift <= 0 or abs(raw_shift) < threshold / 2:
             continue  # weather normalisation must not create a shift the raw baseload lacks
         start = _day_bounds(day, ctx.tz)
@@ -659,8 +676,8 @@ def _baseload_shifts(
             severity=squash(abs(shift) / threshold),
             excess=pd.Series(shift, index=part.index),
             details={"measure": "baseload (mean of the 3 lowest readings a day)",
-                     "before_kwh_per_interval": float(np.median(base.to_numpy()[a:cp])),
-                     "after_kwh_per_interval": float(np.median(base.to_numpy()[cp:b])),
+                     "before_kwh_per_interval": level,
+                     "after_kwh_per_interval": after,
                      "shift_kwh_per_interval": shift,
                      "weather_normalised": not signal.equals(base),
                      "sigma_kwh": sigma, "threshold_kwh": threshold,
@@ -669,7 +686,7 @@ def _baseload_shifts(
 
 
 def _sensitivity_shifts(
-    meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionContext,
+    meter: str, ctx: DetectionContext, first: pd.Timestamp,
     total: pd.Series, dd: pd.DataFrame, min_days: int, rel: float = 0.3,
 ) -> list[Finding]:
     joined = dd.reindex(total.index)
@@ -686,7 +703,6 @@ def _sensitivity_shifts(
     penalty = 3 * resid_var * np.log(len(y)) * 2
     points = binary_segmentation(cost, len(y), penalty, 2 * min_days)
     bounds = [0, *points, len(y)]
-    first = local_dates(ctx.start, ctx.tz)
     findings = []
     for a, cp, b in zip(bounds[:-2], bounds[1:-1], bounds[2:], strict=True):
         if days[cp] < first or _day_bounds(days[cp], ctx.tz) >= ctx.end:
@@ -811,9 +827,9 @@ def detect(
     ctx = DetectionContext(
         start=start_ts, end=end_ts, tz=tz, country=country, weather=weather,
         forecasts=validate_forecasts(forecasts) if forecasts is not None else None,
-        missing_zero=missing_zero, open_hour=open_hour, close_hour=close_hour,
+        open_hour=open_hour, close_hour=close_hour,
     )
-    if weather is not None and _temperature(ctx) is None:
+    if weather is not None and ctx.temperature is None:
         ctx.warn("weather has no temperature values; weather normalisation is off")
     in_period = energy[(energy["time"] >= start_ts) & (energy["time"] < end_ts)]
     if in_period.empty:
@@ -822,10 +838,10 @@ def detect(
         return DetectionResult(findings_to_events([]), ctx.warnings)
     data_end = min(end_ts, energy["time"].max() + infer_step(energy["time"]))
     findings: list[Finding] = []
-    for meter, rows in energy.groupby("meter", sort=True):
+    # in_period and data_end above count zeros, so trailing zeros still become gaps
+    kept = zeros_as_missing(energy) if missing_zero else energy
+    for meter, rows in kept.groupby("meter", sort=True):
         rows = rows[rows["time"] < end_ts]
-        if missing_zero:
-            rows = rows[rows["value"] != 0]
         if rows.empty:
             continue
         step = infer_step(rows["time"])
