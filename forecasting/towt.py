@@ -19,7 +19,7 @@ CalTRACK case); predictions are in the same unit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -197,7 +197,6 @@ class TowtModel:
     residual_std: float
     n_obs: int
     n_params: int
-    interval: pd.Timedelta = field(default_factory=lambda: pd.Timedelta("1h"))
 
     def predict(self, times: pd.DatetimeIndex, temperature: pd.Series) -> pd.Series:
         """Predicted load [kWh per interval] at ``times`` (UTC) given outdoor temperature
@@ -231,12 +230,12 @@ class TowtModel:
             "residual_std": self.residual_std,
             "n_obs": self.n_obs,
             "n_params": self.n_params,
-            "interval": self.interval.isoformat(),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TowtModel:
-        """Rebuild a model written by :meth:`to_dict`."""
+        """Rebuild a model written by :meth:`to_dict` (keys it does not use, such as the
+        ``interval`` older versions wrote, are ignored)."""
         return cls(
             tz=data["tz"],
             segmentation=data["segmentation"],
@@ -244,7 +243,6 @@ class TowtModel:
             residual_std=float(data["residual_std"]),
             n_obs=int(data["n_obs"]),
             n_params=int(data["n_params"]),
-            interval=pd.Timedelta(data["interval"]),
         )
 
 
@@ -278,8 +276,6 @@ def fit_towt(
     y = load.to_numpy()[ok]
     t = temp[ok]
     how = hour_of_week(times, tz)
-    diffs = np.diff(times.asi8)
-    interval = pd.Timedelta(int(np.median(diffs))) if len(diffs) else pd.Timedelta("1h")
     segments: dict[int, _Segment] = {}
     fitted = np.empty(len(y))
     if segmentation == "none":
@@ -318,5 +314,4 @@ def fit_towt(
         residual_std=residual_std,
         n_obs=len(y),
         n_params=int(round(n_params_per_obs)),
-        interval=interval,
     )

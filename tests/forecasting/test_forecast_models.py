@@ -28,6 +28,7 @@ from forecasting.prophet_model import (
     _smoothed_temperature,
     _smoothed_temperature_safe,
 )
+from forecasting.towt import TowtModel, fit_towt
 from store.schema import ContractError
 
 SITE = Site("Europe/London", "GB-ENG")
@@ -188,3 +189,13 @@ def test_quarter_hourly_times_get_the_smooth_trailing_mean_temperature(make_mete
     assert np.nanmax(np.abs(smooth - raw)) > 2
     # fitting sees the same temperature as predicting
     np.testing.assert_allclose(_smoothed_temperature_safe(weather, times), smooth)
+
+
+def test_towt_reads_json_saved_with_the_old_interval_key(meter_data) -> None:
+    load, weather = meter_data
+    model = fit_towt(load, weather["temperature"], SITE.timezone)
+    saved = model.to_dict()
+    assert "interval" not in saved
+    old = TowtModel.from_dict({**saved, "interval": "P0DT1H0M0S"})
+    pd.testing.assert_series_equal(old.predict(load.index, weather["temperature"]),
+                                   model.predict(load.index, weather["temperature"]))
