@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecasting.features import ForecastInputError, Site, load_series
+from forecasting.features import ForecastInputError, Site, infer_interval, load_series
 from forecasting.models import fit_model, get_model, model_from_json, model_to_json
 from forecasting.runner import MeterFailure, run_per_meter
 from store.base import Store
@@ -96,8 +96,7 @@ def issue_one(
     """Fit (or reuse) and predict one meter; raises :class:`ForecastInputError` on bad data."""
     if load.empty:
         raise ForecastInputError(f"{meter}: no readings before {spec.issued_at.isoformat()}")
-    interval = pd.Timedelta(load.index.to_series().diff().mode().iloc[0]) if len(load) > 1 \
-        else pd.Timedelta("1h")
+    interval = infer_interval(load.index) if len(load) > 1 else pd.Timedelta("1h")
     if saved is not None:
         model = model_from_json(saved[0])
         new_json, fitted_at = None, saved[1]
