@@ -15,7 +15,8 @@ import pandas as pd
 
 from analytics.alerts import AlertReport, send_alerts
 from analytics.anomalies import DetectionResult, detect
-from analytics.recommendations import MeterInfo, Recommendation, recommend
+from analytics.carbon import intensity_from_readings
+from analytics.recommendations import MeterInfo, Recommendation, ranking_key, recommend
 from store.base import Store, utc_timestamp
 from store.csvio import readings_to_weather
 from wattlens.config import Config, SiteConfig
@@ -110,7 +111,8 @@ def recommend_job(store: Store, config: Config, end: Any = None,
     if config.carbon.intensity_meter:
         raw = store.read_readings([config.carbon.intensity_meter], "carbon_intensity",
                                   start_ts, end_ts)
-        intensity = raw.set_index("time")["value"] if not raw.empty else None
+        if not raw.empty:
+            intensity = intensity_from_readings(raw, config.carbon.intensity_meter)
     recs: list[Recommendation] = []
     warnings: list[str] = []
     for site, meters in _site_groups(store, config):
@@ -123,8 +125,7 @@ def recommend_job(store: Store, config: Config, end: Any = None,
             default=default, carbon_factors=config.carbon.factors, intensity=intensity)
         recs += found
         warnings += warned
-    recs.sort(key=lambda r: (r.annual_cost is not None, r.annual_cost or 0.0, r.annual_kwh),
-              reverse=True)
+    recs.sort(key=ranking_key, reverse=True)
     now = pd.Timestamp.now(tz="UTC").isoformat()
     for rank, rec in enumerate(recs, start=1):
         store.put_document(RECOMMENDATION_KIND, f"{rec.rule}:{rec.meter}",

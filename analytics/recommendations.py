@@ -46,7 +46,6 @@ class MeterInfo:
 class RecommendContext:
     """Settings and side data shared by every rule; rules record warnings here."""
 
-    meters: dict[str, MeterInfo]
     weather: pd.DataFrame | None = None
     open_hour: int = 7
     close_hour: int = 19
@@ -334,10 +333,12 @@ def temperature_sensitivity(meters: dict[str, MeterYear], ctx: RecommendContext,
         ctx.warn("temperature-sensitivity: no temperature given (--weather); rule skipped")
         return []
     out = []
+    by_tz = {tz: degree_days(ctx.weather["temperature"], tz)
+             for tz in {m.info.tz for m in meters.values()}}
     for m in meters.values():
         daily_n = m.hourly.groupby(m.calendar["day"].to_numpy()).count()
         daily = m.hourly.groupby(m.calendar["day"].to_numpy()).sum()[daily_n >= 20]
-        dd = degree_days(ctx.weather["temperature"], m.info.tz).reindex(daily.index).dropna()
+        dd = by_tz[m.info.tz].reindex(daily.index).dropna()
         if len(dd) < 60:
             ctx.warn(f"temperature-sensitivity: meter {m.meter!r} has {len(dd)} days with both "
                      f"energy and temperature (want >= 60); skipped")
@@ -478,13 +479,11 @@ def recommend(
         raise ValueError(f"unknown rule(s) {unknown}; choose from {sorted(RULES)}")
     readings = validate_readings(readings)
     energy = readings[readings["quantity"] == "energy"]
-    ctx = RecommendContext(meters={}, weather=weather, open_hour=open_hour,
-                           close_hour=close_hour)
+    ctx = RecommendContext(weather=weather, open_hour=open_hour, close_hour=close_hour)
     data: dict[str, MeterYear] = {}
     for meter, rows in energy.groupby("meter", sort=True):
         meter = str(meter)
         info = (meters or {}).get(meter) or default or MeterInfo()
-        ctx.meters[meter] = info
         year = meter_year(meter, rows.set_index("time")["value"], info)
         if year is None:
             ctx.warn(f"meter {meter!r}: readings are coarser than hourly; the rules need "
@@ -509,11 +508,16 @@ def recommend(
         ctx.warn(f"{len(untariffed)} meter(s) have no tariff ({', '.join(untariffed)}); their "
                  f"annual_cost is null (add [[tariffs]] and a default or meter_tariff entry to "
                  f"the config)")
-    recs.sort(key=lambda r: (r.annual_cost is not None, r.annual_cost or 0.0, r.annual_kwh),
-              reverse=True)
+    recs.sort(key=ranking_key, reverse=True)
     log.info("recommend: %d meters, %d recommendations, %d warnings", len(data), len(recs),
              len(ctx.warnings))
     return recs, ctx.warnings
+
+
+def ranking_key(rec: Recommendation) -> tuple[bool, float, float]:
+    """Sort key ranking recommendations (``reverse=True``): priced ones first, then by
+    annual cost, then by annual kWh."""
+    return rec.annual_cost is not None, rec.annual_cost or 0.0, rec.annual_kwh
 
 
 def _annualise(o: Opportunity, m: MeterYear, ctx: RecommendContext,
