@@ -189,14 +189,12 @@ def send_alerts(
     records = events.sort_values(["severity", "start"], ascending=[False, True])
     records = records.to_dict("records")
     records = [e for e in records if e.get("status", "open") not in QUIET_STATUSES]
+    sent = set(store.list_documents(SENT_KIND))  # keys <rule>:<event_id>:<channel>
     for rule in section.rules:
         recent = _recent(store, rule.name, now_ts)
         channels = (["webhook"] if rule.webhook else []) + (["email"] if rule.email else [])
         for event in filter(rule.matches, records):
-            todo = [
-                c for c in channels
-                if store.get_document(SENT_KIND, f"{rule.name}:{event['event_id']}:{c}") is None
-            ]
+            todo = [c for c in channels if f"{rule.name}:{event['event_id']}:{c}" not in sent]
             if not todo:
                 report.already_sent += 1
                 continue
@@ -221,9 +219,11 @@ def send_alerts(
                     report.failed.append(f"rule {rule.name!r} {channel} for event "
                                          f"{event['event_id']}: {type(exc).__name__}: {exc}")
                     continue
-                store.put_document(SENT_KIND, f"{rule.name}:{event['event_id']}:{channel}",
+                key = f"{rule.name}:{event['event_id']}:{channel}"
+                store.put_document(SENT_KIND, key,
                                    {"at": now_ts.isoformat(), "rule": rule.name,
                                     "channel": channel, "event_id": str(event["event_id"])})
+                sent.add(key)
                 report.sent.append((rule.name, str(event["event_id"]), channel))
                 delivered = True
             if delivered:
