@@ -17,6 +17,7 @@ from forecasting.features import Site, load_series
 from forecasting.models import model_names
 from store.csvio import read_readings_csv, read_weather_csv
 from store.schema import ContractError
+from wattlens.calendars import UnknownCountry, check_country
 
 forecast_app = typer.Typer(
     help="Forecast load: backtest models on CSV files, issue forecasts for the store's meters.",
@@ -38,18 +39,15 @@ ProcessesOption = Annotated[
 ]
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(2)
-
-
 def _date(value: str | None, name: str) -> dt.date | None:
+    from wattlens.cli import fail  # wattlens.cli imports this module
+
     if value is None:
         return None
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise _fail(f"--{name} {value!r} is not a date; write YYYY-MM-DD (site-local)") from None
+        raise fail(f"--{name} {value!r} is not a date; write YYYY-MM-DD (site-local)") from None
 
 
 @forecast_app.command("backtest")
@@ -81,24 +79,29 @@ def backtest(
 ) -> None:
     """Rolling-origin backtest of MODEL on every meter of READINGS (observed weather over
     the horizon); writes per-meter metrics and their medians."""
+    from wattlens.cli import fail  # wattlens.cli imports this module
+
     if model not in model_names():
-        raise _fail(f"--model {model!r} is unknown; choose one of {model_names()}")
+        raise fail(f"--model {model!r} is unknown; choose one of {model_names()}")
     try:
         site = Site(timezone=tz, country=country)
         pd.Timestamp("2000-01-01").tz_localize(tz)
+        check_country(country)
         frame = read_readings_csv(readings, missing_zero=missing_zero)
         wx = read_weather_csv(weather)
     except ContractError as exc:
-        raise _fail(f"{exc}\nnothing was backtested") from None
+        raise fail(f"{exc}\nnothing was backtested") from None
+    except UnknownCountry as exc:
+        raise fail(f"--country: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - e.g. an unknown timezone name
-        raise _fail(f"--tz {tz!r}: {exc}; give an IANA name such as Europe/London") from None
+        raise fail(f"--tz {tz!r}: {exc}; give an IANA name such as Europe/London") from None
     from forecasting.runner import dask_client, run_per_meter
 
     spec = BacktestSpec(model, horizon, refit, history, _date(start, "start"), _date(end, "end"))
     frame = frame[frame["quantity"] == "energy"]
     tasks = {m: (load_series(frame, m), site, spec) for m in sorted(frame["meter"].unique())}
     if not tasks:
-        raise _fail(f"{readings}: no energy readings; nothing to backtest")
+        raise fail(f"{readings}: no energy readings; nothing to backtest")
     with dask_client(scheduler, workers, processes) as client:
         results = run_per_meter(_backtest_task, tasks, (wx,), client=client,
                                 description=f"backtest {model}", console=console)
@@ -183,17 +186,17 @@ def run(
     from forecasting.runner import dask_client
     from store import open_store
     from store.base import StoreError, utc_timestamp
-    from wattlens.cli import get_config
+    from wattlens.cli import fail, get_config
 
     cfg = get_config(config)
     models = model or ["prophet"]
     for name in models:
         if name not in model_names():
-            raise _fail(f"--model {name!r} is unknown; choose one of {model_names()}")
+            raise fail(f"--model {name!r} is unknown; choose one of {model_names()}")
     try:
         issued_at = utc_timestamp(at, "--at") if at else pd.Timestamp.now("UTC").floor("h")
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     store = open_store(cfg.store)
     failed = 0
     try:
@@ -211,7 +214,7 @@ def run(
                     table.add_row(m, s["status"] if ok else "[red]failed[/]", detail)
                 Console().print(table)
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     if failed:

@@ -83,3 +83,13 @@ def test_backtest_cli_rejects_naive_timestamps_and_unknown_model(tmp_path: Path,
     result = runner.invoke(app, ["forecast", "backtest", "--readings", str(r_path),
                                  "--weather", str(w_path), "--out", str(out), "--model", "arima"])
     assert result.exit_code == 2 and "unknown" in result.output
+
+
+def test_backtest_cli_rejects_an_unknown_country_up_front(tmp_path: Path, make_meter) -> None:
+    r_path, w_path = _write_csvs(tmp_path, make_meter)
+    out = tmp_path / "m.json"
+    result = runner.invoke(app, ["forecast", "backtest", "--readings", str(r_path),
+                                 "--weather", str(w_path), "--out", str(out), "--country", "XX"])
+    assert result.exit_code == 2
+    assert "--country" in result.output and "'XX' is not known" in result.output
+    assert not out.exists()
