@@ -23,9 +23,7 @@ from rich.table import Table
 
 from store.base import Store
 from wattlens.config import Config
-from wattlens.sample import TIMEZONE, load_sample, sample_readings
-
-log = logging.getLogger(__name__)
+from wattlens.sample import TIMEZONE, load_sample
 
 REPLAY_START = pd.Timestamp("2019-12-02", tz=TIMEZONE)  # a Monday
 """Where the sample's history ends and the live replay begins (site-local midnight)."""
@@ -44,9 +42,10 @@ class DemoPlan:
     port: int = 8050
 
 
-def load_history(store: Store, console: Console, until: pd.Timestamp) -> int:
+def load_history(store: Store, console: Console, until: pd.Timestamp) -> pd.DataFrame:
     """Provision ``store``, write the sample up to ``until`` (weather in full) and print a
-    summary table of what the store holds."""
+    summary table of what the store holds. Returns the sample's energy readings, those
+    after ``until`` too (the live replay's)."""
     started = time.perf_counter()
     console.print(store.init())
     readings = load_sample()
@@ -67,7 +66,7 @@ def load_history(store: Store, console: Console, until: pd.Timestamp) -> int:
     console.print(
         f"loaded {written:,} readings of {stored['meter'].nunique()} meters in {seconds:.1f} s"
     )
-    return written
+    return readings[readings["quantity"] == "energy"]
 
 
 def run_jobs(store: Store, config: Config, console: Console, plan: DemoPlan) -> None:
@@ -93,16 +92,17 @@ def run_jobs(store: Store, config: Config, console: Console, plan: DemoPlan) -> 
         console.print(f"  {rec.meter}: {rec.title}", highlight=False)
 
 
-def serve_live(store: Store, config: Config, console: Console, plan: DemoPlan) -> None:
-    """Replay the sample as live Modbus meters, ingest them, and serve the dashboard until
-    Ctrl-C."""
+def serve_live(
+    store: Store, config: Config, console: Console, plan: DemoPlan, energy: pd.DataFrame
+) -> None:
+    """Replay the sample's ``energy`` readings as live Modbus meters, ingest them, and serve
+    the dashboard until Ctrl-C."""
     from dashboard.app import create_app
     from ingest.base import SourceSection, build_source
     from ingest.simulator import Simulation
     from ingest.worker import Worker
 
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    energy = sample_readings()
     simulation = Simulation(energy, start=plan.replay_start.tz_convert("UTC"),
                             hours=plan.hours, speed=plan.speed)
     simulation.start_serving()
@@ -126,7 +126,7 @@ def serve_live(store: Store, config: Config, console: Console, plan: DemoPlan) -
 
 def run_demo(store: Store, config: Config, console: Console, plan: DemoPlan) -> None:
     """The whole loop (see the module docstring)."""
-    load_history(store, console, plan.replay_start.tz_convert("UTC"))
+    energy = load_history(store, console, plan.replay_start.tz_convert("UTC"))
     run_jobs(store, config, console, plan)
     if plan.serve:
-        serve_live(store, config, console, plan)
+        serve_live(store, config, console, plan, energy)
