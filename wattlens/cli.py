@@ -59,13 +59,16 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def get_config(path: Path | None) -> Config:
-    """The config at ``path``, ./wattlens.toml, or the built-in default (embedded store)."""
+def get_config(path: Path | None, default: Path | None = None) -> Config:
+    """The config at ``path``, ./wattlens.toml, else the one at ``default`` or the built-in
+    default (embedded store)."""
     try:
         if path is not None:
             return load_config(path)
         if Path("wattlens.toml").exists():
             return load_config("wattlens.toml")
+        if default is not None:
+            return load_config(default)
     except ConfigError as exc:
         raise fail(str(exc)) from None
     return Config()
@@ -200,8 +203,7 @@ def demo(
     Modbus meters into the ingest worker and serve the dashboard."""
     from wattlens.demo import DemoPlan, run_demo
 
-    explicit = config is not None or Path("wattlens.toml").exists()
-    cfg = get_config(config) if explicit else load_config(EXAMPLE_CONFIG)
+    cfg = get_config(config, default=EXAMPLE_CONFIG)
     store = get_store(cfg)
     try:
         run_demo(store, cfg, Console(), DemoPlan(hours=hours, speed=speed, serve=serve,
