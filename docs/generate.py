@@ -96,6 +96,8 @@ def type_name(annotation: Any) -> str:
     if _is_union(annotation):
         return " | ".join(type_name(a) for a in _args(annotation))
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:  # e.g. Duration | None: the validated base type
+        return type_name(_args(annotation)[0])
     if origin is typing.Literal:
         return " | ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in _args(annotation))
     if origin is list:

@@ -46,6 +46,8 @@ from pydantic import (
     model_validator,
 )
 
+from store.schema import empty_readings
+
 if TYPE_CHECKING:
     from wattlens.config import Config
 
@@ -88,19 +90,11 @@ class Rejected:
         return cls(source, text, reason)
 
 
-def _empty_readings() -> pd.DataFrame:
-    # imported here: wattlens.config imports this module, and the store package imports
-    # wattlens.config, so a module-level store import would be circular
-    from store.schema import empty_readings
-
-    return empty_readings()
-
-
 @dataclass(frozen=True)
 class Batch:
     """What a source yields: validated readings, rejected records and the checkpoint after it."""
 
-    readings: pd.DataFrame = field(default_factory=_empty_readings)
+    readings: pd.DataFrame = field(default_factory=empty_readings)
     rejected: list[Rejected] = field(default_factory=list)
     checkpoint: dict[str, Any] = field(default_factory=dict)
 

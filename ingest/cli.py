@@ -139,12 +139,13 @@ def _age(text: str | None) -> str:
 @ingest_app.command("status")
 def status(config: ConfigOption = None) -> None:
     """Per source: last success, lag, readings in the last hour, rejects and errors."""
+    from ingest.worker import STATUS_KIND
     from wattlens.cli import fail, get_config, get_store
 
     cfg = get_config(config)
     store = get_store(cfg)
     try:
-        docs = store.list_documents("ingest-status")
+        docs = store.list_documents(STATUS_KIND)
     except StoreError as exc:
         raise fail(str(exc)) from None
     finally:

@@ -58,8 +58,6 @@ _ALIASES = {
 UNITS: tuple[str, ...] = (*_UNITS, "m3", "therm")
 """Every unit a source may report."""
 
-Quality = Literal["ok", "estimated", "suspect"]
-
 
 @dataclass(frozen=True)
 class Conversion:

@@ -123,7 +123,6 @@ class Simulation:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._servers: list[Any] = []
-        self.published = 0
 
     # ---------------------------------------------------------------- clock
     def step(self, now: float | None = None) -> int:
@@ -285,7 +284,6 @@ class Simulation:
             for play in plays:
                 info = client.publish(self.topic(play), self.payload(play, k), qos=1)
                 info.wait_for_publish(timeout=10)
-                self.published += 1
             last = time.monotonic()
 
         try:

@@ -37,6 +37,8 @@ from store.schema import READINGS_COLUMNS
 
 log = logging.getLogger("wattlens.ingest")
 
+STATUS_KIND = "ingest-status"
+"""Document kind of the per-source status the worker publishes (``ingest status``, dashboard)."""
 WARN_FRACTION = 0.8
 ERROR_LOG_EVERY_S = 60.0
 """The same source error is logged at most this often [s] (it is counted every time)."""
@@ -274,7 +276,7 @@ class Worker:
             docs = {name: s.document(buffered) for name, s in self.status.items()}
         try:
             for name, doc in docs.items():
-                self.store.put_document("ingest-status", name, doc)
+                self.store.put_document(STATUS_KIND, name, doc)
         except StoreUnavailable:
             pass
 

@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from store.base import Store, StoreError, StoreUnavailable
 from store.duck import DuckDBStore
 from store.influx import InfluxStore
-from wattlens.config import StoreConfig
+
+if TYPE_CHECKING:  # annotations only: wattlens.config imports ingest, which imports store
+    from wattlens.config import StoreConfig
 
 STORES: dict[str, Callable[[StoreConfig], Store]] = {
     "duckdb": lambda cfg: DuckDBStore(cfg.path),

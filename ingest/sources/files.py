@@ -52,7 +52,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ingest.base import Batch, Rejected, SourceOptions, SourceSection, register_source
+from ingest.base import (
+    Batch,
+    Duration,
+    Rejected,
+    SourceOptions,
+    SourceSection,
+    register_source,
+)
 from ingest.normalise import (
     Ambiguous,
     Conversion,
@@ -89,7 +96,7 @@ class ColumnMap(SourceOptions):
     kwh_per_unit: float | None = Field(None, gt=0, description="gas m3/therm → kWh factor")
     commodity: str = Field("", description="'water' keeps m3 as volume")
     rollover: float | None = Field(None, gt=0, description="register modulus [file unit]")
-    interval: str = Field("1h", description="interval for register/power conversion")
+    interval: Duration = Field("1h", description="interval for register/power conversion")
     optional: bool = Field(False, description="a file without this column is still read")
 
     @model_validator(mode="after")
@@ -101,11 +108,6 @@ class ColumnMap(SourceOptions):
                 f"kind = {self.kind!r} needs a unit of {' or '.join(needs)}, not {self.unit!r}; "
                 f"fix 'unit' or 'kind'"
             )
-        try:
-            pd.Timedelta(self.interval)
-        except ValueError as exc:
-            raise ValueError(f"interval {self.interval!r} is not a duration, e.g. '15min'"
-                             ) from exc
         return self
 
     @property

@@ -33,6 +33,7 @@ from pymodbus.exceptions import ModbusException
 
 from ingest.base import (
     Batch,
+    Duration,
     Rejected,
     SourceOptions,
     SourceSection,
@@ -199,7 +200,7 @@ class DeviceOptions(BaseModel):
     clock: Literal["poll", "device"] = Field(
         "poll", description="sample time: poll (worker clock) or device (profile clock register)"
     )
-    interval: str | None = Field(
+    interval: Duration | None = Field(
         None, description="energy interval (default: the meter's configured interval, else 15min)"
     )
     zero_is_missing: bool = Field(False, description="drop intervals with zero energy")

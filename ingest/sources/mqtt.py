@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ingest.base import (
     Batch,
+    Duration,
     Rejected,
     SourceOptions,
     SourceSection,
@@ -129,7 +130,7 @@ class TopicOptions(BaseModel):
     time: str | None = Field(None, description="path of the timestamp; none = arrival time")
     time_format: Literal["unix", "unix_ms", "iso"] = Field("iso", description="timestamp form")
     values: list[ValueOptions] = Field(default_factory=list, description="values to read")
-    interval: str | None = Field(None, description="energy interval of registers (default "
+    interval: Duration | None = Field(None, description="energy interval of registers (default "
                                  "the meter's configured interval, else 15min)")
     zero_is_missing: bool = Field(False, description="drop intervals with zero energy")
 

@@ -33,7 +33,8 @@ from pydantic import Field, model_validator
 from ingest.base import Batch, SourceOptions, SourceSection, SourceUnavailable, register_source
 from ingest.normalise import flag_suspicious
 from ingest.sources.files import ColumnMap, FilesSource
-from store.schema import empty_readings, validate_readings
+from store.csvio import WEATHER_COLUMNS
+from store.schema import QUANTITIES, empty_readings, validate_readings
 
 if TYPE_CHECKING:
     from wattlens.config import Config
@@ -92,10 +93,10 @@ class WeatherSource:
         self.session = requests.Session()
         self.files = None
         if options.mode == "file":
-            columns = {
-                "temperature": ColumnMap(meter=meter, unit="degC"),
-                "humidity": ColumnMap(meter=meter, unit="%", optional=True),
-                "ghi": ColumnMap(meter=meter, unit="W/m2", optional=True),
+            columns = {  # the weather CSV format; only temperature is required
+                column: ColumnMap(meter=meter, unit=QUANTITIES[quantity],
+                                  optional=column != "temperature")
+                for column, quantity in WEATHER_COLUMNS.items()
             }
             self.files = FilesSource(name, FilesSource.Options(
                 root=options.root, glob=options.glob, columns=columns))
