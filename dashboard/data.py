@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 from werkzeug.security import check_password_hash
 
+from analytics.savings import estimate_savings, non_routine_windows, savings_uncertainty
 from dashboard import transforms
 from store.base import Store
+from store.csvio import readings_to_weather
 from wattlens.config import Config, ConfigError
 
 log = logging.getLogger(__name__)
@@ -534,7 +536,7 @@ class DashboardData:
 
     # ----------------------------------------------------------------- savings
     def savings_inputs(self, user: User, meter: str, start: Any,
-                       end: Any) -> tuple[MeterInfo, pd.DataFrame, pd.DataFrame]:
+                       end: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Hourly energy [kWh] of a visible meter and its site's hourly temperature [degC]
         over [start, end), as M&V inputs in the readings contract."""
         info = self.info(user, meter)
@@ -543,7 +545,7 @@ class DashboardData:
         if info.weather_meter:
             weather = self.store.read_readings([info.weather_meter], "temperature", _ts(start),
                                                _ts(end))
-        return info, energy, weather
+        return energy, weather
 
     def savings(self, user: User, meter: str, baseline: tuple[str, str],
                 reporting: tuple[str, str], blackout: tuple[str, str] | None, model: str,
@@ -551,11 +553,6 @@ class DashboardData:
         """An M&V project on a visible meter: periods are local dates (inclusive); the result
         of :mod:`analytics.savings` plus the series, parameters and the input data's hash."""
         info = self.info(user, meter)
-        try:
-            from analytics import savings as mv
-        except ImportError:
-            raise ValueError("M&V needs analytics.savings, which this installation lacks; "
-                             "update wattlens") from None
         periods = {"baseline": list(baseline), "reporting": list(reporting),
                    "blackout": list(blackout) if blackout else None}
         for name, span in periods.items():
@@ -563,7 +560,7 @@ class DashboardData:
                 raise ValueError(f"choose both dates of the {name} period")
         key = ("mv", meter, json.dumps(periods), model, confidence)
         return self._cached(key, lambda: mv_project(self, user, info, periods, model,
-                                                    confidence, mv))
+                                                    confidence))
 
 
 def _local_end(day: str) -> str:
@@ -572,7 +569,7 @@ def _local_end(day: str) -> str:
 
 
 def mv_project(data: DashboardData, user: User, info: MeterInfo, periods: dict[str, Any],
-               model: str, confidence: float, mv: Any) -> dict[str, Any]:
+               model: str, confidence: float) -> dict[str, Any]:
     """Run :func:`analytics.savings.estimate_savings` on store data for one visible meter.
 
     Periods are inclusive local dates; events annotated non-routine are excluded. Returns
@@ -583,17 +580,16 @@ def mv_project(data: DashboardData, user: User, info: MeterInfo, periods: dict[s
     last = _local_end(max(p[1] for p in periods.values() if p))
     start = pd.Timestamp(first[:10]).tz_localize(info.timezone)
     end = pd.Timestamp(last).tz_localize(info.timezone)
-    _, energy, temperature = data.savings_inputs(user, info.id, start, end)
+    energy, temperature = data.savings_inputs(user, info.id, start, end)
     if temperature.empty:
         raise ValueError(f"site {info.site!r} has no outdoor temperature readings "
                          f"(weather_meter {info.weather_meter!r}); M&V needs them")
-    weather = pd.DataFrame({"temperature": temperature["value"].to_numpy()},
-                           index=pd.DatetimeIndex(temperature["time"]))
+    weather = readings_to_weather(temperature)
     events = data.events(user, [info.id])
     annotations = events.rename(columns={"annotated_at": "at"})[["event_id", "at", "status"]]
-    exclude = mv.non_routine_windows(events, info.id, annotations.dropna(subset=["at"]))
+    exclude = non_routine_windows(events, info.id, annotations.dropna(subset=["at"]))
     blackout = periods["blackout"]
-    result = mv.estimate_savings(
+    result = estimate_savings(
         energy, weather, info.id,
         baseline=(periods["baseline"][0], _local_end(periods["baseline"][1])),
         reporting=(periods["reporting"][0], _local_end(periods["reporting"][1])),
@@ -603,7 +599,7 @@ def mv_project(data: DashboardData, user: User, info: MeterInfo, periods: dict[s
     )
     series = result.series
     adjusted_cum = series["adjusted_baseline"].cumsum().to_numpy()
-    band = np.array([mv.savings_uncertainty(result.baseline, k + 1, adjusted_cum[k], confidence)
+    band = np.array([savings_uncertainty(result.baseline, k + 1, adjusted_cum[k], confidence)
                      for k in range(len(series))])
     cumulative = pd.DataFrame({"time": series["time"], "cumulative":
                                series["cumulative_savings"].to_numpy()})
