@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 from werkzeug.security import check_password_hash
 
+from analytics.jobs import RECOMMENDATION_KIND
 from analytics.savings import estimate_savings, non_routine_windows, savings_uncertainty
 from dashboard import transforms
-from store.base import Store
+from store.base import Store, utc_timestamp
 from store.csvio import readings_to_weather
 from wattlens.config import Config, ConfigError
 
@@ -35,7 +36,6 @@ EXTENSION = "wattlens_dashboard"
 """Key of the :class:`DashboardData` in ``flask_app.extensions``."""
 SESSION_USER = "wattlens_user"
 """Key of the logged-in user's name in the Flask session."""
-RECOMMENDATION_KIND = "recommendation"
 INGEST_STATUS_KIND = "ingest-status"
 """Document kind of the ingest worker's per-source status (``ingest.worker``)."""
 
@@ -97,14 +97,6 @@ class _TTLCache:
                 while len(self._items) > self.maxsize:
                     self._items.popitem(last=False)
         return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-def _ts(value: Any) -> pd.Timestamp:
-    return pd.Timestamp(value).tz_convert("UTC")
 
 
 def _empty(columns: Sequence[str]) -> pd.DataFrame:
@@ -210,26 +202,20 @@ class DashboardData:
                 )
         return list(meters)
 
-    def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        return self._cache.get(key, compute)
-
-    def clear_cache(self) -> None:
-        self._cache.clear()
-
     # ---------------------------------------------------------------- readings
     def latest(self, user: User, meters: Sequence[str] | None = None) -> pd.DataFrame:
         """Newest reading per visible meter: ``meter``, ``time`` (UTC), ``value``."""
         chosen = self.allowed(user, meters) if meters else [i.id for i in self.catalogue(user)]
         if not chosen:
             return _empty(["meter", "time", "value"])
-        return self._cached(("latest", tuple(chosen)), lambda: self.store.latest(chosen))
+        return self._cache.get(("latest", tuple(chosen)), lambda: self.store.latest(chosen))
 
     def span(self, user: User, meter: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """A default view: the year up to the meter's newest reading, or None if it has none."""
         latest = self.latest(user, [meter])
         if latest.empty:
             return None
-        end = _ts(latest["time"].max()) + pd.Timedelta("1h")
+        end = utc_timestamp(latest["time"].max()) + pd.Timedelta("1h")
         return end - pd.Timedelta("365D"), end
 
     def default_dates(
@@ -251,8 +237,9 @@ class DashboardData:
         chosen = self.allowed(user, meters)
         tz = self._tz(chosen[0])
         key = ("agg", tuple(chosen), quantity, str(start), str(end), every, how, tz)
-        return self._cached(key, lambda: self.store.aggregate(
-            chosen, quantity, _ts(start), _ts(end), every=every, how=how, tz=tz))
+        return self._cache.get(key, lambda: self.store.aggregate(
+            chosen, quantity, utc_timestamp(start), utc_timestamp(end), every=every, how=how,
+            tz=tz))
 
     def _tz(self, meter: str) -> str:
         info = self._catalogue.get(meter)
@@ -264,7 +251,7 @@ class DashboardData:
         meter: aggregated in the store to the finest fitting bucket, then MinMaxLTTB."""
         chosen = self.allowed(user, meters)
         n = max_points or self.settings.max_points
-        start, end = _ts(start), _ts(end)
+        start, end = utc_timestamp(start), utc_timestamp(end)
         every = transforms.choose_every(start, end, 8 * n)
         frames = []
         for meter in chosen:
@@ -289,8 +276,8 @@ class DashboardData:
         """Raw energy readings [kWh per interval] of one meter (cached)."""
         chosen = self.allowed(user, [meter])
         key = ("raw", meter, str(start), str(end))
-        return self._cached(key, lambda: self.store.read_readings(chosen, "energy", _ts(start),
-                                                                   _ts(end)))
+        return self._cache.get(key, lambda: self.store.read_readings(
+            chosen, "energy", utc_timestamp(start), utc_timestamp(end)))
 
     def carpet(self, user: User, meter: str, start: Any, end: Any) -> pd.DataFrame:
         info = self.info(user, meter)
@@ -309,15 +296,15 @@ class DashboardData:
         energy = self.daily(user, meter, start, end)
         # weather is site-wide context, visible to anyone who may see a meter of the site
         key = ("temp", info.weather_meter, str(start), str(end), info.timezone)
-        temp = self._cached(key, lambda: self.store.aggregate(
-            [info.weather_meter], "temperature", _ts(start), _ts(end), every="1d", how="mean",
-            tz=info.timezone))
+        temp = self._cache.get(key, lambda: self.store.aggregate(
+            [info.weather_meter], "temperature", utc_timestamp(start), utc_timestamp(end),
+            every="1d", how="mean", tz=info.timezone))
         return transforms.signature(energy, temp, info.timezone, info.country)
 
     def comparison(self, user: User, meter: str, start: Any, end: Any,
                    against: str) -> pd.DataFrame:
         """Daily energy of [start, end) against the previous period or the year before."""
-        start, end = _ts(start), _ts(end)
+        start, end = utc_timestamp(start), utc_timestamp(end)
         offset = (end - start) if against == "previous" else pd.Timedelta("364D")
         current = self.daily(user, meter, start, end)
         previous = self.daily(user, meter, start - offset, end - offset)
@@ -345,7 +332,7 @@ class DashboardData:
         latest = self.store.latest([meter])  # never cached: the live page must see arrivals
         if latest.empty:
             return {"info": info, "latest": None}
-        newest = _ts(latest["time"].iloc[0])
+        newest = utc_timestamp(latest["time"].iloc[0])
         day_start = newest.tz_convert(info.timezone).normalize()
         day_end = day_start + pd.Timedelta("1D")
         month_start = day_start.replace(day=1)
@@ -487,9 +474,9 @@ class DashboardData:
         """Forecasts as issued with ``lead_min_h`` < lead ≤ ``lead_max_h`` [h], the actuals at
         the same times, the previous-week persistence baseline and both scorecards."""
         info = self.info(user, meter)
-        start, end = _ts(start), _ts(end)
-        forecasts = self._cached(("fc", meter, str(start), str(end)),
-                                 lambda: self.store.read_forecasts([meter], start, end))
+        start, end = utc_timestamp(start), utc_timestamp(end)
+        forecasts = self._cache.get(("fc", meter, str(start), str(end)),
+                                    lambda: self.store.read_forecasts([meter], start, end))
         chosen = transforms.as_issued(forecasts, pd.Timedelta(hours=lead_min_h),
                                       pd.Timedelta(hours=lead_max_h))
         week = pd.Timedelta("7D")
@@ -512,8 +499,8 @@ class DashboardData:
     # --------------------------------------------------------- recommendations
     def recommendations(self, user: User) -> pd.DataFrame:
         """Stored recommendations on visible meters, ranked by annual value."""
-        docs = self._cached(("docs", RECOMMENDATION_KIND),
-                            lambda: self.store.list_documents(RECOMMENDATION_KIND))
+        docs = self._cache.get(("docs", RECOMMENDATION_KIND),
+                               lambda: self.store.list_documents(RECOMMENDATION_KIND))
         rows = []
         for key, body in docs.items():
             meter = body.get("meter")
@@ -543,8 +530,8 @@ class DashboardData:
         energy = self.readings(user, meter, start, end)
         weather = pd.DataFrame(columns=["time", "meter", "value"])
         if info.weather_meter:
-            weather = self.store.read_readings([info.weather_meter], "temperature", _ts(start),
-                                               _ts(end))
+            weather = self.store.read_readings([info.weather_meter], "temperature",
+                                               utc_timestamp(start), utc_timestamp(end))
         return energy, weather
 
     def savings(self, user: User, meter: str, baseline: tuple[str, str],
@@ -559,8 +546,8 @@ class DashboardData:
             if span is not None and not all(span):
                 raise ValueError(f"choose both dates of the {name} period")
         key = ("mv", meter, json.dumps(periods), model, confidence)
-        return self._cached(key, lambda: mv_project(self, user, info, periods, model,
-                                                    confidence))
+        return self._cache.get(key, lambda: mv_project(self, user, info, periods, model,
+                                                       confidence))
 
 
 def _local_end(day: str) -> str:
