@@ -344,10 +344,7 @@ class DashboardData:
         history = self.hourly(user, meter, day_start - pd.Timedelta("35D"), day_start)
         forecast = self.store.read_forecasts([meter], day_start, day_end)
         if not forecast.empty:
-            forecast = forecast[forecast["issued_at"] <= forecast["time"]]
-            forecast = (forecast.sort_values("issued_at")
-                        .drop_duplicates(["model", "time"], keep="last")
-                        .sort_values(["model", "time"], ignore_index=True))
+            forecast = transforms.as_issued(forecast)
         price = self.settings.price_per_kwh.get(info.commodity, 0.0)
         co2 = self.config.carbon.factors.get(
             info.commodity, self.settings.co2_kg_per_kwh.get(info.commodity, 0.0))

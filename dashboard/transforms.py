@@ -158,11 +158,16 @@ def typical_day(hourly: pd.DataFrame, day_start: pd.Timestamp, tz: str,
     return pd.DataFrame({"time": hours, "value": values}).dropna(ignore_index=True)
 
 
-def as_issued(forecasts: pd.DataFrame, lead_min: pd.Timedelta,
-              lead_max: pd.Timedelta) -> pd.DataFrame:
-    """For each target time, the newest forecast issued ``lead_min``..``lead_max`` before it."""
+def as_issued(forecasts: pd.DataFrame, lead_min: pd.Timedelta | None = None,
+              lead_max: pd.Timedelta | None = None) -> pd.DataFrame:
+    """For each target time, the newest forecast issued ``lead_min``..``lead_max`` before it
+    (lead > ``lead_min``, or ≥ 0 without it: never issued after its time; lead ≤ ``lead_max``
+    when given)."""
     lead = forecasts["time"] - forecasts["issued_at"]
-    chosen = forecasts[(lead > lead_min) & (lead <= lead_max)]
+    keep = lead >= pd.Timedelta(0) if lead_min is None else lead > lead_min
+    if lead_max is not None:
+        keep &= lead <= lead_max
+    chosen = forecasts[keep]
     chosen = chosen.sort_values("issued_at").drop_duplicates(["meter", "model", "time"],
                                                             keep="last")
     return chosen.sort_values(["model", "time"], ignore_index=True)
