@@ -86,19 +86,24 @@ def update_live(meter: str | None, _tick: int) -> tuple:
 def update_side(_tick: int, meter: str | None) -> tuple:
     data, user = request_data()
     fresh = data.freshness(user)
-    tzs = {f"meter {i.id}": i.timezone for i in data.catalogue(user)}
+    visible = data.catalogue(user)
+    tzs = {i.id: i.timezone for i in visible}
+
+    def source_tz(source: str) -> str:  # "meter <id>" rows in the meter's zone, sources UTC
+        kind, _, name = source.partition(" ")
+        return tzs.get(name, "UTC") if kind == "meter" else "UTC"
+
     rows = [{"source": r.source,
              "newest": "–" if pd.isna(r.newest) else
-             f"{r.newest.tz_convert(tzs.get(r.source, 'UTC')):%Y-%m-%d %H:%M %Z}",
+             f"{r.newest.tz_convert(source_tz(r.source)):%Y-%m-%d %H:%M %Z}",
              "age": "–" if pd.isna(r.age_h) else _ago(r.age_h), "state": r.state}
             for r in fresh.itertuples()]
     freshness = dash_table.DataTable(
         rows, page_size=8, style_cell={"textAlign": "left", "fontSize": 13},
         id="freshness-table") if rows else "No meters visible to you yet."
     info = data.info(user, meter)
-    building = [i.id for i in data.catalogue(user) if i.building == info.building]
+    building = [i.id for i in visible if i.building == info.building]
     events = data.events(user, building).head(6)
-    tzs = {i.id: i.timezone for i in data.catalogue(user)}  # by meter id from here on
     if events.empty:
         anomalies: object = f"No anomalies recorded in {info.building_name}."
     else:
