@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,17 +25,14 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from dashboard import probe  # noqa: E402
-from dashboard.app import create_app  # noqa: E402
-from store.csvio import weather_to_readings  # noqa: E402
-from store.duck import DuckDBStore  # noqa: E402
-from store.influx import InfluxStore  # noqa: E402
-from store.localserver import LocalInfluxd  # noqa: E402
-from wattlens.config import Config, parse_config  # noqa: E402
-from wattlens.sample import WEATHER_METER, sample_readings, sample_weather  # noqa: E402
+from dashboard import probe
+from dashboard.app import create_app
+from store.csvio import weather_to_readings
+from store.duck import DuckDBStore
+from store.influx import InfluxStore
+from store.localserver import LocalInfluxd
+from wattlens.config import Config, parse_config
+from wattlens.sample import WEATHER_METER, sample_readings, sample_weather
 
 GOAL_MS = {"duckdb": 300.0, "influx": 800.0}
 GOAL_BYTES = 1_000_000

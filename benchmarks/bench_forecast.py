@@ -24,14 +24,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecasting.backtest import BacktestSpec, backtest_meter, summarise
+from forecasting.features import Site
+from forecasting.models import fit_model
+from forecasting.runner import MeterFailure, dask_client, run_per_meter
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from forecasting.backtest import BacktestSpec, backtest_meter, summarise  # noqa: E402
-from forecasting.features import Site  # noqa: E402
-from forecasting.models import fit_model  # noqa: E402
-from forecasting.runner import MeterFailure, dask_client, run_per_meter  # noqa: E402
-
 DATA = ROOT / ".." / "shared" / "data" / "cambridge"
 SITE = Site("Europe/London", "GB-ENG")
 MODELS = ["persistence-day", "persistence-week", "persistence-ensemble", "towt", "prophet"]
