@@ -23,7 +23,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:  # the store package imports the config, which imports this module
-    from store.base import Store
+    from wattlens.store.base import Store
 
 log = logging.getLogger(__name__)
 

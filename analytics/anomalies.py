@@ -4,7 +4,7 @@ Each detector is registered by name with :func:`register_detector` and looks at 
 energy [kWh per interval] on a regular grid (missing readings are NaN inside, absent rows
 outside). History before ``start`` teaches the detector what is normal; only [start, end) is
 reported. :func:`detect` runs the chosen detectors on every meter, merges contiguous findings
-of the same kind and returns an events frame per :func:`store.schema.validate_events` plus
+of the same kind and returns an events frame per :func:`wattlens.store.schema.validate_events` plus
 warnings with numbers (missing temperature, too little history, ...).
 
 Event kinds: ``forecast-residual``; ``gap``, ``zero-run``, ``stuck``, ``negative``, ``spike``,
@@ -24,10 +24,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.tariffs import Tariff, TariffError, energy_price
-from store.csvio import zeros_as_missing
-from store.schema import EVENT_COLUMNS, validate_events, validate_forecasts, validate_readings
-from wattlens.calendars import holiday_mask, local_dates
+from wattlens.analytics.tariffs import Tariff, TariffError, energy_price
+from wattlens.core.calendar import holiday_mask, local_dates
+from wattlens.store.csvio import zeros_as_missing
+from wattlens.store.schema import (
+    EVENT_COLUMNS,
+    validate_events,
+    validate_forecasts,
+    validate_readings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +239,7 @@ def register_detector(name: str) -> Callable[[Detector], Detector]:
 
 @dataclass
 class DetectionResult:
-    """Events (per :data:`store.schema.EVENT_COLUMNS`) and warnings with numbers."""
+    """Events (per :data:`wattlens.store.schema.EVENT_COLUMNS`) and warnings with numbers."""
 
     events: pd.DataFrame
     warnings: list[str]

@@ -12,12 +12,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from analytics.anomalies import DETECTORS, detect
-from analytics.recommendations import RULES, MeterInfo, recommend
-from analytics.tariffs import TariffError
-from store.csvio import read_readings_csv, read_weather_csv
-from store.schema import ContractError, validate_forecasts
+from wattlens.analytics.anomalies import DETECTORS, detect
+from wattlens.analytics.recommendations import RULES, MeterInfo, recommend
+from wattlens.analytics.tariffs import TariffError
 from wattlens.config import ConfigError, load_config
+from wattlens.store.csvio import read_readings_csv, read_weather_csv
+from wattlens.store.schema import ContractError, validate_forecasts
 
 anomalies_app = typer.Typer(help="Find anomalies in meter readings.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -149,7 +149,7 @@ def recommend_command(
         wide = read_weather_csv(weather) if weather else None
     except (ConfigError, ContractError) as exc:
         raise _fail(str(exc)) from None
-    from analytics.jobs import meter_infos
+    from wattlens.analytics.jobs import meter_infos
 
     infos = meter_infos(cfg) if cfg else {}
     site = cfg.sites[0] if cfg and cfg.sites else None
@@ -186,8 +186,8 @@ ConfigOption = Annotated[
 
 def _config_and_store(config: Path | None):
     """The config (file, ./wattlens.toml or defaults) and its store."""
-    from store import open_store
     from wattlens.config import Config
+    from wattlens.store import open_store
 
     try:
         if config is not None:
@@ -210,8 +210,8 @@ def run_command(
 ) -> None:
     """Detect anomalies on the store's meters (per site, in its timezone) and write the
     events to the store."""
-    from analytics.jobs import detect_job
-    from store.base import StoreError
+    from wattlens.analytics.jobs import detect_job
+    from wattlens.store.base import StoreError
 
     cfg, store = _config_and_store(config)
     tz = cfg.sites[0].timezone if cfg.sites else "UTC"
@@ -233,8 +233,8 @@ def alert_command(
 ) -> None:
     """Send the notifications of the config's alerts section for events since --since
     (each event at most once per rule and channel)."""
-    from analytics.jobs import alert_job
-    from store.base import StoreError
+    from wattlens.analytics.jobs import alert_job
+    from wattlens.store.base import StoreError
 
     cfg, store = _config_and_store(config)
     try:
@@ -260,7 +260,7 @@ def annotate_command(
     config: ConfigOption = None,
 ) -> None:
     """Acknowledge an event or mark it non-routine (kept with who, when and why)."""
-    from store.base import StoreError
+    from wattlens.store.base import StoreError
 
     cfg, store = _config_and_store(config)
     try:

@@ -2,7 +2,7 @@
 
 - :func:`detect_job` → events (``store.write_events``), one site at a time in its timezone;
 - :func:`recommend_job` → documents of kind ``recommendation`` keyed ``<rule>:<meter>``;
-- :func:`alert_job` → notifications for recent events (see :mod:`analytics.alerts`).
+- :func:`alert_job` → notifications for recent events (see :mod:`wattlens.analytics.alerts`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Any
 
 import pandas as pd
 
-from analytics.alerts import AlertReport, send_alerts
-from analytics.anomalies import DetectionResult, detect
-from analytics.carbon import intensity_from_readings
-from analytics.recommendations import MeterInfo, Recommendation, ranking_key, recommend
-from store.base import Store, utc_timestamp
-from store.csvio import readings_to_weather
+from wattlens.analytics.alerts import AlertReport, send_alerts
+from wattlens.analytics.anomalies import DetectionResult, detect
+from wattlens.analytics.carbon import intensity_from_readings
+from wattlens.analytics.recommendations import MeterInfo, Recommendation, ranking_key, recommend
 from wattlens.config import Config, SiteConfig
+from wattlens.store.base import Store, utc_timestamp
+from wattlens.store.csvio import readings_to_weather
 
 log = logging.getLogger(__name__)
 

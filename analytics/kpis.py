@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analytics.carbon import CarbonSection, carbon_kg
-from analytics.tariffs import TariffsSection, bill, day_types, interval_hours
+from wattlens.analytics.carbon import CarbonSection, carbon_kg
+from wattlens.analytics.tariffs import TariffsSection, bill, day_types, interval_hours
 
 if TYPE_CHECKING:
     from wattlens.config import Config

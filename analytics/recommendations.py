@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.anomalies import degree_days, infer_step, local_calendar
-from analytics.carbon import CarbonError, carbon_kg
-from analytics.tariffs import Tariff, TariffError, energy_price
-from store.schema import validate_readings
+from wattlens.analytics.anomalies import degree_days, infer_step, local_calendar
+from wattlens.analytics.carbon import CarbonError, carbon_kg
+from wattlens.analytics.tariffs import Tariff, TariffError, energy_price
+from wattlens.store.schema import validate_readings
 
 log = logging.getLogger(__name__)
 

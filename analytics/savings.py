@@ -6,10 +6,10 @@ conditions (the *adjusted baseline*), and avoided energy = adjusted baseline −
 out of both periods. Baseline models register by name (:func:`register_baseline`):
 
 - ``caltrack-daily`` — CalTRACK daily/billing HDD/CDD change-point model
-  (:mod:`analytics.caltrack`); hourly data are summed to complete local days, billing
+  (:mod:`wattlens.analytics.caltrack`); hourly data are summed to complete local days, billing
   readings (one per bill, interval ≥ 20 days) are fitted as billing periods;
-- ``towt`` — CalTRACK hourly time-of-week-and-temperature model (:mod:`forecasting.towt`);
-- ``prophet`` — the forecasting package's Prophet model (``forecasting.models``).
+- ``towt`` — CalTRACK hourly time-of-week-and-temperature model (:mod:`wattlens.forecasting.towt`);
+- ``prophet`` — the forecasting package's Prophet model (``wattlens.forecasting.models``).
 
 Baseline fit statistics follow ASHRAE Guideline 14 (CV(RMSE), NMBE with n − p degrees of
 freedom, R²); the fractional savings uncertainty (FSU) is G14's formula with the lag-1
@@ -32,13 +32,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from analytics.caltrack import (
+from wattlens.analytics.caltrack import (
     CaltrackError,
     day_temperatures,
     fit_daily_model,
     t_quantile,
 )
-from forecasting.towt import TowtError, fit_towt
+from wattlens.forecasting.towt import TowtError, fit_towt
 
 Granularity = Literal["hourly", "daily", "billing"]
 """hourly = any sub-daily interval; billing = one reading per bill (≥ 20 days)."""
@@ -480,8 +480,8 @@ def towt(inp: Inputs) -> Fitted:
 @register_baseline("prophet")
 def prophet(inp: Inputs) -> Fitted:
     """The forecasting package's Prophet model with a flat trend, fitted on the baseline."""
-    from forecasting.features import ForecastInputError, Site
-    from forecasting.models import fit_model
+    from wattlens.forecasting.features import ForecastInputError, Site
+    from wattlens.forecasting.models import fit_model
 
     base, rep = _interval_split(inp, "prophet")
     weather = inp.temperature.rename("temperature").to_frame()

@@ -10,9 +10,9 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from analytics.savings import BASELINE_MODELS, SavingsError, estimate_savings
-from store.csvio import read_readings_csv, read_weather_csv
-from store.schema import ContractError
+from wattlens.analytics.savings import BASELINE_MODELS, SavingsError, estimate_savings
+from wattlens.store.csvio import read_readings_csv, read_weather_csv
+from wattlens.store.schema import ContractError
 
 console = Console(stderr=True)
 

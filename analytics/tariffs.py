@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from wattlens.calendars import check_country, holiday_mask
+from wattlens.core.calendar import check_country, holiday_mask
 
 DayType = Literal["weekday", "saturday", "sunday", "holiday"]
 DAY_TYPES: tuple[str, ...] = ("weekday", "saturday", "sunday", "holiday")

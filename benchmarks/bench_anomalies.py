@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from analytics.anomalies import detect, local_calendar
+from wattlens.analytics.anomalies import detect, local_calendar
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cambridge"
 TZ, COUNTRY = "Europe/London", "GB"

@@ -25,14 +25,14 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from dashboard import probe
-from dashboard.app import create_app
-from store.csvio import weather_to_readings
-from store.duck import DuckDBStore
-from store.influx import InfluxStore
-from store.localserver import LocalInfluxd
 from wattlens.config import Config, parse_config
+from wattlens.dashboard import probe
+from wattlens.dashboard.app import create_app
 from wattlens.sample import WEATHER_METER, sample_readings, sample_weather
+from wattlens.store.csvio import weather_to_readings
+from wattlens.store.duck import DuckDBStore
+from wattlens.store.influx import InfluxStore
+from wattlens.store.localserver import LocalInfluxd
 
 GOAL_MS = {"duckdb": 300.0, "influx": 800.0}
 GOAL_BYTES = 1_000_000

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest import BacktestSpec, backtest_meter, summarise
-from forecasting.features import Site
-from forecasting.models import fit_model
-from forecasting.runner import MeterFailure, dask_client, run_per_meter
+from wattlens.forecasting.backtest import BacktestSpec, backtest_meter, summarise
+from wattlens.forecasting.features import Site
+from wattlens.forecasting.models import fit_model
+from wattlens.forecasting.runner import MeterFailure, dask_client, run_per_meter
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "cambridge"
@@ -103,7 +103,7 @@ def accuracy(loads: dict[str, pd.Series], weather: pd.DataFrame, months: int, wo
 
 
 def _failed(meter: str, reason: str):
-    from forecasting.backtest import MeterBacktest
+    from wattlens.forecasting.backtest import MeterBacktest
 
     return MeterBacktest(meter, error=reason)
 

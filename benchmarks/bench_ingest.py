@@ -8,8 +8,8 @@ Prints, for the same data:
 
 - end to end: files source (CSV parsing, time parsing, units, zero-as-missing, validation) →
   ``InfluxStore.write_readings`` (validation, serialisation, gzip, POST), batch by batch, with
-  the next chunk parsed while the current one is written (``ingest.base.prefetch``), and also
-  strictly sequentially;
+  the next chunk parsed while the current one is written (``wattlens.ingest.base.prefetch``), and
+  also strictly sequentially;
 - the raw ceiling: the same batches pre-serialised to line protocol, POSTed with plain
   ``requests`` (gzip level 1 like the store), with 1 and with ``--writers`` requests in flight
   (the faster is the ceiling);
@@ -40,13 +40,13 @@ import pandas as pd
 import requests
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ingest.base import Batch, prefetch
-from ingest.sources.files import FilesSource
-from store.influx import InfluxStore
-from store.lineprotocol import batches as cut_batches
-from store.lineprotocol import serialise
-from store.localserver import LocalInfluxd
-from store.schema import validate_readings
+from wattlens.ingest.base import Batch, prefetch
+from wattlens.ingest.sources.files import FilesSource
+from wattlens.store.influx import InfluxStore
+from wattlens.store.lineprotocol import batches as cut_batches
+from wattlens.store.lineprotocol import serialise
+from wattlens.store.localserver import LocalInfluxd
+from wattlens.store.schema import validate_readings
 
 CAMBRIDGE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cambridge"
 
@@ -115,7 +115,7 @@ def raw_ceiling(url: str, database: str, bodies: list[bytes], writers: int) -> f
 BIG_FILE_PROBE = """
 import sys
 from pathlib import Path
-from ingest.sources.files import FilesSource
+from wattlens.ingest.sources.files import FilesSource
 source = FilesSource("big", FilesSource.Options(root=Path(sys.argv[1]), glob="big.csv",
                      columns={"kwh": {"meter": "big"}}, chunk_rows=int(sys.argv[2])))
 points = sum(len(batch.readings) for batch in source.fetch(None))

@@ -28,9 +28,9 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analytics.savings import SavingsError, estimate_savings  # noqa: E402
 from tests.analytics_mv import il_samples as il  # noqa: E402
 from tests.analytics_mv.synthetic import ar1_interval_coverage  # noqa: E402
+from wattlens.analytics.savings import SavingsError, estimate_savings  # noqa: E402
 
 CAMBRIDGE = ROOT / ".." / "shared" / "data" / "cambridge"
 CONFIDENCE = 0.9

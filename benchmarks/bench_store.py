@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 import requests
 
-from store.duck import DuckDBStore
-from store.influx import InfluxStore
-from store.lineprotocol import batches, serialise
-from store.localserver import LocalInfluxd
-from store.schema import validate_readings
+from wattlens.store.duck import DuckDBStore
+from wattlens.store.influx import InfluxStore
+from wattlens.store.lineprotocol import batches, serialise
+from wattlens.store.localserver import LocalInfluxd
+from wattlens.store.schema import validate_readings
 
 
 def make_readings(meters: int, days: int) -> pd.DataFrame:

@@ -1,12 +1,12 @@
 """The Dash app factory and the WSGI entry point.
 
 ``create_app(config)`` or ``create_app(store)`` (or both) builds a multi-page app whose pages live
-in :mod:`dashboard.pages` (``dash.register_page``; they never import this module). The store and
-config live in a :class:`dashboard.data.DashboardData` attached to the Flask server, so several
-apps can run in one process and nothing is kept at module level.
+in :mod:`wattlens.dashboard.pages` (``dash.register_page``; they never import this module). The
+store and config live in a :class:`wattlens.dashboard.data.DashboardData` attached to the Flask
+server, so several apps can run in one process and nothing is kept at module level.
 
-For gunicorn: ``gunicorn 'dashboard.app:server'`` builds the app from ``$WATTLENS_CONFIG`` (or
-``./wattlens.toml``, or the defaults) when a worker imports it.
+For gunicorn: ``gunicorn 'wattlens.dashboard.app:server'`` builds the app from ``$WATTLENS_CONFIG``
+(or ``./wattlens.toml``, or the defaults) when a worker imports it.
 """
 
 from __future__ import annotations
@@ -22,11 +22,17 @@ import dash
 import flask
 from dash import Dash, Input, Output, dcc, html
 
-from dashboard import components
-from dashboard.data import EXTENSION, SESSION_USER, AccessDenied, DashboardData, request_data
-from dashboard.errors import on_error
-from store.base import Store
 from wattlens.config import Config, load_config
+from wattlens.dashboard import components
+from wattlens.dashboard.data import (
+    EXTENSION,
+    SESSION_USER,
+    AccessDenied,
+    DashboardData,
+    request_data,
+)
+from wattlens.dashboard.errors import on_error
+from wattlens.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +150,7 @@ def _coerce(config_or_store: Config | Store | None, store: Store | None) -> tupl
         store = config_or_store  # type: ignore[assignment]
     config = config or Config()
     if store is None:
-        from store import open_store
+        from wattlens.store import open_store
 
         store = open_store(config.store)
     return config, store
@@ -191,7 +197,7 @@ def create_server(config_path: str | os.PathLike[str] | None = None) -> flask.Fl
 
 
 def __getattr__(name: str) -> Any:
-    """``dashboard.app.server`` for gunicorn, built on first access from the config."""
+    """``wattlens.dashboard.app.server`` for gunicorn, built on first access from the config."""
     if name == "server":
         return create_server()
     raise AttributeError(name)

@@ -30,9 +30,9 @@ def dashboard(
             raise typer.BadParameter("the two passwords differ")
         typer.echo(generate_password_hash(secret))
         return
-    from dashboard.app import create_app
-    from store.base import StoreError
     from wattlens.cli import fail, get_config
+    from wattlens.dashboard.app import create_app
+    from wattlens.store.base import StoreError
 
     cfg = get_config(config)
     try:

@@ -7,8 +7,8 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboard import figures
-from dashboard.data import MeterInfo
+from wattlens.dashboard import figures
+from wattlens.dashboard.data import MeterInfo
 
 GRAPH_CONFIG = {"displaylogo": False}
 

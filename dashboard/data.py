@@ -4,7 +4,7 @@
 attached to the running Flask app and the user of the current request. Every read takes that
 :class:`User` and refuses (:class:`AccessDenied`) a meter outside the user's scope, so a crafted
 callback request cannot fetch what the page would not show. Shaping happens in
-:mod:`dashboard.transforms` (pure), plotting in :mod:`dashboard.figures`.
+:mod:`wattlens.dashboard.transforms` (pure), plotting in :mod:`wattlens.dashboard.figures`.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 from werkzeug.security import check_password_hash
 
-from analytics.jobs import RECOMMENDATION_KIND
-from analytics.savings import estimate_savings, non_routine_windows, savings_uncertainty
-from dashboard import transforms
-from store.base import Store, utc_timestamp
-from store.csvio import readings_to_weather
+from wattlens.analytics.jobs import RECOMMENDATION_KIND
+from wattlens.analytics.savings import estimate_savings, non_routine_windows, savings_uncertainty
 from wattlens.config import Config, ConfigError
+from wattlens.dashboard import transforms
+from wattlens.store.base import Store, utc_timestamp
+from wattlens.store.csvio import readings_to_weather
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ EXTENSION = "wattlens_dashboard"
 SESSION_USER = "wattlens_user"
 """Key of the logged-in user's name in the Flask session."""
 INGEST_STATUS_KIND = "ingest-status"
-"""Document kind of the ingest worker's per-source status (``ingest.worker``)."""
+"""Document kind of the ingest worker's per-source status (``wattlens.ingest.worker``)."""
 
 
 class AccessDenied(PermissionError):
@@ -352,8 +352,8 @@ class DashboardData:
         kpi_today = transforms.kpis(today, info.interval_h, price, co2)
         tariff = self.config.tariffs.for_meter(meter, info.commodity)
         currency = self.settings.currency
-        if tariff is not None:  # energy charges of the configured tariff (analytics.tariffs)
-            from analytics.tariffs import TariffError, energy_price
+        if tariff is not None:  # energy charges of the configured tariff
+            from wattlens.analytics.tariffs import TariffError, energy_price
 
             try:
                 for kpi, frame in ((kpi_today, today), (month_kpi, month)):
@@ -535,7 +535,8 @@ class DashboardData:
                 reporting: tuple[str, str], blackout: tuple[str, str] | None, model: str,
                 confidence: float) -> dict[str, Any]:
         """An M&V project on a visible meter: periods are local dates (inclusive); the result
-        of :mod:`analytics.savings` plus the series, parameters and the input data's hash."""
+        of :mod:`wattlens.analytics.savings` plus the series, parameters and the input data's
+        hash."""
         info = self.info(user, meter)
         periods = {"baseline": list(baseline), "reporting": list(reporting),
                    "blackout": list(blackout) if blackout else None}
@@ -554,7 +555,7 @@ def _local_end(day: str) -> str:
 
 def mv_project(data: DashboardData, user: User, info: MeterInfo, periods: dict[str, Any],
                model: str, confidence: float) -> dict[str, Any]:
-    """Run :func:`analytics.savings.estimate_savings` on store data for one visible meter.
+    """Run :func:`wattlens.analytics.savings.estimate_savings` on store data for one visible meter.
 
     Periods are inclusive local dates; events annotated non-routine are excluded. Returns
     the CLI-shaped result, its series, the cumulative savings with a G14 band at each step,

@@ -11,11 +11,11 @@ from typing import Any
 
 from dash import ctx, no_update, set_props
 
-from dashboard import figures
-from dashboard.data import AccessDenied
-from store.base import StoreError, StoreUnavailable
-from store.schema import ContractError
 from wattlens.config import ConfigError
+from wattlens.dashboard import figures
+from wattlens.dashboard.data import AccessDenied
+from wattlens.store.base import StoreError, StoreUnavailable
+from wattlens.store.schema import ContractError
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Pure frame → frame reshaping for the dashboard (no store, no Dash, no plotly).
 
 Everything here takes frames in the readings contract (UTC ``time``) plus the site timezone and
-returns frames ready to plot; :mod:`dashboard.data` calls these after reading the store.
+returns frames ready to plot; :mod:`wattlens.dashboard.data` calls these after reading the store.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from plotly_resampler.aggregation import MinMaxLTTB
 
-from analytics.tariffs import day_types
-from forecasting.backtest import metrics
-from store.base import EVERY
+from wattlens.analytics.tariffs import day_types
+from wattlens.forecasting.backtest import metrics
+from wattlens.store.base import EVERY
 
 DAY_TYPES = ("working day", "Saturday", "Sunday / holiday")
 _DAY_TYPE_NAMES = {"weekday": DAY_TYPES[0], "saturday": DAY_TYPES[1], "sunday": DAY_TYPES[2],

@@ -236,8 +236,8 @@ def _doc(model: type[BaseModel]) -> str:
 
 def config_sections() -> list[Section]:
     """Every table of the config in document order."""
-    from ingest.base import SOURCES, SourceSection, source_class
     from wattlens.config import Config
+    from wattlens.ingest.base import SOURCES, SourceSection, source_class
 
     source_class("files")  # imports and registers every built-in source
     out: list[Section] = []

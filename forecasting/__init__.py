@@ -1,8 +1,10 @@
 """Forecasting: Prophet per meter with weather and calendar, persistence and TOWT baselines,
 rolling-origin backtests, forecasts kept as issued, many meters on dask.distributed.
 
-Modules: :mod:`~forecasting.features` (calendar, degree terms), :mod:`~forecasting.models`
-(registry and interface), :mod:`~forecasting.prophet_model`, :mod:`~forecasting.baselines`,
-:mod:`~forecasting.towt_model`, :mod:`~forecasting.backtest`, :mod:`~forecasting.runner`,
-:mod:`~forecasting.jobs`, :mod:`~forecasting.cli`.
+Modules: :mod:`~wattlens.forecasting.features` (calendar, degree terms),
+:mod:`~wattlens.forecasting.models` (registry and interface),
+:mod:`~wattlens.forecasting.prophet_model`, :mod:`~wattlens.forecasting.baselines`,
+:mod:`~wattlens.forecasting.towt_model`, :mod:`~wattlens.forecasting.backtest`,
+:mod:`~wattlens.forecasting.runner`,
+:mod:`~wattlens.forecasting.jobs`, :mod:`~wattlens.forecasting.cli`.
 """

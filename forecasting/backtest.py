@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.features import ForecastInputError, Site, check_series, infer_interval
-from forecasting.models import INTERVAL_WIDTH, ForecastModel, fit_model
-from store.schema import ContractError
+from wattlens.forecasting.features import ForecastInputError, Site, check_series, infer_interval
+from wattlens.forecasting.models import INTERVAL_WIDTH, ForecastModel, fit_model
+from wattlens.store.schema import ContractError
 
 G14_CV_RMSE_PCT = 30.0
 """ASHRAE Guideline 14 hourly calibration limit on CV(RMSE) [%]."""

@@ -13,8 +13,14 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from forecasting.features import ForecastInputError, Site, check_series
-from forecasting.models import INTERVAL_WIDTH, ForecastModel, check_times, frame, register_model
+from wattlens.forecasting.features import ForecastInputError, Site, check_series
+from wattlens.forecasting.models import (
+    INTERVAL_WIDTH,
+    ForecastModel,
+    check_times,
+    frame,
+    register_model,
+)
 
 TAIL = pd.Timedelta(days=28)
 """History kept in the fitted state, used when ``predict`` gets no actuals [days]."""

@@ -12,12 +12,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from forecasting.backtest import BacktestSpec, MeterBacktest, backtest_meter, summarise
-from forecasting.features import Site, load_series
-from forecasting.models import model_names
-from store.csvio import read_readings_csv, read_weather_csv
-from store.schema import ContractError
-from wattlens.calendars import UnknownCountry, check_country
+from wattlens.core.calendar import UnknownCountry, check_country
+from wattlens.forecasting.backtest import BacktestSpec, MeterBacktest, backtest_meter, summarise
+from wattlens.forecasting.features import Site, load_series
+from wattlens.forecasting.models import model_names
+from wattlens.store.csvio import read_readings_csv, read_weather_csv
+from wattlens.store.schema import ContractError
 
 forecast_app = typer.Typer(
     help="Forecast load: backtest models on CSV files, issue forecasts for the store's meters.",
@@ -95,7 +95,7 @@ def backtest(
         raise fail(f"--country: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - e.g. an unknown timezone name
         raise fail(f"--tz {tz!r}: {exc}; give an IANA name such as Europe/London") from None
-    from forecasting.runner import dask_client, run_per_meter
+    from wattlens.forecasting.runner import dask_client, run_per_meter
 
     spec = BacktestSpec(model, horizon, refit, history, _date(start, "start"), _date(end, "end"))
     frame = frame[frame["quantity"] == "energy"]
@@ -122,7 +122,7 @@ def _backtest_task(
 
 
 def _as_backtest(meter: str, result: object) -> MeterBacktest:
-    from forecasting.runner import MeterFailure
+    from wattlens.forecasting.runner import MeterFailure
 
     if isinstance(result, MeterFailure):
         return MeterBacktest(meter, error=f"{meter}: {result.reason}")
@@ -182,11 +182,11 @@ def run(
     processes: ProcessesOption = True,
 ) -> None:
     """Issue forecasts for every meter in the store and keep them as issued."""
-    from forecasting.jobs import RunSpec, run_forecasts
-    from forecasting.runner import dask_client
-    from store import open_store
-    from store.base import StoreError, utc_timestamp
     from wattlens.cli import fail, get_config
+    from wattlens.forecasting.jobs import RunSpec, run_forecasts
+    from wattlens.forecasting.runner import dask_client
+    from wattlens.store import open_store
+    from wattlens.store.base import StoreError, utc_timestamp
 
     cfg = get_config(config)
     models = model or ["prophet"]

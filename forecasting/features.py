@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecasting.closures import Closure
-from store.schema import ContractError
-from wattlens.calendars import UnknownCountry, holiday_mask, local_dates
+from wattlens.core.calendar import Closure, UnknownCountry, holiday_mask, local_dates
+from wattlens.store.schema import ContractError
 
 BALANCE_GRID_DEGC = np.arange(8.0, 24.5, 1.0)
 """Candidate heating/cooling balance points [degC] searched by :func:`balance_points`."""

@@ -19,13 +19,13 @@ from typing import Any
 
 import pandas as pd
 
-from forecasting.features import ForecastInputError, Site, infer_interval, load_series
-from forecasting.models import fit_model, get_model, model_from_json, model_to_json
-from forecasting.runner import MeterFailure, run_per_meter
-from store.base import Store
-from store.csvio import readings_to_weather
-from store.schema import validate_forecasts
 from wattlens.config import Config
+from wattlens.forecasting.features import ForecastInputError, Site, infer_interval, load_series
+from wattlens.forecasting.models import fit_model, get_model, model_from_json, model_to_json
+from wattlens.forecasting.runner import MeterFailure, run_per_meter
+from wattlens.store.base import Store
+from wattlens.store.csvio import readings_to_weather
+from wattlens.store.schema import validate_forecasts
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 A model is fitted on the history of one meter (energy [kWh per interval] on a UTC index,
 missing readings absent), the site's weather (wide frame on a UTC index, ``temperature``
-[degC]) and :class:`~forecasting.features.Site`; it then predicts any UTC times given the
+[degC]) and :class:`~wattlens.forecasting.features.Site`; it then predicts any UTC times given the
 weather there and the actuals known at issue time. Models register by name::
 
     @register_model("persistence-day")
@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from forecasting.features import ForecastInputError, Site, check_series
+from wattlens.forecasting.features import ForecastInputError, Site, check_series
 
 INTERVAL_WIDTH = 0.8
 """Nominal coverage of ``yhat_lower`` .. ``yhat_upper`` (the 10 % and 90 % quantiles)."""
@@ -97,9 +97,9 @@ def model_names() -> list[str]:
 
 def _load_builtin() -> None:
     """Import the modules that register the built-in models."""
-    import forecasting.baselines  # noqa: F401
-    import forecasting.prophet_model  # noqa: F401
-    import forecasting.towt_model  # noqa: F401
+    import wattlens.forecasting.baselines  # noqa: F401
+    import wattlens.forecasting.prophet_model  # noqa: F401
+    import wattlens.forecasting.towt_model  # noqa: F401
 
 
 def check_history(history: pd.Series, name: str = "history") -> pd.Series:

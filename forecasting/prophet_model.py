@@ -8,7 +8,7 @@ The model (all in site-local wall-clock time, which is where occupancy lives):
   bridge-day effects;
 - regressors: a working-day level, heating and cooling degree terms
   ``max(Th − T, 0)``, ``max(T − Tc, 0)`` [degC] on the 24-hour trailing mean temperature,
-  with balance points chosen from the data (:func:`forecasting.features.balance_points`),
+  with balance points chosen from the data (:func:`wattlens.forecasting.features.balance_points`),
   each also interacted with the working-day flag;
 - a recent-level correction learnt at fit time: the mean residual of the 24 hours before
   issue, the residual of the last hour before issue and the residuals at the same time 1, 2,
@@ -36,7 +36,7 @@ from prophet import Prophet
 from prophet.models import CmdStanPyBackend
 from prophet.serialize import model_from_json, model_to_json
 
-from forecasting.features import (
+from wattlens.forecasting.features import (
     ForecastInputError,
     Site,
     balance_points,
@@ -46,7 +46,13 @@ from forecasting.features import (
     local_dates,
     temperature_at,
 )
-from forecasting.models import INTERVAL_WIDTH, ForecastModel, check_times, frame, register_model
+from wattlens.forecasting.models import (
+    INTERVAL_WIDTH,
+    ForecastModel,
+    check_times,
+    frame,
+    register_model,
+)
 
 logging.getLogger("cmdstanpy").addHandler(logging.NullHandler())
 logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
@@ -95,7 +101,7 @@ def _trailing_mean(weather: pd.DataFrame) -> pd.Series:
 
 def _smoothed_temperature(weather: pd.DataFrame | None, times: pd.DatetimeIndex) -> np.ndarray:
     """24-hour trailing mean outdoor temperature [degC] at ``times``, interpolated between
-    the weather's times like :func:`forecasting.features.temperature_at` (which raises when
+    the weather's times like :func:`wattlens.forecasting.features.temperature_at` (which raises when
     the weather does not cover ``times``)."""
     if weather is None or "temperature" not in weather.columns:
         return temperature_at(weather, times, "weather")  # raises: no temperature

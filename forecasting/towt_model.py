@@ -1,8 +1,8 @@
 """CalTRACK hourly time-of-week-and-temperature (TOWT) as a registered forecasting model.
 
-Wraps :mod:`forecasting.towt` unchanged (no recent-level correction: the baseline as
+Wraps :mod:`wattlens.forecasting.towt` unchanged (no recent-level correction: the baseline as
 CalTRACK defines it). Intervals are ``yhat ± z·residual_std`` with ``z`` the normal
-quantile of :data:`~forecasting.models.INTERVAL_WIDTH`.
+quantile of :data:`~wattlens.forecasting.models.INTERVAL_WIDTH`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,15 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from forecasting.features import ForecastInputError, Site, check_series, temperature_at
-from forecasting.models import INTERVAL_WIDTH, ForecastModel, check_times, frame, register_model
-from forecasting.towt import TowtError, TowtModel, fit_towt
+from wattlens.forecasting.features import ForecastInputError, Site, check_series, temperature_at
+from wattlens.forecasting.models import (
+    INTERVAL_WIDTH,
+    ForecastModel,
+    check_times,
+    frame,
+    register_model,
+)
+from wattlens.forecasting.towt import TowtError, TowtModel, fit_towt
 
 _Z = NormalDist().inv_cdf((1 + INTERVAL_WIDTH) / 2)
 

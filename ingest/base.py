@@ -7,8 +7,8 @@ Contract (for source authors and the worker runtime):
   ``from_config(section: SourceSection, config: Config) -> Source``. ``section.options`` is an
   already validated instance of that ``Options`` model.
 - ``fetch(checkpoint, start=None, end=None)`` yields :class:`Batch` es: one per file chunk or poll.
-  ``batch.readings`` is a validated readings frame (``store.schema.validate_readings``; may be
-  empty); ``batch.rejected`` lists the bad records of that chunk, each with a reason naming the
+  ``batch.readings`` is a validated readings frame (``wattlens.store.schema.validate_readings``; may
+  be empty); ``batch.rejected`` lists the bad records of that chunk, each with a reason naming the
   input, the problem and the fix; ``batch.checkpoint`` is the JSON-able state *after* the batch.
   The worker stores the checkpoint only after the batch's readings are durably written, and passes
   the last stored one back to ``fetch`` on restart, so a source resumes without gap or duplicate.
@@ -19,7 +19,7 @@ Contract (for source authors and the worker runtime):
 - Config: ``[[sources]]`` tables in the TOML file, validated by :class:`SourceSection`: the common
   keys ``name``, ``type``, ``interval``, ``enabled``; every other key of the table is an option of
   that type, validated by its ``Options`` model (errors name the key, the value and the fix).
-  Source modules register themselves on import; ``ingest.sources`` imports them all.
+  Source modules register themselves on import; ``wattlens.ingest.sources`` imports them all.
   ``section.model_dump()`` gives the options nested under ``options``; that form validates too.
 - :func:`prefetch` wraps ``fetch`` so that the next batch is parsed while the current one is
   written (a backfill of file sources runs ~1.3-2x faster; see benchmarks/bench_ingest.py).
@@ -46,7 +46,7 @@ from pydantic import (
     model_validator,
 )
 
-from store.schema import empty_readings
+from wattlens.store.schema import empty_readings
 
 if TYPE_CHECKING:
     from wattlens.config import Config
@@ -124,7 +124,7 @@ class SourceOptions(BaseModel):
 SOURCES: dict[str, type] = {}
 """Registered source classes by type name (the only module-level mutable state)."""
 
-SOURCE_MODULES = "ingest.sources"
+SOURCE_MODULES = "wattlens.ingest.sources"
 """Package whose import registers every built-in source."""
 
 _T = TypeVar("_T", bound=type)

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest.base import Source, SourceSection, build_source
-from store.base import StoreError, StoreUnavailable, utc_timestamp
+from wattlens.ingest.base import Source, SourceSection, build_source
+from wattlens.store.base import StoreError, StoreUnavailable, utc_timestamp
 
 ingest_app = typer.Typer(
     help="Run the ingest sources (the sources tables of the config) into the store.",
@@ -52,8 +52,8 @@ def run(
     ] = None,
 ) -> None:
     """Run every enabled source on its interval until SIGTERM/Ctrl-C (then flush and exit)."""
-    from ingest.worker import Worker
     from wattlens.cli import fail, get_config, get_store
+    from wattlens.ingest.worker import Worker
 
     cfg = get_config(config)
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # the worker logs device errors
@@ -90,9 +90,9 @@ def backfill(
     config: ConfigOption = None,
 ) -> None:
     """Fetch a past time range of one source into the store, with a progress bar."""
-    from ingest.worker import Worker
-    from ingest.worker import backfill as run_backfill
     from wattlens.cli import fail, get_config, get_store
+    from wattlens.ingest.worker import Worker
+    from wattlens.ingest.worker import backfill as run_backfill
 
     cfg = get_config(config)
     sections = [s for s in cfg.sources if s.name == source]
@@ -139,8 +139,8 @@ def _age(text: str | None) -> str:
 @ingest_app.command("status")
 def status(config: ConfigOption = None) -> None:
     """Per source: last success, lag, readings in the last hour, rejects and errors."""
-    from ingest.worker import STATUS_KIND
     from wattlens.cli import fail, get_config, get_store
+    from wattlens.ingest.worker import STATUS_KIND
 
     cfg = get_config(config)
     store = get_store(cfg)
@@ -189,8 +189,8 @@ def simulate_command(
     ] = False,
 ) -> None:
     """Replay the shipped sample as live Modbus TCP meters and an MQTT publisher."""
-    from ingest.simulator import Simulation
     from wattlens.cli import fail
+    from wattlens.ingest.simulator import Simulation
     from wattlens.sample import sample_readings
 
     try:

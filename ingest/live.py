@@ -2,8 +2,8 @@
 
 A live source sees one register sample at a time. The value read at the first sample at or
 after an interval boundary counts for that boundary; the difference between consecutive
-boundaries is the interval's energy (via :func:`ingest.normalise.register_to_interval`, which
-handles rollover, resets and gaps). The last boundary and its register value are the state a
+boundaries is the interval's energy (via :func:`wattlens.ingest.normalise.register_to_interval`,
+which handles rollover, resets and gaps). The last boundary and its register value are the state a
 source keeps in its checkpoint, so a restart continues without a gap or a duplicate.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ingest.normalise import register_to_interval
+from wattlens.ingest.normalise import register_to_interval
 
 
 @dataclass(frozen=True)

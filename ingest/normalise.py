@@ -11,8 +11,8 @@
   silently shifted).
 - :func:`collapse_duplicates`, :func:`flag_suspicious`: duplicates collapsed (conflicts
   flagged), out-of-range values flagged in ``quality``. Gaps stay absent rows: nothing is
-  filled. "Zero means missing" sources drop zero energy with ``store.csvio.zeros_as_missing``
-  (the files source's ``missing_zero`` option).
+  filled. "Zero means missing" sources drop zero energy with
+  ``wattlens.store.csvio.zeros_as_missing`` (the files source's ``missing_zero`` option).
 
 Every function takes and returns frames or series; none touches the store or the network.
 Per-row problems are returned as a ``problems`` frame (``time``, ``value``, ``reason``) so the

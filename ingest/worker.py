@@ -6,7 +6,8 @@
 - Checkpoints live in the store (``put_document("checkpoint", source, ...)``), written after
   the batch's readings; a restart resumes from them (store writes are idempotent per
   (meter, quantity, time), so a batch replayed after a crash overwrites, never duplicates).
-- When the store raises :class:`store.base.StoreUnavailable`, batches (readings + checkpoint)
+- When the store raises :class:`wattlens.store.base.StoreUnavailable`, batches (readings +
+checkpoint)
   go to a bounded on-disk buffer in arrival order; while it holds anything, new batches queue
   behind it, and it is flushed in order when the store answers again. It warns at 80 % full;
   when full, sources wait (MQTT messages stay unacknowledged at the broker).
@@ -31,9 +32,9 @@ from typing import Any
 
 import pandas as pd
 
-from ingest.base import Batch, Rejected, Source, SourceSection, SourceUnavailable, prefetch
-from store.base import Store, StoreUnavailable
-from store.schema import READINGS_COLUMNS
+from wattlens.ingest.base import Batch, Rejected, Source, SourceSection, SourceUnavailable, prefetch
+from wattlens.store.base import Store, StoreUnavailable
+from wattlens.store.schema import READINGS_COLUMNS
 
 log = logging.getLogger("wattlens.ingest")
 

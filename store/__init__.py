@@ -1,7 +1,7 @@
-"""Stores: the readings contract (:mod:`store.schema`) and where readings live.
+"""Stores: the readings contract (:mod:`wattlens.store.schema`) and where readings live.
 
 ``open_store(config)`` builds the store a configuration names; every store implements
-:class:`store.base.Store`.
+:class:`wattlens.store.base.Store`.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from store.base import Store, StoreError, StoreUnavailable
-from store.duck import DuckDBStore
-from store.influx import InfluxStore
+from wattlens.store.base import Store, StoreError, StoreUnavailable
+from wattlens.store.duck import DuckDBStore
+from wattlens.store.influx import InfluxStore
 
 if TYPE_CHECKING:  # annotations only: wattlens.config imports ingest, which imports store
     from wattlens.config import StoreConfig

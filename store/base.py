@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
-from store.schema import validate_events
+from wattlens.store.schema import validate_events
 
 Aggregation = Literal["sum", "mean", "max", "min", "count"]
 AGGREGATIONS: tuple[str, ...] = ("sum", "mean", "max", "min", "count")
@@ -86,7 +86,7 @@ def document_body(body: dict[str, Any]) -> str:
 
 @runtime_checkable
 class Store(Protocol):
-    """What every store offers. Frames follow :mod:`store.schema`."""
+    """What every store offers. Frames follow :mod:`wattlens.store.schema`."""
 
     def init(self) -> str:
         """Provision what the store needs (database, bucket, tables); return what was done."""
@@ -129,7 +129,7 @@ class Store(Protocol):
 
     # forecasts as issued
     def write_forecasts(self, forecasts: pd.DataFrame) -> int:
-        """Write forecasts as issued (see :func:`store.schema.validate_forecasts`)."""
+        """Write forecasts as issued (see :func:`wattlens.store.schema.validate_forecasts`)."""
 
     def read_forecasts(
         self,

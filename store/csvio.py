@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from store.schema import ContractError, utc_column, validate_readings
+from wattlens.store.schema import ContractError, utc_column, validate_readings
 
 WEATHER_COLUMNS = {"temperature": "temperature", "humidity": "humidity", "ghi": "ghi"}
 """Weather CSV column → readings quantity."""

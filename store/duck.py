@@ -18,14 +18,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from store.base import (
+from wattlens.store.base import (
     EVERY,
     TimeRange,
     check_aggregation,
     document_body,
     events_with_annotations,
 )
-from store.schema import (
+from wattlens.store.schema import (
     ANNOTATION_STATUSES,
     empty_readings,
     validate_events,
@@ -88,7 +88,7 @@ def _local_shift(tz: str, start: pd.Timestamp, end: pd.Timestamp) -> str:
 
 
 class DuckDBStore:
-    """A :class:`store.base.Store` in one DuckDB file (``":memory:"`` for a throwaway one).
+    """A :class:`wattlens.store.base.Store` in one DuckDB file (``":memory:"`` for a throwaway one).
 
     One process opens the file for writing; threads share the store (each call takes its own
     cursor).

@@ -1,6 +1,6 @@
 """InfluxStore: readings, forecasts, events and documents in InfluxDB 1.x, 2.x or 3.x.
 
-- Writes: vectorised line protocol (:mod:`store.lineprotocol`) in batches of ``batch_size``
+- Writes: vectorised line protocol (:mod:`wattlens.store.lineprotocol`) in batches of ``batch_size``
   lines, gzip, two requests in flight, retries on 429/5xx honouring ``Retry-After``.
   1.x posts to ``/write``; 2.x goes through influxdb-client's write API (``/api/v2/write``,
   token); 3.x posts to ``/api/v2/write`` with a token.
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import requests
 
-from store.base import (
+from wattlens.store.base import (
     EVERY,
     StoreError,
     StoreUnavailable,
@@ -36,7 +36,7 @@ from store.base import (
     document_body,
     events_with_annotations,
 )
-from store.lineprotocol import (
+from wattlens.store.lineprotocol import (
     batches,
     decode_tag,
     quote_identifier,
@@ -44,7 +44,7 @@ from store.lineprotocol import (
     serialise,
     tag_literal,
 )
-from store.schema import (
+from wattlens.store.schema import (
     ANNOTATION_COLUMNS,
     ANNOTATION_STATUSES,
     EVENT_COLUMNS,
@@ -89,7 +89,7 @@ def _ns(ts: pd.Timestamp) -> int:
 
 
 class InfluxStore:
-    """A :class:`store.base.Store` on an InfluxDB server of any major version."""
+    """A :class:`wattlens.store.base.Store` on an InfluxDB server of any major version."""
 
     chunk_rows = 100_000
     """Rows serialised at a time while earlier batches are being posted."""

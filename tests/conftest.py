@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from store.duck import DuckDBStore
-from store.influx import InfluxStore
-from store.localserver import LocalInfluxd
+from wattlens.store.duck import DuckDBStore
+from wattlens.store.influx import InfluxStore
+from wattlens.store.localserver import LocalInfluxd
 
 _databases = itertools.count()
 

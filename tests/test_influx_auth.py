@@ -5,10 +5,10 @@ import logging
 import pandas as pd
 import pytest
 
-from store import open_store
-from store.base import StoreError
-from store.localserver import LocalInfluxd
 from wattlens.config import StoreConfig
+from wattlens.store import open_store
+from wattlens.store.base import StoreError
+from wattlens.store.localserver import LocalInfluxd
 
 pytestmark = pytest.mark.influx
 

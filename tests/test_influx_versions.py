@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pytest
 
-from store.base import StoreError, StoreUnavailable
-from store.influx import InfluxStore, retry_after
+from wattlens.store.base import StoreError, StoreUnavailable
+from wattlens.store.influx import InfluxStore, retry_after
 
 ORG_ID = "0a1b2c3d4e5f6a7b"
 BUCKET_ID = "1111222233334444"

@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from store.csvio import (
+from wattlens.store.csvio import (
     read_readings_csv,
     read_weather_csv,
     readings_to_weather,
     weather_to_readings,
 )
-from store.schema import (
+from wattlens.store.schema import (
     ContractError,
     validate_events,
     validate_forecasts,

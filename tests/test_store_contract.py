@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from store.schema import ContractError
+from wattlens.store.schema import ContractError
 
 HOSTILE = [
     "b12-elec",

@@ -14,16 +14,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from analytics.cli import anomalies_app, recommend_command
-from analytics.savings_cli import savings as savings_command
-from dashboard.cli import dashboard as dashboard_command
-from forecasting.cli import forecast_app
-from ingest.cli import ingest_app, simulate_command
-from store import open_store
-from store.base import Store, StoreError
-from store.csvio import read_readings_csv, write_readings_csv
-from store.schema import ContractError
+from wattlens.analytics.cli import anomalies_app, recommend_command
+from wattlens.analytics.savings_cli import savings as savings_command
 from wattlens.config import Config, ConfigError, load_config
+from wattlens.dashboard.cli import dashboard as dashboard_command
+from wattlens.forecasting.cli import forecast_app
+from wattlens.ingest.cli import ingest_app, simulate_command
+from wattlens.store import open_store
+from wattlens.store.base import Store, StoreError
+from wattlens.store.csvio import read_readings_csv, write_readings_csv
+from wattlens.store.schema import ContractError
 
 app = typer.Typer(
     help="wattlens: energy-efficiency analytics — meters in; forecasts, savings, dashboard out.",

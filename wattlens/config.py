@@ -14,13 +14,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from analytics.alerts import AlertsSection
-from analytics.carbon import CarbonSection
-from analytics.tariffs import TariffsSection
-from dashboard.config import DashboardConfig
-from forecasting.closures import Closure
-from ingest.base import Duration, SourceSection
-from wattlens.calendars import check_country
+from wattlens.analytics.alerts import AlertsSection
+from wattlens.analytics.carbon import CarbonSection
+from wattlens.analytics.tariffs import TariffsSection
+from wattlens.core.calendar import Closure, check_country
+from wattlens.dashboard.config import DashboardConfig
+from wattlens.ingest.base import Duration, SourceSection
 
 Commodity = Literal["electricity", "gas", "heat", "water"]
 MeterKind = Literal["interval", "register", "power"]

@@ -21,9 +21,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from store.base import Store
 from wattlens.config import Config
 from wattlens.sample import TIMEZONE, load_sample
+from wattlens.store.base import Store
 
 REPLAY_START = pd.Timestamp("2019-12-02", tz=TIMEZONE)  # a Monday
 """Where the sample's history ends and the live replay begins (site-local midnight)."""
@@ -71,9 +71,9 @@ def load_history(store: Store, console: Console, until: pd.Timestamp) -> pd.Data
 
 def run_jobs(store: Store, config: Config, console: Console, plan: DemoPlan) -> None:
     """Forecasts as of the replay start, anomalies of the month before, recommendations."""
-    from analytics.jobs import detect_job, recommend_job
-    from forecasting.jobs import RunSpec, run_forecasts
-    from forecasting.runner import dask_client
+    from wattlens.analytics.jobs import detect_job, recommend_job
+    from wattlens.forecasting.jobs import RunSpec, run_forecasts
+    from wattlens.forecasting.runner import dask_client
 
     logging.getLogger("distributed").setLevel(logging.WARNING)  # set on import by dask
     issued_at = plan.replay_start.tz_convert("UTC")
@@ -97,10 +97,10 @@ def serve_live(
 ) -> None:
     """Replay the sample's ``energy`` readings as live Modbus meters, ingest them, and serve
     the dashboard until Ctrl-C."""
-    from dashboard.app import create_app
-    from ingest.base import SourceSection, build_source
-    from ingest.simulator import Simulation
-    from ingest.worker import Worker
+    from wattlens.dashboard.app import create_app
+    from wattlens.ingest.base import SourceSection, build_source
+    from wattlens.ingest.simulator import Simulation
+    from wattlens.ingest.worker import Worker
 
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     simulation = Simulation(energy, start=plan.replay_start.tz_convert("UTC"),

@@ -10,8 +10,8 @@ import dash
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 
-from dashboard import components, figures
-from dashboard.data import request_data
+from wattlens.dashboard import components, figures
+from wattlens.dashboard.data import request_data
 
 dash.register_page(__name__, path="/explorer", name="Explorer", order=1,
                    title="wattlens · explorer")

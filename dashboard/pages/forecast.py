@@ -10,9 +10,9 @@ import dash
 import pandas as pd
 from dash import Input, Output, dash_table, dcc, html
 
-from dashboard import components, figures
-from dashboard.data import request_data
-from forecasting.backtest import G14_CV_RMSE_PCT, G14_NMBE_PCT
+from wattlens.dashboard import components, figures
+from wattlens.dashboard.data import request_data
+from wattlens.forecasting.backtest import G14_CV_RMSE_PCT, G14_NMBE_PCT
 
 dash.register_page(__name__, path="/forecast", name="Forecast", order=2,
                    title="wattlens · forecast vs actual")

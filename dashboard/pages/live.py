@@ -7,8 +7,8 @@ import dash
 import pandas as pd
 from dash import Input, Output, dash_table, dcc, html
 
-from dashboard import components, figures
-from dashboard.data import AccessDenied, request_data
+from wattlens.dashboard import components, figures
+from wattlens.dashboard.data import AccessDenied, request_data
 
 dash.register_page(__name__, path="/", name="Live", order=0, title="wattlens · live")
 

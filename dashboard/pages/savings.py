@@ -11,9 +11,9 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 
-from dashboard import components, figures
-from dashboard.data import request_data
-from dashboard.report import render_report, summary_rows
+from wattlens.dashboard import components, figures
+from wattlens.dashboard.data import request_data
+from wattlens.dashboard.report import render_report, summary_rows
 
 dash.register_page(__name__, path="/savings", name="Savings", order=4,
                    title="wattlens · savings")

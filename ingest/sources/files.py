@@ -29,7 +29,7 @@ an unchanged file is skipped, a grown one is read from the first new row (append
 exports), a shrunk or rewritten one from the start. Files are read in chunks of
 ``chunk_rows`` rows (CSV: blocks of whole lines; Parquet: row batches; Excel files are
 loaded whole, they are small by nature), chunks of small files combined into one
-:class:`~ingest.base.Batch`, so memory stays flat whatever the file size.
+:class:`~wattlens.ingest.base.Batch`, so memory stays flat whatever the file size.
 Registers and power samples carry their last sample(s) across chunks in the checkpoint.
 """
 
@@ -52,7 +52,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ingest.base import (
+from wattlens.ingest.base import (
     Batch,
     Duration,
     Rejected,
@@ -60,7 +60,7 @@ from ingest.base import (
     SourceSection,
     register_source,
 )
-from ingest.normalise import (
+from wattlens.ingest.normalise import (
     Ambiguous,
     Conversion,
     LocalTimes,
@@ -72,8 +72,8 @@ from ingest.normalise import (
     to_canonical,
     unit_conversion,
 )
-from store.csvio import zeros_as_missing
-from store.schema import empty_readings, validate_readings
+from wattlens.store.csvio import zeros_as_missing
+from wattlens.store.schema import empty_readings, validate_readings
 
 if TYPE_CHECKING:
     from wattlens.config import Config

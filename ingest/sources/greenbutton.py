@@ -32,15 +32,15 @@ import pandas as pd
 from lxml import etree
 from pydantic import Field
 
-from ingest.base import Batch, Rejected, SourceOptions, SourceSection, register_source
-from ingest.normalise import (
+from wattlens.ingest.base import Batch, Rejected, SourceOptions, SourceSection, register_source
+from wattlens.ingest.normalise import (
     collapse_duplicates,
     flag_suspicious,
     register_to_interval,
     to_canonical,
     unit_conversion,
 )
-from store.schema import empty_readings, validate_readings
+from wattlens.store.schema import empty_readings, validate_readings
 
 if TYPE_CHECKING:
     from wattlens.config import Config

@@ -3,15 +3,16 @@
 A device is described by a *profile*: a register map per meter model in
 ``ingest/profiles/<name>.toml`` (address, function 3/4, type int16/uint16/int32/uint32/float32,
 word and byte order, scale, unit, kind). Each poll reads the cumulative energy register
-(→ energy [kWh per interval], via :func:`ingest.normalise.register_to_interval`) and the
+(→ energy [kWh per interval], via :func:`wattlens.ingest.normalise.register_to_interval`) and the
 power register (→ power [kW] at the sample time).
 
 Time of a sample: ``clock = "poll"`` (the worker's clock when the poll ran; the register value
 read at the first poll after an interval boundary counts for that boundary) or ``"device"``
 (the profile's ``clock`` register, UNIX seconds). Exception responses, timeouts and refused
 connections never raise out of :meth:`ModbusSource.fetch`: a failing device becomes a
-:class:`ingest.base.Rejected` naming host, unit, register and fix; when no device answers at all
-the poll raises :class:`ingest.base.SourceUnavailable`. Clients reconnect on the next poll.
+:class:`wattlens.ingest.base.Rejected` naming host, unit, register and fix; when no device answers
+at all the poll raises :class:`wattlens.ingest.base.SourceUnavailable`. Clients reconnect on the
+next poll.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from ingest.base import (
+from wattlens.ingest.base import (
     Batch,
     Duration,
     Rejected,
@@ -40,9 +41,9 @@ from ingest.base import (
     SourceUnavailable,
     register_source,
 )
-from ingest.live import RegisterState, register_intervals
-from ingest.normalise import unit_conversion
-from store.schema import validate_readings
+from wattlens.ingest.live import RegisterState, register_intervals
+from wattlens.ingest.normalise import unit_conversion
+from wattlens.store.schema import validate_readings
 
 if TYPE_CHECKING:
     from wattlens.config import Config

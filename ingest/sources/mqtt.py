@@ -17,7 +17,7 @@ Presets for common devices:
 Delivery: a persistent session (fixed ``client_id``, clean session off) at QoS 1, and messages
 are acknowledged only after the worker has stored their batch, so nothing is lost while the
 worker is down or killed (the broker keeps them) and redeliveries are dropped against the
-checkpoint. Garbage, non-JSON and oversized payloads become :class:`ingest.base.Rejected`.
+checkpoint. Garbage, non-JSON and oversized payloads become :class:`wattlens.ingest.base.Rejected`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ingest.base import (
+from wattlens.ingest.base import (
     Batch,
     Duration,
     Rejected,
@@ -43,9 +43,9 @@ from ingest.base import (
     SourceUnavailable,
     register_source,
 )
-from ingest.live import RegisterState, register_intervals
-from ingest.normalise import collapse_duplicates, parse_local_time, unit_conversion
-from store.schema import validate_readings
+from wattlens.ingest.live import RegisterState, register_intervals
+from wattlens.ingest.normalise import collapse_duplicates, parse_local_time, unit_conversion
+from wattlens.store.schema import validate_readings
 
 if TYPE_CHECKING:
     from wattlens.config import Config

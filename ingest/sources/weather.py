@@ -15,8 +15,8 @@ Modes:
 
 We always ask Open-Meteo for ``timezone=GMT`` and apply the response's
 ``utc_offset_seconds``; ``null`` values (no data) become absent rows. An unreachable service or
-a 5xx answer raises :class:`~ingest.base.SourceUnavailable`; a 4xx answer (bad request, e.g.
-coordinates) raises ValueError with Open-Meteo's ``reason``.
+a 5xx answer raises :class:`~wattlens.ingest.base.SourceUnavailable`; a 4xx answer (bad request,
+e.g. coordinates) raises ValueError with Open-Meteo's ``reason``.
 """
 
 from __future__ import annotations
@@ -30,11 +30,17 @@ import pandas as pd
 import requests
 from pydantic import Field, model_validator
 
-from ingest.base import Batch, SourceOptions, SourceSection, SourceUnavailable, register_source
-from ingest.normalise import flag_suspicious
-from ingest.sources.files import ColumnMap, FilesSource
-from store.csvio import WEATHER_COLUMNS
-from store.schema import QUANTITIES, empty_readings, validate_readings
+from wattlens.ingest.base import (
+    Batch,
+    SourceOptions,
+    SourceSection,
+    SourceUnavailable,
+    register_source,
+)
+from wattlens.ingest.normalise import flag_suspicious
+from wattlens.ingest.sources.files import ColumnMap, FilesSource
+from wattlens.store.csvio import WEATHER_COLUMNS
+from wattlens.store.schema import QUANTITIES, empty_readings, validate_readings
 
 if TYPE_CHECKING:
     from wattlens.config import Config

@@ -7,10 +7,10 @@ import logging
 import pandas as pd
 import pytest
 
-from analytics.alerts import AlertsSection, send_alerts
-from analytics.jobs import alert_job
-from store.schema import validate_events
+from wattlens.analytics.alerts import AlertsSection, send_alerts
+from wattlens.analytics.jobs import alert_job
 from wattlens.config import Config, ConfigError, parse_config
+from wattlens.store.schema import validate_events
 
 NOW = pd.Timestamp("2019-03-10T12:00Z")
 

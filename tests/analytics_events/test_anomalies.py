@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.anomalies import (
+from wattlens.analytics.anomalies import (
     DETECTORS,
     DetectionContext,
     Finding,
@@ -17,9 +17,9 @@ from analytics.anomalies import (
     register_detector,
     schedule,
 )
-from analytics.tariffs import Tariff
-from store.schema import validate_events
+from wattlens.analytics.tariffs import Tariff
 from wattlens.sample import sample_readings, sample_weather
+from wattlens.store.schema import validate_events
 
 from .synthetic import TZ, hourly_index, local_mask, office, readings
 

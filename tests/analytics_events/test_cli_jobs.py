@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from analytics.jobs import RECOMMENDATION_KIND, detect_job, recommend_job
-from store.csvio import weather_to_readings
+from wattlens.analytics.jobs import RECOMMENDATION_KIND, detect_job, recommend_job
 from wattlens.cli import app
 from wattlens.config import parse_config
+from wattlens.store.csvio import weather_to_readings
 
 from .synthetic import TZ, hourly_index, local_mask, office, readings
 
@@ -214,7 +214,7 @@ webhook = "{receiver.url}"
     bad = runner.invoke(app, ["anomalies", "annotate", body["event_id"], "--status", "maybe",
                               "--by", "ops", "--config", str(config)])
     assert bad.exit_code == 2 and "status='maybe'" in bad.output
-    from store.duck import DuckDBStore
+    from wattlens.store.duck import DuckDBStore
 
     store = DuckDBStore(tmp_path / "w.duckdb")
     try:

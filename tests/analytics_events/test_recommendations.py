@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.anomalies import local_calendar
-from analytics.recommendations import RULES, MeterInfo, recommend
-from analytics.tariffs import Tariff
+from wattlens.analytics.anomalies import local_calendar
+from wattlens.analytics.recommendations import RULES, MeterInfo, recommend
+from wattlens.analytics.tariffs import Tariff
 from wattlens.sample import sample_weather
 
 from .synthetic import TZ, hourly_index, local_mask, office, readings

@@ -52,7 +52,7 @@ def ar1_interval_coverage(rho: float, n: int, reps: int, confidence: float = 0.9
     Each meter: ``n`` baseline and ``n`` reporting observations of 100 + AR(1) noise (lag-1
     autocorrelation ``rho``, unit innovations), a constant baseline model fitted on the
     baseline, the interval from its CV(RMSE) and residual autocorrelation."""
-    from analytics.savings import FitStats, savings_uncertainty
+    from wattlens.analytics.savings import FitStats, savings_uncertainty
 
     rng = np.random.default_rng(seed)
     noise = np.empty((reps, 2 * n))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.savings import estimate_savings
+from wattlens.analytics.savings import estimate_savings
 
 from . import il_samples as il
 

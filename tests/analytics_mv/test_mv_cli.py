@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from store.csvio import write_readings_csv
 from wattlens.cli import app
+from wattlens.store.csvio import write_readings_csv
 
 from . import synthetic
 

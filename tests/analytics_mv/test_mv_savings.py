@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.caltrack import fit_daily_model, t_quantile
-from analytics.savings import (
+from wattlens.analytics.caltrack import fit_daily_model, t_quantile
+from wattlens.analytics.savings import (
     FitStats,
     SavingsError,
     difference_in_differences,
@@ -18,7 +18,7 @@ from analytics.savings import (
     non_routine_windows,
     savings_uncertainty,
 )
-from forecasting.towt import TowtModel, fit_towt
+from wattlens.forecasting.towt import TowtModel, fit_towt
 
 from . import synthetic
 

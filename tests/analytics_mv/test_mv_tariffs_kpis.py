@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.carbon import CarbonError, carbon_kg, intensity_from_readings
-from analytics.kpis import MeterInfo, kpis, submeter_reconciliation
-from analytics.tariffs import Tariff, TariffError, bill, energy_price
+from wattlens.analytics.carbon import CarbonError, carbon_kg, intensity_from_readings
+from wattlens.analytics.kpis import MeterInfo, kpis, submeter_reconciliation
+from wattlens.analytics.tariffs import Tariff, TariffError, bill, energy_price
 from wattlens.cli import EXAMPLE_CONFIG as EXAMPLE
 from wattlens.config import ConfigError, load_config, parse_config
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from dashboard_seed import seed
 
-from store.duck import DuckDBStore
-from store.influx import InfluxStore
+from wattlens.store.duck import DuckDBStore
+from wattlens.store.influx import InfluxStore
 
 _databases = itertools.count()
 

@@ -102,7 +102,7 @@ def seed(store) -> None:
     store.write_events(frames["events"])
     for key, body in RECOMMENDATIONS.items():
         store.put_document("recommendation", key, body)
-    store.put_document("ingest-status", "modbus-b97", {  # as ingest.worker publishes it
+    store.put_document("ingest-status", "modbus-b97", {  # as wattlens.ingest.worker publishes it
         "type": "modbus", "last_success": "2019-12-31T23:05:00+00:00",
         "newest_reading": "2019-12-31T23:00:00+00:00", "lag_s": 300.0,
         "readings_last_hour": 12, "rejected": 0, "errors": 0, "last_error": None,

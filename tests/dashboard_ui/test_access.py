@@ -7,9 +7,9 @@ import pytest
 from dashboard_seed import PASSWORDS, site_config
 from pydantic import ValidationError
 
-from dashboard import probe
-from dashboard.app import create_app
-from dashboard.config import DashboardConfig
+from wattlens.dashboard import probe
+from wattlens.dashboard.app import create_app
+from wattlens.dashboard.config import DashboardConfig
 
 FOREIGN = "b97-elec"
 OWN = "b2-elec"

@@ -15,7 +15,7 @@ from dashboard_seed import needs_browser, site_config
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
-from dashboard.app import create_app
+from wattlens.dashboard.app import create_app
 
 pytestmark = [pytest.mark.browser, needs_browser()]
 
@@ -239,7 +239,7 @@ def test_acknowledging_an_anomaly_survives_reload(dash_duo, app):
 
 
 def test_mv_report_downloads_with_the_numbers_shown(dash_duo, app, seeded, tmp_path):
-    from dashboard.data import data_hash
+    from wattlens.dashboard.data import data_hash
 
     dash_duo.start_server(app)
     dash_duo.driver.execute_cdp_cmd("Page.setDownloadBehavior",

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from dashboard_seed import site_config
 
-from dashboard import probe
-from dashboard.app import create_app
+from wattlens.dashboard import probe
+from wattlens.dashboard.app import create_app
 
 
 def _series(answer: probe.Answer) -> dict:
@@ -66,8 +66,8 @@ def _number(text: str) -> float:
 
 
 def test_kpi_costs_use_the_configured_tariff_and_carbon_factor(seeded):
-    from analytics.carbon import CarbonSection
-    from analytics.tariffs import TariffsSection
+    from wattlens.analytics.carbon import CarbonSection
+    from wattlens.analytics.tariffs import TariffsSection
 
     tariffs = TariffsSection.model_validate({
         "catalog": [{"id": "flat-test", "currency": "EUR", "versions": [

@@ -8,10 +8,10 @@ import json
 from dashboard_seed import site_config
 from typer.testing import CliRunner
 
-from dashboard import probe
-from dashboard.app import create_app
-from store.duck import DuckDBStore
 from wattlens.cli import app as cli
+from wattlens.dashboard import probe
+from wattlens.dashboard.app import create_app
+from wattlens.store.duck import DuckDBStore
 
 
 def test_every_callback_on_an_empty_store_says_what_is_missing(tmp_path):
@@ -49,7 +49,7 @@ def test_wsgi_server_and_cli_read_the_config(tmp_path, monkeypatch):
     config.write_text(f'[store]\nkind = "duckdb"\npath = "{tmp_path / "w.duckdb"}"\n'
                       '[dashboard]\nport = 8123\n', encoding="utf-8")
     monkeypatch.setenv("WATTLENS_CONFIG", str(config))
-    from dashboard import app as module
+    from wattlens.dashboard import app as module
 
     server = module.server
     assert server.name == "dashboard"

@@ -107,8 +107,8 @@ def _config_models():
 
     from pydantic import BaseModel
 
-    from ingest.base import SOURCES, SourceSection, source_class
     from wattlens.config import Config
+    from wattlens.ingest.base import SOURCES, SourceSection, source_class
 
     source_class("files")
     seen: dict[type, list[str]] = {}

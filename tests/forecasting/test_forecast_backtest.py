@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.backtest import BacktestSpec, backtest_meter, metrics, origins, summarise
-from forecasting.features import Site
+from wattlens.forecasting.backtest import BacktestSpec, backtest_meter, metrics, origins, summarise
+from wattlens.forecasting.features import Site
 
 SITE = Site("Europe/London", "GB-ENG")
 

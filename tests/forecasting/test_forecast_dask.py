@@ -14,12 +14,12 @@ import pandas as pd
 from distributed import Client
 from typer.testing import CliRunner
 
-from forecasting.backtest import BacktestSpec
-from forecasting.cli import _backtest_task
-from forecasting.features import Site
-from forecasting.runner import MeterFailure, dask_client, run_per_meter
-from store.localserver import free_port
 from wattlens.cli import app
+from wattlens.forecasting.backtest import BacktestSpec
+from wattlens.forecasting.cli import _backtest_task
+from wattlens.forecasting.features import Site
+from wattlens.forecasting.runner import MeterFailure, dask_client, run_per_meter
+from wattlens.store.localserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

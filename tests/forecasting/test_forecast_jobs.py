@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
-from forecasting.jobs import RunSpec, model_path, run_forecasts
-from forecasting.models import model_from_json
-from forecasting.prophet_model import ProphetModel
-from forecasting.runner import dask_client
-from store.csvio import weather_to_readings
 from wattlens.cli import app
 from wattlens.config import Config
+from wattlens.forecasting.jobs import RunSpec, model_path, run_forecasts
+from wattlens.forecasting.models import model_from_json
+from wattlens.forecasting.prophet_model import ProphetModel
+from wattlens.forecasting.runner import dask_client
+from wattlens.store.csvio import weather_to_readings
 
 ISSUED = pd.Timestamp("2019-02-14T00:00Z")
 
@@ -73,7 +73,7 @@ def test_forecasts_are_stored_as_issued_and_models_reused(store, tmp_path: Path,
 
 
 def test_forecast_run_cli_on_duckdb(tmp_path: Path, make_meter) -> None:
-    from store.duck import DuckDBStore
+    from wattlens.store.duck import DuckDBStore
 
     cfg = _config(tmp_path)
     duck = DuckDBStore(cfg.store.path)

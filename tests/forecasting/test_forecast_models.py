@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.backtest import metrics
-from forecasting.closures import Closure
-from forecasting.features import ForecastInputError, Site, balance_points, day_kind
-from forecasting.models import (
+from wattlens.core.calendar import Closure
+from wattlens.forecasting.backtest import metrics
+from wattlens.forecasting.features import ForecastInputError, Site, balance_points, day_kind
+from wattlens.forecasting.models import (
     ForecastModel,
     fit_model,
     get_model,
@@ -20,7 +20,7 @@ from forecasting.models import (
     model_to_json,
     register_model,
 )
-from forecasting.prophet_model import (
+from wattlens.forecasting.prophet_model import (
     CARRY_LAGS,
     LEAD_BINS,
     _correction,
@@ -28,8 +28,8 @@ from forecasting.prophet_model import (
     _smoothed_temperature,
     _smoothed_temperature_safe,
 )
-from forecasting.towt import TowtModel, fit_towt
-from store.schema import ContractError
+from wattlens.forecasting.towt import TowtModel, fit_towt
+from wattlens.store.schema import ContractError
 
 SITE = Site("Europe/London", "GB-ENG")
 ALL = ["prophet", "towt", "persistence-day", "persistence-week", "persistence-ensemble"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from store.localserver import free_port
+from wattlens.store.localserver import free_port
 
 from .support import WorkerProcess
 

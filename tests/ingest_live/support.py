@@ -11,7 +11,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from ingest.base import Batch, Source
+from wattlens.ingest.base import Batch, Source
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ingest.base import build_source
-from ingest.sources.modbus import load_profile
-from store.csvio import read_readings_csv
-from store.localserver import free_port
-from store.schema import validate_readings
 from wattlens.config import parse_config
+from wattlens.ingest.base import build_source
+from wattlens.ingest.sources.modbus import load_profile
+from wattlens.store.csvio import read_readings_csv
+from wattlens.store.localserver import free_port
+from wattlens.store.schema import validate_readings
 
 from .support import drain, publish
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.base import SourceUnavailable
-from ingest.live import register_intervals
-from ingest.simulator import Simulation
-from ingest.sources.modbus import (
+from wattlens.ingest.base import SourceUnavailable
+from wattlens.ingest.live import register_intervals
+from wattlens.ingest.simulator import Simulation
+from wattlens.ingest.sources.modbus import (
     DeviceOptions,
     ModbusSource,
     decode,
@@ -20,8 +20,8 @@ from ingest.sources.modbus import (
     load_profile,
     profile_names,
 )
-from store.localserver import free_port
 from wattlens.sample import sample_readings
+from wattlens.store.localserver import free_port
 
 STEP_S = 0.6
 

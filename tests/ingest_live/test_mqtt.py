@@ -8,7 +8,7 @@ import time
 import pandas as pd
 import pytest
 
-from ingest.sources.mqtt import MqttSource, extract, parse_path
+from wattlens.ingest.sources.mqtt import MqttSource, extract, parse_path
 
 from .support import drain, publish
 

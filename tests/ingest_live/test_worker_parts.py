@@ -15,15 +15,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from ingest.simulator import Simulation, sources_toml
-from ingest.sources.modbus import ModbusSource
-from ingest.worker import BufferFull, DiskBuffer, Worker
-from store.duck import DuckDBStore
-from store.influx import InfluxStore
-from store.localserver import LocalInfluxd
 from wattlens.cli import app
 from wattlens.config import parse_config
+from wattlens.ingest.simulator import Simulation, sources_toml
+from wattlens.ingest.sources.modbus import ModbusSource
+from wattlens.ingest.worker import BufferFull, DiskBuffer, Worker
 from wattlens.sample import sample_readings
+from wattlens.store.duck import DuckDBStore
+from wattlens.store.influx import InfluxStore
+from wattlens.store.localserver import LocalInfluxd
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

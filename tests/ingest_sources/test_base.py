@@ -7,8 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingest.base import RECORD_CHARS, SOURCES, Batch, Rejected, Source, prefetch, register_source
-from ingest.sources.files import FilesSource
+from wattlens.ingest.base import (
+    RECORD_CHARS,
+    SOURCES,
+    Batch,
+    Rejected,
+    Source,
+    prefetch,
+    register_source,
+)
+from wattlens.ingest.sources.files import FilesSource
 
 
 def test_builtin_sources_are_registered_and_follow_the_protocol(tmp_path) -> None:

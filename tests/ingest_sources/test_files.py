@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ingest.base import Batch, build_source
-from ingest.sources.files import FilesSource
-from store.schema import validate_readings
 from wattlens.config import ConfigError, parse_config
+from wattlens.ingest.base import Batch, build_source
+from wattlens.ingest.sources.files import FilesSource
+from wattlens.store.schema import validate_readings
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cambridge"
 
@@ -167,7 +167,7 @@ def test_cambridge_preset_reads_a_real_building_year_exactly() -> None:
 
 
 def test_source_section_round_trips_through_json(tmp_path: Path) -> None:
-    from ingest.base import SourceSection
+    from wattlens.ingest.base import SourceSection
 
     source = make_source(tmp_path, interval="15min", missing_zero=True)
     config = parse_config({"sources": [{"name": "exports", "type": "files", "root": str(tmp_path),

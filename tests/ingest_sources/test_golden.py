@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ingest.base import build_source
-from store.csvio import read_readings_csv
-from store.schema import validate_readings
 from wattlens.config import parse_config
+from wattlens.ingest.base import build_source
+from wattlens.store.csvio import read_readings_csv
+from wattlens.store.schema import validate_readings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CASES = sorted(

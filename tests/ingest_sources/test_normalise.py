@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ingest.normalise import (
+from wattlens.ingest.normalise import (
     THERM_KWH,
     collapse_duplicates,
     flag_suspicious,

@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.normalise import parse_local_time, register_to_interval
+from wattlens.ingest.normalise import parse_local_time, register_to_interval
 
 MODULUS = 65536.0
 

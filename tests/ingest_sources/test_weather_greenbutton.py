@@ -11,12 +11,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ingest.base import SourceUnavailable, build_source
-from ingest.sources.greenbutton import GreenButtonSource
-from ingest.sources.weather import WeatherSource
-from store.schema import validate_readings
 from wattlens.cli import EXAMPLE_CONFIG as EXAMPLE
 from wattlens.config import load_config, parse_config
+from wattlens.ingest.base import SourceUnavailable, build_source
+from wattlens.ingest.sources.greenbutton import GreenButtonSource
+from wattlens.ingest.sources.weather import WeatherSource
+from wattlens.store.schema import validate_readings
 
 
 def archive_body(times: list[str], temperature: list[float | None]) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from store.csvio import read_readings_csv, read_weather_csv, weather_to_readings
+from wattlens.store.csvio import read_readings_csv, read_weather_csv, weather_to_readings
 
 BUILDINGS = ("b2", "b97", "b119")
 YEARS = (2018, 2019)

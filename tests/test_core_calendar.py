@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from analytics.anomalies import local_calendar
-from analytics.tariffs import day_types
-from dashboard.transforms import day_type
-from wattlens.calendars import UnknownCountry, public_holidays
+from wattlens.analytics.anomalies import local_calendar
+from wattlens.analytics.tariffs import day_types
 from wattlens.config import SiteConfig
+from wattlens.core.calendar import UnknownCountry, public_holidays
+from wattlens.dashboard.transforms import day_type
 
 EASTER_MONDAY_2019 = dt.date(2019, 4, 22)
 

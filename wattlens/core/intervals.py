@@ -1,0 +1,38 @@
+"""The reading interval of a meter, inferred once, one way, for every part of wattlens."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+MIN_INTERVAL = pd.Timedelta("1min")
+
+
+class IntervalError(ValueError):
+    """Too few readings to tell the reading interval."""
+
+
+def infer_interval(
+    times: pd.Series | pd.DatetimeIndex, default: pd.Timedelta | None = None
+) -> pd.Timedelta:
+    """The reading interval: the most common positive spacing of the distinct ``times``
+    (at least one minute; the shortest among equally common spacings).
+
+    With fewer than two distinct times, ``default`` if given, else :class:`IntervalError`.
+    """
+    values = np.unique(pd.DatetimeIndex(times).asi8)
+    if len(values) < 2:
+        if default is not None:
+            return default
+        raise IntervalError(
+            "need at least two readings to infer the reading interval; give more history or "
+            "set the meter's interval"
+        )
+    steps, counts = np.unique(np.diff(values), return_counts=True)
+    step = pd.Timedelta(int(steps[np.argmax(counts)]), unit="ns")
+    return max(step, MIN_INTERVAL)
+
+
+def interval_hours(times: pd.Series | pd.DatetimeIndex) -> float:
+    """:func:`infer_interval` in hours (1 h for fewer than two readings)."""
+    return infer_interval(times, default=pd.Timedelta("1h")) / pd.Timedelta("1h")
