@@ -33,11 +33,10 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import pandas as pd
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -46,6 +45,7 @@ from pydantic import (
     model_validator,
 )
 
+from wattlens.core.base import Duration
 from wattlens.store.schema import empty_readings
 
 if TYPE_CHECKING:
@@ -60,18 +60,7 @@ class SourceUnavailable(RuntimeError):
 
 
 
-def _positive_duration(value: str) -> str:
-    try:
-        delta = pd.Timedelta(value)
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a duration; write e.g. '15min' or '1h'") from exc
-    if delta <= pd.Timedelta(0):
-        raise ValueError(f"{value!r} must be positive, e.g. '15min' or '1h'")
-    return value
 
-
-Duration = Annotated[str, AfterValidator(_positive_duration)]
-"""A positive pandas duration written as text, e.g. ``"15min"`` or ``"1h"``."""
 
 @dataclass(frozen=True)
 class Rejected:

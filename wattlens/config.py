@@ -10,19 +10,17 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from wattlens.analytics.alerts import AlertsSection
 from wattlens.analytics.carbon import CarbonSection
 from wattlens.analytics.tariffs import TariffsSection
-from wattlens.core.calendar import Closure, check_country
+from wattlens.core.base import Duration, Frozen, TimeZone
+from wattlens.core.calendar import Closure, SiteCalendar, WorkingHours, check_country
+from wattlens.core.meters import Commodity, MeterInfo, MeterKind
 from wattlens.dashboard.config import DashboardConfig
-from wattlens.ingest.base import Duration, SourceSection
-
-Commodity = Literal["electricity", "gas", "heat", "water"]
-MeterKind = Literal["interval", "register", "power"]
+from wattlens.ingest.base import SourceSection
 
 DEFAULT_DATA_DIR = Path("data")
 _SECRET_KEYS = {"token", "password", "secret", "api_key"}
@@ -32,11 +30,7 @@ class ConfigError(ValueError):
     """The configuration file is wrong; the message names the key, the value and the fix."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class MeterConfig(_Frozen):
+class MeterConfig(Frozen):
     """One meter. ``unit`` is what the device reports; ingest converts it to the canonical
     unit of the meter's quantity (energy [kWh], power [kW])."""
 
@@ -54,17 +48,17 @@ class MeterConfig(_Frozen):
     tags: dict[str, str] = Field(default_factory=dict, description="free tags")
 
 
-class BuildingConfig(_Frozen):
+class BuildingConfig(Frozen):
     id: str = Field(min_length=1, description="unique building id")
     name: str = Field("", description="human name")
     floor_area_m2: float | None = Field(None, gt=0, description="floor area [m2], for EUI")
     meters: list[MeterConfig] = Field(default_factory=list, description="meters of the building")
 
 
-class SiteConfig(_Frozen):
+class SiteConfig(Frozen):
     id: str = Field(min_length=1, description="unique site id")
     name: str = Field("", description="human name")
-    timezone: str = Field("UTC", description="IANA timezone, e.g. 'Europe/London'")
+    timezone: TimeZone = Field("UTC", description="IANA timezone, e.g. 'Europe/London'")
     latitude: float | None = Field(None, ge=-90, le=90, description="latitude [deg]")
     longitude: float | None = Field(None, ge=-180, le=180, description="longitude [deg]")
     country: str | None = Field(
@@ -75,28 +69,30 @@ class SiteConfig(_Frozen):
         None, description="meter id of the site's outdoor weather readings"
     )
     closures: list[Closure] = Field(
-        default_factory=list, description="closures (non-working days) for forecasting"
+        default_factory=list,
+        description="closures (non-working days) for forecasts, anomalies, recommendations, KPIs",
+    )
+    working_hours: WorkingHours = Field(
+        default_factory=WorkingHours,
+        description="occupied local hours of working days (after-hours use is judged outside "
+        "them), e.g. {start = 7, end = 19}",
     )
     buildings: list[BuildingConfig] = Field(default_factory=list, description="buildings")
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"{value!r} is not an IANA timezone name; write e.g. 'Europe/London'"
-            ) from exc
-        return value
 
     @field_validator("country")
     @classmethod
     def _country(cls, value: str | None) -> str | None:
         return check_country(value)
 
+    def calendar(self) -> SiteCalendar:
+        """The site's local calendar: timezone, holidays, closures, working hours."""
+        return SiteCalendar(
+            timezone=self.timezone, country=self.country, closures=tuple(self.closures),
+            working_hours=self.working_hours,
+        )
 
-class StoreConfig(_Frozen):
+
+class StoreConfig(Frozen):
     """Where readings live. Secrets come from the environment variables named here."""
 
     kind: Literal["duckdb", "influx"] = Field("duckdb", description="duckdb (embedded) or influx")
@@ -123,7 +119,7 @@ class StoreConfig(_Frozen):
         return os.environ.get(self.password_env if which == "password" else self.token_env)
 
 
-class Config(_Frozen):
+class Config(Frozen):
     """The whole configuration of one wattlens installation."""
 
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="where local state lives")
@@ -172,6 +168,21 @@ class Config(_Frozen):
         return {
             m.id: m for s in self.sites for b in s.buildings for m in b.meters
         }
+
+    def meter_infos(self) -> dict[str, MeterInfo]:
+        """The context of every configured meter by id, built once here and passed down."""
+        out = {}
+        for site in self.sites:
+            calendar = site.calendar()
+            for b in site.buildings:
+                for m in b.meters:
+                    out[m.id] = MeterInfo(
+                        id=m.id, name=m.name, building=b.id, site=site.id,
+                        commodity=m.commodity, kind=m.kind, interval=m.interval,
+                        parent=m.parent, floor_area_m2=b.floor_area_m2, tags=m.tags,
+                        calendar=calendar,
+                    )
+        return out
 
     def site_of(self, meter_id: str) -> SiteConfig | None:
         """The site a meter belongs to."""

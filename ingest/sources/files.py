@@ -52,9 +52,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from wattlens.core.base import Duration
 from wattlens.ingest.base import (
     Batch,
-    Duration,
     Rejected,
     SourceOptions,
     SourceSection,

@@ -32,9 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
+from wattlens.core.base import Duration
 from wattlens.ingest.base import (
     Batch,
-    Duration,
     Rejected,
     SourceOptions,
     SourceSection,

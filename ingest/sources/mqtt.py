@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wattlens.core.base import Duration
 from wattlens.ingest.base import (
     Batch,
-    Duration,
     Rejected,
     SourceOptions,
     SourceSection,
