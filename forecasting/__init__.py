@@ -6,5 +6,5 @@ Modules: :mod:`~wattlens.forecasting.features` (calendar, degree terms),
 :mod:`~wattlens.forecasting.prophet_model`, :mod:`~wattlens.forecasting.baselines`,
 :mod:`~wattlens.forecasting.towt_model`, :mod:`~wattlens.forecasting.backtest`,
 :mod:`~wattlens.forecasting.runner`,
-:mod:`~wattlens.forecasting.jobs`, :mod:`~wattlens.forecasting.cli`.
+:mod:`~wattlens.forecasting.jobs` (the commands are in :mod:`wattlens.cli.forecast`).
 """

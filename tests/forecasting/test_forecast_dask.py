@@ -15,8 +15,8 @@ from distributed import Client
 from typer.testing import CliRunner
 
 from wattlens.cli import app
+from wattlens.cli.forecast import _backtest_task
 from wattlens.forecasting.backtest import BacktestSpec
-from wattlens.forecasting.cli import _backtest_task
 from wattlens.forecasting.features import Site
 from wattlens.forecasting.runner import MeterFailure, dask_client, run_per_meter
 from wattlens.store.localserver import free_port

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from wattlens.cli.common import console, fail, get_config
 from wattlens.core.calendar import UnknownCountry, check_country
 from wattlens.forecasting.backtest import BacktestSpec, MeterBacktest, backtest_meter, summarise
 from wattlens.forecasting.features import Site, load_series
@@ -23,7 +24,6 @@ forecast_app = typer.Typer(
     help="Forecast load: backtest models on CSV files, issue forecasts for the store's meters.",
     no_args_is_help=True,
 )
-console = Console(stderr=True)
 
 SchedulerOption = Annotated[
     str | None,
@@ -40,7 +40,6 @@ ProcessesOption = Annotated[
 
 
 def _date(value: str | None, name: str) -> dt.date | None:
-    from wattlens.cli import fail  # wattlens.cli imports this module
 
     if value is None:
         return None
@@ -79,7 +78,6 @@ def backtest(
 ) -> None:
     """Rolling-origin backtest of MODEL on every meter of READINGS (observed weather over
     the horizon); writes per-meter metrics and their medians."""
-    from wattlens.cli import fail  # wattlens.cli imports this module
 
     if model not in model_names():
         raise fail(f"--model {model!r} is unknown; choose one of {model_names()}")
@@ -182,7 +180,6 @@ def run(
     processes: ProcessesOption = True,
 ) -> None:
     """Issue forecasts for every meter in the store and keep them as issued."""
-    from wattlens.cli import fail, get_config
     from wattlens.forecasting.jobs import RunSpec, run_forecasts
     from wattlens.forecasting.runner import dask_client
     from wattlens.store import open_store

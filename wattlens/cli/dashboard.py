@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from wattlens.cli.common import fail, get_config
+
 
 def dashboard(
     host: Annotated[str | None, typer.Option(
@@ -30,7 +32,6 @@ def dashboard(
             raise typer.BadParameter("the two passwords differ")
         typer.echo(generate_password_hash(secret))
         return
-    from wattlens.cli import fail, get_config
     from wattlens.dashboard.app import create_app
     from wattlens.store.base import StoreError
 

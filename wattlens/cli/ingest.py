@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from wattlens.cli.common import ConfigOption, console, fail, get_config, get_store
 from wattlens.ingest.base import Source, SourceSection, build_source
 from wattlens.store.base import StoreError, StoreUnavailable, utc_timestamp
 
@@ -21,16 +22,10 @@ ingest_app = typer.Typer(
     help="Run the ingest sources (the sources tables of the config) into the store.",
     no_args_is_help=True,
 )
-console = Console(stderr=True)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML config file (default: wattlens.toml if present)."),
-]
 
 
 def _build(cfg: object, sections: list[SourceSection]) -> list[tuple[SourceSection, Source]]:
-    from wattlens.cli import fail
 
     built = []
     for section in sections:
@@ -52,7 +47,6 @@ def run(
     ] = None,
 ) -> None:
     """Run every enabled source on its interval until SIGTERM/Ctrl-C (then flush and exit)."""
-    from wattlens.cli import fail, get_config, get_store
     from wattlens.ingest.worker import Worker
 
     cfg = get_config(config)
@@ -90,7 +84,6 @@ def backfill(
     config: ConfigOption = None,
 ) -> None:
     """Fetch a past time range of one source into the store, with a progress bar."""
-    from wattlens.cli import fail, get_config, get_store
     from wattlens.ingest.worker import Worker
     from wattlens.ingest.worker import backfill as run_backfill
 
@@ -139,7 +132,6 @@ def _age(text: str | None) -> str:
 @ingest_app.command("status")
 def status(config: ConfigOption = None) -> None:
     """Per source: last success, lag, readings in the last hour, rejects and errors."""
-    from wattlens.cli import fail, get_config, get_store
     from wattlens.ingest.worker import STATUS_KIND
 
     cfg = get_config(config)
@@ -189,7 +181,6 @@ def simulate_command(
     ] = False,
 ) -> None:
     """Replay the shipped sample as live Modbus TCP meters and an MQTT publisher."""
-    from wattlens.cli import fail
     from wattlens.ingest.simulator import Simulation
     from wattlens.sample import sample_readings
 

@@ -1,5 +1,8 @@
 """The ``wattlens`` command line. Every command has ``--help``.
 
+The commands of each part live beside this module (``anomalies``, ``forecast``, ``ingest``,
+``savings``, ``dashboard``); :mod:`wattlens.cli.common` has what they share.
+
 The configuration is loaded once here, at the entry point, and passed down; commands that work
 on plain files (``forecast backtest``, ``savings``, ...) need no config and no store.
 """
@@ -14,14 +17,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from wattlens.analytics.cli import anomalies_app, recommend_command
-from wattlens.analytics.savings_cli import savings as savings_command
-from wattlens.config import Config, ConfigError, load_config
-from wattlens.dashboard.cli import dashboard as dashboard_command
-from wattlens.forecasting.cli import forecast_app
-from wattlens.ingest.cli import ingest_app, simulate_command
-from wattlens.store import open_store
-from wattlens.store.base import Store, StoreError
+from wattlens.cli.anomalies import anomalies_app, recommend_command
+from wattlens.cli.common import (
+    EXAMPLE_CONFIG,
+    ConfigOption,
+    console,
+    fail,
+    get_config,
+    get_store,
+)
+from wattlens.cli.dashboard import dashboard as dashboard_command
+from wattlens.cli.forecast import forecast_app
+from wattlens.cli.ingest import ingest_app, simulate_command
+from wattlens.cli.savings import savings as savings_command
+from wattlens.demo import DemoPlan, run_demo
+from wattlens.store.base import StoreError
 from wattlens.store.csvio import read_readings_csv, write_readings_csv
 from wattlens.store.schema import ContractError
 
@@ -43,40 +53,6 @@ app.command("savings")(savings_command)
 app.command("dashboard")(dashboard_command)
 app.add_typer(ingest_app, name="ingest")
 app.command("simulate")(simulate_command)
-
-console = Console(stderr=True)
-EXAMPLE_CONFIG = Path(__file__).with_name("wattlens.example.toml")
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML config file (default: wattlens.toml if present)."),
-]
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print a clear error and return the exit to raise."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def get_config(path: Path | None, default: Path | None = None) -> Config:
-    """The config at ``path``, ./wattlens.toml, else the one at ``default`` or the built-in
-    default (embedded store)."""
-    try:
-        if path is not None:
-            return load_config(path)
-        if Path("wattlens.toml").exists():
-            return load_config("wattlens.toml")
-        if default is not None:
-            return load_config(default)
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    return Config()
-
-
-def get_store(config: Config) -> Store:
-    return open_store(config.store)
-
 
 @app.callback()
 def main(
@@ -201,8 +177,6 @@ def demo(
     """The whole loop on the shipped sample (3 Cambridge buildings, 2018-2019): load it into
     the store, issue forecasts, detect anomalies, rank recommendations, then replay live
     Modbus meters into the ingest worker and serve the dashboard."""
-    from wattlens.demo import DemoPlan, run_demo
-
     cfg = get_config(config, default=EXAMPLE_CONFIG)
     store = get_store(cfg)
     try:
@@ -212,3 +186,6 @@ def demo(
         raise fail(str(exc)) from None
     finally:
         store.close()
+
+
+__all__ = ["EXAMPLE_CONFIG", "app", "fail", "get_config"]

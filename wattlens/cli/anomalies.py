@@ -9,30 +9,19 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from wattlens.analytics.anomalies import DETECTORS, detect
 from wattlens.analytics.recommendations import RULES, MeterInfo, recommend
 from wattlens.analytics.tariffs import TariffError
+from wattlens.cli.common import ConfigOption, console, fail, warn
 from wattlens.config import ConfigError, load_config
 from wattlens.store.csvio import read_readings_csv, read_weather_csv
 from wattlens.store.schema import ContractError, validate_forecasts
 
 anomalies_app = typer.Typer(help="Find anomalies in meter readings.", no_args_is_help=True)
-console = Console(stderr=True)
 
 EVENT_KEYS = ("meter", "start", "end", "kind", "severity", "excess_kwh")
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(2)
-
-
-def _warn(warnings: list[str]) -> None:
-    for message in warnings:
-        console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 def parse_time(text: str, tz: str, name: str) -> pd.Timestamp:
@@ -40,7 +29,7 @@ def parse_time(text: str, tz: str, name: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(pd.to_datetime(text, format="ISO8601"))
     except ValueError:
-        raise _fail(f"{name} {text!r} is not a date; write e.g. 2019-06-01 or "
+        raise fail(f"{name} {text!r} is not a date; write e.g. 2019-06-01 or "
                     f"2019-06-01T00:00:00Z") from None
     if ts.tzinfo is None:
         ts = ts.tz_localize(tz, nonexistent="shift_forward", ambiguous=False)
@@ -84,16 +73,16 @@ def detect_command(
     try:
         pd.Timestamp("2000-01-01", tz=tz)
     except Exception:  # zoneinfo and pytz raise different types
-        raise _fail(f"--tz {tz!r} is not an IANA timezone, e.g. Europe/London") from None
+        raise fail(f"--tz {tz!r} is not an IANA timezone, e.g. Europe/London") from None
     start_ts, end_ts = parse_time(start, tz, "--start"), parse_time(end, tz, "--end")
     try:
         frame = read_readings_csv(readings, missing_zero=missing_zero)
         wide = read_weather_csv(weather) if weather else None
         fc = validate_forecasts(pd.read_csv(forecasts), str(forecasts)) if forecasts else None
     except (ContractError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if fc is not None and fc.empty:
-        raise _fail(f"{forecasts}: no forecast rows")
+        raise fail(f"{forecasts}: no forecast rows")
     if frame[frame["time"] < start_ts].empty:
         console.print(f"[yellow]warning:[/] {readings} has no readings before {start_ts} to "
                       f"learn from; detectors learn from the period itself")
@@ -101,8 +90,8 @@ def detect_command(
         result = detect(frame, start_ts, end_ts, weather=wide, forecasts=fc, tz=tz,
                         country=country, detectors=detector, missing_zero=missing_zero)
     except (ValueError, NotImplementedError) as exc:
-        raise _fail(str(exc)) from None
-    _warn(result.warnings)
+        raise fail(str(exc)) from None
+    warn(result.warnings)
     rows = []
     for event in result.events.to_dict("records"):
         row: dict[str, Any] = {k: event[k] for k in EVENT_KEYS}
@@ -148,7 +137,7 @@ def recommend_command(
         frame = read_readings_csv(readings, missing_zero=missing_zero)
         wide = read_weather_csv(weather) if weather else None
     except (ConfigError, ContractError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     from wattlens.analytics.jobs import meter_infos
 
     infos = meter_infos(cfg) if cfg else {}
@@ -169,19 +158,15 @@ def recommend_command(
             frame, weather=wide, meters=infos, default=default, rules=rule,
             carbon_factors=dict(cfg.carbon.factors) if cfg else {})
     except (ValueError, TariffError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if not cfg:
         warnings.append("no --config: commodities guessed from meter ids, no tariff (cost is "
                         "null) and no carbon factors (CO2 is null)")
-    _warn(warnings)
+    warn(warnings)
     _write(out, {"recommendations": [r.as_dict() for r in recs]})
     console.print(f"wrote {len(recs)} recommendations to {out}")
 
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML config file (default: wattlens.toml if present)."),
-]
 
 
 def _config_and_store(config: Path | None):
@@ -197,7 +182,7 @@ def _config_and_store(config: Path | None):
         else:
             cfg = Config()
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     return cfg, open_store(cfg.store)
 
 
@@ -219,10 +204,10 @@ def run_command(
         result = detect_job(store, cfg, parse_time(start, tz, "--start"),
                             parse_time(end, tz, "--end"), history_days=history_days)
     except (StoreError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
-    _warn(result.warnings)
+    warn(result.warnings)
     console.print(f"wrote {len(result.events)} events to the store")
 
 
@@ -240,7 +225,7 @@ def alert_command(
     try:
         report = alert_job(store, cfg, parse_time(since, "UTC", "--since"))
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     console.print(f"{len(report.sent)} sent, {report.already_sent} already sent, "
@@ -266,7 +251,7 @@ def annotate_command(
     try:
         store.annotate_event(event_id, status, by, note)
     except (StoreError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         store.close()
     console.print(f"event {event_id}: {status} by {by}")

@@ -1,0 +1,54 @@
+"""What every ``wattlens`` command shares: the error exit, the config and store at the entry
+point, the ``--config`` option."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from wattlens.config import Config, ConfigError, load_config
+from wattlens.store import open_store
+from wattlens.store.base import Store
+
+console = Console(stderr=True)
+EXAMPLE_CONFIG = Path(__file__).parent.with_name("wattlens.example.toml")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config file (default: wattlens.toml if present)."),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a clear error and return the exit to raise."""
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    return typer.Exit(code)
+
+
+def get_config(path: Path | None, default: Path | None = None) -> Config:
+    """The config at ``path``, ./wattlens.toml, else the one at ``default`` or the built-in
+    default (embedded store)."""
+    try:
+        if path is not None:
+            return load_config(path)
+        if Path("wattlens.toml").exists():
+            return load_config("wattlens.toml")
+        if default is not None:
+            return load_config(default)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    return Config()
+
+
+def get_store(config: Config) -> Store:
+    return open_store(config.store)
+
+
+def warn(messages: list[str]) -> None:
+    """Print each warning on its own line."""
+    for message in messages:
+        console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False)
