@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from wattlens.analytics.tariffs import Tariff, TariffError, energy_price
+from wattlens.core.base import Frozen
 from wattlens.core.calendar import holiday_mask, local_dates
 from wattlens.store.csvio import zeros_as_missing
 from wattlens.store.schema import (
@@ -35,6 +36,12 @@ from wattlens.store.schema import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class AnomalySettings(Frozen):
+    """Tunables of every detector, ``[analytics.anomalies.<detector>]``
+    in the config; written into every result."""
+
 
 HDD_BASE_C = 15.5
 """Base temperature of heating degree days [degC] (UK convention)."""

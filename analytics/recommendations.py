@@ -25,9 +25,16 @@ import pandas as pd
 from wattlens.analytics.anomalies import degree_days, infer_step, local_calendar
 from wattlens.analytics.carbon import CarbonError, carbon_kg
 from wattlens.analytics.tariffs import Tariff, TariffError, energy_price
+from wattlens.core.base import Frozen
 from wattlens.store.schema import validate_readings
 
 log = logging.getLogger(__name__)
+
+
+class RecommendationSettings(Frozen):
+    """Tunables of every rule, ``[analytics.recommendations.<rule>]``
+    in the config; written into every result."""
+
 
 
 @dataclass

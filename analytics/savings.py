@@ -38,6 +38,7 @@ from wattlens.analytics.caltrack import (
     fit_daily_model,
     t_quantile,
 )
+from wattlens.core.base import Frozen
 from wattlens.forecasting.towt import TowtError, fit_towt
 
 Granularity = Literal["hourly", "daily", "billing"]
@@ -61,6 +62,13 @@ G14_LIMITS: dict[str, tuple[float, float]] = {
 15/5 (the hourly limits are applied to daily data)."""
 G14_FACTOR = 1.26
 """The empirical 1.26 of G14's savings-uncertainty formula."""
+
+
+class SavingsSettings(Frozen):
+    """Tunables of every baseline model, ``[analytics.savings.<model>]``
+    in the config; written into every result."""
+
+
 
 
 class SavingsError(ValueError):

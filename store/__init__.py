@@ -7,14 +7,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from wattlens.store.base import Store, StoreError, StoreUnavailable
 from wattlens.store.duck import DuckDBStore
 from wattlens.store.influx import InfluxStore
-
-if TYPE_CHECKING:  # annotations only: wattlens.config imports ingest, which imports store
-    from wattlens.config import StoreConfig
+from wattlens.store.settings import StoreConfig
 
 STORES: dict[str, Callable[[StoreConfig], Store]] = {
     "duckdb": lambda cfg: DuckDBStore(cfg.path),

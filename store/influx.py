@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import requests
@@ -54,9 +54,7 @@ from wattlens.store.schema import (
     validate_forecasts,
     validate_readings,
 )
-
-if TYPE_CHECKING:  # annotations only: wattlens.config imports ingest, which imports store
-    from wattlens.config import StoreConfig
+from wattlens.store.settings import StoreConfig
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ import logging
 import pandas as pd
 import pytest
 
-from wattlens.config import StoreConfig
 from wattlens.store import open_store
 from wattlens.store.base import StoreError
 from wattlens.store.localserver import LocalInfluxd
+from wattlens.store.settings import StoreConfig
 
 pytestmark = pytest.mark.influx
 

@@ -6,23 +6,23 @@ the file names the environment variable that holds them (``token_env``, ``passwo
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from wattlens.analytics.alerts import AlertsSection
 from wattlens.analytics.carbon import CarbonSection
+from wattlens.analytics.settings import AnalyticsSettings
 from wattlens.analytics.tariffs import TariffsSection
 from wattlens.core.base import Duration, Frozen, TimeZone
 from wattlens.core.calendar import Closure, SiteCalendar, WorkingHours, check_country
 from wattlens.core.meters import Commodity, MeterInfo, MeterKind
 from wattlens.dashboard.config import DashboardConfig
 from wattlens.ingest.base import SourceSection
+from wattlens.store.settings import DEFAULT_DATA_DIR, StoreConfig
 
-DEFAULT_DATA_DIR = Path("data")
 _SECRET_KEYS = {"token", "password", "secret", "api_key"}
 
 
@@ -92,33 +92,6 @@ class SiteConfig(Frozen):
         )
 
 
-class StoreConfig(Frozen):
-    """Where readings live. Secrets come from the environment variables named here."""
-
-    kind: Literal["duckdb", "influx"] = Field("duckdb", description="duckdb (embedded) or influx")
-    path: Path = Field(
-        DEFAULT_DATA_DIR / "wattlens.duckdb", description="DuckDB file (kind = duckdb)"
-    )
-    url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL (kind = influx)")
-    database: str = Field("wattlens", description="InfluxDB 1.x/3.x database; 2.x bucket name")
-    retention_policy: str | None = Field(None, description="InfluxDB 1.x retention policy")
-    org: str | None = Field(None, description="InfluxDB 2.x organisation")
-    username: str | None = Field(None, description="InfluxDB 1.x user (auth-enabled servers)")
-    password_env: str = Field(
-        "WATTLENS_INFLUX_PASSWORD", description="environment variable holding the 1.x password"
-    )
-    token_env: str = Field(
-        "WATTLENS_INFLUX_TOKEN", description="environment variable holding the 2.x/3.x token"
-    )
-    gzip: bool = Field(True, description="gzip write bodies")
-    batch_size: int = Field(5000, gt=0, description="lines per write request")
-    timeout_s: float = Field(30.0, gt=0, description="HTTP timeout [s]")
-
-    def secret(self, which: Literal["password", "token"]) -> str | None:
-        """Read a secret from the environment (never from the file, never logged)."""
-        return os.environ.get(self.password_env if which == "password" else self.token_env)
-
-
 class Config(Frozen):
     """The whole configuration of one wattlens installation."""
 
@@ -136,6 +109,10 @@ class Config(Frozen):
     )
     carbon: CarbonSection = Field(
         default_factory=CarbonSection, description="emission factors / intensity meter"
+    )
+    analytics: AnalyticsSettings = Field(
+        default_factory=AnalyticsSettings,
+        description="tunables of detectors, recommendation rules and baseline models",
     )
     alerts: AlertsSection = Field(
         default_factory=AlertsSection, description="alert rules, webhook and SMTP settings"
