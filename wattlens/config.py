@@ -157,7 +157,7 @@ class Config(Frozen):
                         id=m.id, name=m.name, building=b.id, site=site.id,
                         commodity=m.commodity, kind=m.kind, interval=m.interval,
                         parent=m.parent, floor_area_m2=b.floor_area_m2, tags=m.tags,
-                        calendar=calendar,
+                        calendar=calendar, weather_meter=site.weather_meter,
                     )
         return out
 

@@ -32,6 +32,9 @@ class MeterInfo(Frozen):
     floor_area_m2: float | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     calendar: SiteCalendar = SiteCalendar()
+    weather_meter: str | None = Field(
+        None, description="meter id of the site's outdoor temperature [degC] readings"
+    )
 
     @property
     def label(self) -> str:
