@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from wattlens.core.base import Registry
 from wattlens.store.base import Store, StoreError, StoreUnavailable
 from wattlens.store.duck import DuckDBStore
 from wattlens.store.influx import InfluxStore
 from wattlens.store.settings import StoreConfig
 
-STORES: dict[str, Callable[[StoreConfig], Store]] = {
-    "duckdb": lambda cfg: DuckDBStore(cfg.path),
-    "influx": InfluxStore.from_config,
-}
+STORES: Registry[Callable[[StoreConfig], Store]] = Registry("store kind")
 """Store kinds by the name used in ``[store] kind``."""
+STORES.register("duckdb")(lambda cfg: DuckDBStore(cfg.path))
+STORES.register("influx")(InfluxStore.from_config)
 
 
 def open_store(config: StoreConfig) -> Store:

@@ -20,7 +20,7 @@ def infer_interval(
 
     With fewer than two distinct times, ``default`` if given, else :class:`IntervalError`.
     """
-    values = np.unique(pd.DatetimeIndex(times).asi8)
+    values = np.unique(pd.DatetimeIndex(times).as_unit("ns").asi8)
     if len(values) < 2:
         if default is not None:
             return default
