@@ -278,9 +278,10 @@ class InfluxStore:
                     f"InfluxDB 2.x at {self.url} needs a token; set the environment variable "
                     f"named by [store] token_env"
                 )
+            org = {"org": self.org} if self.org else {}  # the client's default org otherwise
             self._client = InfluxDBClient(
-                url=self.url, token=self._token, org=self.org,
-                timeout=int(self.timeout * 1000), enable_gzip=self.gzip, retries=False,
+                url=self.url, token=self._token, timeout=int(self.timeout * 1000),
+                enable_gzip=self.gzip, retries=False, **org,
             )
         return self._client
 
