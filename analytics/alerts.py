@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import requests
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from wattlens.core.base import Frozen
 
 if TYPE_CHECKING:  # the store package imports the config, which imports this module
     from wattlens.store.base import Store
@@ -33,11 +35,7 @@ QUIET_STATUSES = ("acknowledged", "non-routine")
 """Events with these annotation statuses are not alerted."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SmtpSettings(_Frozen):
+class SmtpSettings(Frozen):
     """The mail server alerts go through."""
 
     host: str = Field("127.0.0.1", description="SMTP server host")
@@ -54,7 +52,7 @@ class SmtpSettings(_Frozen):
         return os.environ.get(self.password_env)
 
 
-class AlertRule(_Frozen):
+class AlertRule(Frozen):
     """Which events notify whom. Empty ``kinds`` / ``meters`` match every kind / meter."""
 
     name: str = Field(min_length=1, description="rule name, e.g. 'night-ops'")
@@ -78,7 +76,7 @@ class AlertRule(_Frozen):
         )
 
 
-class AlertsSection(_Frozen):
+class AlertsSection(Frozen):
     """The ``[alerts]`` config section."""
 
     dashboard_url: str = Field(

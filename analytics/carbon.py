@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from wattlens.core.base import Frozen
 
 
 class CarbonError(ValueError):
     """Emissions cannot be computed; the message says which factor or series to add."""
 
 
-class CarbonSection(BaseModel):
+class CarbonSection(Frozen):
     """The ``[carbon]`` config section. No factors are built in: they depend on country and
     year, so the config names them and their source."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     factors: dict[str, float] = Field(
         default_factory=dict,
