@@ -16,16 +16,14 @@ import os
 import smtplib
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import requests
 from pydantic import Field, model_validator
 
 from wattlens.core.base import Frozen
-
-if TYPE_CHECKING:  # the store package imports the config, which imports this module
-    from wattlens.store.base import Store
+from wattlens.store.base import Store
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from wattlens.core.base import Frozen
+from wattlens.core.base import Duration, Frozen
 
 
 class CarbonError(ValueError):
@@ -29,7 +29,7 @@ class CarbonSection(Frozen):
         description="meter id whose 'carbon_intensity' readings [gCO2/kWh] price electricity "
         "hour by hour (overrides the electricity factor where present)",
     )
-    max_gap: str = Field("3h", description="longest intensity gap filled from the neighbours")
+    max_gap: Duration = Field("3h", description="longest intensity gap filled from the neighbours")
 
 
 def carbon_kg(
