@@ -3,9 +3,13 @@
 Each detector is registered by name with :func:`register_detector` and looks at one meter's
 energy [kWh per interval] on a regular grid (missing readings are NaN inside, absent rows
 outside). History before ``start`` teaches the detector what is normal; only [start, end) is
-reported. :func:`detect` runs the chosen detectors on every meter, merges contiguous findings
-of the same kind and returns an events frame per :func:`wattlens.store.schema.validate_events` plus
-warnings with numbers (missing temperature, too little history, ...).
+reported. A detector returns its findings and :class:`~wattlens.core.warnings.DataWarning` s
+(missing temperature, too little history, ...) and reads its tunables from its frozen settings
+model in :class:`AnomalySettings` (``[analytics.anomalies.<detector>]`` in the config); the
+days and working hours come from the site's :class:`~wattlens.core.calendar.SiteCalendar`.
+:func:`detect` runs the chosen detectors on every meter, merges contiguous findings of the
+same kind and returns an events frame per :func:`wattlens.store.schema.validate_events`, the
+warnings and the settings used.
 
 Event kinds: ``forecast-residual``; ``gap``, ``zero-run``, ``stuck``, ``negative``, ``spike``,
 ``register-reset`` (data quality); ``after-hours``, ``weekend``, ``holiday`` (schedule);
