@@ -6,9 +6,9 @@ conditions (the *adjusted baseline*), and avoided energy = adjusted baseline −
 out of both periods. Baseline models register by name (:func:`register_baseline`):
 
 - ``caltrack-daily`` — CalTRACK daily/billing HDD/CDD change-point model
-  (:mod:`wattlens.analytics.caltrack`); hourly data are summed to complete local days, billing
+  (:mod:`wattlens.analytics.caltrack.daily`); hourly data are summed to complete local days, billing
   readings (one per bill, interval ≥ 20 days) are fitted as billing periods;
-- ``towt`` — CalTRACK hourly time-of-week-and-temperature model (:mod:`wattlens.forecasting.towt`);
+- ``towt`` — CalTRACK hourly time-of-week-and-temperature model (:mod:`wattlens.analytics.caltrack.hourly`);
 - ``prophet`` — the forecasting package's Prophet model (``wattlens.forecasting.models``).
 
 Baseline fit statistics follow ASHRAE Guideline 14 (CV(RMSE), NMBE with n − p degrees of
@@ -34,12 +34,13 @@ import pandas as pd
 
 from wattlens.analytics.caltrack import (
     CaltrackError,
+    TowtError,
     day_temperatures,
     fit_daily_model,
+    fit_towt,
     t_quantile,
 )
 from wattlens.core.base import Frozen
-from wattlens.forecasting.towt import TowtError, fit_towt
 
 Granularity = Literal["hourly", "daily", "billing"]
 """hourly = any sub-daily interval; billing = one reading per bill (≥ 20 days)."""

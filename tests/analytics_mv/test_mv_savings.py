@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wattlens.analytics.caltrack import fit_daily_model, t_quantile
+from wattlens.analytics.caltrack.daily import fit_daily_model, t_quantile
+from wattlens.analytics.caltrack.hourly import TowtModel, fit_towt
 from wattlens.analytics.savings import (
     FitStats,
     SavingsError,
@@ -18,7 +19,6 @@ from wattlens.analytics.savings import (
     non_routine_windows,
     savings_uncertainty,
 )
-from wattlens.forecasting.towt import TowtModel, fit_towt
 
 from . import synthetic
 

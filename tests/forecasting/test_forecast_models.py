@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wattlens.core.calendar import Closure
+from wattlens.analytics.caltrack.degree_days import balance_points
+from wattlens.analytics.caltrack.hourly import TowtModel, fit_towt
+from wattlens.core.calendar import Closure, SiteCalendar
 from wattlens.forecasting.backtest import metrics
-from wattlens.forecasting.features import ForecastInputError, Site, balance_points, day_kind
+from wattlens.forecasting.features import ForecastInputError
 from wattlens.forecasting.models import (
     ForecastModel,
     fit_model,
@@ -28,10 +30,9 @@ from wattlens.forecasting.prophet_model import (
     _smoothed_temperature,
     _smoothed_temperature_safe,
 )
-from wattlens.forecasting.towt import TowtModel, fit_towt
 from wattlens.store.schema import ContractError
 
-SITE = Site("Europe/London", "GB-ENG")
+SITE = SiteCalendar(timezone="Europe/London", country="GB-ENG")
 ALL = ["prophet", "towt", "persistence-day", "persistence-week", "persistence-ensemble"]
 
 
@@ -79,9 +80,9 @@ def test_prophet_uses_weather_and_beats_week_persistence(make_meter) -> None:
     assert scores["prophet"] < 0.7 * scores["persistence-week"], scores
 
 
-def test_day_kind_holidays_closures_and_local_dates() -> None:
-    site = Site("Europe/London", "GB-ENG",
-                (Closure(start=dt.date(2019, 12, 23), end=dt.date(2019, 12, 24)),))
+def test_site_calendar_days_holidays_closures_and_local_dates() -> None:
+    site = SiteCalendar(timezone="Europe/London", country="GB-ENG",
+                        closures=(Closure(start=dt.date(2019, 12, 23), end=dt.date(2019, 12, 24)),))
     times = pd.DatetimeIndex(
         ["2019-08-26T12:00Z",  # England's summer bank holiday (a Monday)
          "2019-08-27T12:00Z",  # ordinary Tuesday
@@ -89,7 +90,7 @@ def test_day_kind_holidays_closures_and_local_dates() -> None:
          "2019-08-24T12:00Z",  # Saturday
          "2019-08-26T23:30Z"],  # already Tuesday 00:30 in London
     )
-    kinds = day_kind(times, site)
+    kinds = site.days(times)
     assert kinds["holiday"].tolist() == [1, 0, 0, 0, 0]
     assert kinds["closure"].tolist() == [0, 0, 1, 0, 0]
     assert kinds["working"].tolist() == [0, 1, 0, 0, 1]
@@ -98,12 +99,12 @@ def test_day_kind_holidays_closures_and_local_dates() -> None:
                               "2019-12-30T12:00Z",  # Monday before New Year's Day (Wednesday)
                               "2019-12-20T12:00Z",  # ordinary Friday
                               "2019-04-23T12:00Z"])  # Tuesday after Easter Monday: 4-day week
-    kinds = day_kind(times, Site("Europe/London", "GB-ENG"))
+    kinds = SiteCalendar(timezone="Europe/London", country="GB-ENG").days(times)
     assert kinds["bridge"].tolist() == [1, 1, 0, 0]
     assert kinds["working"].tolist() == [0, 0, 1, 1]
-    assert day_kind(times, Site("Europe/London"))["bridge"].tolist() == [0, 0, 0, 0]
-    with pytest.raises(ForecastInputError, match="not known to the holidays package"):
-        day_kind(times, Site("UTC", "XX"))
+    assert SiteCalendar(timezone="Europe/London").days(times)["bridge"].tolist() == [0, 0, 0, 0]
+    with pytest.raises(ValueError, match="not known to the holidays package"):
+        SiteCalendar(timezone="UTC", country="XX")
 
 
 def test_balance_point_is_found_from_data() -> None:

@@ -21,9 +21,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from wattlens.analytics.caltrack.degree_days import (
+    cooling_degrees,
+    fahrenheit_to_celsius,
+    heating_degrees,
+)
+from wattlens.core.intervals import infer_interval
+
 ModelKind = Literal["intercept_only", "hdd_only", "cdd_only", "hdd_cdd"]
 
-BALANCE_POINTS_DEGC: np.ndarray = (np.arange(30, 91, 1.0) - 32.0) * 5.0 / 9.0
+BALANCE_POINTS_DEGC: np.ndarray = fahrenheit_to_celsius(np.arange(30, 91, 1.0))
 """Candidate balance points [degC]: 30..90 degF in 1 degF steps (CalTRACK search range)."""
 MIN_NONZERO_DD = 10
 """Fewest periods with non-zero degree days for a slope to be estimated (daily data)."""
@@ -63,8 +70,7 @@ def day_temperatures(temperature: pd.Series, tz: str) -> dict[pd.Timestamp, np.n
     if temp.empty:
         return {}
     hourly = temp.tz_convert(tz).resample("1h").mean().dropna()
-    steps = np.diff(temp.index.astype("datetime64[ns, UTC]").asi8)
-    daily_input = len(steps) > 0 and np.median(steps) >= pd.Timedelta(hours=23).value
+    daily_input = infer_interval(temp.index, default=pd.Timedelta(0)) >= pd.Timedelta(hours=23)
     needed = 1 if daily_input else MIN_HOURS_PER_DAY
     out: dict[pd.Timestamp, np.ndarray] = {}
     for day, values in hourly.groupby(hourly.index.normalize()):
@@ -96,9 +102,9 @@ class DailyModel:
         over a period's temperatures for the period's usage per day)."""
         out = np.full(np.shape(temp), self.intercept, dtype=float)
         if self.heating_bp is not None:
-            out += self.heating_slope * np.maximum(self.heating_bp - temp, 0.0)
+            out += self.heating_slope * heating_degrees(temp, self.heating_bp)
         if self.cooling_bp is not None:
-            out += self.cooling_slope * np.maximum(temp - self.cooling_bp, 0.0)
+            out += self.cooling_slope * cooling_degrees(temp, self.cooling_bp)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,78 +120,95 @@ def _solve_batched(xtwx: np.ndarray, xtwy: np.ndarray) -> tuple[np.ndarray, np.n
     return beta, inv
 
 
-def fit_daily_model(
-    usage_per_day: np.ndarray,
-    period_temps: list[np.ndarray],
-    weights: np.ndarray | None = None,
-) -> DailyModel:
-    """Fit the CalTRACK candidates and return the best qualified one.
+@dataclass(frozen=True)
+class _Data:
+    """One fit's data: usage per day ``y`` [kWh/day], weights ``w``, and the mean heating
+    and cooling degree days per day of each period at every balance point ``bps``."""
 
-    ``usage_per_day`` [kWh/day] per period; ``period_temps`` the temperatures [degC] of
-    each period, equally weighted (its days' means, or its hours for the hourly degree-day
-    method): a period's degree days per day are their mean excess over the balance point;
-    ``weights`` the period lengths [days] (billing) or None (equal weights).
-    """
+    y: np.ndarray
+    w: np.ndarray
+    bps: np.ndarray
+    hdd: np.ndarray
+    cdd: np.ndarray
+    min_nonzero: int
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    @property
+    def sst(self) -> float:
+        ybar = (self.w * self.y).sum() / self.w.sum()
+        return float((self.w * (self.y - ybar) ** 2).sum())
+
+    def adj_r2(self, sse: np.ndarray, slopes: int) -> tuple[np.ndarray, np.ndarray]:
+        """R² and adjusted R² of candidates with ``slopes`` slopes and squared errors ``sse``."""
+        r2 = 1 - sse / self.sst
+        return r2, 1 - (1 - r2) * (self.n - 1) / max(self.n - slopes - 1, 1)
+
+    def significant(
+        self, beta: np.ndarray, inv: np.ndarray, sse: np.ndarray, k: int, slopes: int
+    ) -> np.ndarray:
+        """Coefficient ``k`` positive and significant at :data:`P_VALUE_MAX`."""
+        dof = max(self.n - slopes - 1, 1)
+        se = np.sqrt(np.maximum(np.diagonal(inv, axis1=-2, axis2=-1)[..., k] * (sse / dof), 0))
+        crit = t_quantile(1 - P_VALUE_MAX / 2, dof)
+        return (beta[..., k] > 0) & (beta[..., k] > crit * se)
+
+
+def _prepare(
+    usage_per_day: np.ndarray, period_temps: list[np.ndarray], weights: np.ndarray | None
+) -> _Data:
+    """The data of one fit, degree days per day computed at every candidate balance point."""
     y = np.asarray(usage_per_day, dtype=float)
     n = len(y)
     if n < 3:
         raise CaltrackError(f"only {n} periods with usage and temperature; need at least 3")
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     bps = BALANCE_POINTS_DEGC
-    # mean degree days per day of each period, for every candidate balance point
-    hdd = np.vstack([np.maximum(bps[None, :] - t[:, None], 0).mean(axis=0) for t in period_temps])
-    cdd = np.vstack([np.maximum(t[:, None] - bps[None, :], 0).mean(axis=0) for t in period_temps])
+    return _Data(
+        y=y,
+        w=np.ones(n) if weights is None else np.asarray(weights, dtype=float),
+        bps=bps,
+        hdd=np.vstack([heating_degrees(t[:, None], bps[None, :]).mean(0) for t in period_temps]),
+        cdd=np.vstack([cooling_degrees(t[:, None], bps[None, :]).mean(0) for t in period_temps]),
+        min_nonzero=min(MIN_NONZERO_DD, max(n // 4, 2)),
+    )
+
+
+def _single_slope(d: _Data, kind: ModelKind) -> DailyModel | None:
+    """The best qualified HDD-only or CDD-only candidate, vectorised over balance points."""
+    dd = d.hdd if kind == "hdd_only" else d.cdd
+    w, y = d.w, d.y
     sw, swy = w.sum(), (w * y).sum()
-    ybar = swy / sw
-    sst = (w * (y - ybar) ** 2).sum()
-    min_nonzero = min(MIN_NONZERO_DD, max(n // 4, 2))
+    s1, s2 = (w[:, None] * dd).sum(0), (w[:, None] * dd * dd).sum(0)
+    xtwx = np.stack([np.stack([np.full_like(s1, sw), s1], -1), np.stack([s1, s2], -1)], -2)
+    xtwy = np.stack([np.full_like(s1, swy), (w[:, None] * dd * y[:, None]).sum(0)], -1)
+    beta, inv = _solve_batched(xtwx, xtwy)
+    sse = (w * y * y).sum() - np.einsum("bi,bi->b", beta, xtwy)
+    r2, adj = d.adj_r2(sse, 1)
+    ok = d.significant(beta, inv, sse, 1, 1) & ((dd > 0).sum(0) >= d.min_nonzero)
+    ok &= np.isfinite(adj)
+    if not ok.any():
+        return None
+    i = int(np.nanargmax(np.where(ok, adj, -np.inf)))
+    slope, bp = float(beta[i, 1]), float(d.bps[i])
+    heating = kind == "hdd_only"
+    return DailyModel(
+        kind=kind,
+        intercept=float(beta[i, 0]),
+        heating_slope=slope if heating else 0.0,
+        heating_bp=bp if heating else None,
+        cooling_slope=0.0 if heating else slope,
+        cooling_bp=None if heating else bp,
+        r2=float(r2[i]), adj_r2=float(adj[i]), n=d.n, n_params=3,
+    )
 
-    best = DailyModel(kind="intercept_only", intercept=float(ybar), n=n, n_params=1)
-    if sst <= 0:
-        return best
 
-    def stats(sse: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
-        r2 = 1 - sse / sst
-        adj = 1 - (1 - r2) * (n - 1) / max(n - p - 1, 1)
-        return r2, adj
-
-    def significant(beta: np.ndarray, inv: np.ndarray, sse: np.ndarray, k: int, p: int):
-        dof = max(n - p - 1, 1)
-        sigma2 = sse / dof
-        se = np.sqrt(np.maximum(np.diagonal(inv, axis1=-2, axis2=-1)[..., k] * sigma2, 0))
-        crit = t_quantile(1 - P_VALUE_MAX / 2, dof)
-        return (beta[..., k] > 0) & (beta[..., k] > crit * se)
-
-    candidates: list[DailyModel] = [best]
-    if n - 2 < MIN_DOF:
-        return best
-    # single-slope models, vectorised over balance points
-    for kind, dd in (("hdd_only", hdd), ("cdd_only", cdd)):
-        s1, s2 = (w[:, None] * dd).sum(0), (w[:, None] * dd * dd).sum(0)
-        xtwx = np.stack([np.stack([np.full_like(s1, sw), s1], -1), np.stack([s1, s2], -1)], -2)
-        xtwy = np.stack([np.full_like(s1, swy), (w[:, None] * dd * y[:, None]).sum(0)], -1)
-        beta, inv = _solve_batched(xtwx, xtwy)
-        sse = (w * y * y).sum() - np.einsum("bi,bi->b", beta, xtwy)
-        r2, adj = stats(sse, 1)
-        ok = significant(beta, inv, sse, 1, 1) & ((dd > 0).sum(0) >= min_nonzero)
-        ok &= np.isfinite(adj)
-        if ok.any():
-            i = int(np.nanargmax(np.where(ok, adj, -np.inf)))
-            slope = float(beta[i, 1])
-            candidates.append(
-                DailyModel(
-                    kind=kind,  # type: ignore[arg-type]
-                    intercept=float(beta[i, 0]),
-                    heating_slope=slope if kind == "hdd_only" else 0.0,
-                    heating_bp=float(bps[i]) if kind == "hdd_only" else None,
-                    cooling_slope=slope if kind == "cdd_only" else 0.0,
-                    cooling_bp=float(bps[i]) if kind == "cdd_only" else None,
-                    r2=float(r2[i]), adj_r2=float(adj[i]), n=n, n_params=3,
-                )
-            )
-    if n - 3 < MIN_DOF:
-        return max(candidates, key=lambda c: c.adj_r2)
-    # HDD+CDD over all pairs with heating bp <= cooling bp
+def _heating_and_cooling(d: _Data) -> DailyModel | None:
+    """The best qualified HDD+CDD candidate over all balance-point pairs with heating bp <=
+    cooling bp."""
+    w, y, bps, hdd, cdd = d.w, d.y, d.bps, d.hdd, d.cdd
+    sw, swy = w.sum(), (w * y).sum()
     wh, wc = w[:, None] * hdd, w[:, None] * cdd
     sh, sc = wh.sum(0), wc.sum(0)
     shh, scc, shc = (wh * hdd).sum(0), (wc * cdd).sum(0), wh.T @ cdd
@@ -203,20 +226,41 @@ def fit_daily_model(
     )
     beta, inv = _solve_batched(xtwx, xtwy)
     sse = (w * y * y).sum() - np.einsum("abi,abi->ab", beta, xtwy)
-    r2, adj = stats(sse, 2)
+    r2, adj = d.adj_r2(sse, 2)
     nz_h, nz_c = (hdd > 0).sum(0), (cdd > 0).sum(0)
-    ok = significant(beta, inv, sse, 1, 2) & significant(beta, inv, sse, 2, 2)
-    ok &= (nz_h[:, None] >= min_nonzero) & (nz_c[None, :] >= min_nonzero)
+    ok = d.significant(beta, inv, sse, 1, 2) & d.significant(beta, inv, sse, 2, 2)
+    ok &= (nz_h[:, None] >= d.min_nonzero) & (nz_c[None, :] >= d.min_nonzero)
     ok &= bps[:, None] <= bps[None, :]
     ok &= np.isfinite(adj)
-    if ok.any():
-        i, j = np.unravel_index(int(np.nanargmax(np.where(ok, adj, -np.inf))), ok.shape)
-        candidates.append(
-            DailyModel(
-                kind="hdd_cdd", intercept=float(beta[i, j, 0]),
-                heating_slope=float(beta[i, j, 1]), heating_bp=float(bps[i]),
-                cooling_slope=float(beta[i, j, 2]), cooling_bp=float(bps[j]),
-                r2=float(r2[i, j]), adj_r2=float(adj[i, j]), n=n, n_params=5,
-            )
-        )
-    return max(candidates, key=lambda c: c.adj_r2)
+    if not ok.any():
+        return None
+    i, j = np.unravel_index(int(np.nanargmax(np.where(ok, adj, -np.inf))), ok.shape)
+    return DailyModel(
+        kind="hdd_cdd", intercept=float(beta[i, j, 0]),
+        heating_slope=float(beta[i, j, 1]), heating_bp=float(bps[i]),
+        cooling_slope=float(beta[i, j, 2]), cooling_bp=float(bps[j]),
+        r2=float(r2[i, j]), adj_r2=float(adj[i, j]), n=d.n, n_params=5,
+    )
+
+
+def fit_daily_model(
+    usage_per_day: np.ndarray,
+    period_temps: list[np.ndarray],
+    weights: np.ndarray | None = None,
+) -> DailyModel:
+    """Fit the CalTRACK candidates and return the best qualified one.
+
+    ``usage_per_day`` [kWh/day] per period; ``period_temps`` the temperatures [degC] of
+    each period, equally weighted (its days' means, or its hours for the hourly degree-day
+    method): a period's degree days per day are their mean excess over the balance point;
+    ``weights`` the period lengths [days] (billing) or None (equal weights).
+    """
+    d = _prepare(usage_per_day, period_temps, weights)
+    ybar = (d.w * d.y).sum() / d.w.sum()
+    best = DailyModel(kind="intercept_only", intercept=float(ybar), n=d.n, n_params=1)
+    if d.sst <= 0 or d.n - 2 < MIN_DOF:
+        return best
+    candidates = [best, _single_slope(d, "hdd_only"), _single_slope(d, "cdd_only")]
+    if d.n - 3 >= MIN_DOF:
+        candidates.append(_heating_and_cooling(d))
+    return max((c for c in candidates if c is not None), key=lambda c: c.adj_r2)

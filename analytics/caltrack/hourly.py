@@ -25,11 +25,19 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from wattlens.analytics.caltrack.degree_days import (
+    cooling_degrees,
+    fahrenheit_to_celsius,
+    heating_degrees,
+)
+
 Segmentation = Literal["three_month_weighted", "none"]
 
-KNOTS_DEGC: tuple[float, ...] = tuple((f - 32.0) * 5.0 / 9.0 for f in (30, 45, 55, 65, 75, 90))
+KNOTS_DEGC: tuple[float, ...] = tuple(
+    float(fahrenheit_to_celsius(f)) for f in (30.0, 45.0, 55.0, 65.0, 75.0, 90.0)
+)
 """CalTRACK temperature knots (30, 45, 55, 65, 75, 90 degF) in [degC]."""
-OCCUPANCY_BALANCE_DEGC = ((50.0 - 32.0) * 5.0 / 9.0, (65.0 - 32.0) * 5.0 / 9.0)
+OCCUPANCY_BALANCE_DEGC = (float(fahrenheit_to_celsius(50.0)), float(fahrenheit_to_celsius(65.0)))
 """Fixed heating/cooling balance points [degC] of the occupancy-detection fit."""
 OCCUPANCY_THRESHOLD = 0.65
 """Share of positive residuals above which an hour of the week is occupied."""
@@ -122,7 +130,7 @@ def _occupancy(
 ) -> np.ndarray:
     """Occupied flag per hour of the week from the share of positive HDD/CDD residuals."""
     hb, cb = OCCUPANCY_BALANCE_DEGC
-    x = np.column_stack([np.ones_like(temp), np.maximum(hb - temp, 0), np.maximum(temp - cb, 0)])
+    x = np.column_stack([np.ones_like(temp), heating_degrees(temp, hb), cooling_degrees(temp, cb)])
     sw = np.sqrt(weight)
     beta = np.linalg.lstsq(x * sw[:, None], load * sw, rcond=None)[0]
     positive = (load - x @ beta) > 0
