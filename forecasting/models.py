@@ -81,8 +81,9 @@ def register_model(name: str) -> Callable[[type[ForecastModel]], type[ForecastMo
     add = MODELS.register(name)
 
     def deco(cls: type[ForecastModel]) -> type[ForecastModel]:
+        add(cls)
         cls.name = name
-        return add(cls)
+        return cls
 
     return deco
 

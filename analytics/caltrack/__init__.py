@@ -12,17 +12,20 @@ model as its ``towt`` forecast model.
 from wattlens.analytics.caltrack.daily import (
     CaltrackError,
     DailyModel,
+    DailySettings,
     day_temperatures,
     fit_daily_model,
     t_quantile,
 )
-from wattlens.analytics.caltrack.hourly import TowtError, TowtModel, fit_towt
+from wattlens.analytics.caltrack.hourly import TowtError, TowtModel, TowtSettings, fit_towt
 
 __all__ = [
     "CaltrackError",
     "DailyModel",
+    "DailySettings",
     "TowtError",
     "TowtModel",
+    "TowtSettings",
     "day_temperatures",
     "fit_daily_model",
     "fit_towt",

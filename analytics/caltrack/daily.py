@@ -6,10 +6,10 @@ computed as mean degree hours of the outdoor temperature [degC] (CalTRACK 2.0 us
 mean; degree hours follow CalTRACK issue #120 and equal it for daily temperature input).
 Four candidates — intercept-only, HDD-only, CDD-only, HDD+CDD — are fitted for every
 balance point on a 1 degF grid from 30 to 90 degF (converted to degC); a candidate
-qualifies when its slopes are positive with p < 0.1 and at least :data:`MIN_NONZERO_DD`
-periods have non-zero degree days; the qualified candidate with the highest adjusted R²
-wins. Billing periods are weighted by their length in days. All fits are vectorised normal
-equations (numpy only).
+qualifies when its slopes are positive with p < 0.1 and at least 10 periods have non-zero
+degree days; the qualified candidate with the highest adjusted R² wins (the tunables are
+:class:`DailySettings`). Billing periods are weighted by their length in days. All fits
+are vectorised normal equations (numpy only).
 """
 
 from __future__ import annotations
@@ -20,26 +20,47 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from wattlens.analytics.caltrack.degree_days import (
     cooling_degrees,
     fahrenheit_to_celsius,
     heating_degrees,
 )
+from wattlens.core.base import Frozen
 from wattlens.core.intervals import infer_interval
 
 ModelKind = Literal["intercept_only", "hdd_only", "cdd_only", "hdd_cdd"]
 
-BALANCE_POINTS_DEGC: np.ndarray = fahrenheit_to_celsius(np.arange(30, 91, 1.0))
-"""Candidate balance points [degC]: 30..90 degF in 1 degF steps (CalTRACK search range)."""
-MIN_NONZERO_DD = 10
-"""Fewest periods with non-zero degree days for a slope to be estimated (daily data)."""
-P_VALUE_MAX = 0.1
-"""Slopes must be positive and significant at this level (CalTRACK)."""
-MIN_DOF = 3
-"""Fewest residual degrees of freedom (n − slopes − 1) a candidate needs (billing data)."""
-MIN_HOURS_PER_DAY = 12
-"""Hourly temperatures a local day needs for its mean temperature to count."""
+
+class DailySettings(Frozen):
+    """Tunables of the CalTRACK daily/billing model (``[analytics.savings.caltrack_daily]``);
+    the defaults are CalTRACK 2.0's."""
+
+    balance_point_min_degf: float = Field(30.0, description="lowest balance point [degF]")
+    balance_point_max_degf: float = Field(90.0, description="highest balance point [degF]")
+    balance_point_step_degf: float = Field(1.0, gt=0, description="balance-point grid [degF]")
+    min_nonzero_dd: int = Field(
+        10, ge=1, description="fewest periods with non-zero degree days for a slope (daily data)"
+    )
+    p_value_max: float = Field(
+        0.1, gt=0, lt=1, description="slopes must be positive and significant at this level"
+    )
+    min_dof: int = Field(
+        3, ge=1, description="fewest residual degrees of freedom (n − slopes − 1) per candidate"
+    )
+    min_hours_per_day: int = Field(
+        12, ge=1, le=24, description="hourly temperatures a local day needs to count"
+    )
+    min_period_coverage: float = Field(
+        0.9, gt=0, le=1, description="share of a period's days that need a temperature"
+    )
+
+    def balance_points_degc(self) -> np.ndarray:
+        """The candidate balance points [degC]."""
+        step = self.balance_point_step_degf
+        grid = np.arange(self.balance_point_min_degf, self.balance_point_max_degf + step / 2, step)
+        return fahrenheit_to_celsius(grid)
 
 
 class CaltrackError(ValueError):
@@ -60,18 +81,20 @@ def t_quantile(p: float, dof: float) -> float:
     return z + g1 / v + g2 / v**2 + g3 / v**3 + g4 / v**4
 
 
-def day_temperatures(temperature: pd.Series, tz: str) -> dict[pd.Timestamp, np.ndarray]:
+def day_temperatures(
+    temperature: pd.Series, tz: str, min_hours_per_day: int = 12
+) -> dict[pd.Timestamp, np.ndarray]:
     """Hourly mean temperatures [degC] per local day (key: local midnight): a day's degree
     days are its mean degree hours, which — unlike degree days of the daily mean — count the
     cold night of a mild day (CalTRACK issue #120); with daily temperature input each day
-    holds its one value. Days with fewer than :data:`MIN_HOURS_PER_DAY` hourly values are
-    left out."""
+    holds its one value. Days with fewer than ``min_hours_per_day`` hourly values are left
+    out."""
     temp = temperature.dropna().astype(float)
     if temp.empty:
         return {}
     hourly = temp.tz_convert(tz).resample("1h").mean().dropna()
     daily_input = infer_interval(temp.index, default=pd.Timedelta(0)) >= pd.Timedelta(hours=23)
-    needed = 1 if daily_input else MIN_HOURS_PER_DAY
+    needed = 1 if daily_input else min_hours_per_day
     out: dict[pd.Timestamp, np.ndarray] = {}
     for day, values in hourly.groupby(hourly.index.normalize()):
         if len(values) >= needed:
@@ -131,6 +154,7 @@ class _Data:
     hdd: np.ndarray
     cdd: np.ndarray
     min_nonzero: int
+    p_value_max: float
 
     @property
     def n(self) -> int:
@@ -149,29 +173,33 @@ class _Data:
     def significant(
         self, beta: np.ndarray, inv: np.ndarray, sse: np.ndarray, k: int, slopes: int
     ) -> np.ndarray:
-        """Coefficient ``k`` positive and significant at :data:`P_VALUE_MAX`."""
+        """Coefficient ``k`` positive and significant at ``p_value_max``."""
         dof = max(self.n - slopes - 1, 1)
         se = np.sqrt(np.maximum(np.diagonal(inv, axis1=-2, axis2=-1)[..., k] * (sse / dof), 0))
-        crit = t_quantile(1 - P_VALUE_MAX / 2, dof)
+        crit = t_quantile(1 - self.p_value_max / 2, dof)
         return (beta[..., k] > 0) & (beta[..., k] > crit * se)
 
 
 def _prepare(
-    usage_per_day: np.ndarray, period_temps: list[np.ndarray], weights: np.ndarray | None
+    usage_per_day: np.ndarray,
+    period_temps: list[np.ndarray],
+    weights: np.ndarray | None,
+    settings: DailySettings,
 ) -> _Data:
     """The data of one fit, degree days per day computed at every candidate balance point."""
     y = np.asarray(usage_per_day, dtype=float)
     n = len(y)
     if n < 3:
         raise CaltrackError(f"only {n} periods with usage and temperature; need at least 3")
-    bps = BALANCE_POINTS_DEGC
+    bps = settings.balance_points_degc()
     return _Data(
         y=y,
         w=np.ones(n) if weights is None else np.asarray(weights, dtype=float),
         bps=bps,
         hdd=np.vstack([heating_degrees(t[:, None], bps[None, :]).mean(0) for t in period_temps]),
         cdd=np.vstack([cooling_degrees(t[:, None], bps[None, :]).mean(0) for t in period_temps]),
-        min_nonzero=min(MIN_NONZERO_DD, max(n // 4, 2)),
+        min_nonzero=min(settings.min_nonzero_dd, max(n // 4, 2)),
+        p_value_max=settings.p_value_max,
     )
 
 
@@ -247,6 +275,7 @@ def fit_daily_model(
     usage_per_day: np.ndarray,
     period_temps: list[np.ndarray],
     weights: np.ndarray | None = None,
+    settings: DailySettings | None = None,
 ) -> DailyModel:
     """Fit the CalTRACK candidates and return the best qualified one.
 
@@ -255,12 +284,13 @@ def fit_daily_model(
     method): a period's degree days per day are their mean excess over the balance point;
     ``weights`` the period lengths [days] (billing) or None (equal weights).
     """
-    d = _prepare(usage_per_day, period_temps, weights)
+    settings = settings or DailySettings()
+    d = _prepare(usage_per_day, period_temps, weights, settings)
     ybar = (d.w * d.y).sum() / d.w.sum()
     best = DailyModel(kind="intercept_only", intercept=float(ybar), n=d.n, n_params=1)
-    if d.sst <= 0 or d.n - 2 < MIN_DOF:
+    if d.sst <= 0 or d.n - 2 < settings.min_dof:
         return best
     candidates = [best, _single_slope(d, "hdd_only"), _single_slope(d, "cdd_only")]
-    if d.n - 3 >= MIN_DOF:
+    if d.n - 3 >= settings.min_dof:
         candidates.append(_heating_and_cooling(d))
     return max((c for c in candidates if c is not None), key=lambda c: c.adj_r2)

@@ -38,7 +38,7 @@ ALL = ["prophet", "towt", "persistence-day", "persistence-week", "persistence-en
 
 def test_registry_has_every_model_and_rejects_unknown_and_duplicates() -> None:
     assert set(ALL) <= set(model_names())
-    with pytest.raises(ValueError, match="unknown model 'arima'.*persistence-day"):
+    with pytest.raises(ValueError, match="unknown forecast model 'arima'.*persistence-day"):
         get_model("arima")
     with pytest.raises(ValueError, match="already registered"):
         register_model("prophet")(type("Other", (ForecastModel,), {}))
