@@ -49,6 +49,7 @@ def test_fit_predict_and_json_round_trip(name: str, meter_data) -> None:
     load, weather = meter_data
     history, actual = load[:-24], load[-24:]
     model = fit_model(name, history, weather, SITE)
+    assert model.n_params == 0 if name.startswith("persistence") else model.n_params > 0
     pred = model.predict(actual.index, weather, history)
     assert list(pred.columns) == ["time", "yhat", "yhat_lower", "yhat_upper"]
     assert list(pred["time"]) == list(actual.index)
@@ -105,6 +106,15 @@ def test_site_calendar_days_holidays_closures_and_local_dates() -> None:
     assert SiteCalendar(timezone="Europe/London").days(times)["bridge"].tolist() == [0, 0, 0, 0]
     with pytest.raises(ValueError, match="not known to the holidays package"):
         SiteCalendar(timezone="UTC", country="XX")
+
+
+def test_models_saved_with_the_old_site_form_load() -> None:
+    # before SiteCalendar, Prophet states saved {"timezone", "country", "closures"}
+    old = {"timezone": "Europe/London", "country": "GB-ENG",
+           "closures": [{"start": "2019-12-23", "end": "2019-12-24", "name": "closure"}]}
+    site = SiteCalendar.from_json(old)
+    assert site.timezone == "Europe/London" and site.closures[0].end == dt.date(2019, 12, 24)
+    assert SiteCalendar.from_json(site.to_json()) == site
 
 
 def test_balance_point_is_found_from_data() -> None:
