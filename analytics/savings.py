@@ -681,6 +681,7 @@ def _temperature(weather: pd.DataFrame) -> pd.Series:
 
 
 def _calendar(tz: str, country: str | None) -> SiteCalendar:
+    """The site's calendar; SavingsError naming the bad timezone or country."""
     try:
         return SiteCalendar(timezone=tz, country=country)
     except ValidationError as exc:
@@ -859,8 +860,9 @@ def estimate_savings(
     confidence = settings.confidence if confidence is None else confidence
     if not 0 < confidence < 1:
         raise SavingsError(f"confidence {confidence} must be between 0 and 1, e.g. 0.9")
+    calendar = _calendar(tz, country)
     periods = _periods(baseline, reporting, blackout, exclude, tz)
-    inp = _inputs(readings, weather, meter, periods, _calendar(tz, country), settings)
+    inp = _inputs(readings, weather, meter, periods, calendar, settings)
     warnings = _coverage_warnings(inp)
     name = _model_name(model, inp.granularity)
     fitted = BASELINE_MODELS[name](inp)
