@@ -3,13 +3,15 @@
 A baseline model is fitted on the baseline period, projected onto the reporting period's
 conditions (the *adjusted baseline*), and avoided energy = adjusted baseline − actual
 [kWh, %], cumulative over the reporting period. Blackout and non-routine windows are left
-out of both periods. Baseline models register by name (:func:`register_baseline`):
+out of both periods. Baseline models register by name in :data:`BASELINE_MODELS`:
 
 - ``caltrack-daily`` — CalTRACK daily/billing HDD/CDD change-point model
-  (:mod:`wattlens.analytics.caltrack`); hourly data are summed to complete local days, billing
-  readings (one per bill, interval ≥ 20 days) are fitted as billing periods;
-- ``towt`` — CalTRACK hourly time-of-week-and-temperature model (:mod:`wattlens.forecasting.towt`);
-- ``prophet`` — the forecasting package's Prophet model (``wattlens.forecasting.models``).
+  (:mod:`wattlens.analytics.caltrack.daily`); hourly data are summed to complete local days,
+  billing readings (one per bill, interval ≥ 20 days) are fitted as billing periods;
+- ``towt`` — CalTRACK hourly time-of-week-and-temperature model
+  (:mod:`wattlens.analytics.caltrack.hourly`);
+- plug-ins from packages above this one, registered when imported: ``prophet`` comes with
+  :mod:`wattlens.forecasting.mv` (analytics never imports forecasting).
 
 Baseline fit statistics follow ASHRAE Guideline 14 (CV(RMSE), NMBE with n − p degrees of
 freedom, R²); the fractional savings uncertainty (FSU) is G14's formula with the lag-1
@@ -18,9 +20,11 @@ autocorrelation correction (Reddy & Claridge 2000; G14-2014 Annex B)::
     ΔE_save = t(conf, n'−p) · 1.26 · CV · sqrt((n/n') · (1 + 2/n') · (1/m)) · E_adjusted
     n' = n · (1 − ρ) / (1 + ρ)
 
-Data-sufficiency problems (CalTRACK 2.0 §2) are returned as warnings with numbers; misuse
-(reporting before baseline, no data, too little baseline, no temperature) raises
-:class:`SavingsError`. :func:`difference_in_differences` gives a comparison-group estimate.
+Data-sufficiency problems (CalTRACK 2.0 §2) are returned as warnings with numbers
+(:class:`~wattlens.core.warnings.DataWarning`); misuse (reporting before baseline, no data,
+too little baseline, no temperature) raises :class:`SavingsError`. The tunables are
+:class:`SavingsSettings`, written into every result. :func:`difference_in_differences` gives
+a comparison-group estimate.
 """
 
 from __future__ import annotations
@@ -31,28 +35,26 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, ValidationError
 
 from wattlens.analytics.caltrack import (
     CaltrackError,
+    DailySettings,
+    TowtError,
+    TowtSettings,
     day_temperatures,
     fit_daily_model,
+    fit_towt,
     t_quantile,
 )
-from wattlens.core.base import Frozen
-from wattlens.forecasting.towt import TowtError, fit_towt
+from wattlens.core.base import Frozen, Registry
+from wattlens.core.calendar import SiteCalendar
+from wattlens.core.intervals import IntervalError, infer_interval
+from wattlens.core.warnings import DataWarning
 
 Granularity = Literal["hourly", "daily", "billing"]
 """hourly = any sub-daily interval; billing = one reading per bill (≥ 20 days)."""
 
-MIN_BASELINE_DAYS = 30
-"""Below this many days of baseline data no model is fitted (error)."""
-CALTRACK_BASELINE_DAYS = 365
-"""CalTRACK's required baseline length [days]; shorter baselines get a warning."""
-MIN_RESIDUAL_DOF = 5
-"""Fewer residual degrees of freedom than this (n − p) get a warning: six bimonthly bills
-fitted with two slopes and two balance points can match almost any pair of balance points."""
-MIN_COVERAGE = 0.9
-"""CalTRACK's minimum share of the period with data (and with temperature)."""
 G14_LIMITS: dict[str, tuple[float, float]] = {
     "hourly": (30.0, 10.0),
     "daily": (30.0, 10.0),
@@ -65,10 +67,40 @@ G14_FACTOR = 1.26
 
 
 class SavingsSettings(Frozen):
-    """Tunables of every baseline model, ``[analytics.savings.<model>]``
-    in the config; written into every result."""
+    """Tunables of M&V (``[analytics.savings]``) and of each baseline model
+    (``[analytics.savings.<model>]``, ``-`` written ``_``); written into every result."""
 
+    confidence: float = Field(
+        0.9, gt=0, lt=1, description="two-sided confidence of the savings interval"
+    )
+    min_baseline_days: float = Field(
+        30, gt=0, description="fewest days of baseline readings a model is fitted on [days]"
+    )
+    caltrack_baseline_days: float = Field(
+        365, gt=0, description="CalTRACK's baseline length; shorter ones get a warning [days]"
+    )
+    min_coverage: float = Field(
+        0.9, gt=0, le=1, description="share of a period with data and temperature (CalTRACK)"
+    )
+    min_residual_dof: int = Field(
+        5, ge=1, description="fewer residual degrees of freedom (n − p) get a warning: six "
+        "bimonthly bills fitted with two slopes and two balance points fit almost any pair of "
+        "balance points",
+    )
+    caltrack_daily: DailySettings = Field(
+        default_factory=DailySettings, description="CalTRACK daily/billing model"
+    )
+    towt: TowtSettings = Field(default_factory=TowtSettings, description="CalTRACK hourly TOWT")
 
+    def used_by(self, model: str) -> dict[str, Any]:
+        """The settings a result of baseline ``model`` was made with, as JSON: the general
+        ones and the model's own section (plug-ins without one: the general ones only)."""
+        own = model.replace("-", "_")
+        sections = {"caltrack_daily", "towt"}
+        out = self.model_dump(mode="json", exclude=sections)
+        if own in sections:
+            out[own] = getattr(self, own).model_dump(mode="json")
+        return out
 
 
 class SavingsError(ValueError):
@@ -120,6 +152,17 @@ class FitStats:
     autocorrelation: float
     g14_pass: bool
 
+    @property
+    def residual_dof(self) -> int:
+        """n − p."""
+        return self.n - self.n_params
+
+    @property
+    def n_effective(self) -> float:
+        """n′ = n·(1 − ρ)/(1 + ρ), at least 2 (negative ρ does not add observations)."""
+        rho = max(self.autocorrelation, 0.0)
+        return max(self.n * (1 - rho) / (1 + rho), 2.0)
+
 
 @dataclass
 class ReportingStats:
@@ -138,28 +181,38 @@ class ReportingStats:
 @dataclass
 class SavingsResult:
     """Everything an M&V report needs. ``series``: per reporting observation (time, actual,
-    adjusted_baseline, savings, cumulative_savings [kWh])."""
+    adjusted_baseline, savings, cumulative_savings [kWh]); ``form``: the fitted model's
+    form (e.g. ``hdd_cdd``); ``settings``: what it was made with."""
 
     meter: str
     model: str
     granularity: Granularity
     baseline: FitStats
     reporting: ReportingStats
-    warnings: list[str]
+    warnings: list[DataWarning]
     series: pd.DataFrame
     model_detail: dict[str, Any] = field(default_factory=dict)
+    form: str = ""
+    settings: SavingsSettings = field(default_factory=SavingsSettings)
 
     def to_json(self) -> dict[str, Any]:
-        """The CLI's JSON shape."""
+        """The CLI's JSON shape: the numbers, how they were made (model form, parameters,
+        degrees of freedom, settings) and the warnings."""
         b, r = self.baseline, self.reporting
         return {
             "meter": self.meter,
             "model": self.model,
+            "model_form": self.form,
+            "granularity": self.granularity,
             "baseline": {
                 "cv_rmse_pct": _num(b.cv_rmse_pct),
                 "nmbe_pct": _num(b.nmbe_pct),
                 "r2": _num(b.r2),
                 "n": b.n,
+                "n_params": b.n_params,
+                "residual_dof": b.residual_dof,
+                "autocorrelation": _num(b.autocorrelation),
+                "n_effective": _num(b.n_effective),
                 "g14_pass": b.g14_pass,
             },
             "reporting": {
@@ -169,8 +222,11 @@ class SavingsResult:
                 "savings_pct": _num(r.savings_pct),
                 "fsu_pct": _num(r.fsu_pct),
                 "savings_interval_kwh": [_num(v) for v in r.savings_interval_kwh],
+                "confidence": r.confidence,
+                "n": r.n,
             },
-            "warnings": list(self.warnings),
+            "settings": self.settings.used_by(self.model),
+            "warnings": [w.to_dict() for w in self.warnings],
         }
 
 
@@ -184,47 +240,43 @@ def _num(value: float | None) -> float | None:
 @dataclass
 class Inputs:
     """What a baseline model gets: one meter's energy [kWh per interval] with excluded
-    windows removed, its interval, outdoor temperature [degC], periods and site."""
+    windows removed, its interval, outdoor temperature [degC], periods, the site's calendar
+    and the settings."""
 
     load: pd.Series
     interval: pd.Timedelta
     granularity: Granularity
     temperature: pd.Series
-    tz: str
-    country: str | None
+    calendar: SiteCalendar
     baseline: Period
     reporting: Period
     excluded: list[Period]
-    warnings: list[str]
+    settings: SavingsSettings
+
+    @property
+    def tz(self) -> str:
+        return self.calendar.timezone
 
 
 @dataclass
 class Fitted:
     """A baseline model's output: in-sample baseline and reporting observations (columns
-    time, actual, predicted [kWh per observation]) at the model's granularity."""
+    time, actual, predicted [kWh per observation]) at the model's granularity, its
+    parameter count, its form, details and the warnings it raised."""
 
     baseline: pd.DataFrame
     reporting: pd.DataFrame
     n_params: int
     granularity: Granularity
     detail: dict[str, Any]
+    form: str
+    warnings: list[DataWarning] = field(default_factory=list)
 
 
 BaselineModel = Callable[[Inputs], Fitted]
-BASELINE_MODELS: dict[str, BaselineModel] = {}
-"""Registered baseline models by name."""
-
-
-def register_baseline(name: str) -> Callable[[BaselineModel], BaselineModel]:
-    """Decorator: register a baseline model function under ``name``."""
-
-    def deco(fn: BaselineModel) -> BaselineModel:
-        if name in BASELINE_MODELS:
-            raise ValueError(f"baseline model {name!r} is already registered")
-        BASELINE_MODELS[name] = fn
-        return fn
-
-    return deco
+BASELINE_MODELS: Registry[BaselineModel] = Registry("baseline model")
+"""Registered baseline models by name (``@BASELINE_MODELS.register("name")``)."""
+register_baseline = BASELINE_MODELS.register
 
 
 # ---- helpers ----------------------------------------------------------------------------
@@ -252,7 +304,8 @@ def _within(starts: pd.DatetimeIndex, ends: pd.DatetimeIndex, period: Period) ->
     return np.asarray((starts >= period.start) & (ends <= period.end))
 
 
-def _obs_frame(times: Sequence, actual: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
+def obs_frame(times: Sequence, actual: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
+    """The observation frame a baseline model returns: time, actual, predicted [kWh]."""
     return pd.DataFrame(
         {
             "time": pd.DatetimeIndex(times),
@@ -309,9 +362,7 @@ def savings_uncertainty(
     already the variance of a sum of AR(1) errors; on simulated no-change meters with AR(1)
     residuals the interval holds the true zero ~85 % of the time at 90 % nominal for ρ from
     0 to 0.95 (tests/analytics_mv/test_mv_savings.py)."""
-    n = stats.n
-    rho = max(stats.autocorrelation, 0.0)  # negative autocorrelation must not add observations
-    n_eff = max(n * (1 - rho) / (1 + rho), 2.0)
+    n, n_eff = stats.n, stats.n_effective
     t = t_quantile(0.5 + confidence / 2, max(n_eff - stats.n_params, 1.0))
     cv = stats.cv_rmse_pct / 100
     return float(
@@ -334,74 +385,85 @@ def _days_of(start: pd.Timestamp, end: pd.Timestamp, tz: str) -> pd.DatetimeInde
     return days[(noon >= local_start) & (noon < local_end)]
 
 
-def _daily_periods(inp: Inputs) -> pd.DataFrame:
+def _hourly_to_days(inp: Inputs) -> tuple[pd.DataFrame, list[DataWarning]]:
+    """Complete local days of interval data: start, end, usage [kWh], days."""
+    local = inp.load.tz_convert(inp.tz)
+    grouped = local.groupby(local.index.normalize())
+    totals, counts = grouped.sum(), grouped.count()
+    starts = pd.DatetimeIndex(totals.index)
+    ends = starts + pd.DateOffset(days=1)
+    expected = np.asarray((ends - starts) / inp.interval)
+    complete = counts.to_numpy() >= np.round(expected)
+    warnings = []
+    if (~complete).any():
+        incomplete = int((~complete).sum())
+        warnings.append(DataWarning(
+            "savings.incomplete-days",
+            f"{incomplete} local days with incomplete interval data were left out of the "
+            f"daily model",
+            {"days": incomplete},
+        ))
+    frame = pd.DataFrame({"start": starts, "end": ends, "usage": totals.to_numpy(), "days": 1.0})
+    return frame[complete], warnings
+
+
+def _bills(inp: Inputs) -> tuple[pd.DataFrame, list[DataWarning]]:
+    """Billing periods: each reading is a bill running to the next reading."""
+    starts = inp.load.index.tz_convert(inp.tz)
+    if len(starts) < 2:
+        raise SavingsError("billing data: fewer than two bills; the bill ends are unknown")
+    frame = pd.DataFrame(
+        {"start": starts[:-1], "end": starts[1:], "usage": inp.load.to_numpy()[:-1]}
+    )
+    frame["days"] = (frame["end"] - frame["start"]) / pd.Timedelta(days=1)
+    last = DataWarning(
+        "savings.last-bill-left-out",
+        f"billing data: the last bill (from {starts[-1].date()}) was left out because its "
+        f"end date is unknown (a bill ends where the next one starts)",
+        {"start": starts[-1].isoformat()},
+    )
+    return frame, [last]
+
+
+def _daily_periods(inp: Inputs) -> tuple[pd.DataFrame, list[DataWarning]]:
     """Observation periods for CalTRACK: start, end (UTC), usage [kWh], days."""
-    load, tz = inp.load, inp.tz
+    warnings: list[DataWarning] = []
     if inp.granularity == "hourly":
-        local = load.tz_convert(tz)
-        day = local.index.normalize()
-        grouped = local.groupby(day)
-        totals, counts = grouped.sum(), grouped.count()
-        starts = pd.DatetimeIndex(totals.index)
-        ends = starts + pd.DateOffset(days=1)
-        expected = np.asarray((ends - starts) / inp.interval)
-        complete = counts.to_numpy() >= np.round(expected)
-        if (~complete).any():
-            inp.warnings.append(
-                f"{int((~complete).sum())} local days with incomplete interval data were left "
-                f"out of the daily model"
-            )
-        frame = pd.DataFrame(
-            {"start": starts, "end": ends, "usage": totals.to_numpy(), "days": 1.0}
-        )[complete]
+        frame, warnings = _hourly_to_days(inp)
     elif inp.granularity == "daily":
-        starts = (load.index + inp.interval / 2).tz_convert(tz).normalize()
+        starts = (inp.load.index + inp.interval / 2).tz_convert(inp.tz).normalize()
         frame = pd.DataFrame(
-            {"start": starts, "end": starts + pd.DateOffset(days=1), "usage": load.to_numpy(),
-             "days": 1.0}
+            {"start": starts, "end": starts + pd.DateOffset(days=1),
+             "usage": inp.load.to_numpy(), "days": 1.0}
         )
-    else:  # billing: each reading is a bill running to the next reading
-        starts = load.index.tz_convert(tz)
-        if len(starts) < 2:
-            raise SavingsError("billing data: fewer than two bills; the bill ends are unknown")
-        frame = pd.DataFrame(
-            {"start": starts[:-1], "end": starts[1:], "usage": load.to_numpy()[:-1]}
-        )
-        frame["days"] = (frame["end"] - frame["start"]) / pd.Timedelta(days=1)
-        inp.warnings.append(
-            f"billing data: the last bill (from {starts[-1].date()}) was left out because its "
-            f"end date is unknown (a bill ends where the next one starts)"
-        )
+    else:
+        frame, warnings = _bills(inp)
     frame["start"] = pd.DatetimeIndex(frame["start"]).tz_convert("UTC")
     frame["end"] = pd.DatetimeIndex(frame["end"]).tz_convert("UTC")
-    return frame.reset_index(drop=True)
+    return frame.reset_index(drop=True), warnings
 
 
-@register_baseline("caltrack-daily")
-def caltrack_daily(inp: Inputs) -> Fitted:
-    """CalTRACK daily (or billing) HDD/CDD model with balance-point search on degree days
-    computed as mean degree hours (daily means when only daily temperatures are given)."""
-    periods = _daily_periods(inp)
+def _split_periods(
+    inp: Inputs, periods: pd.DataFrame, covered: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, list[DataWarning]]:
+    """Baseline and reporting periods outside excluded windows and with temperature."""
     starts, ends = pd.DatetimeIndex(periods["start"]), pd.DatetimeIndex(periods["end"])
     excluded = _overlaps(starts, ends, inp.excluded)
-    period_days = [_days_of(s, e, inp.tz) for s, e in zip(starts, ends, strict=True)]
-    per_day = day_temperatures(inp.temperature, inp.tz)
-    covered = np.array(
-        [len(days) > 0 and np.mean([d in per_day for d in days]) >= MIN_COVERAGE
-         for days in period_days],
-        dtype=bool,
-    )
+    coverage = inp.settings.caltrack_daily.min_period_coverage
     out: dict[str, pd.DataFrame] = {}
+    warnings = []
     for label, period in (("baseline", inp.baseline), ("reporting", inp.reporting)):
         rows = _within(starts, ends, period) & ~excluded
         missing_temp = rows & ~covered
         if missing_temp.any():
-            inp.warnings.append(
+            warnings.append(DataWarning(
+                "savings.periods-without-temperature",
                 f"{label}: {int(missing_temp.sum())} of {int(rows.sum())} periods have "
-                f"temperature for fewer than {MIN_COVERAGE:.0%} of their days and were left out"
-            )
+                f"temperature for fewer than {coverage:.0%} of their days and were left out",
+                {"period": label, "left_out": int(missing_temp.sum()), "of": int(rows.sum())},
+            ))
         out[label] = periods[rows & covered]
-    base, rep = out["baseline"], out["reporting"]
+    base = out["baseline"]
     if len(base) < 3:
         in_base = _within(starts, ends, inp.baseline) & ~excluded
         raise SavingsError(
@@ -411,6 +473,27 @@ def caltrack_daily(inp: Inputs) -> Fitted:
             f"CalTRACK daily model needs at least 3 (days with missing intervals do not count: "
             f"try --model towt for gappy interval data, or give the baseline's weather)"
         )
+    return base, out["reporting"], warnings
+
+
+@register_baseline("caltrack-daily")
+def caltrack_daily(inp: Inputs) -> Fitted:
+    """CalTRACK daily (or billing) HDD/CDD model with balance-point search on degree days
+    computed as mean degree hours (daily means when only daily temperatures are given)."""
+    settings = inp.settings.caltrack_daily
+    periods, warnings = _daily_periods(inp)
+    period_days = [
+        _days_of(s, e, inp.tz)
+        for s, e in zip(pd.DatetimeIndex(periods["start"]), pd.DatetimeIndex(periods["end"]),
+                        strict=True)
+    ]
+    per_day = day_temperatures(inp.temperature, inp.tz, settings.min_hours_per_day)
+    covered = np.array(
+        [len(days) > 0 and np.mean([d in per_day for d in days]) >= settings.min_period_coverage
+         for days in period_days],
+        dtype=bool,
+    )
+    base, rep, split_warnings = _split_periods(inp, periods, covered)
     days_b = base["days"].to_numpy()
     temps = [np.concatenate([per_day[d] for d in days if d in per_day]) for days in period_days]
     try:
@@ -418,6 +501,7 @@ def caltrack_daily(inp: Inputs) -> Fitted:
             base["usage"].to_numpy() / days_b,
             [temps[i] for i in base.index],
             weights=days_b if inp.granularity == "billing" else None,
+            settings=settings,
         )
     except CaltrackError as exc:
         raise SavingsError(f"baseline {inp.baseline}: {exc}") from None
@@ -430,18 +514,22 @@ def caltrack_daily(inp: Inputs) -> Fitted:
     detail = {"caltrack": model.to_dict(), "degree_days": "mean degree hours",
               "units": "kWh/day, degC"}
     return Fitted(
-        baseline=_obs_frame(base["start"], base["usage"], predict(base)),
-        reporting=_obs_frame(rep["start"], rep["usage"], predict(rep)),
+        baseline=obs_frame(base["start"], base["usage"], predict(base)),
+        reporting=obs_frame(rep["start"], rep["usage"], predict(rep)),
         n_params=model.n_params,
         granularity=granularity,
         detail=detail,
+        form=model.kind,
+        warnings=warnings + split_warnings,
     )
 
 
 # ---- interval models -----------------------------------------------------------------------
 
 
-def _interval_split(inp: Inputs, model: str) -> tuple[pd.Series, pd.Series]:
+def interval_split(inp: Inputs, model: str) -> tuple[pd.Series, pd.Series]:
+    """Baseline and reporting readings of interval data outside excluded windows;
+    SavingsError naming ``model`` for daily or billing data."""
     if inp.granularity != "hourly":
         raise SavingsError(
             f"model {model!r} needs interval data (hourly or finer); this meter's interval is "
@@ -455,58 +543,42 @@ def _interval_split(inp: Inputs, model: str) -> tuple[pd.Series, pd.Series]:
     return base, rep
 
 
-def _drop_unpredicted(rep: pd.Series, predicted: pd.Series, inp: Inputs) -> pd.DataFrame:
+def drop_unpredicted(
+    rep: pd.Series, predicted: pd.Series
+) -> tuple[pd.DataFrame, list[DataWarning]]:
+    """Reporting observations with a prediction, and a warning about those without."""
     ok = predicted.notna().to_numpy()
+    warnings = []
     if (~ok).any():
-        inp.warnings.append(
+        warnings.append(DataWarning(
+            "savings.intervals-without-temperature",
             f"reporting: {int((~ok).sum())} of {len(ok)} intervals "
             f"({rep[~ok].sum():.1f} kWh) have no temperature within 3 h and were left out of "
-            f"both actual and adjusted baseline"
-        )
-    return _obs_frame(rep.index[ok], rep.to_numpy()[ok], predicted.to_numpy()[ok])
+            f"both actual and adjusted baseline",
+            {"intervals": int((~ok).sum()), "of": len(ok), "kwh": float(rep[~ok].sum())},
+        ))
+    return obs_frame(rep.index[ok], rep.to_numpy()[ok], predicted.to_numpy()[ok]), warnings
 
 
 @register_baseline("towt")
 def towt(inp: Inputs) -> Fitted:
     """CalTRACK hourly time-of-week-and-temperature model."""
-    base, rep = _interval_split(inp, "towt")
+    base, rep = interval_split(inp, "towt")
     try:
-        model = fit_towt(base, inp.temperature, inp.tz)
+        model = fit_towt(base, inp.temperature, inp.tz, inp.settings.towt)
     except TowtError as exc:
         raise SavingsError(f"baseline {inp.baseline}: {exc}") from None
     fitted = model.predict(base.index, inp.temperature)
     ok = fitted.notna().to_numpy()
+    reporting, warnings = drop_unpredicted(rep, model.predict(rep.index, inp.temperature))
     return Fitted(
-        baseline=_obs_frame(base.index[ok], base.to_numpy()[ok], fitted.to_numpy()[ok]),
-        reporting=_drop_unpredicted(rep, model.predict(rep.index, inp.temperature), inp),
+        baseline=obs_frame(base.index[ok], base.to_numpy()[ok], fitted.to_numpy()[ok]),
+        reporting=reporting,
         n_params=model.n_params,
         granularity="hourly",
         detail={"towt": {"segmentation": model.segmentation, "n_obs": model.n_obs}},
-    )
-
-
-@register_baseline("prophet")
-def prophet(inp: Inputs) -> Fitted:
-    """The forecasting package's Prophet model with a flat trend, fitted on the baseline."""
-    from wattlens.forecasting.features import ForecastInputError, Site
-    from wattlens.forecasting.models import fit_model
-
-    base, rep = _interval_split(inp, "prophet")
-    weather = inp.temperature.rename("temperature").to_frame()
-    site = Site(timezone=inp.tz, country=inp.country)
-    try:
-        model = fit_model("prophet-flat", base.rename("baseline"), weather, site)
-    except ForecastInputError as exc:
-        raise SavingsError(f"baseline {inp.baseline}: {exc}") from None
-    fitted = model.predict(base.index, weather)["yhat"].to_numpy()
-    predicted = model.predict(rep.index, weather)["yhat"].to_numpy()
-    n_params = int(np.shape(model.m.params["beta"])[-1]) + 2  # type: ignore[attr-defined]
-    return Fitted(
-        baseline=_obs_frame(base.index, base.to_numpy(), fitted),
-        reporting=_obs_frame(rep.index, rep.to_numpy(), predicted),
-        n_params=n_params,
-        granularity="hourly",
-        detail={"prophet": {"version": model.version}},
+        form=f"caltrack-towt ({model.segmentation})",
+        warnings=warnings,
     )
 
 
@@ -528,14 +600,19 @@ def _meter_series(readings: pd.DataFrame, meter: str) -> pd.Series:
     return series
 
 
-def _coverage_warnings(inp: Inputs) -> None:
+def _coverage_warnings(inp: Inputs) -> list[DataWarning]:
     """CalTRACK data sufficiency, as warnings with numbers."""
-    base = inp.baseline
-    if base.days < CALTRACK_BASELINE_DAYS - 0.5:
-        inp.warnings.append(
-            f"baseline covers {base.days:.0f} days; CalTRACK requires {CALTRACK_BASELINE_DAYS} "
-            f"(12 months) so that every season is in the model"
-        )
+    base, settings = inp.baseline, inp.settings
+    need = settings.min_coverage
+    warnings = []
+    if base.days < settings.caltrack_baseline_days - 0.5:
+        warnings.append(DataWarning(
+            "savings.short-baseline",
+            f"baseline covers {base.days:.0f} days; CalTRACK requires "
+            f"{settings.caltrack_baseline_days:.0f} (12 months) so that every season is in "
+            f"the model",
+            {"days": base.days, "required": settings.caltrack_baseline_days},
+        ))
     for label, period in (("baseline", base), ("reporting", inp.reporting)):
         times = inp.load.index
         rows = _within(times, times + inp.interval, period)
@@ -548,47 +625,36 @@ def _coverage_warnings(inp: Inputs) -> None:
             share = inp.interval * int(rows.sum()) / (period.end - period.start)
         else:
             share = days_with_data / max(period.days - excluded_days, 1)
-        if share < MIN_COVERAGE:
-            inp.warnings.append(
+        if share < need:
+            warnings.append(DataWarning(
+                "savings.data-coverage",
                 f"{label}: data on {min(share, 1):.0%} of days ({days_with_data} of "
-                f"{period.days - excluded_days:.0f}); CalTRACK requires {MIN_COVERAGE:.0%}"
-            )
+                f"{period.days - excluded_days:.0f}); CalTRACK requires {need:.0%}",
+                {"period": label, "share": float(share), "required": need},
+            ))
         temp = inp.temperature[
             (inp.temperature.index >= period.start) & (inp.temperature.index < period.end)
         ].dropna()
         temp_hours = len(temp.index.floor("h").unique())
         temp_share = temp_hours / max(period.days * 24, 1)
-        if temp_share < MIN_COVERAGE:
-            inp.warnings.append(
+        if temp_share < need:
+            warnings.append(DataWarning(
+                "savings.temperature-coverage",
                 f"{label}: temperature on {temp_share:.0%} of hours ({temp_hours} of "
-                f"{period.days * 24:.0f}); CalTRACK requires {MIN_COVERAGE:.0%}"
-            )
+                f"{period.days * 24:.0f}); CalTRACK requires {need:.0%}",
+                {"period": label, "share": float(temp_share), "required": need},
+            ))
+    return warnings
 
 
-def estimate_savings(
-    readings: pd.DataFrame,
-    weather: pd.DataFrame,
-    meter: str,
+def _periods(
     baseline: tuple[Any, Any],
     reporting: tuple[Any, Any],
-    blackout: tuple[Any, Any] | None = None,
-    model: str = "auto",
-    confidence: float = 0.9,
-    tz: str = "UTC",
-    country: str | None = None,
-    exclude: Sequence[tuple[Any, Any]] = (),
-) -> SavingsResult:
-    """Avoided energy of ``meter`` over ``reporting`` against a baseline fitted on
-    ``baseline``.
-
-    ``readings``: readings frame (energy [kWh per interval]); ``weather``: wide frame on a UTC
-    index with ``temperature`` [degC]; periods are (start, end) with ``end`` exclusive,
-    naive values local to ``tz``; ``exclude``: non-routine windows left out of both periods;
-    ``model``: a registered baseline model or ``auto`` (towt for interval data,
-    caltrack-daily for daily and billing data).
-    """
-    if not 0 < confidence < 1:
-        raise SavingsError(f"confidence {confidence} must be between 0 and 1, e.g. 0.9")
+    blackout: tuple[Any, Any] | None,
+    exclude: Sequence[tuple[Any, Any]],
+    tz: str,
+) -> tuple[Period, Period, list[Period]]:
+    """Baseline, reporting and excluded windows (non-routine ones, then the blackout)."""
     base_p = parse_period(*baseline, tz=tz, name="baseline")
     rep_p = parse_period(*reporting, tz=tz, name="reporting")
     if rep_p.start < base_p.end:
@@ -599,6 +665,11 @@ def estimate_savings(
     excluded = [parse_period(*w, tz=tz, name="excluded window") for w in exclude]
     if blackout is not None:
         excluded.append(parse_period(*blackout, tz=tz, name="blackout"))
+    return base_p, rep_p, excluded
+
+
+def _temperature(weather: pd.DataFrame) -> pd.Series:
+    """Outdoor temperature [degC] of the weather frame; SavingsError when it has none."""
     if "temperature" not in weather.columns:
         raise SavingsError(
             f"weather has no 'temperature' column (columns: {list(weather.columns)}); give "
@@ -606,25 +677,25 @@ def estimate_savings(
         )
     if not isinstance(weather.index, pd.DatetimeIndex) or weather.index.tz is None:
         raise SavingsError("weather: expected a frame indexed by tz-aware (UTC) times")
-    temperature = weather["temperature"].dropna().astype(float)
-    load = _meter_series(readings, meter)
-    steps = np.diff(load.index.asi8)
-    if len(steps) == 0:
-        raise SavingsError(f"meter {meter!r}: a single reading; nothing to model")
-    interval = pd.Timedelta(int(np.median(steps)))
-    inp = Inputs(
-        load=load,
-        interval=interval,
-        granularity=infer_granularity(interval),
-        temperature=temperature,
-        tz=tz,
-        country=country,
-        baseline=base_p,
-        reporting=rep_p,
-        excluded=excluded,
-        warnings=[],
-    )
-    for label, period in (("baseline", base_p), ("reporting", rep_p)):
+    return weather["temperature"].dropna().astype(float)
+
+
+def _calendar(tz: str, country: str | None) -> SiteCalendar:
+    """The site's calendar; SavingsError naming the bad timezone or country."""
+    try:
+        return SiteCalendar(timezone=tz, country=country)
+    except ValidationError as exc:
+        raise SavingsError(
+            f"site calendar (tz={tz!r}, country={country!r}): "
+            f"{exc.errors()[0]['msg']}"
+        ) from None
+
+
+def _check_sufficient(inp: Inputs, meter: str) -> None:
+    """SavingsError when a period has no readings or no temperature, or the baseline has
+    fewer than ``min_baseline_days`` of readings."""
+    load, temperature, interval = inp.load, inp.temperature, inp.interval
+    for label, period in (("baseline", inp.baseline), ("reporting", inp.reporting)):
         inside = _within(load.index, load.index + interval, period)
         if not inside.any():
             raise SavingsError(
@@ -638,41 +709,108 @@ def estimate_savings(
                 f"{label} {period}: no temperature readings in it; the weather runs "
                 f"{_span(temperature)} — give weather covering both periods"
             )
-    base_inside = load[_within(load.index, load.index + interval, base_p)]
+    base_inside = load[_within(load.index, load.index + interval, inp.baseline)]
     base_days = len(base_inside) * interval / pd.Timedelta(days=1)
-    if base_days < MIN_BASELINE_DAYS:
+    minimum = inp.settings.min_baseline_days
+    if base_days < minimum:
         raise SavingsError(
-            f"baseline {base_p}: only {base_days:.1f} days of readings; at least "
-            f"{MIN_BASELINE_DAYS} are needed to fit a baseline (CalTRACK asks for 365)"
+            f"baseline {inp.baseline}: only {base_days:.1f} days of readings; at least "
+            f"{minimum:g} are needed to fit a baseline (CalTRACK asks for 365)"
         )
-    _coverage_warnings(inp)
+
+
+def _inputs(
+    readings: pd.DataFrame,
+    weather: pd.DataFrame,
+    meter: str,
+    periods: tuple[Period, Period, list[Period]],
+    calendar: SiteCalendar,
+    settings: SavingsSettings,
+) -> Inputs:
+    """The meter's data, checked for sufficiency, as a baseline model gets it."""
+    temperature = _temperature(weather)
+    load = _meter_series(readings, meter)
+    try:
+        interval = infer_interval(load.index)
+    except IntervalError:
+        raise SavingsError(f"meter {meter!r}: a single reading; nothing to model") from None
+    base_p, rep_p, excluded = periods
+    inp = Inputs(
+        load=load,
+        interval=interval,
+        granularity=infer_granularity(interval),
+        temperature=temperature,
+        calendar=calendar,
+        baseline=base_p,
+        reporting=rep_p,
+        excluded=excluded,
+        settings=settings,
+    )
+    _check_sufficient(inp, meter)
+    return inp
+
+
+def _model_name(model: str, granularity: Granularity) -> str:
+    """The registered model ``model`` names (``auto``: towt for interval data, else
+    caltrack-daily)."""
     name = model
     if model == "auto":
-        name = "towt" if inp.granularity == "hourly" else "caltrack-daily"
+        name = "towt" if granularity == "hourly" else "caltrack-daily"
     if name not in BASELINE_MODELS:
         raise SavingsError(
-            f"unknown model {model!r}; choose auto or one of {sorted(BASELINE_MODELS)}"
+            f"unknown model {model!r}; choose auto or one of {sorted(BASELINE_MODELS.names())}"
+            f" (models of other packages register when imported: wattlens.forecasting.mv adds "
+            f"prophet)"
         )
-    fitted = BASELINE_MODELS[name](inp)
-    if fitted.reporting.empty:
-        raise SavingsError(
-            f"reporting {rep_p}: no observations left after exclusions and temperature checks"
-        )
-    stats = fit_statistics(fitted.baseline, fitted.n_params, fitted.granularity)
+    return name
+
+
+def _fit_warnings(stats: FitStats, granularity: Granularity, min_dof: int
+                  ) -> list[DataWarning]:
+    """Warnings about the baseline fit: G14 failed, too few residual degrees of freedom."""
+    warnings = []
     if not stats.g14_pass:
-        cv_max, nmbe_max = G14_LIMITS[fitted.granularity]
-        inp.warnings.append(
-            f"baseline model fails ASHRAE Guideline 14 ({fitted.granularity}): CV(RMSE) "
+        cv_max, nmbe_max = G14_LIMITS[granularity]
+        warnings.append(DataWarning(
+            "savings.g14-fail",
+            f"baseline model fails ASHRAE Guideline 14 ({granularity}): CV(RMSE) "
             f"{stats.cv_rmse_pct:.1f} % (limit {cv_max:.0f} %), NMBE {stats.nmbe_pct:.2f} % "
-            f"(limit ±{nmbe_max:.0f} %)"
-        )
-    if stats.n - stats.n_params < MIN_RESIDUAL_DOF:
-        inp.warnings.append(
+            f"(limit ±{nmbe_max:.0f} %)",
+            {"cv_rmse_pct": stats.cv_rmse_pct, "nmbe_pct": stats.nmbe_pct,
+             "cv_rmse_limit_pct": cv_max, "nmbe_limit_pct": nmbe_max},
+        ))
+    if stats.residual_dof < min_dof:
+        warnings.append(DataWarning(
+            "savings.few-residual-dof",
             f"baseline: {stats.n} observations for a {stats.n_params}-parameter model leave "
-            f"{stats.n - stats.n_params} residual degrees of freedom (want >= "
-            f"{MIN_RESIDUAL_DOF}); its parameters, balance points above all, are weakly "
-            f"determined — monthly bills or daily data pin them down better"
-        )
+            f"{stats.residual_dof} residual degrees of freedom (want >= {min_dof}); its "
+            f"parameters, balance points above all, are weakly determined — monthly bills or "
+            f"daily data pin them down better",
+            {"n": stats.n, "n_params": stats.n_params, "residual_dof": stats.residual_dof},
+        ))
+    return warnings
+
+
+def _excluded_warnings(inp: Inputs) -> list[DataWarning]:
+    """How much energy the blackout and non-routine windows left out."""
+    load = inp.load
+    if not inp.excluded:
+        return []
+    excluded_kwh = float(load[_overlaps(load.index, load.index + inp.interval, inp.excluded)].sum())
+    if not excluded_kwh:
+        return []
+    return [DataWarning(
+        "savings.excluded-energy",
+        f"{excluded_kwh:.1f} kWh in {len(inp.excluded)} blackout/non-routine window(s) left "
+        f"out of baseline and reporting",
+        {"kwh": excluded_kwh, "windows": len(inp.excluded)},
+    )]
+
+
+def _reporting(fitted: Fitted, stats: FitStats, confidence: float
+               ) -> tuple[ReportingStats, pd.DataFrame]:
+    """Avoided energy over the reporting period, its interval, and the per-observation
+    series."""
     rep = fitted.reporting
     actual = float(rep["actual"].sum())
     adjusted = float(rep["predicted"].sum())
@@ -681,32 +819,74 @@ def estimate_savings(
     series = rep.rename(columns={"predicted": "adjusted_baseline"})
     series["savings"] = series["adjusted_baseline"] - series["actual"]
     series["cumulative_savings"] = series["savings"].cumsum()
-    excluded_kwh = float(
-        load[_overlaps(load.index, load.index + interval, excluded)].sum()
-    ) if excluded else 0.0
-    if excluded_kwh:
-        inp.warnings.append(
-            f"{excluded_kwh:.1f} kWh in {len(excluded)} blackout/non-routine window(s) left "
-            f"out of baseline and reporting"
+    stats_rep = ReportingStats(
+        actual_kwh=actual,
+        adjusted_baseline_kwh=adjusted,
+        savings_kwh=savings,
+        savings_pct=savings / adjusted * 100 if adjusted else float("nan"),
+        fsu_pct=abs(delta / savings) * 100 if savings else None,
+        savings_interval_kwh=(savings - delta, savings + delta),
+        confidence=confidence,
+        n=len(rep),
+    )
+    return stats_rep, series
+
+
+def estimate_savings(
+    readings: pd.DataFrame,
+    weather: pd.DataFrame,
+    meter: str,
+    baseline: tuple[Any, Any],
+    reporting: tuple[Any, Any],
+    blackout: tuple[Any, Any] | None = None,
+    model: str = "auto",
+    confidence: float | None = None,
+    tz: str = "UTC",
+    country: str | None = None,
+    exclude: Sequence[tuple[Any, Any]] = (),
+    settings: SavingsSettings | None = None,
+) -> SavingsResult:
+    """Avoided energy of ``meter`` over ``reporting`` against a baseline fitted on
+    ``baseline``.
+
+    ``readings``: readings frame (energy [kWh per interval]); ``weather``: wide frame on a UTC
+    index with ``temperature`` [degC]; periods are (start, end) with ``end`` exclusive,
+    naive values local to ``tz``; ``exclude``: non-routine windows left out of both periods;
+    ``model``: a registered baseline model or ``auto`` (towt for interval data,
+    caltrack-daily for daily and billing data); ``confidence`` of the savings interval
+    (default ``settings.confidence``); ``settings``: the tunables (default: CalTRACK's).
+    """
+    settings = settings or SavingsSettings()
+    confidence = settings.confidence if confidence is None else confidence
+    if not 0 < confidence < 1:
+        raise SavingsError(f"confidence {confidence} must be between 0 and 1, e.g. 0.9")
+    calendar = _calendar(tz, country)
+    periods = _periods(baseline, reporting, blackout, exclude, tz)
+    inp = _inputs(readings, weather, meter, periods, calendar, settings)
+    warnings = _coverage_warnings(inp)
+    name = _model_name(model, inp.granularity)
+    fitted = BASELINE_MODELS[name](inp)
+    if fitted.reporting.empty:
+        raise SavingsError(
+            f"reporting {inp.reporting}: no observations left after exclusions and temperature "
+            f"checks"
         )
+    stats = fit_statistics(fitted.baseline, fitted.n_params, fitted.granularity)
+    warnings += fitted.warnings
+    warnings += _fit_warnings(stats, fitted.granularity, settings.min_residual_dof)
+    warnings += _excluded_warnings(inp)
+    reporting_stats, series = _reporting(fitted, stats, confidence)
     return SavingsResult(
         meter=meter,
         model=name,
         granularity=fitted.granularity,
         baseline=stats,
-        reporting=ReportingStats(
-            actual_kwh=actual,
-            adjusted_baseline_kwh=adjusted,
-            savings_kwh=savings,
-            savings_pct=savings / adjusted * 100 if adjusted else float("nan"),
-            fsu_pct=abs(delta / savings) * 100 if savings else None,
-            savings_interval_kwh=(savings - delta, savings + delta),
-            confidence=confidence,
-            n=len(rep),
-        ),
-        warnings=inp.warnings,
+        reporting=reporting_stats,
+        warnings=warnings,
         series=series,
         model_detail=fitted.detail,
+        form=fitted.form,
+        settings=settings,
     )
 
 
@@ -759,8 +939,7 @@ def _daily_mean(readings: pd.DataFrame, meters: list[str], tz: str) -> pd.Series
     columns = []
     for meter in meters:
         series = _meter_series(readings, meter)
-        steps = np.diff(series.index.asi8)
-        interval = pd.Timedelta(int(np.median(steps))) if len(steps) else pd.Timedelta("1D")
+        interval = infer_interval(series.index, default=pd.Timedelta("1D"))
         local = series.tz_convert(tz)
         grouped = local.groupby(local.index.normalize())
         per_day = pd.Timedelta(days=1) / interval

@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from wattlens.core.calendar import SiteCalendar
 from wattlens.forecasting.backtest import BacktestSpec, backtest_meter, summarise
-from wattlens.forecasting.features import Site
 from wattlens.forecasting.models import fit_model
 from wattlens.forecasting.runner import MeterFailure, dask_client, run_per_meter
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "cambridge"
-SITE = Site("Europe/London", "GB-ENG")
+SITE = SiteCalendar(timezone="Europe/London", country="GB-ENG")
 MODELS = ["persistence-day", "persistence-week", "persistence-ensemble", "towt", "prophet"]
 
 

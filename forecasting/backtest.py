@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from wattlens.forecasting.features import ForecastInputError, Site, check_series, infer_interval
+from wattlens.core.calendar import SiteCalendar
+from wattlens.core.intervals import IntervalError, infer_interval
+from wattlens.forecasting.features import ForecastInputError, check_series
 from wattlens.forecasting.models import INTERVAL_WIDTH, ForecastModel, fit_model
 from wattlens.store.schema import ContractError
 
@@ -122,7 +124,7 @@ def backtest_meter(
     meter: str,
     load: pd.Series,
     weather: pd.DataFrame | None,
-    site: Site,
+    site: SiteCalendar,
     spec: BacktestSpec,
 ) -> MeterBacktest:
     """Rolling-origin backtest of one meter. Origins where the model cannot be fitted or
@@ -142,7 +144,7 @@ def backtest_meter(
         start, end = start or d_start, end or d_end
     try:
         interval = infer_interval(load.index)
-    except ForecastInputError as exc:
+    except IntervalError as exc:
         result.error = f"{meter}: {exc}"
         return result
     horizon = pd.Timedelta(hours=spec.horizon_hours)

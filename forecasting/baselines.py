@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from wattlens.forecasting.features import ForecastInputError, Site, check_series
+from wattlens.core.calendar import SiteCalendar
+from wattlens.forecasting.features import ForecastInputError, check_series
 from wattlens.forecasting.models import (
     INTERVAL_WIDTH,
     ForecastModel,
@@ -46,8 +47,15 @@ class _Persistence(ForecastModel):
         self.quantiles = quantiles
         self.tail = tail
 
+    @property
+    def n_params(self) -> int:
+        """None: the point forecast is the actuals themselves."""
+        return 0
+
     @classmethod
-    def fit(cls, history: pd.Series, weather: pd.DataFrame | None, site: Site) -> _Persistence:
+    def fit(
+        cls, history: pd.Series, weather: pd.DataFrame | None, site: SiteCalendar
+    ) -> _Persistence:
         history = check_series(history, "history")
         in_sample = cls._forecast(history, history.index, site.timezone, cutoff=None)
         err = (history - in_sample).dropna()

@@ -13,14 +13,17 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from wattlens.config import Config
-from wattlens.forecasting.features import ForecastInputError, Site, infer_interval, load_series
+from wattlens.core.calendar import SiteCalendar
+from wattlens.core.intervals import infer_interval
+from wattlens.core.meters import MeterInfo
+from wattlens.forecasting.features import ForecastInputError, load_series
 from wattlens.forecasting.models import fit_model, get_model, model_from_json, model_to_json
 from wattlens.forecasting.runner import MeterFailure, run_per_meter
 from wattlens.store.base import Store
@@ -55,15 +58,6 @@ class Issued:
     fitted_at: str
 
 
-def site_of(config: Config, meter: str) -> tuple[Site, str | None]:
-    """The meter's :class:`Site` and weather meter from the config (UTC, none if unknown)."""
-    site = config.site_of(meter)
-    if site is None:
-        return Site(), None
-    closures = tuple(site.closures)
-    return Site(site.timezone, site.country, closures), site.weather_meter
-
-
 def model_path(data_dir: Path, meter: str, model: str) -> Path:
     """Where the fitted model of ``meter`` is saved."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", meter)
@@ -89,14 +83,14 @@ def issue_one(
     meter: str,
     load: pd.Series,
     weather: pd.DataFrame | None,
-    site: Site,
+    site: SiteCalendar,
     saved: tuple[str, str] | None,
     spec: RunSpec,
 ) -> Issued:
     """Fit (or reuse) and predict one meter; raises :class:`ForecastInputError` on bad data."""
     if load.empty:
         raise ForecastInputError(f"{meter}: no readings before {spec.issued_at.isoformat()}")
-    interval = infer_interval(load.index) if len(load) > 1 else pd.Timedelta("1h")
+    interval = infer_interval(load.index, default=pd.Timedelta("1h"))
     if saved is not None:
         model = model_from_json(saved[0])
         new_json, fitted_at = None, saved[1]
@@ -116,25 +110,32 @@ def issue_one(
 
 
 def run_forecasts(
-    config: Config, store: Store, spec: RunSpec, client: Any, meters: list[str] | None = None
+    infos: Mapping[str, MeterInfo],
+    data_dir: Path,
+    store: Store,
+    spec: RunSpec,
+    client: Any,
+    meters: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Issue ``spec`` for every energy meter (or ``meters``) on the dask ``client``; write
-    forecasts and statuses to ``store`` and fitted models to ``config.data_dir``. Returns a
-    status per meter (``issued`` with rows, or ``failed`` with the reason)."""
+    forecasts and statuses to ``store`` and fitted models under ``data_dir``. ``infos``
+    gives each meter's calendar and weather meter (a meter not in it: UTC, no weather).
+    Returns a status per meter (``issued`` with rows, or ``failed`` with the reason)."""
     issued_at = spec.issued_at
     start = issued_at - pd.Timedelta(days=spec.history_days)
     end = issued_at + pd.Timedelta(hours=spec.horizon_hours)
     weather_cache: dict[str | None, pd.DataFrame | None] = {None: None}
     tasks: dict[str, tuple[Any, ...]] = {}
     for meter in meters or store.meters("energy"):
-        site, weather_meter = site_of(config, meter)
+        info = infos.get(meter, MeterInfo(id=meter))
+        site, weather_meter = info.calendar, info.weather_meter
         if weather_meter not in weather_cache:
             raw = store.read_readings([weather_meter], None, start - pd.Timedelta(days=2), end)
             weather_cache[weather_meter] = readings_to_weather(raw) if len(raw) else None
         readings = store.read_readings([meter], "energy", start, issued_at)
         load = load_series(readings, meter) if len(readings) else pd.Series(
             [], index=pd.DatetimeIndex([], tz="UTC"), dtype=float)
-        saved = load_saved(model_path(config.data_dir, meter, spec.model), spec)
+        saved = load_saved(model_path(data_dir, meter, spec.model), spec)
         tasks[meter] = (load, weather_cache[weather_meter], site, saved, spec)
     results = run_per_meter(issue_one, tasks, client=client, description=f"issue {spec.model}")
     statuses: dict[str, dict[str, Any]] = {}
@@ -145,7 +146,7 @@ def run_forecasts(
         else:
             frames.append(result.forecasts)
             if result.model_json is not None:
-                path = model_path(config.data_dir, meter, spec.model)
+                path = model_path(data_dir, meter, spec.model)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps({"fitted_at": result.fitted_at,
                                             "model": result.model_json}), encoding="utf-8")

@@ -2,8 +2,8 @@
 
 A model is fitted on the history of one meter (energy [kWh per interval] on a UTC index,
 missing readings absent), the site's weather (wide frame on a UTC index, ``temperature``
-[degC]) and :class:`~wattlens.forecasting.features.Site`; it then predicts any UTC times given the
-weather there and the actuals known at issue time. Models register by name::
+[degC]) and the site's :class:`~wattlens.core.calendar.SiteCalendar`; it then predicts any UTC
+times given the weather there and the actuals known at issue time. Models register by name::
 
     @register_model("persistence-day")
     class PersistenceDay(ForecastModel): ...
@@ -21,7 +21,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from wattlens.forecasting.features import ForecastInputError, Site, check_series
+from wattlens.core.base import Registry
+from wattlens.core.calendar import SiteCalendar
+from wattlens.forecasting.features import ForecastInputError, check_series
 
 INTERVAL_WIDTH = 0.8
 """Nominal coverage of ``yhat_lower`` .. ``yhat_upper`` (the 10 % and 90 % quantiles)."""
@@ -29,7 +31,7 @@ INTERVAL_WIDTH = 0.8
 MIN_HISTORY = pd.Timedelta(days=14)
 """Shortest history a model is fitted on."""
 
-MODELS: dict[str, type[ForecastModel]] = {}
+MODELS: Registry[type[ForecastModel]] = Registry("forecast model")
 """Registered models by name (the only module-level mutable state: a registry)."""
 
 
@@ -41,7 +43,9 @@ class ForecastModel(ABC):
 
     @classmethod
     @abstractmethod
-    def fit(cls, history: pd.Series, weather: pd.DataFrame | None, site: Site) -> ForecastModel:
+    def fit(
+        cls, history: pd.Series, weather: pd.DataFrame | None, site: SiteCalendar
+    ) -> ForecastModel:
         """Fit on ``history`` (energy [kWh per interval], UTC index) and ``weather``."""
 
     @abstractmethod
@@ -66,15 +70,19 @@ class ForecastModel(ABC):
     def from_state(cls, state: dict[str, Any]) -> ForecastModel:
         """Rebuild a fitted model from :meth:`state`."""
 
+    @property
+    @abstractmethod
+    def n_params(self) -> int:
+        """Parameters fitted to the history (degrees of freedom used), for fit statistics."""
+
 
 def register_model(name: str) -> Callable[[type[ForecastModel]], type[ForecastModel]]:
-    """Class decorator: register a :class:`ForecastModel` under ``name``."""
+    """Class decorator: register a :class:`ForecastModel` under ``name`` (its ``name``)."""
+    add = MODELS.register(name)
 
     def deco(cls: type[ForecastModel]) -> type[ForecastModel]:
-        if name in MODELS and MODELS[name] is not cls:
-            raise ValueError(f"model name {name!r} is already registered by {MODELS[name]}")
+        add(cls)
         cls.name = name
-        MODELS[name] = cls
         return cls
 
     return deco
@@ -85,14 +93,14 @@ def get_model(name: str) -> type[ForecastModel]:
     _load_builtin()
     try:
         return MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
 
 
 def model_names() -> list[str]:
     """Names of all registered models."""
     _load_builtin()
-    return sorted(MODELS)
+    return sorted(MODELS.names())
 
 
 def _load_builtin() -> None:
@@ -126,7 +134,7 @@ def check_history(history: pd.Series, name: str = "history") -> pd.Series:
 
 
 def fit_model(
-    name: str, history: pd.Series, weather: pd.DataFrame | None, site: Site
+    name: str, history: pd.Series, weather: pd.DataFrame | None, site: SiteCalendar
 ) -> ForecastModel:
     """Validate ``history`` and fit the registered model ``name``."""
     cls = get_model(name)

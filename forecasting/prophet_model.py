@@ -8,7 +8,8 @@ The model (all in site-local wall-clock time, which is where occupancy lives):
   bridge-day effects;
 - regressors: a working-day level, heating and cooling degree terms
   ``max(Th − T, 0)``, ``max(T − Tc, 0)`` [degC] on the 24-hour trailing mean temperature,
-  with balance points chosen from the data (:func:`wattlens.forecasting.features.balance_points`),
+  with balance points chosen from the data
+  (:func:`wattlens.analytics.caltrack.degree_days.balance_points`),
   each also interacted with the working-day flag;
 - a recent-level correction learnt at fit time: the mean residual of the 24 hours before
   issue, the residual of the last hour before issue and the residuals at the same time 1, 2,
@@ -36,16 +37,14 @@ from prophet import Prophet
 from prophet.models import CmdStanPyBackend
 from prophet.serialize import model_from_json, model_to_json
 
-from wattlens.forecasting.features import (
-    ForecastInputError,
-    Site,
+from wattlens.analytics.caltrack.degree_days import (
     balance_points,
-    check_series,
-    day_kind,
-    infer_interval,
-    local_dates,
-    temperature_at,
+    cooling_degrees,
+    heating_degrees,
 )
+from wattlens.core.calendar import SiteCalendar, local_dates
+from wattlens.core.intervals import infer_interval
+from wattlens.forecasting.features import ForecastInputError, check_series, temperature_at
 from wattlens.forecasting.models import (
     INTERVAL_WIDTH,
     ForecastModel,
@@ -126,13 +125,15 @@ class ProphetModel(ForecastModel):
     growth: ClassVar[str] = "linear"
     """Prophet's trend: linear with changepoints, for forecasting."""
 
-    def __init__(self, m: Prophet, site: Site, params: dict[str, Any]) -> None:
+    def __init__(self, m: Prophet, site: SiteCalendar, params: dict[str, Any]) -> None:
         self.m = m
         self.site = site
         self.params = params
 
     @classmethod
-    def fit(cls, history: pd.Series, weather: pd.DataFrame | None, site: Site) -> ProphetModel:
+    def fit(
+        cls, history: pd.Series, weather: pd.DataFrame | None, site: SiteCalendar
+    ) -> ProphetModel:
         history = check_series(history, "history")
         interval = infer_interval(history.index)
         use_weather = weather is not None and "temperature" in weather.columns
@@ -143,11 +144,11 @@ class ProphetModel(ForecastModel):
             temp = _smoothed_temperature_safe(weather, history.index)
             history = history[np.isfinite(temp)]
             temp = temp[np.isfinite(temp)]
-            kinds = day_kind(history.index, site)
-            dates = local_dates(history.index, site.timezone)
+            kinds = site.days(history.index)
             daily = pd.DataFrame(
-                {"y": history.to_numpy(), "t": temp, "w": kinds["working"].to_numpy()},
-                index=dates,
+                {"y": history.to_numpy(), "t": temp,
+                 "w": kinds["working"].to_numpy(dtype=float)},
+                index=pd.DatetimeIndex(kinds["day"]),
             ).groupby(level=0).mean()
             th, tc = balance_points(daily["y"], daily["t"], daily["w"])
         if len(history) < 2:
@@ -172,6 +173,12 @@ class ProphetModel(ForecastModel):
         params["quantiles"] = [float(q) for q in np.quantile(err, _Q)]
         params["use_weather"] = bool(use_weather)
         return model
+
+    @property
+    def n_params(self) -> int:
+        """Regression coefficients (seasonalities, holidays, regressors) plus the trend's
+        level and slope."""
+        return int(np.shape(self.m.params["beta"])[-1]) + 2
 
     def _raw(self, design: pd.DataFrame) -> np.ndarray:
         """Prophet's point prediction [kWh per interval], before the level correction."""
@@ -221,22 +228,22 @@ class ProphetModel(ForecastModel):
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ProphetModel:
-        return cls(model_from_json(state["prophet"]), Site.from_json(state["site"]),
+        return cls(model_from_json(state["prophet"]), SiteCalendar.from_json(state["site"]),
                    state["params"])
 
 
 def _design(
     times: pd.DatetimeIndex,
-    site: Site,
+    site: SiteCalendar,
     params: dict[str, Any],
     weather: pd.DataFrame | None = None,
     temp: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Prophet's input frame: ds, calendar flags and degree terms, on the smoothed
     temperature ``temp`` at ``times`` when given, else on the one from ``weather``."""
-    kinds = day_kind(times, site)
+    kinds = site.days(times)
     out = pd.DataFrame({"ds": _ds(times, site.timezone)})
-    working = kinds["working"].to_numpy()
+    working = kinds["working"].to_numpy(dtype=float)
     out["working"] = working
     out["nonworking"] = 1.0 - working
     out["is_working"] = working.astype(bool)
@@ -249,15 +256,15 @@ def _design(
     if temp is None:
         temp = _smoothed_temperature(weather, times)
     if th is not None:
-        out["hdd"] = np.maximum(th - temp, 0.0)
+        out["hdd"] = heating_degrees(temp, th)
         out["hdd_w"] = out["hdd"] * working
     if tc is not None:
-        out["cdd"] = np.maximum(temp - tc, 0.0)
+        out["cdd"] = cooling_degrees(temp, tc)
         out["cdd_w"] = out["cdd"] * working
     return out
 
 
-def _holidays(design: pd.DataFrame, site: Site) -> pd.DataFrame | None:
+def _holidays(design: pd.DataFrame, site: SiteCalendar) -> pd.DataFrame | None:
     """Lumped public-holiday, closure and bridge days for Prophet (local dates)."""
     if not site.country and not site.closures:
         return None
@@ -266,7 +273,7 @@ def _holidays(design: pd.DataFrame, site: Site) -> pd.DataFrame | None:
     utc_noon = (days + pd.Timedelta(hours=12)).tz_localize(
         site.timezone, nonexistent="shift_forward", ambiguous=False
     )
-    kinds = day_kind(pd.DatetimeIndex(utc_noon).tz_convert("UTC"), site)
+    kinds = site.days(pd.DatetimeIndex(utc_noon).tz_convert("UTC"))
     rows = []
     for name in ("holiday", "closure", "bridge"):
         hit = days[kinds[name].to_numpy() > 0]
@@ -311,7 +318,7 @@ class _FastBackend(CmdStanPyBackend):
         return {name: value.reshape((1, -1)) for name, value in params.items()}
 
 
-def _make_prophet(params: dict[str, Any], design: pd.DataFrame, site: Site) -> Prophet:
+def _make_prophet(params: dict[str, Any], design: pd.DataFrame, site: SiteCalendar) -> Prophet:
     m = Prophet(
         growth=params.get("growth", "linear"),
         n_changepoints=CHANGEPOINTS,
@@ -357,7 +364,7 @@ def _lead_bin(lead_ns: np.ndarray) -> np.ndarray:
 
 
 def _fit_correction(
-    resid: pd.Series, site: Site, interval: pd.Timedelta
+    resid: pd.Series, site: SiteCalendar, interval: pd.Timedelta
 ) -> tuple[np.ndarray, np.ndarray]:
     """Correction coefficients, shape (2 kinds of day, :data:`LEAD_BINS`, features), fitted
     on day-ahead pairs issued at every local midnight of the history, and the corrected
@@ -392,7 +399,7 @@ def _fit_correction(
     x = np.where(np.isfinite(x), x, 0.0).reshape(-1, n_feat)[ok]
     y = y.ravel()[ok]
     times = grid[np.clip(pos - front, 0, len(grid) - 1).ravel()[ok]]
-    working = day_kind(pd.DatetimeIndex(times), site)["working"].to_numpy().astype(int)
+    working = site.days(pd.DatetimeIndex(times))["working"].to_numpy().astype(int)
     bins = _lead_bin(np.tile(np.arange(horizon, dtype=np.int64) * interval.value, len(at))[ok])
     err = y.copy()
     need = MIN_PAIRS_PER_COEF * n_feat
@@ -418,7 +425,7 @@ def _ridge(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return coef
 
 
-def _correction(r: pd.Series, times: pd.DatetimeIndex, site: Site, params: dict[str, Any]
+def _correction(r: pd.Series, times: pd.DatetimeIndex, site: SiteCalendar, params: dict[str, Any]
                 ) -> np.ndarray:
     """Correction [kWh per interval] at ``times`` from the residuals ``r`` before issue
     (``times[0]``); 0 when the last :data:`RECENT` has too few residuals."""
@@ -434,7 +441,7 @@ def _correction(r: pd.Series, times: pd.DatetimeIndex, site: Site, params: dict[
         np.full(len(times), float(latest.mean()) - level if len(latest) else 0.0),
         *(_lagged_residual(r, times, origin, level, lag) for lag in CARRY_LAGS),
     ])
-    working = day_kind(times, site)["working"].to_numpy().astype(int)
+    working = site.days(times)["working"].to_numpy().astype(int)
     lead_ns = (times - origin).to_numpy().astype("timedelta64[ns]").astype(np.int64)
     coef = np.asarray(params["correction"])[working, _lead_bin(lead_ns)]
     return np.sum(x * coef, axis=1)

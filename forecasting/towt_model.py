@@ -1,7 +1,7 @@
 """CalTRACK hourly time-of-week-and-temperature (TOWT) as a registered forecasting model.
 
-Wraps :mod:`wattlens.forecasting.towt` unchanged (no recent-level correction: the baseline as
-CalTRACK defines it). Intervals are ``yhat ± z·residual_std`` with ``z`` the normal
+Wraps :mod:`wattlens.analytics.caltrack.hourly` unchanged (no recent-level correction: the
+baseline as CalTRACK defines it). Intervals are ``yhat ± z·residual_std`` with ``z`` the normal
 quantile of :data:`~wattlens.forecasting.models.INTERVAL_WIDTH`.
 """
 
@@ -13,7 +13,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from wattlens.forecasting.features import ForecastInputError, Site, check_series, temperature_at
+from wattlens.analytics.caltrack.hourly import TowtError, TowtModel, fit_towt
+from wattlens.core.calendar import SiteCalendar
+from wattlens.forecasting.features import ForecastInputError, check_series, temperature_at
 from wattlens.forecasting.models import (
     INTERVAL_WIDTH,
     ForecastModel,
@@ -21,7 +23,6 @@ from wattlens.forecasting.models import (
     frame,
     register_model,
 )
-from wattlens.forecasting.towt import TowtError, TowtModel, fit_towt
 
 _Z = NormalDist().inv_cdf((1 + INTERVAL_WIDTH) / 2)
 
@@ -41,8 +42,15 @@ class Towt(ForecastModel):
     def __init__(self, towt: TowtModel) -> None:
         self.towt = towt
 
+    @property
+    def n_params(self) -> int:
+        """Effective coefficients of one monthly segment."""
+        return self.towt.n_params
+
     @classmethod
-    def fit(cls, history: pd.Series, weather: pd.DataFrame | None, site: Site) -> Towt:
+    def fit(
+        cls, history: pd.Series, weather: pd.DataFrame | None, site: SiteCalendar
+    ) -> Towt:
         history = check_series(history, "history")
         try:
             return cls(fit_towt(history, _temperature(weather, "towt"), site.timezone))

@@ -80,7 +80,7 @@ def run_jobs(store: Store, config: Config, console: Console, plan: DemoPlan) -> 
     with dask_client(workers=2, processes=False) as client:
         for model in ("prophet", "persistence-week"):
             spec = RunSpec(model, issued_at, horizon_hours=plan.hours, history_days=365)
-            statuses = run_forecasts(config, store, spec, client)
+            statuses = run_forecasts(config.meter_infos(), config.data_dir, store, spec, client)
             issued = sum(s["status"] == "issued" for s in statuses.values())
             console.print(f"forecasts: {model} issued for {issued}/{len(statuses)} meters "
                           f"at {issued_at:%Y-%m-%d %H:%M} UTC, {plan.hours} h ahead")

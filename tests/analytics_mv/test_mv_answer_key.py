@@ -65,7 +65,7 @@ def test_sample_files_match_their_weather_adjusted_saving(design: str, freq: str
     tolerance = 2.0 if freq == "billing_bimonthly" else 1.0
     assert abs(rep.savings_pct - oracle) <= tolerance, (rep, oracle)
     if result.baseline.n - result.baseline.n_params < 5:
-        assert any("residual degrees of freedom" in w for w in result.warnings)
+        assert any("residual degrees of freedom" in w.message for w in result.warnings)
     low, high = (100 * v / rep.adjusted_baseline_kwh for v in rep.savings_interval_kwh)
     assert low <= oracle <= high, (low, oracle, high)
 

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wattlens.analytics.caltrack import fit_daily_model, t_quantile
+import wattlens.forecasting.mv  # noqa: F401 - the plug-in registers the prophet baseline
+from wattlens.analytics.caltrack.daily import fit_daily_model, t_quantile
+from wattlens.analytics.caltrack.hourly import TowtModel, fit_towt
 from wattlens.analytics.savings import (
     FitStats,
     SavingsError,
@@ -18,7 +20,6 @@ from wattlens.analytics.savings import (
     non_routine_windows,
     savings_uncertainty,
 )
-from wattlens.forecasting.towt import TowtModel, fit_towt
 
 from . import synthetic
 
@@ -98,12 +99,21 @@ def test_known_saving_is_recovered(weather, saving15, model: str) -> None:
     monthly = cumulative.groupby(pd.DatetimeIndex(result.series["time"]).month).last()
     assert monthly.is_monotonic_increasing  # saving in every month of the year
     payload = result.to_json()
-    assert set(payload) == {"meter", "model", "baseline", "reporting", "warnings"}
-    assert set(payload["baseline"]) == {"cv_rmse_pct", "nmbe_pct", "r2", "n", "g14_pass"}
+    assert set(payload) == {"meter", "model", "model_form", "granularity", "baseline",
+                            "reporting", "settings", "warnings"}
+    assert set(payload["baseline"]) == {"cv_rmse_pct", "nmbe_pct", "r2", "n", "n_params",
+                                        "residual_dof", "autocorrelation", "n_effective",
+                                        "g14_pass"}
+    assert payload["baseline"]["residual_dof"] == result.baseline.n - result.baseline.n_params
     assert set(payload["reporting"]) == {
         "actual_kwh", "adjusted_baseline_kwh", "savings_kwh", "savings_pct", "fsu_pct",
-        "savings_interval_kwh",
+        "savings_interval_kwh", "confidence", "n",
     }
+    # how the result was made: the general settings and the model's own section only
+    own = model.replace("-", "_")
+    assert own in payload["settings"] and payload["settings"]["confidence"] == 0.9
+    assert not ({"caltrack_daily", "towt"} - {own}) & set(payload["settings"])
+    assert json.loads(json.dumps(payload)) == payload
 
 
 def test_placebo_interval_contains_zero(weather) -> None:
@@ -135,7 +145,9 @@ def test_non_routine_event_is_excluded(weather, saving15) -> None:
     clean = estimate_savings(frame, weather, "m1", BASE, REP, model="caltrack-daily", tz=TZ,
                              exclude=windows)
     assert clean.reporting.savings_pct == pytest.approx(15, abs=1)
-    assert any("non-routine" in w for w in clean.warnings)
+    assert any("non-routine" in w.message for w in clean.warnings)
+    excluded = next(w for w in clean.warnings if w.code == "savings.excluded-energy")
+    assert excluded.data["kwh"] > 0 and excluded.data["windows"] >= 1
 
 
 def test_difference_in_differences(weather) -> None:
@@ -173,7 +185,8 @@ def test_too_little_baseline_is_an_error(weather, saving15) -> None:
 def test_short_baseline_warns_with_numbers(weather, saving15) -> None:
     result = estimate_savings(saving15, weather, "m1", ("2018-09-01", "2019-01-01"), REP,
                               model="towt", tz=TZ)
-    assert any("baseline covers 122 days; CalTRACK requires 365" in w for w in result.warnings)
+    assert any("baseline covers 122 days; CalTRACK requires 365" in w.message
+               for w in result.warnings)
 
 
 def test_missing_temperature(weather, saving15) -> None:
@@ -185,8 +198,9 @@ def test_missing_temperature(weather, saving15) -> None:
         estimate_savings(saving15, no_baseline_weather, "m1", BASE, REP, tz=TZ)
     gappy = weather[(weather.index < "2019-03-01") | (weather.index >= "2019-06-01")]
     result = estimate_savings(saving15, gappy, "m1", BASE, REP, model="towt", tz=TZ)
-    assert any(w.startswith("reporting: temperature on 75% of hours") for w in result.warnings)
-    assert any("have no temperature within 3 h" in w for w in result.warnings)
+    assert any(w.message.startswith("reporting: temperature on 75% of hours")
+               for w in result.warnings)
+    assert any("have no temperature within 3 h" in w.message for w in result.warnings)
 
 
 def test_model_needs_suitable_data(weather, saving15) -> None:

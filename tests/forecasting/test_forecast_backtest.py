@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wattlens.core.calendar import SiteCalendar
 from wattlens.forecasting.backtest import BacktestSpec, backtest_meter, metrics, origins, summarise
-from wattlens.forecasting.features import Site
 
-SITE = Site("Europe/London", "GB-ENG")
+SITE = SiteCalendar(timezone="Europe/London", country="GB-ENG")
 
 
 def test_metrics_by_hand() -> None:

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from wattlens.cli import app
 from wattlens.cli.forecast import _backtest_task
+from wattlens.core.calendar import SiteCalendar
 from wattlens.forecasting.backtest import BacktestSpec
-from wattlens.forecasting.features import Site
 from wattlens.forecasting.runner import MeterFailure, dask_client, run_per_meter
 from wattlens.store.localserver import free_port
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_local_cluster_runs_every_meter_and_reports_failures(make_meter) -> None:
-    site = Site("Europe/London")
+    site = SiteCalendar(timezone="Europe/London")
     spec = BacktestSpec("persistence-day", start=pd.Timestamp("2019-02-12").date(),
                         end=pd.Timestamp("2019-02-14").date())
     tasks = {}

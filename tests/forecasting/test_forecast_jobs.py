@@ -48,12 +48,12 @@ def test_forecasts_are_stored_as_issued_and_models_reused(store, tmp_path: Path,
     store.write_readings(_readings(make_meter))
     spec = RunSpec("prophet", ISSUED, horizon_hours=24, refit_days=7, history_days=60)
     with dask_client(workers=2, processes=False) as client:
-        first = run_forecasts(cfg, store, spec, client)
+        first = run_forecasts(cfg.meter_infos(), cfg.data_dir, store, spec, client)
         assert first["b1-elec"]["status"] == "issued" and first["b1-elec"]["refitted"]
         assert first["short"]["status"] == "failed"
         assert "at least 14 days" in first["short"]["reason"]
         later = RunSpec("prophet", ISSUED + pd.Timedelta("6h"), 12, 7, 60)
-        second = run_forecasts(cfg, store, later, client)
+        second = run_forecasts(cfg.meter_infos(), cfg.data_dir, store, later, client)
     assert second["b1-elec"]["status"] == "issued" and not second["b1-elec"]["refitted"]
     stored = store.read_forecasts(["b1-elec"], model="prophet")
     assert sorted(stored["issued_at"].unique()) == [ISSUED, ISSUED + pd.Timedelta("6h")]

@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wattlens.core.calendar import Closure
+from wattlens.analytics.caltrack.degree_days import balance_points
+from wattlens.analytics.caltrack.hourly import TowtModel, fit_towt
+from wattlens.core.calendar import Closure, SiteCalendar
 from wattlens.forecasting.backtest import metrics
-from wattlens.forecasting.features import ForecastInputError, Site, balance_points, day_kind
+from wattlens.forecasting.features import ForecastInputError
 from wattlens.forecasting.models import (
     ForecastModel,
     fit_model,
@@ -28,16 +30,15 @@ from wattlens.forecasting.prophet_model import (
     _smoothed_temperature,
     _smoothed_temperature_safe,
 )
-from wattlens.forecasting.towt import TowtModel, fit_towt
 from wattlens.store.schema import ContractError
 
-SITE = Site("Europe/London", "GB-ENG")
+SITE = SiteCalendar(timezone="Europe/London", country="GB-ENG")
 ALL = ["prophet", "towt", "persistence-day", "persistence-week", "persistence-ensemble"]
 
 
 def test_registry_has_every_model_and_rejects_unknown_and_duplicates() -> None:
     assert set(ALL) <= set(model_names())
-    with pytest.raises(ValueError, match="unknown model 'arima'.*persistence-day"):
+    with pytest.raises(ValueError, match="unknown forecast model 'arima'.*persistence-day"):
         get_model("arima")
     with pytest.raises(ValueError, match="already registered"):
         register_model("prophet")(type("Other", (ForecastModel,), {}))
@@ -48,6 +49,7 @@ def test_fit_predict_and_json_round_trip(name: str, meter_data) -> None:
     load, weather = meter_data
     history, actual = load[:-24], load[-24:]
     model = fit_model(name, history, weather, SITE)
+    assert model.n_params == 0 if name.startswith("persistence") else model.n_params > 0
     pred = model.predict(actual.index, weather, history)
     assert list(pred.columns) == ["time", "yhat", "yhat_lower", "yhat_upper"]
     assert list(pred["time"]) == list(actual.index)
@@ -79,9 +81,9 @@ def test_prophet_uses_weather_and_beats_week_persistence(make_meter) -> None:
     assert scores["prophet"] < 0.7 * scores["persistence-week"], scores
 
 
-def test_day_kind_holidays_closures_and_local_dates() -> None:
-    site = Site("Europe/London", "GB-ENG",
-                (Closure(start=dt.date(2019, 12, 23), end=dt.date(2019, 12, 24)),))
+def test_site_calendar_days_holidays_closures_and_local_dates() -> None:
+    site = SiteCalendar(timezone="Europe/London", country="GB-ENG",
+                        closures=(Closure(start=dt.date(2019, 12, 23), end=dt.date(2019, 12, 24)),))
     times = pd.DatetimeIndex(
         ["2019-08-26T12:00Z",  # England's summer bank holiday (a Monday)
          "2019-08-27T12:00Z",  # ordinary Tuesday
@@ -89,7 +91,7 @@ def test_day_kind_holidays_closures_and_local_dates() -> None:
          "2019-08-24T12:00Z",  # Saturday
          "2019-08-26T23:30Z"],  # already Tuesday 00:30 in London
     )
-    kinds = day_kind(times, site)
+    kinds = site.days(times)
     assert kinds["holiday"].tolist() == [1, 0, 0, 0, 0]
     assert kinds["closure"].tolist() == [0, 0, 1, 0, 0]
     assert kinds["working"].tolist() == [0, 1, 0, 0, 1]
@@ -98,12 +100,21 @@ def test_day_kind_holidays_closures_and_local_dates() -> None:
                               "2019-12-30T12:00Z",  # Monday before New Year's Day (Wednesday)
                               "2019-12-20T12:00Z",  # ordinary Friday
                               "2019-04-23T12:00Z"])  # Tuesday after Easter Monday: 4-day week
-    kinds = day_kind(times, Site("Europe/London", "GB-ENG"))
+    kinds = SiteCalendar(timezone="Europe/London", country="GB-ENG").days(times)
     assert kinds["bridge"].tolist() == [1, 1, 0, 0]
     assert kinds["working"].tolist() == [0, 0, 1, 1]
-    assert day_kind(times, Site("Europe/London"))["bridge"].tolist() == [0, 0, 0, 0]
-    with pytest.raises(ForecastInputError, match="not known to the holidays package"):
-        day_kind(times, Site("UTC", "XX"))
+    assert SiteCalendar(timezone="Europe/London").days(times)["bridge"].tolist() == [0, 0, 0, 0]
+    with pytest.raises(ValueError, match="not known to the holidays package"):
+        SiteCalendar(timezone="UTC", country="XX")
+
+
+def test_models_saved_with_the_old_site_form_load() -> None:
+    # before SiteCalendar, Prophet states saved {"timezone", "country", "closures"}
+    old = {"timezone": "Europe/London", "country": "GB-ENG",
+           "closures": [{"start": "2019-12-23", "end": "2019-12-24", "name": "closure"}]}
+    site = SiteCalendar.from_json(old)
+    assert site.timezone == "Europe/London" and site.closures[0].end == dt.date(2019, 12, 24)
+    assert SiteCalendar.from_json(site.to_json()) == site
 
 
 def test_balance_point_is_found_from_data() -> None:

@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from wattlens.cli.common import console, fail, get_config
-from wattlens.core.calendar import UnknownCountry, check_country
+from wattlens.core.calendar import SiteCalendar, UnknownCountry, check_country
 from wattlens.forecasting.backtest import BacktestSpec, MeterBacktest, backtest_meter, summarise
-from wattlens.forecasting.features import Site, load_series
+from wattlens.forecasting.features import load_series
 from wattlens.forecasting.models import model_names
 from wattlens.store.csvio import read_readings_csv, read_weather_csv
 from wattlens.store.schema import ContractError
@@ -82,9 +82,9 @@ def backtest(
     if model not in model_names():
         raise fail(f"--model {model!r} is unknown; choose one of {model_names()}")
     try:
-        site = Site(timezone=tz, country=country)
         pd.Timestamp("2000-01-01").tz_localize(tz)
         check_country(country)
+        site = SiteCalendar(timezone=tz, country=country)
         frame = read_readings_csv(readings, missing_zero=missing_zero)
         wx = read_weather_csv(weather)
     except ContractError as exc:
@@ -113,7 +113,7 @@ def backtest(
 
 
 def _backtest_task(
-    meter: str, load: pd.Series, site: Site, spec: BacktestSpec, weather: pd.DataFrame
+    meter: str, load: pd.Series, site: SiteCalendar, spec: BacktestSpec, weather: pd.DataFrame
 ) -> MeterBacktest:
     """Worker side of ``forecast backtest`` (argument order matches run_per_meter)."""
     return backtest_meter(meter, load, weather, site, spec)
@@ -194,13 +194,15 @@ def run(
         issued_at = utc_timestamp(at, "--at") if at else pd.Timestamp.now("UTC").floor("h")
     except ValueError as exc:
         raise fail(str(exc)) from None
+    infos = cfg.meter_infos()
     store = open_store(cfg.store)
     failed = 0
     try:
         with dask_client(scheduler, workers, processes) as client:
             for name in models:
                 spec = RunSpec(name, issued_at, horizon, refit, history)
-                statuses = run_forecasts(cfg, store, spec, client, meter or None)
+                statuses = run_forecasts(infos, cfg.data_dir, store, spec, client,
+                                         meter or None)
                 table = Table("meter", "status", "detail", title=f"{name} issued at "
                               f"{issued_at.isoformat()}")
                 for m, s in statuses.items():

@@ -10,6 +10,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
+import wattlens.forecasting.mv  # noqa: F401 - registers the prophet baseline
 from wattlens.analytics.savings import BASELINE_MODELS, SavingsError, estimate_savings
 from wattlens.store.csvio import read_readings_csv, read_weather_csv
 from wattlens.store.schema import ContractError
@@ -80,7 +81,7 @@ def savings(
     adjusted baseline − actual (kWh and %) and its uncertainty."""
     if model != "auto" and model not in BASELINE_MODELS:
         console.print(f"[bold red]error:[/] unknown model {model!r}; choose auto or one of "
-                      f"{sorted(BASELINE_MODELS)}")
+                      f"{sorted(BASELINE_MODELS.names())}")
         raise typer.Exit(2)
     try:
         frame = read_readings_csv(readings, missing_zero=missing_zero)

@@ -4,17 +4,17 @@ After CalTRACK 2.0 §3 (hourly methods), itself after Mathieu et al. (2011):
 
 - one coefficient per hour of the week (168 bins, local time of the site);
 - outdoor temperature as a piecewise-linear function with knots at 30, 45, 55, 65, 75 and
-  90 degF (bins holding fewer than :data:`MIN_HOURS_PER_BIN` hours are merged with their
-  neighbour), fitted separately for *occupied* and *unoccupied* hours of the week;
+  90 degF (bins holding fewer than 20 hours are merged with their neighbour), fitted
+  separately for *occupied* and *unoccupied* hours of the week;
 - an hour of the week is *occupied* when at least 65 % of its hours lie above a simple
   HDD/CDD fit (fixed balance points 50 and 65 degF) — the building uses more than weather
   alone explains;
 - "three-month weighted" segmentation: one model per calendar month, fitted on that month
   (weight 1) and its two neighbours (weight 0.5).
 
-Fits use weighted least squares with numpy only; a year of hourly data fits in well under
-a second. Loads are energy [kWh per interval] at whatever interval is given (hourly is the
-CalTRACK case); predictions are in the same unit.
+These defaults are :class:`TowtSettings`. Fits use weighted least squares with numpy only; a
+year of hourly data fits in well under a second. Loads are energy [kWh per interval] at
+whatever interval is given (hourly is the CalTRACK case); predictions are in the same unit.
 """
 
 from __future__ import annotations
@@ -24,17 +24,49 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
+
+from wattlens.analytics.caltrack.degree_days import (
+    cooling_degrees,
+    fahrenheit_to_celsius,
+    heating_degrees,
+)
+from wattlens.core.base import Frozen
 
 Segmentation = Literal["three_month_weighted", "none"]
 
-KNOTS_DEGC: tuple[float, ...] = tuple((f - 32.0) * 5.0 / 9.0 for f in (30, 45, 55, 65, 75, 90))
-"""CalTRACK temperature knots (30, 45, 55, 65, 75, 90 degF) in [degC]."""
-OCCUPANCY_BALANCE_DEGC = ((50.0 - 32.0) * 5.0 / 9.0, (65.0 - 32.0) * 5.0 / 9.0)
-"""Fixed heating/cooling balance points [degC] of the occupancy-detection fit."""
-OCCUPANCY_THRESHOLD = 0.65
-"""Share of positive residuals above which an hour of the week is occupied."""
-MIN_HOURS_PER_BIN = 20
-"""Fewest observations a temperature bin needs before it is merged with a neighbour."""
+
+
+class TowtSettings(Frozen):
+    """Tunables of the CalTRACK hourly TOWT model (``[analytics.savings.towt]``); the
+    defaults are CalTRACK 2.0's."""
+
+    knots_degf: tuple[float, ...] = Field(
+        (30.0, 45.0, 55.0, 65.0, 75.0, 90.0), description="temperature knots [degF]"
+    )
+    min_hours_per_bin: int = Field(
+        20, ge=1, description="fewest hours a temperature bin needs before it is merged"
+    )
+    occupancy_balance_degf: tuple[float, float] = Field(
+        (50.0, 65.0), description="heating and cooling balance points of the occupancy fit [degF]"
+    )
+    occupancy_threshold: float = Field(
+        0.65, gt=0, lt=1, description="share of positive residuals making an hour occupied"
+    )
+    segmentation: Segmentation = Field(
+        "three_month_weighted", description="one model per month (three_month_weighted) or none"
+    )
+
+    def knots_degc(self) -> tuple[float, ...]:
+        """The temperature knots [degC]."""
+        return tuple(float(fahrenheit_to_celsius(f)) for f in self.knots_degf)
+
+    def occupancy_balance_degc(self) -> tuple[float, float]:
+        """Heating and cooling balance points of the occupancy fit [degC]."""
+        heat, cool = self.occupancy_balance_degf
+        return float(fahrenheit_to_celsius(heat)), float(fahrenheit_to_celsius(cool))
+
+
 TEMPERATURE_GAP_LIMIT = pd.Timedelta("3h")
 """Longest temperature gap bridged by linear interpolation when aligning to load times."""
 HOURS_PER_WEEK = 168
@@ -97,9 +129,9 @@ def temperature_basis(temp: np.ndarray, knots: tuple[float, ...]) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def _usable_knots(temp: np.ndarray) -> tuple[float, ...]:
-    """Drop knots until every temperature bin holds at least MIN_HOURS_PER_BIN points."""
-    knots = list(KNOTS_DEGC)
+def _usable_knots(temp: np.ndarray, settings: TowtSettings) -> tuple[float, ...]:
+    """Drop knots until every temperature bin holds at least ``min_hours_per_bin`` points."""
+    knots = list(settings.knots_degc())
     changed = True
     while changed and knots:
         changed = False
@@ -109,7 +141,7 @@ def _usable_knots(temp: np.ndarray) -> tuple[float, ...]:
             for lo, hi in zip(edges[:-1], edges[1:], strict=True)
         ]
         for i, count in enumerate(counts):
-            if count < MIN_HOURS_PER_BIN:
+            if count < settings.min_hours_per_bin:
                 # merge the sparse bin with its neighbour by removing the shared knot
                 del knots[min(i, len(knots) - 1)]
                 changed = True
@@ -118,18 +150,19 @@ def _usable_knots(temp: np.ndarray) -> tuple[float, ...]:
 
 
 def _occupancy(
-    load: np.ndarray, temp: np.ndarray, how: np.ndarray, weight: np.ndarray
+    load: np.ndarray, temp: np.ndarray, how: np.ndarray, weight: np.ndarray,
+    settings: TowtSettings,
 ) -> np.ndarray:
     """Occupied flag per hour of the week from the share of positive HDD/CDD residuals."""
-    hb, cb = OCCUPANCY_BALANCE_DEGC
-    x = np.column_stack([np.ones_like(temp), np.maximum(hb - temp, 0), np.maximum(temp - cb, 0)])
+    hb, cb = settings.occupancy_balance_degc()
+    x = np.column_stack([np.ones_like(temp), heating_degrees(temp, hb), cooling_degrees(temp, cb)])
     sw = np.sqrt(weight)
     beta = np.linalg.lstsq(x * sw[:, None], load * sw, rcond=None)[0]
     positive = (load - x @ beta) > 0
     above = np.bincount(how, weights=weight * positive, minlength=HOURS_PER_WEEK)
     total = np.bincount(how, weights=weight, minlength=HOURS_PER_WEEK)
     share = np.divide(above, total, out=np.zeros(HOURS_PER_WEEK), where=total > 0)
-    return share >= OCCUPANCY_THRESHOLD
+    return share >= settings.occupancy_threshold
 
 
 def _design(how: np.ndarray, temp: np.ndarray, occupied: np.ndarray, knots) -> np.ndarray:
@@ -168,11 +201,12 @@ class _Segment:
 
 
 def _fit_segment(
-    load: np.ndarray, temp: np.ndarray, how: np.ndarray, weight: np.ndarray
+    load: np.ndarray, temp: np.ndarray, how: np.ndarray, weight: np.ndarray,
+    settings: TowtSettings,
 ) -> _Segment:
     used = weight > 0
-    knots = _usable_knots(temp[used])
-    occupied = _occupancy(load[used], temp[used], how[used], weight[used])
+    knots = _usable_knots(temp[used], settings)
+    occupied = _occupancy(load[used], temp[used], how[used], weight[used], settings)
     x = _design(how[used], temp[used], occupied, knots)
     xw = x * weight[used][:, None]
     # weighted least squares through the (small) normal equations; lstsq there gives the
@@ -250,15 +284,17 @@ def fit_towt(
     load: pd.Series,
     temperature: pd.Series,
     tz: str,
-    segmentation: Segmentation = "three_month_weighted",
+    settings: TowtSettings | None = None,
 ) -> TowtModel:
     """Fit a CalTRACK TOWT model.
 
     ``load``: energy [kWh per interval] indexed by UTC time, missing intervals absent;
     ``temperature``: outdoor temperature [degC] indexed by UTC time; ``tz``: the site's IANA
     timezone (hours of the week are local). Intervals without a temperature within 3 h are
-    left out of the fit.
+    left out of the fit. ``settings``: knots, occupancy rule, segmentation.
     """
+    settings = settings or TowtSettings()
+    segmentation = settings.segmentation
     if not isinstance(load.index, pd.DatetimeIndex) or load.index.tz is None:
         raise TowtError("load: expected a Series indexed by a tz-aware (UTC) DatetimeIndex")
     load = load.dropna().astype(float).sort_index()
@@ -279,7 +315,7 @@ def fit_towt(
     segments: dict[int, _Segment] = {}
     fitted = np.empty(len(y))
     if segmentation == "none":
-        segments[0] = _fit_segment(y, t, how, np.ones(len(y)))
+        segments[0] = _fit_segment(y, t, how, np.ones(len(y)), settings)
         fitted = segments[0].predict(how, t)
     elif segmentation == "three_month_weighted":
         month = _local_month(times, tz)
@@ -291,13 +327,13 @@ def fit_towt(
             )
             rows = month == m
             if rows.any() and (weight > 0).sum() >= HOURS_PER_WEEK:
-                segments[m] = _fit_segment(y, t, how, weight)
+                segments[m] = _fit_segment(y, t, how, weight, settings)
                 fitted[rows] = segments[m].predict(how[rows], t[rows])
             else:
                 fallback_rows |= rows
         if len(segments) < 12:
             # months without enough data of their own are predicted by a whole-period model
-            segments[0] = _fit_segment(y, t, how, np.ones(len(y)))
+            segments[0] = _fit_segment(y, t, how, np.ones(len(y)), settings)
             fitted[fallback_rows] = segments[0].predict(how[fallback_rows], t[fallback_rows])
     else:
         raise TowtError(
