@@ -1,7 +1,7 @@
 """Pure frame → frame reshaping for the dashboard (no store, no Dash, no plotly).
 
 Everything here takes frames in the readings contract (UTC ``time``) plus the site timezone and
-returns frames ready to plot; :mod:`wattlens.dashboard.data` calls these after reading the store.
+returns frames ready to plot; :mod:`wattlens.dashboard.queries` calls these after reading the store.
 """
 
 from __future__ import annotations
@@ -193,25 +193,3 @@ def scores(actual: np.ndarray, predicted: np.ndarray, lower: np.ndarray | None =
     return {"n": int(m["n"]), "cv_rmse_pct": cv, "nmbe_pct": nmbe,
             "coverage_pct": finite("coverage_pct") if band and fitted else None,
             "g14_pass": m["g14_pass"] if fitted else None}
-
-
-def kpis(frame: pd.DataFrame, interval_h: float, price: float, co2: float) -> dict[str, float]:
-    """Energy [kWh], peak demand [kW], cost [currency] and emissions [kgCO2] of readings."""
-    if frame.empty:
-        return {"energy_kwh": 0.0, "peak_kw": 0.0, "cost": 0.0, "co2_kg": 0.0}
-    energy = float(frame["value"].sum())
-    return {"energy_kwh": energy, "peak_kw": float(frame["value"].max() / interval_h),
-            "cost": energy * price, "co2_kg": energy * co2}
-
-
-def savings_per_day(series: pd.DataFrame, cumulative: pd.DataFrame,
-                    tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Sub-daily M&V series summed to local days [kWh/day]; cumulative savings and its band
-    taken at each day's last observation [kWh]."""
-    day = series["time"].dt.tz_convert(tz).dt.normalize()
-    daily = series.groupby(day)[["baseline", "actual"]].sum()
-    daily.index = daily.index.tz_convert("UTC")
-    cum = cumulative.groupby(day.to_numpy()).last().drop(columns="time")
-    cum.index = pd.DatetimeIndex(cum.index).tz_convert("UTC")
-    return (daily.rename_axis("time").reset_index(),
-            cum.rename_axis("time").reset_index())

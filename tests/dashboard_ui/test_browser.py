@@ -239,7 +239,7 @@ def test_acknowledging_an_anomaly_survives_reload(dash_duo, app):
 
 
 def test_mv_report_downloads_with_the_numbers_shown(dash_duo, app, seeded, tmp_path):
-    from wattlens.dashboard.data import data_hash
+    from wattlens.analytics.mv import data_hash
 
     dash_duo.start_server(app)
     dash_duo.driver.execute_cdp_cmd("Page.setDownloadBehavior",

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wattlens.analytics.mv import data_hash
 from wattlens.dashboard import transforms
-from wattlens.dashboard.data import data_hash
 
 
 def frame(values, start="2019-01-07", freq="1h", meter="m"):
