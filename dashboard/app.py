@@ -27,7 +27,7 @@ from dash import Dash, Input, Output, dcc, html
 
 from wattlens.config import Config, ConfigError, load_config
 from wattlens.core.meters import MeterInfo
-from wattlens.dashboard import components
+from wattlens.dashboard import components, urlstate
 from wattlens.dashboard.access import SESSION_USER, Access, AccessDenied
 from wattlens.dashboard.data import EXTENSION, request_data
 from wattlens.dashboard.errors import on_error
@@ -110,7 +110,7 @@ def _shell() -> html.Div:
     except (AccessDenied, RuntimeError, KeyError):
         catalogue, names, name = [], {}, None
     return html.Div([
-        dcc.Location(id="url", refresh=False),
+        dcc.Location(id="url"),
         components.navbar(list(dash.page_registry.values()), name),
         components.picker(catalogue, names, None),
         components.error_banner(),
@@ -119,7 +119,8 @@ def _shell() -> html.Div:
 
 
 def _shell_callbacks(app: Dash) -> None:
-    """Site → building → meter filtering, and clearing the error banner on navigation."""
+    """Site → building → meter filtering, the meter named in the URL, and clearing the error
+    banner on navigation."""
 
     @app.callback(Output("building-picker", "options"), Input("site-picker", "value"))
     def _buildings(site: str | None) -> list[dict[str, str]]:
@@ -138,6 +139,12 @@ def _shell_callbacks(app: Dash) -> None:
             m for m in data.catalogue(user)
             if site in (None, m.site) and building in (None, m.building)
         ])
+
+    @app.callback(Output("meter-picker", "value"), Input("url", "search"))
+    def _meter_from_url(search: str | None) -> Any:
+        """The meter a page's URL names (bookmarks, alert links, back and forward)."""
+        query = urlstate.query_of(search)
+        return urlstate.meter_of(query.get("meter"), query.get("event")) or dash.no_update
 
     @app.callback(Output("error-banner", "style"), Input("url", "pathname"),
                   Input("meter-picker", "value"))

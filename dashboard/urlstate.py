@@ -1,19 +1,22 @@
 """Page state in the URL, so every view can be bookmarked and linked (alert e-mails link to
 ``/anomalies?event=<id>``).
 
-Reading: Dash pages pass the query string to a page's ``layout(**query)``; the page keeps what
-it understood in a ``dcc.Store`` (:func:`query_store`, the meter only when the user may see it)
-and its callbacks apply it once. Writing: the shell's ``dcc.Location(id="url", refresh=False)``
-gets the page's state as its ``search`` (no page reload, no re-render).
+Reading: the shell's meter picker follows the URL's ``meter`` (or the meter of its ``event``)
+from the shell's ``dcc.Location`` search (:func:`meter_of`); Dash pages pass the query string
+to a page's ``layout(**query)``, and the page keeps what it understood in a ``dcc.Store``
+(:func:`url_state`, the meter only when the user may see it) for its callbacks to apply once.
+Writing: the page's own ``dcc.Location(refresh=False)`` gets the page's state as its
+``search`` (no reload, no re-render; a page-local component, so the callback lives and dies
+with its page).
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import dash
-from dash import Input, Output, dcc, no_update
+from dash import Input, Output, dcc, html, no_update
 
 from wattlens.dashboard.access import AccessDenied
 from wattlens.dashboard.data import request_data
@@ -25,19 +28,31 @@ def search(**values: Any) -> str:
     return f"?{urlencode(kept)}" if kept else ""
 
 
-def visible_meter(meter: str | None) -> str | None:
-    """``meter`` if the current user may see it, else None: a URL naming another user's meter
-    is treated as naming none."""
+def query_of(search: str | None) -> dict[str, str]:
+    """A location's query string as a dict (the first value of each key)."""
+    return {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
+
+
+def meter_of(meter: str | None = None, event: str | None = None) -> str | None:
+    """The meter a URL names (``meter``, else the meter of ``event``) when the current user
+    may see it, else None: a URL naming another user's meter or event names nothing."""
     try:
         data, user = request_data()
     except (AccessDenied, RuntimeError, KeyError):  # no request (validation layout), no login
         return None
+    if not meter and event:
+        try:
+            meter = str(data.event(user, event)["meter"])
+        except AccessDenied:
+            return None
     return data.access.visible(user, meter)
 
 
-def query_store(page: str, meter: str | None, **values: str | None) -> dcc.Store:
-    """The state a page understood from its URL: its visible ``meter`` and ``values``."""
-    return dcc.Store(id=f"{page}-url", data={"meter": visible_meter(meter), **values})
+def url_state(page: str, meter: str | None, **values: str | None) -> html.Div:
+    """The state a page understood from its URL (``<page>-url``: its visible ``meter`` and
+    ``values``) and the page's location (``<page>-location``) its callbacks write back to."""
+    return html.Div([dcc.Store(id=f"{page}-url", data={"meter": meter_of(meter), **values}),
+                     dcc.Location(id=f"{page}-location", refresh=False)])
 
 
 def from_url(query: dict[str, Any] | None, meter: str | None, key: str) -> Any:
@@ -58,27 +73,15 @@ def period(query: dict[str, Any] | None, meter: str | None, days: int) -> tuple:
 
 
 def sync(page: str, fields: dict[str, tuple[str, str]]) -> None:
-    """Register the page's URL callbacks: the meter its URL names becomes the picked meter
-    (:func:`follow`), and the picked meter plus ``fields`` (query key → component id,
-    property) are written back."""
-    follow(page)
+    """Register the page's URL callback: the picked meter and ``fields`` (query key →
+    component id, property) are written to the page's location."""
 
-    @dash.callback(Output("url", "search", allow_duplicate=True), Input("meter-picker", "value"),
+    @dash.callback(Output(f"{page}-location", "search"), Input("meter-picker", "value"),
                    Input(f"{page}-url", "data"),
-                   *[Input(cid, prop) for cid, prop in fields.values()],
-                   prevent_initial_call=True)
-    def _write(meter: str | None, _query: Any, *values: Any) -> str:
+                   *[Input(cid, prop) for cid, prop in fields.values()])
+    def _write(meter: str | None, _query: Any, *values: Any) -> Any:
+        if not meter:
+            return no_update
         data, user = request_data()
         data.allowed(user, [meter])
         return search(meter=meter, **dict(zip(fields, values, strict=True)))
-
-
-def follow(page: str) -> None:
-    """Register: the meter named in the page's URL (its :func:`query_store`) becomes the picked
-    meter — only when the user may see it."""
-
-    @dash.callback(Output("meter-picker", "value", allow_duplicate=True),
-                   Input(f"{page}-url", "data"), prevent_initial_call="initial_duplicate")
-    def _pick(query: dict[str, Any] | None) -> Any:
-        data, user = request_data()
-        return data.access.visible(user, (query or {}).get("meter")) or no_update

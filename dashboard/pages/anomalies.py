@@ -14,7 +14,6 @@ import pandas as pd
 from dash import Input, Output, State, dcc, html
 
 from wattlens.dashboard import components, figures, urlstate
-from wattlens.dashboard.access import AccessDenied
 from wattlens.dashboard.data import request_data
 
 dash.register_page(__name__, path="/anomalies", name="Anomalies", order=3,
@@ -36,21 +35,10 @@ _COLUMNS = [
 ]
 
 
-def _event_meter(event: str | None) -> str | None:
-    """The meter of a visible event (None when there is no such event for this user)."""
-    if not event:
-        return None
-    try:
-        data, user = request_data()
-        return str(data.event(user, event)["meter"])
-    except (AccessDenied, RuntimeError, KeyError):
-        return None
-
-
 def layout(event: str | None = None, meter: str | None = None, **_: str) -> html.Div:
-    found = _event_meter(event)
+    found = urlstate.meter_of(event=event) if event else None
     return html.Div([
-        urlstate.query_store("anomalies", found or meter, event=event if found else None),
+        urlstate.url_state("anomalies", found or meter, event=event if found else None),
         html.Div([
             dcc.Checklist(id="anomalies-scope", value=["meter"], inline=True, options=[
                 {"label": " only the picked meter", "value": "meter"}]),
@@ -95,9 +83,6 @@ def _rows(frame: pd.DataFrame, tzs: dict[str, str]) -> list[dict[str, Any]]:
     return rows
 
 
-urlstate.follow("anomalies")
-
-
 @dash.callback(Output("anomalies-grid", "rowData"), Output("anomalies-count", "children"),
                Output("anomalies-grid", "selectedRows"), Output("anomalies-url", "data"),
                Input("meter-picker", "value"), Input("anomalies-scope", "value"),
@@ -117,15 +102,15 @@ def update_grid(meter: str | None, scope: list[str], _saved: Any,
     return rows, f"{len(frame)} events", dash.no_update, dash.no_update
 
 
-@dash.callback(Output("url", "search", allow_duplicate=True), Input("meter-picker", "value"),
-               Input("anomalies-grid", "selectedRows"), prevent_initial_call=True)
-def to_url(meter: str | None, selected: list[dict] | None) -> str:
+@dash.callback(Output("anomalies-location", "search"), Input("meter-picker", "value"),
+               Input("anomalies-grid", "selectedRows"))
+def to_url(meter: str | None, selected: list[dict] | None) -> Any:
     """The picked meter and the selected event into the URL."""
+    if not meter:
+        return dash.no_update
     data, user = request_data()
     data.allowed(user, [meter])
-    event = selected[0]["event_id"] if selected and dash.ctx.triggered_id != "meter-picker" \
-        else None
-    return urlstate.search(meter=meter, event=event)
+    return urlstate.search(meter=meter, event=selected[0]["event_id"] if selected else None)
 
 
 @dash.callback(Output("anomalies-chart", "figure"), Input("anomalies-grid", "selectedRows"),

@@ -22,7 +22,7 @@ dash.register_page(__name__, path="/explorer", name="Explorer", order=1,
 def layout(meter: str | None = None, start: str | None = None, end: str | None = None,
            **_: str) -> html.Div:
     return html.Div([
-        urlstate.query_store("explorer", meter, start=start, end=end),
+        urlstate.url_state("explorer", meter, start=start, end=end),
         html.Div([
             html.Label(["period ", components.period("explorer-period")]),
             html.Button("download CSV of the series", id="explorer-download-button",

@@ -26,7 +26,7 @@ HORIZONS = {"day-ahead (0-24 h)": (0, 24), "next day (24-48 h)": (24, 48),
 def layout(meter: str | None = None, start: str | None = None, end: str | None = None,
            **_: str) -> html.Div:
     return html.Div([
-        urlstate.query_store("forecast", meter, start=start, end=end),
+        urlstate.url_state("forecast", meter, start=start, end=end),
         html.Div([
             html.Label(["period ", components.period("forecast-period")]),
             html.Label(["horizon ", dcc.Dropdown(

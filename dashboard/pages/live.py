@@ -30,7 +30,7 @@ def _refresh_ms() -> int:
 
 def layout(meter: str | None = None, **_: str) -> html.Div:
     return html.Div([
-        urlstate.query_store("live", meter),
+        urlstate.url_state("live", meter),
         dcc.Interval(id="live-tick", interval=_refresh_ms(), n_intervals=0),
         html.Div(id="live-status", className="status", children="waiting for the first reading…"),
         html.Div([components.card(i, t) for i, t in _CARDS], className="cards"),

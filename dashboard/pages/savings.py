@@ -43,7 +43,7 @@ _REC_COLUMNS = [
 
 def layout(meter: str | None = None, **_: str) -> html.Div:
     return html.Div([
-        urlstate.query_store("savings", meter),
+        urlstate.url_state("savings", meter),
         components.section(
             "Recommendations", dag.AgGrid(
                 id="savings-recommendations", columnDefs=_REC_COLUMNS, rowData=[],

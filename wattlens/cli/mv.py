@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from wattlens.analytics.mv import MV_KIND, MVSpec, mv_job
 from wattlens.analytics.savings import SavingsError
-from wattlens.cli.common import ConfigOption, console, fail, get_config, get_store
+from wattlens.cli.common import ConfigOption, console, fail, get_config, get_store, warn
 from wattlens.store.base import StoreError
 
 mv_app = typer.Typer(help="Measurement & verification on store data.", no_args_is_help=True)
@@ -52,11 +53,10 @@ def mv_run(
         store.close()
     base, rep = doc["result"]["baseline"], doc["result"]["reporting"]
     low, high = rep["savings_interval_kwh"]
-    console.print(
+    console.print(escape(
         f"{meter} [{doc['model']}]: savings {rep['savings_kwh']:,.1f} kWh "
         f"({rep['savings_pct']:.2f} %), {confidence:.0%} interval [{low:,.1f}, {high:,.1f}] "
         f"kWh; baseline CV(RMSE) {base['cv_rmse_pct']:.1f} %, NMBE {base['nmbe_pct']:.2f} %, "
-        f"G14 {'pass' if base['g14_pass'] else 'FAIL'}", highlight=False)
-    for warning in doc["warnings"]:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        f"G14 {'pass' if base['g14_pass'] else 'FAIL'}"), highlight=False)
+    warn(doc["warnings"])
     console.print(f"stored as document {MV_KIND}/{spec.key}", highlight=False)
