@@ -16,14 +16,14 @@ import os
 import smtplib
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import requests
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-if TYPE_CHECKING:  # the store package imports the config, which imports this module
-    from wattlens.store.base import Store
+from wattlens.core.base import Frozen
+from wattlens.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,7 @@ QUIET_STATUSES = ("acknowledged", "non-routine")
 """Events with these annotation statuses are not alerted."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SmtpSettings(_Frozen):
+class SmtpSettings(Frozen):
     """The mail server alerts go through."""
 
     host: str = Field("127.0.0.1", description="SMTP server host")
@@ -54,7 +50,7 @@ class SmtpSettings(_Frozen):
         return os.environ.get(self.password_env)
 
 
-class AlertRule(_Frozen):
+class AlertRule(Frozen):
     """Which events notify whom. Empty ``kinds`` / ``meters`` match every kind / meter."""
 
     name: str = Field(min_length=1, description="rule name, e.g. 'night-ops'")
@@ -78,7 +74,7 @@ class AlertRule(_Frozen):
         )
 
 
-class AlertsSection(_Frozen):
+class AlertsSection(Frozen):
     """The ``[alerts]`` config section."""
 
     dashboard_url: str = Field(

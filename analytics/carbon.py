@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from wattlens.core.base import Duration, Frozen
 
 
 class CarbonError(ValueError):
     """Emissions cannot be computed; the message says which factor or series to add."""
 
 
-class CarbonSection(BaseModel):
+class CarbonSection(Frozen):
     """The ``[carbon]`` config section. No factors are built in: they depend on country and
     year, so the config names them and their source."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     factors: dict[str, float] = Field(
         default_factory=dict,
@@ -29,7 +29,7 @@ class CarbonSection(BaseModel):
         description="meter id whose 'carbon_intensity' readings [gCO2/kWh] price electricity "
         "hour by hour (overrides the electricity factor where present)",
     )
-    max_gap: str = Field("3h", description="longest intensity gap filled from the neighbours")
+    max_gap: Duration = Field("3h", description="longest intensity gap filled from the neighbours")
 
 
 def carbon_kg(

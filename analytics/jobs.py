@@ -1,7 +1,13 @@
 """Jobs: read from a Store, run the pure analytics, write results back.
 
-- :func:`detect_job` → events (``store.write_events``), one site at a time in its timezone;
-- :func:`recommend_job` → documents of kind ``recommendation`` keyed ``<rule>:<meter>``;
+Jobs take the meters' context (``dict[str, MeterInfo]``, built once at the entry point by
+``Config.meter_infos()``) and the config sections they need, never the whole config.
+
+- :func:`detect_job` → events (``store.write_events``), one site at a time in its calendar,
+  and a document of kind ``anomaly-run`` with the run's warnings and settings;
+- :func:`recommend_job` → documents of kind ``recommendation`` keyed ``<rule>:<meter>``
+  (each with its rule's settings), and a document ``recommendation-run/latest`` with the
+  run's warnings and settings;
 - :func:`alert_job` → notifications for recent events (see :mod:`wattlens.analytics.alerts`).
 """
 
@@ -13,52 +19,50 @@ from typing import Any
 
 import pandas as pd
 
-from wattlens.analytics.alerts import AlertReport, send_alerts
-from wattlens.analytics.anomalies import DetectionResult, detect
-from wattlens.analytics.carbon import intensity_from_readings
-from wattlens.analytics.recommendations import MeterInfo, Recommendation, ranking_key, recommend
-from wattlens.config import Config, SiteConfig
+from wattlens.analytics.alerts import AlertReport, AlertsSection, send_alerts
+from wattlens.analytics.anomalies import AnomalySettings, DetectionResult, detect
+from wattlens.analytics.carbon import CarbonSection, intensity_from_readings
+from wattlens.analytics.recommendations import (
+    Recommendation,
+    RecommendationSettings,
+    ranking_key,
+    recommend,
+)
+from wattlens.analytics.tariffs import TariffsSection
+from wattlens.core.calendar import SiteCalendar
+from wattlens.core.meters import MeterInfo
+from wattlens.core.warnings import DataWarning, unique
 from wattlens.store.base import Store, utc_timestamp
 from wattlens.store.csvio import readings_to_weather
 
 log = logging.getLogger(__name__)
 
 RECOMMENDATION_KIND = "recommendation"
+RECOMMENDATION_RUN_KIND = "recommendation-run"
+ANOMALY_RUN_KIND = "anomaly-run"
 
 
-def meter_infos(config: Config) -> dict[str, MeterInfo]:
-    """Commodity, timezone, country, building, use (tag ``use``) and tariff of every
-    configured meter."""
-    infos = {}
-    for site in config.sites:
-        for building in site.buildings:
-            for meter in building.meters:
-                infos[meter.id] = MeterInfo(
-                    commodity=meter.commodity, tz=site.timezone, country=site.country,
-                    building=building.id, use=meter.tags.get("use"),
-                    tariff=config.tariffs.for_meter(meter.id, meter.commodity),
-                )
-    return infos
-
-
-def _site_groups(store: Store, config: Config) -> list[tuple[SiteConfig | None, list[str]]]:
-    """Energy meters grouped by site; meters in the store but not in the config form a
-    group without a site (UTC, no holidays)."""
+def _site_groups(store: Store, meters: dict[str, MeterInfo]
+                 ) -> list[tuple[MeterInfo | None, list[str]]]:
+    """Energy meters in the store grouped by site, each with one of its meters' context
+    (calendar, weather meter); meters in the store but not in ``meters`` form a group
+    without one (UTC, no holidays)."""
     present = set(store.meters(quantity="energy"))
-    groups: list[tuple[SiteConfig | None, list[str]]] = []
-    seen: set[str] = set()
-    for site in config.sites:
-        ids = [m.id for b in site.buildings for m in b.meters if m.id in present]
-        seen.update(ids)
-        if ids:
-            groups.append((site, ids))
-    rest = sorted(present - seen - {s.weather_meter for s in config.sites})
+    by_site: dict[str | None, list[MeterInfo]] = {}
+    for info in meters.values():
+        if info.id in present:
+            by_site.setdefault(info.site, []).append(info)
+    groups: list[tuple[MeterInfo | None, list[str]]] = [
+        (infos[0], [i.id for i in infos]) for infos in by_site.values()
+    ]
+    weather = {i.weather_meter for i in meters.values()}
+    rest = sorted(present - set(meters) - weather)
     if rest:
         groups.append((None, rest))
     return groups
 
 
-def _weather(store: Store, site: SiteConfig | None, start: Any, end: Any) -> pd.DataFrame | None:
+def _weather(store: Store, site: MeterInfo | None, start: Any, end: Any) -> pd.DataFrame | None:
     if site is None or site.weather_meter is None:
         return None
     raw = store.read_readings([site.weather_meter], None, start, end)
@@ -67,74 +71,110 @@ def _weather(store: Store, site: SiteConfig | None, start: Any, end: Any) -> pd.
 
 def detect_job(
     store: Store,
-    config: Config,
+    meters: dict[str, MeterInfo],
     start: Any,
     end: Any,
+    *,
+    tariffs: TariffsSection | None = None,
+    settings: AnomalySettings | None = None,
     history_days: int = 365,
     detectors: Sequence[str] | None = None,
 ) -> DetectionResult:
     """Detect anomalies in [start, end) for every energy meter, learning from
-    ``history_days`` before ``start``; writes the events and returns them with warnings."""
+    ``history_days`` before ``start``; writes the events and an ``anomaly-run`` document
+    (keyed ``<start>/<end>``) with the warnings and settings, and returns them."""
+    settings = settings or AnomalySettings()
     start_ts, end_ts = utc_timestamp(start, "start"), utc_timestamp(end, "end")
     learn_from = start_ts - pd.Timedelta(days=history_days)
-    infos = meter_infos(config)
-    frames, warnings = [], []
-    for site, meters in _site_groups(store, config):
-        readings = store.read_readings(meters, "energy", learn_from, end_ts)
+    frames: list[pd.DataFrame] = []
+    warnings: list[DataWarning] = []
+    for site, ids in _site_groups(store, meters):
+        readings = store.read_readings(ids, "energy", learn_from, end_ts)
         if readings.empty:
             continue
-        forecasts = store.read_forecasts(meters, start_ts, end_ts)
+        forecasts = store.read_forecasts(ids, start_ts, end_ts)
+        priced = {m: tariffs.for_meter(m, meters[m].commodity) for m in ids if m in meters} \
+            if tariffs else {}
         result = detect(
             readings, start_ts, end_ts,
             weather=_weather(store, site, learn_from, end_ts),
             forecasts=forecasts if not forecasts.empty else None,
-            tz=site.timezone if site else "UTC", country=site.country if site else None,
-            tariff={m: infos[m].tariff for m in meters if m in infos and infos[m].tariff},
-            detectors=detectors,
+            calendar=site.calendar if site else SiteCalendar(),
+            tariff={m: t for m, t in priced.items() if t is not None},
+            detectors=detectors, settings=settings,
         )
         frames.append(result.events)
         warnings += result.warnings
     events = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     written = store.write_events(events) if not events.empty else 0
+    warnings = unique(warnings)
+    store.put_document(ANOMALY_RUN_KIND, f"{start_ts.isoformat()}/{end_ts.isoformat()}", {
+        "start": start_ts.isoformat(), "end": end_ts.isoformat(), "events": written,
+        "generated_at": pd.Timestamp.now(tz="UTC").isoformat(),
+        "warnings": [w.to_dict() for w in warnings],
+        "settings": settings.model_dump(mode="json"),
+    })
     log.info("detect job: %d events written for [%s, %s)", written, start_ts, end_ts)
-    return DetectionResult(events, warnings)
+    return DetectionResult(events, warnings, settings)
 
 
-def recommend_job(store: Store, config: Config, end: Any = None,
-                  days: int = 365) -> tuple[list[Recommendation], list[str]]:
-    """Recommendations from the last ``days`` before ``end`` (default: now), stored as
-    documents ``recommendation/<rule>:<meter>`` (with ``rank`` and ``generated_at``)."""
+def _intensity(store: Store, carbon: CarbonSection, start: pd.Timestamp, end: pd.Timestamp
+               ) -> pd.Series | None:
+    """The grid carbon intensity [gCO2/kWh] of ``carbon.intensity_meter``, if stored."""
+    if not carbon.intensity_meter:
+        return None
+    raw = store.read_readings([carbon.intensity_meter], "carbon_intensity", start, end)
+    return intensity_from_readings(raw, carbon.intensity_meter) if not raw.empty else None
+
+
+def recommend_job(
+    store: Store,
+    meters: dict[str, MeterInfo],
+    end: Any = None,
+    *,
+    tariffs: TariffsSection | None = None,
+    carbon: CarbonSection | None = None,
+    settings: RecommendationSettings | None = None,
+) -> tuple[list[Recommendation], list[DataWarning]]:
+    """Recommendations from the last ``settings.window_days`` before ``end`` (default: now),
+    stored as documents ``recommendation/<rule>:<meter>`` (with ``rank``, ``generated_at``
+    and the rule's ``settings``) and ``recommendation-run/latest`` (warnings, settings)."""
+    settings = settings or RecommendationSettings()
+    carbon = carbon or CarbonSection()
     end_ts = utc_timestamp(end, "end") if end is not None else pd.Timestamp.now(tz="UTC")
-    start_ts = end_ts - pd.Timedelta(days=days)
-    infos = meter_infos(config)
-    intensity = None
-    if config.carbon.intensity_meter:
-        raw = store.read_readings([config.carbon.intensity_meter], "carbon_intensity",
-                                  start_ts, end_ts)
-        if not raw.empty:
-            intensity = intensity_from_readings(raw, config.carbon.intensity_meter)
+    start_ts = end_ts - pd.Timedelta(days=settings.window_days)
+    intensity = _intensity(store, carbon, start_ts, end_ts)
     recs: list[Recommendation] = []
-    warnings: list[str] = []
-    for site, meters in _site_groups(store, config):
-        readings = store.read_readings(meters, "energy", start_ts, end_ts)
+    warnings: list[DataWarning] = []
+    for site, ids in _site_groups(store, meters):
+        readings = store.read_readings(ids, "energy", start_ts, end_ts)
         if readings.empty:
             continue
-        default = MeterInfo(tz=site.timezone, country=site.country) if site else MeterInfo()
         found, warned = recommend(
-            readings, weather=_weather(store, site, start_ts, end_ts), meters=infos,
-            default=default, carbon_factors=config.carbon.factors, intensity=intensity)
+            readings, weather=_weather(store, site, start_ts, end_ts), meters=meters,
+            tariffs=tariffs, carbon_factors=dict(carbon.factors),
+            intensity=intensity, settings=settings)
         recs += found
         warnings += warned
     recs.sort(key=ranking_key, reverse=True)
+    warnings = unique(warnings)
     now = pd.Timestamp.now(tz="UTC").isoformat()
+    rule_settings = settings.model_dump(mode="json")
     for rank, rec in enumerate(recs, start=1):
-        store.put_document(RECOMMENDATION_KIND, f"{rec.rule}:{rec.meter}",
-                           {**rec.as_dict(), "rank": rank, "generated_at": now})
+        store.put_document(RECOMMENDATION_KIND, f"{rec.rule}:{rec.meter}", {
+            **rec.as_dict(), "rank": rank, "generated_at": now,
+            "settings": rule_settings.get(rec.rule.replace("-", "_"), {}),
+        })
+    store.put_document(RECOMMENDATION_RUN_KIND, "latest", {
+        "start": start_ts.isoformat(), "end": end_ts.isoformat(), "generated_at": now,
+        "recommendations": len(recs), "warnings": [w.to_dict() for w in warnings],
+        "settings": rule_settings,
+    })
     log.info("recommend job: %d recommendations stored", len(recs))
     return recs, warnings
 
 
-def alert_job(store: Store, config: Config, since: Any, now: Any = None) -> AlertReport:
-    """Send alerts for events overlapping [since, now) per ``config.alerts``."""
+def alert_job(store: Store, alerts: AlertsSection, since: Any, now: Any = None) -> AlertReport:
+    """Send alerts for events overlapping [since, now) per the ``[alerts]`` section."""
     events = store.read_events(start=since, end=now)
-    return send_alerts(store, events, config.alerts, now=now)
+    return send_alerts(store, events, alerts, now=now)

@@ -3,7 +3,8 @@ reconciliation.
 
 Per meter (energy readings [kWh per interval]): consumption [kWh], peak [kW] (highest
 interval mean power), load factor (mean / peak power), baseload [kW] (5th percentile of
-interval power), after-hours share (energy outside the occupied hours on working days),
+interval power), after-hours share (energy outside the occupied hours: the site calendar's
+working hours on working days, so weekends, holidays, closures and bridge days count),
 EUI [kWh/m²·year] (annualised, when the building's floor area is known), cost [currency]
 through the meter's tariff and CO2 [kg] through the carbon factors.
 
@@ -14,17 +15,15 @@ parent's unmetered remainder is :func:`submeter_reconciliation`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from wattlens.analytics.carbon import CarbonSection, carbon_kg
-from wattlens.analytics.tariffs import TariffsSection, bill, day_types, interval_hours
-
-if TYPE_CHECKING:
-    from wattlens.config import Config
+from wattlens.analytics.tariffs import TariffsSection, bill
+from wattlens.core.intervals import interval_hours
+from wattlens.core.meters import MeterInfo
 
 BASELOAD_QUANTILE = 0.05
 """Quantile of interval power taken as the baseload."""
@@ -32,42 +31,6 @@ KPI_COLUMNS = [
     "level", "id", "commodity", "meters", "days", "consumption_kwh", "peak_kw", "load_factor",
     "baseload_kw", "after_hours_share", "eui_kwh_m2_year", "cost", "co2_kg",
 ]
-
-
-@dataclass(frozen=True)
-class MeterInfo:
-    """Where a meter sits and what it measures."""
-
-    meter: str
-    building: str
-    site: str
-    commodity: str
-    tz: str = "UTC"
-    country: str | None = None
-    parent: str | None = None
-    floor_area_m2: float | None = None
-
-
-def meters_from_config(config: Config) -> list[MeterInfo]:
-    """:class:`MeterInfo` of every configured meter."""
-    return [
-        MeterInfo(
-            meter=m.id, building=b.id, site=s.id, commodity=m.commodity, tz=s.timezone,
-            country=s.country, parent=m.parent, floor_area_m2=b.floor_area_m2,
-        )
-        for s in config.sites
-        for b in s.buildings
-        for m in b.meters
-    ]
-
-
-def occupied(times: pd.DatetimeIndex, tz: str, country: str | None,
-             hours: tuple[int, int] = (8, 18)) -> np.ndarray:
-    """True for intervals starting within local ``hours`` on working days (Mon-Fri, not a
-    public holiday of ``country``)."""
-    local = pd.DatetimeIndex(times).tz_convert(tz)
-    working = day_types(local, country) == "weekday"
-    return working & (local.hour >= hours[0]) & (local.hour < hours[1])
 
 
 def _energy(readings: pd.DataFrame, meter: str) -> pd.Series:
@@ -85,7 +48,6 @@ def _meter_row(
     tariffs: TariffsSection | None,
     carbon: CarbonSection | None,
     intensity: pd.Series | None,
-    hours: tuple[int, int],
 ) -> dict:
     step_h = interval_hours(series.index)
     power = series.to_numpy() / step_h
@@ -93,18 +55,18 @@ def _meter_row(
     total = float(series.sum())
     peak = float(power.max())
     mean_kw = total / (len(series) * step_h)
-    occ = occupied(series.index, info.tz, info.country, hours)
+    occ = info.calendar.occupied(series.index)
     cost = np.nan  # NaN: no tariff configured for this meter
-    tariff = tariffs.for_meter(info.meter, info.commodity) if tariffs else None
+    tariff = tariffs.for_meter(info.id, info.commodity) if tariffs else None
     if tariff is not None:
-        frame = pd.DataFrame({"time": series.index, "meter": info.meter, "value": series.values})
-        cost = float(bill(tariff, frame, info.tz)["total"].sum())
+        frame = pd.DataFrame({"time": series.index, "meter": info.id, "value": series.values})
+        cost = float(bill(tariff, frame, info.timezone)["total"].sum())
     co2 = np.nan  # NaN: no factor (and no intensity series) for this commodity
     use = intensity if info.commodity == "electricity" else None
     if carbon is not None and (info.commodity in carbon.factors or use is not None):
         co2 = float(carbon_kg(series, info.commodity, carbon.factors, use, carbon.max_gap).sum())
     return {
-        "level": "meter", "id": info.meter, "commodity": info.commodity, "meters": 1,
+        "level": "meter", "id": info.id, "commodity": info.commodity, "meters": 1,
         "days": days, "consumption_kwh": total, "peak_kw": peak,
         "load_factor": mean_kw / peak if peak > 0 else np.nan,
         "baseload_kw": float(np.quantile(power, BASELOAD_QUANTILE)),
@@ -150,26 +112,25 @@ def _rollup(level: str, key: str, group: list[tuple[pd.Series, dict]], commodity
 
 def kpis(
     readings: pd.DataFrame,
-    meters: list[MeterInfo],
+    meters: Iterable[MeterInfo],
     tariffs: TariffsSection | None = None,
     carbon: CarbonSection | None = None,
     intensity: pd.Series | None = None,
-    hours: tuple[int, int] = (8, 18),
 ) -> pd.DataFrame:
     """KPIs of every meter with readings, then per building and site (see module doc).
-    ``intensity``: grid carbon intensity [gCO2/kWh] for electricity meters."""
+    ``meters``: e.g. the values of ``Config.meter_infos()``; ``intensity``: grid carbon
+    intensity [gCO2/kWh] for electricity meters."""
     per_meter: list[tuple[MeterInfo, pd.Series, dict]] = []
     for info in meters:
-        series = _energy(readings, info.meter)
+        series = _energy(readings, info.id)
         if series.empty:
             continue
-        per_meter.append((info, series, _meter_row(series, info, tariffs, carbon, intensity,
-                                                   hours)))
+        per_meter.append((info, series, _meter_row(series, info, tariffs, carbon, intensity)))
     rows = [row for _, _, row in per_meter]
     mains = [(i, s, r) for i, s, r in per_meter if i.parent is None]
     areas = {i.building: i.floor_area_m2 for i, _, _ in per_meter}
     for level, key_of in (("building", lambda i: i.building), ("site", lambda i: i.site)):
-        for key in sorted({key_of(i) for i, _, _ in mains}):
+        for key in sorted({key_of(i) for i, _, _ in mains} - {None}):
             members = [(i, s, r) for i, s, r in mains if key_of(i) == key]
             if level == "building":
                 area = areas.get(key)
@@ -183,7 +144,8 @@ def kpis(
     return pd.DataFrame(rows, columns=KPI_COLUMNS)
 
 
-def submeter_reconciliation(readings: pd.DataFrame, meters: list[MeterInfo]) -> pd.DataFrame:
+def submeter_reconciliation(readings: pd.DataFrame, meters: Iterable[MeterInfo]
+                            ) -> pd.DataFrame:
     """Per parent meter: parent_kwh, submetered_kwh (sum of its children), unmetered_kwh
     (the remainder) and unmetered_share, over the intervals where the parent and every
     child have a reading; ``negative_intervals`` counts intervals where children exceed
@@ -191,7 +153,7 @@ def submeter_reconciliation(readings: pd.DataFrame, meters: list[MeterInfo]) -> 
     children: dict[str, list[str]] = {}
     for info in meters:
         if info.parent is not None:
-            children.setdefault(info.parent, []).append(info.meter)
+            children.setdefault(info.parent, []).append(info.id)
     rows = []
     for parent, kids in sorted(children.items()):
         frame = pd.concat([_energy(readings, m) for m in [parent, *kids]], axis=1).dropna()

@@ -17,9 +17,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from wattlens.core.calendar import check_country, holiday_mask
+from wattlens.core.base import Frozen
+from wattlens.core.calendar import SiteCalendar, check_country
+from wattlens.core.intervals import interval_hours
 
 DayType = Literal["weekday", "saturday", "sunday", "holiday"]
 DAY_TYPES: tuple[str, ...] = ("weekday", "saturday", "sunday", "holiday")
@@ -29,11 +31,7 @@ class TariffError(ValueError):
     """A tariff cannot price the given times or readings; the message says what to add."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Season(_Frozen):
+class Season(Frozen):
     """A named set of calendar months, e.g. summer = [6, 7, 8]."""
 
     name: str = Field(min_length=1)
@@ -63,7 +61,7 @@ def _parse_hours(text: str) -> tuple[int, int]:
     return minutes[0], minutes[1]
 
 
-class Band(_Frozen):
+class Band(Frozen):
     """A time-of-use band: a rate [currency/kWh] applying on the listed seasons, day types and
     local hour ranges. Empty ``seasons`` means every season."""
 
@@ -85,7 +83,7 @@ class Band(_Frozen):
         return value
 
 
-class TariffVersion(_Frozen):
+class TariffVersion(Frozen):
     """One dated version of a tariff."""
 
     valid_from: dt.date = Field(description="first local date this version applies")
@@ -130,7 +128,7 @@ class TariffVersion(_Frozen):
         return next((s.name for s in self.seasons if month in s.months), None)
 
 
-class Tariff(_Frozen):
+class Tariff(Frozen):
     """A named tariff with dated versions. ``source`` says where the numbers come from."""
 
     id: str = Field(min_length=1)
@@ -169,7 +167,7 @@ class Tariff(_Frozen):
         return sorted(self.versions, key=lambda v: v.valid_from)
 
 
-class TariffsSection(_Frozen):
+class TariffsSection(Frozen):
     """The ``[tariffs]`` config section: the catalogue and which tariff prices which meter."""
 
     catalog: list[Tariff] = Field(default_factory=list, description="[[tariffs.catalog]]")
@@ -198,15 +196,6 @@ class TariffsSection(_Frozen):
         return next((t for t in self.catalog if t.id == wanted), None)
 
 
-def day_types(local: pd.DatetimeIndex, country: str | None) -> np.ndarray:
-    """Day type of each local time: holiday (if ``country``), sunday, saturday or weekday."""
-    dow = np.asarray(local.day_of_week)
-    out = np.where(dow == 6, "sunday", np.where(dow == 5, "saturday", "weekday")).astype(object)
-    if country:
-        out[holiday_mask(local.tz_localize(None).normalize(), country)] = "holiday"
-    return out
-
-
 def _in_hours(minute: np.ndarray, ranges: list[str]) -> np.ndarray:
     hit = np.zeros(len(minute), dtype=bool)
     for text in ranges:
@@ -233,7 +222,7 @@ def energy_price(tariff: Tariff, times: pd.DatetimeIndex, tz: str) -> pd.Series:
         )
     price = np.full(len(times), np.nan)
     minute = np.asarray(local.hour * 60 + local.minute)
-    kinds = day_types(local, tariff.holidays_country)
+    kinds = SiteCalendar(timezone=tz, country=tariff.holidays_country).day_types(times)
     months = np.asarray(local.month)
     for i, version in enumerate(tariff.ordered()):
         rows = idx == i
@@ -257,14 +246,6 @@ def energy_price(tariff: Tariff, times: pd.DatetimeIndex, tz: str) -> pd.Series:
                 f"({kinds[missing][0]}, season {season[missing][0]}); add a band for it"
             )
     return pd.Series(price, index=times, name="price")
-
-
-def interval_hours(times: pd.Series | pd.DatetimeIndex) -> float:
-    """The metering interval [h]: the median spacing of ``times`` (1 h if fewer than 2)."""
-    values = pd.DatetimeIndex(times).astype("datetime64[ns, UTC]").sort_values().unique()
-    if len(values) < 2:
-        return 1.0
-    return float(np.median(np.diff(values.asi8))) / 3.6e12
 
 
 def bill(tariff: Tariff, readings: pd.DataFrame, tz: str) -> pd.DataFrame:

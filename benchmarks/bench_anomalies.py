@@ -28,10 +28,12 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from wattlens.analytics.anomalies import detect, local_calendar
+from wattlens.analytics.anomalies import detect
+from wattlens.core.calendar import SiteCalendar
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cambridge"
 TZ, COUNTRY = "Europe/London", "GB"
+CALENDAR = SiteCalendar(timezone=TZ, country=COUNTRY)
 GROUPS = {
     "spike": {"spike"},
     "level-shift": {"level-shift"},
@@ -103,7 +105,7 @@ def inject(series: pd.Series, kind: str, lo: pd.Timestamp, hi: pd.Timestamp,
     window = s[(s.index >= lo) & (s.index < hi)]
     level = float(window.median())
     spread = float(window.quantile(0.95) - window.quantile(0.05))
-    cal = local_calendar(s.index, TZ, COUNTRY)
+    cal = CALENDAR.days(s.index)
     night_mask = ((cal["hour"] < 7) | (cal["hour"] >= 19)).to_numpy()
     occupied = float(s[cal["working"].to_numpy() & ~night_mask].quantile(0.75))
     night = float(s[night_mask].median())
@@ -197,8 +199,8 @@ def main() -> None:
         history = series[(series.index >= lo - pd.Timedelta(days=365)) & (series.index < hi)]
         if history[history.index >= lo].count() < 0.8 * (hi - lo) / pd.Timedelta("1h"):
             continue
-        clean = detect(to_readings(history, meter), lo, hi, weather=weather, tz=TZ,
-                       country=COUNTRY).events
+        clean = detect(to_readings(history, meter), lo, hi, weather=weather,
+                       calendar=CALENDAR).events
         windows_run += 1
         for e in clean.itertuples():
             group = next((g for g, ks in GROUPS.items() if e.kind in ks), None)
@@ -208,8 +210,8 @@ def main() -> None:
             injected, labels = inject(history, kind, lo, hi, rng)
             if not labels:
                 continue
-            events = detect(to_readings(injected, meter), lo, hi, weather=weather, tz=TZ,
-                            country=COUNTRY).events
+            events = detect(to_readings(injected, meter), lo, hi, weather=weather,
+                            calendar=CALENDAR).events
             new = [e for e in events.itertuples() if not any(
                 c.kind == e.kind and overlaps(c.start, c.end, e.start, e.end)
                 for c in clean.itertuples())]

@@ -233,14 +233,11 @@ class DashboardData:
         if frame.empty:
             return {"energy_kwh": 0.0, "peak_kw": 0.0, "cost": 0.0, "co2_kg": 0.0}
         readings = frame.assign(meter=info.id, quantity="energy")
-        meters = [kpis.MeterInfo(meter=info.id, building=info.building or "",
-                                 site=info.site or "", commodity=info.commodity,
-                                 tz=info.timezone, country=info.country)]
         try:
-            row = kpis.kpis(readings, meters, self.tariffs, self.carbon).iloc[0]
+            row = kpis.kpis(readings, [info], self.tariffs, self.carbon).iloc[0]
         except TariffError as exc:
             log.warning("KPI cost of %s left out: %s", info.id, exc)
-            row = kpis.kpis(readings, meters, None, self.carbon).iloc[0]
+            row = kpis.kpis(readings, [info], None, self.carbon).iloc[0]
         return {"energy_kwh": float(row["consumption_kwh"]), "peak_kw": float(row["peak_kw"]),
                 "cost": float(row["cost"]), "co2_kg": float(row["co2_kg"])}
 

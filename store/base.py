@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
+from wattlens.core.base import check_timezone
 from wattlens.store.schema import validate_events
 
 Aggregation = Literal["sum", "mean", "max", "min", "count"]
@@ -69,10 +70,7 @@ def check_aggregation(every: str, how: str, tz: str, start: Any, end: Any) -> Ti
         raise ValueError(f"every={every!r} is not supported; use one of {list(EVERY)}")
     if how not in AGGREGATIONS:
         raise ValueError(f"how={how!r} is not supported; use one of {list(AGGREGATIONS)}")
-    try:
-        pd.Timestamp("2000-01-01", tz=tz)
-    except Exception as exc:  # pytz/zoneinfo raise different types
-        raise ValueError(f"tz={tz!r} is not an IANA timezone name, e.g. 'Europe/London'") from exc
+    check_timezone(tz)
     span = TimeRange.of(start, end)
     if span.start is None or span.end is None:
         raise ValueError("aggregate needs both start and end")

@@ -147,7 +147,8 @@ class DuckDBStore:
         time_column: str = "time",
     ) -> tuple[str, list[Any]]:
         span = TimeRange.of(start, end)
-        clauses, params = ["TRUE"], []
+        clauses: list[str] = ["TRUE"]
+        params: list[Any] = []
         if meters is not None:
             clauses.append("list_contains(?, meter)")
             params.append([str(m) for m in meters])
@@ -201,6 +202,7 @@ class DuckDBStore:
         if width >= pd.Timedelta("1D"):
             shifted = _local_shift(tz, span.start, span.end)  # wall-clock days
         else:  # sub-day buckets align on the zone's offset at the start (like InfluxQL)
+            assert span.start is not None  # check_aggregation requires both ends
             offset = int(span.start.tz_convert(tz).utcoffset().total_seconds())
             shifted = f"time + INTERVAL ({offset}) SECOND"
         frame = (
@@ -309,7 +311,8 @@ class DuckDBStore:
         kinds: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         span = TimeRange.of(start, end)
-        clauses, params = ["TRUE"], []
+        clauses: list[str] = ["TRUE"]
+        params: list[Any] = []
         if meters is not None:
             clauses.append("list_contains(?, meter)")
             params.append([str(m) for m in meters])

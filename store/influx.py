@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import requests
@@ -278,8 +278,8 @@ class InfluxStore:
                     f"InfluxDB 2.x at {self.url} needs a token; set the environment variable "
                     f"named by [store] token_env"
                 )
-            self._client = InfluxDBClient(
-                url=self.url, token=self._token, org=self.org,
+            self._client = InfluxDBClient(  # org None: the library's own default (typed str)
+                url=self.url, token=self._token, org=cast(str, self.org),
                 timeout=int(self.timeout * 1000), enable_gzip=self.gzip, retries=False,
             )
         return self._client

@@ -8,10 +8,8 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from wattlens.analytics.anomalies import local_calendar
-from wattlens.analytics.tariffs import day_types
 from wattlens.config import SiteConfig
-from wattlens.core.calendar import UnknownCountry, public_holidays
+from wattlens.core.calendar import SiteCalendar, UnknownCountry, public_holidays
 from wattlens.dashboard.transforms import day_type
 
 EASTER_MONDAY_2019 = dt.date(2019, 4, 22)
@@ -26,10 +24,12 @@ def test_subdivision_adds_england_bank_holidays() -> None:
 
 def test_every_caller_sees_the_same_subdivision_holidays() -> None:
     day = pd.DatetimeIndex([pd.Timestamp("2019-04-22 12:00", tz="Europe/London")])
-    assert local_calendar(day.tz_convert("UTC"), "Europe/London", "GB-ENG")["holiday"].all()
-    assert day_types(day, "GB-ENG")[0] == "holiday"
+    england = SiteCalendar(timezone="Europe/London", country="GB-ENG")
+    assert england.days(day.tz_convert("UTC"))["holiday"].all()
+    assert england.day_types(day)[0] == "holiday"
     assert day_type(pd.Series(day), "GB-ENG").iloc[0] == "Sunday / holiday"
-    assert day_types(day, "GB")[0] == "weekday"
+    uk = SiteCalendar(timezone="Europe/London", country="GB")
+    assert uk.day_types(day)[0] == "weekday"
 
 
 def test_unknown_country_is_refused_with_the_fix() -> None:

@@ -84,9 +84,13 @@ def run_jobs(store: Store, config: Config, console: Console, plan: DemoPlan) -> 
             issued = sum(s["status"] == "issued" for s in statuses.values())
             console.print(f"forecasts: {model} issued for {issued}/{len(statuses)} meters "
                           f"at {issued_at:%Y-%m-%d %H:%M} UTC, {plan.hours} h ahead")
-    detected = detect_job(store, config, issued_at - pd.Timedelta(days=30), issued_at)
+    meters = config.meter_infos()
+    detected = detect_job(store, meters, issued_at - pd.Timedelta(days=30), issued_at,
+                          tariffs=config.tariffs, settings=config.analytics.anomalies)
     console.print(f"anomalies: {len(detected.events)} events in the 30 days before the replay")
-    recs, _warnings = recommend_job(store, config, end=issued_at)
+    recs, _warnings = recommend_job(store, meters, end=issued_at, tariffs=config.tariffs,
+                                    carbon=config.carbon,
+                                    settings=config.analytics.recommendations)
     console.print(f"recommendations: {len(recs)} ranked by annual value")
     for rec in recs[:3]:
         console.print(f"  {rec.meter}: {rec.title}", highlight=False)

@@ -107,7 +107,7 @@ def test_alert_job_reads_events_from_the_store(duck_store, receiver):
     config = Config(alerts={"rules": [{"name": "all", "min_severity": 0.0,
                                        "webhook": receiver.url}]})
     duck_store.write_events(events(2))
-    report = alert_job(duck_store, config, since="2019-03-10T00:00Z", now=NOW)
+    report = alert_job(duck_store, config.alerts, since="2019-03-10T00:00Z", now=NOW)
     assert len(report.sent) == 2 and len(receiver.bodies) == 2
 
 

@@ -8,16 +8,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wattlens.analytics import anomalies
 from wattlens.analytics.anomalies import (
     DETECTORS,
+    AnomalySettings,
     DetectionContext,
     Finding,
+    ScheduleSettings,
     detect,
     merge_findings,
-    register_detector,
     schedule,
 )
 from wattlens.analytics.tariffs import Tariff
+from wattlens.config import parse_config
+from wattlens.core.base import Registry
+from wattlens.core.calendar import SiteCalendar
 from wattlens.sample import sample_readings, sample_weather
 from wattlens.store.schema import validate_events
 
@@ -25,6 +30,7 @@ from .synthetic import TZ, hourly_index, local_mask, office, readings
 
 START, END = "2019-03-04T00:00Z", "2019-04-01T00:00Z"
 T0, T1 = pd.Timestamp(START), pd.Timestamp(END)
+LONDON = SiteCalendar(timezone=TZ)
 
 
 @pytest.fixture
@@ -34,7 +40,7 @@ def clean() -> pd.Series:
 
 
 def run(series: pd.Series, **kwargs) -> pd.DataFrame:
-    return detect(readings(series), START, END, tz=TZ, **kwargs).events
+    return detect(readings(series), START, END, calendar=LONDON, **kwargs).events
 
 
 def only(events: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -111,16 +117,16 @@ def test_weekend_and_holiday_operation():
     saturday = (series.index >= "2019-04-13T00:00Z") & (series.index < "2019-04-14T00:00Z")
     series[saturday & local_mask(series.index, hours=(8, 18))] += 40.0
     # the office runs on Easter Monday and the May Day bank holiday (office() ignores holidays)
-    events = detect(readings(series), "2019-04-01T00:00Z", "2019-05-13T00:00Z", tz=TZ,
-                    country="GB", detectors=["schedule"]).events
+    events = detect(readings(series), "2019-04-01T00:00Z", "2019-05-13T00:00Z", calendar=SiteCalendar(timezone=TZ, country="GB"),
+                    detectors=["schedule"]).events
     weekend = only(events, "weekend")
     assert list(weekend["start"]) == [pd.Timestamp("2019-04-13T07:00Z")]
     assert weekend["excess_kwh"].iloc[0] == pytest.approx(40.0 * 10, rel=0.05)
     holidays = only(events, "holiday")
     assert sorted(holidays["start"].dt.date.astype(str)) == ["2019-04-19", "2019-05-06"]
     # Easter Monday is a holiday in England, not in all of GB
-    england = detect(readings(series), "2019-04-01T00:00Z", "2019-05-13T00:00Z", tz=TZ,
-                     country="GB-ENG", detectors=["schedule"]).events
+    england = detect(readings(series), "2019-04-01T00:00Z", "2019-05-13T00:00Z", calendar=SiteCalendar(timezone=TZ, country="GB-ENG"),
+                     detectors=["schedule"]).events
     assert sorted(only(england, "holiday")["start"].dt.date.astype(str)) == [
         "2019-04-19", "2019-04-22", "2019-05-06"]
 
@@ -147,7 +153,7 @@ def test_temperature_sensitivity_shift():
     slope = np.where(index >= pd.Timestamp("2019-02-01", tz="UTC"), 2.0, 1.0)
     series = pd.Series(5 + slope * hdd + rng.normal(0, 0.1, len(index)), index=index)
     weather = pd.DataFrame({"temperature": temperature})
-    events = detect(readings(series), "2019-01-15T00:00Z", "2019-03-01T00:00Z", tz="UTC",
+    events = detect(readings(series), "2019-01-15T00:00Z", "2019-03-01T00:00Z",
                     weather=weather, detectors=["level-shift"]).events
     shift = only(events, "sensitivity-shift")
     assert len(shift) == 1
@@ -184,10 +190,11 @@ def test_forecast_residual_needs_consecutive_intervals(clean):
 def test_forecast_issued_after_the_target_is_not_used(clean):
     fc = forecasts_for(clean)
     fc["issued_at"] = T1
-    result = detect(readings(clean), START, END, tz=TZ, forecasts=fc,
+    result = detect(readings(clean), START, END, calendar=LONDON, forecasts=fc,
                     detectors=["forecast-residual"])
     assert result.events.empty
-    assert any("no forecast issued before" in w for w in result.warnings)
+    assert any("no forecast issued before" in w.message for w in result.warnings)
+    assert {w.code for w in result.warnings} == {"anomalies.no-forecast-before-target"}
 
 
 def test_cost_through_the_tariff(clean):
@@ -199,9 +206,9 @@ def test_cost_through_the_tariff(clean):
     assert details["cost"] == pytest.approx(0.2 * spike["excess_kwh"], abs=0.01)
     assert details["currency"] == "GBP"
     later = Tariff(id="new", versions=[{"valid_from": "2019-03-20", "energy_rate": 0.2}])
-    result = detect(readings(clean), START, END, tz=TZ, tariff={"m1": later})
+    result = detect(readings(clean), START, END, calendar=LONDON, tariff={"m1": later})
     assert "cost" not in json.loads(only(result.events, "spike")["details"].iloc[0])
-    assert any("event costs left out" in w and "no version valid" in w
+    assert any("event costs left out" in w.message and "no version valid" in w.message
                for w in result.warnings)
 
 
@@ -220,18 +227,22 @@ def test_contiguous_findings_merge():
     assert merged[0].excess.sum() == 3.0
 
 
-def test_registering_a_detector_makes_it_runnable(clean):
-    @register_detector("test-everything")
+def test_registering_a_detector_makes_it_runnable(clean, monkeypatch):
+    registry = Registry("detector")
+    for name, fn in DETECTORS.items():
+        registry.register(name)(fn)
+    monkeypatch.setattr(anomalies, "DETECTORS", registry)
+
+    @registry.register("test-everything")
     def everything(meter, series, step, ctx):
         period = series[series.index >= ctx.start]
         return [Finding(meter, "test", period.index[0], period.index[-1] + step, 0.5,
-                        period * 0, {})]
+                        period * 0, {})], []
 
-    try:
-        events = run(clean, detectors=["test-everything"])
-        assert list(events["kind"]) == ["test"] and events["end"].iloc[0] == T1
-    finally:
-        DETECTORS.pop("test-everything")
+    events = run(clean, detectors=["test-everything"])
+    assert list(events["kind"]) == ["test"] and events["end"].iloc[0] == T1
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register("schedule")(everything)
 
 
 def test_bad_input_is_an_error_or_a_warning(clean):
@@ -240,25 +251,26 @@ def test_bad_input_is_an_error_or_a_warning(clean):
     with pytest.raises(ValueError, match="unknown detector"):
         detect(readings(clean), START, END, detectors=["nope"])
     empty = detect(readings(clean), "2020-01-01T00:00Z", "2020-02-01T00:00Z")
-    assert empty.events.empty and "no energy readings" in empty.warnings[0]
+    assert empty.events.empty and "no energy readings" in empty.warnings[0].message
     no_temp = detect(readings(clean), START, END, weather=pd.DataFrame(
         {"temperature": [np.nan]}, index=[T0]), detectors=["level-shift"])
-    assert any("no temperature" in w for w in no_temp.warnings)
+    assert any("no temperature" in w.message for w in no_temp.warnings)
     short = detect(readings(clean[clean.index >= "2019-03-01"]), START, END,
                    detectors=["schedule", "level-shift"])
-    assert any("want >= 4" in w for w in short.warnings)
-    assert any("want >= 7" in w for w in short.warnings)
+    assert any("want >= 4" in w.message for w in short.warnings)
+    assert any("want >= 7" in w.message for w in short.warnings)
+    assert any(w.code == "anomalies.few-norm-days" and w.data["days"] < 4 for w in short.warnings)
 
 
 def test_daily_and_quarter_hourly_meters():
     daily = office(hourly_index("2018-06-01", "2019-04-01")).resample("1D").sum()
-    result = detect(readings(daily), START, END, tz=TZ)
-    assert any("local-hour checks need hourly" in w for w in result.warnings)
+    result = detect(readings(daily), START, END, calendar=LONDON)
+    assert any("local-hour checks need hourly" in w.message for w in result.warnings)
     assert result.events.empty
     quarter = office(pd.date_range("2019-01-07", "2019-04-01", freq="15min", tz="UTC",
                                    inclusive="left")) / 4
     quarter[pd.Timestamp("2019-03-13T03:15Z")] += 50.0
-    events = only(detect(readings(quarter), START, END, tz=TZ).events, "spike")
+    events = only(detect(readings(quarter), START, END, calendar=LONDON).events, "spike")
     assert list(events["start"]) == [pd.Timestamp("2019-03-13T03:15Z")]
     assert events["end"].iloc[0] - events["start"].iloc[0] == pd.Timedelta("15min")
 
@@ -266,7 +278,7 @@ def test_daily_and_quarter_hourly_meters():
 def test_real_sample_sanity():
     data = sample_readings()
     result = detect(data, "2019-11-01T00:00Z", "2019-12-01T00:00Z", weather=sample_weather(),
-                    tz=TZ, country="GB")
+                    calendar=SiteCalendar(timezone=TZ, country="GB"))
     events = validate_events(result.events)
     assert not events.empty and events["severity"].between(0, 1).all()
     assert events["start"].min() >= pd.Timestamp("2019-11-01T00:00Z")
@@ -275,7 +287,7 @@ def test_real_sample_sanity():
     # at most a few events per meter-day: the detectors do not flag ordinary days
     assert len(events) <= 6 * 30 * 2
     again = detect(data, "2019-11-01T00:00Z", "2019-12-01T00:00Z", weather=sample_weather(),
-                   tz=TZ, country="GB").events
+                   calendar=SiteCalendar(timezone=TZ, country="GB")).events
     assert list(again["event_id"]) == list(events["event_id"])
 
 
@@ -286,9 +298,39 @@ def test_same_weeks_last_year_set_the_norm():
     evenings = local_mask(series.index, hours=(19, 23), weekdays=(0, 1, 2, 3, 4))
     for lo, hi in (("2018-03-01", "2018-05-01"), ("2019-03-01", "2019-04-01")):
         series[evenings & (series.index >= lo) & (series.index < hi)] += 30.0
-    ctx = DetectionContext(start=T0, end=T1, tz=TZ)
+    ctx = DetectionContext(start=T0, end=T1, calendar=LONDON)
     step = pd.Timedelta("1h")
-    assert [f for f in schedule("m1", series, step, ctx) if f.kind == "after-hours"] == []
-    new = [f for f in schedule("m1", series, step, ctx, seasonal=False)
-           if f.kind == "after-hours"]
+    found, _ = schedule("m1", series, step, ctx)
+    assert [f for f in found if f.kind == "after-hours"] == []
+    settings = AnomalySettings(schedule=ScheduleSettings(seasonal=False))
+    found, _ = schedule("m1", series, step,
+                        DetectionContext(start=T0, end=T1, calendar=LONDON, settings=settings))
+    new = [f for f in found if f.kind == "after-hours"]
     assert len(new) == 20 and new[0].start == pd.Timestamp("2019-03-04T19:00Z")
+
+
+def test_a_closure_day_is_not_a_working_day():
+    """The office runs as usual through its configured closure week: judged like weekend
+    days, those are holiday events (not working days whose daytime is never judged), and
+    the closure's evenings are not after-hours use."""
+    series = office(hourly_index("2018-12-24", "2019-04-01"))
+    closed = SiteCalendar(timezone=TZ, closures=[{"start": "2019-03-18", "end": "2019-03-22",
+                                                  "name": "spring shutdown"}])
+    events = detect(readings(series), START, END, calendar=closed,
+                    detectors=["schedule"]).events
+    holidays = only(events, "holiday")
+    assert sorted(holidays["start"].dt.date.astype(str)) == [
+        "2019-03-18", "2019-03-19", "2019-03-20", "2019-03-21", "2019-03-22"]
+    assert only(events, "after-hours").empty and only(events, "weekend").empty
+    assert run(series, detectors=["schedule"]).empty  # without the closure: a normal week
+
+
+def test_settings_from_the_config_change_a_detector_and_are_reported(clean):
+    clean[pd.Timestamp("2019-03-13T03:00Z")] += 3.5  # far out, but under half the level
+    assert only(run(clean, detectors=["data-quality"]), "spike").empty
+    config = parse_config({"analytics": {"anomalies": {"data_quality": {"spike_rel": 0.2}}}})
+    result = detect(readings(clean), START, END, calendar=LONDON, detectors=["data-quality"],
+                    settings=config.analytics.anomalies)
+    assert len(only(result.events, "spike")) == 1
+    dumped = result.settings.model_dump(mode="json")
+    assert dumped["data_quality"]["spike_rel"] == 0.2 and dumped["schedule"]["k_sigma"] == 2.5

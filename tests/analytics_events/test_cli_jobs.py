@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from wattlens.analytics.jobs import RECOMMENDATION_KIND, detect_job, recommend_job
+from wattlens.analytics.jobs import (
+    ANOMALY_RUN_KIND,
+    RECOMMENDATION_KIND,
+    RECOMMENDATION_RUN_KIND,
+    detect_job,
+    recommend_job,
+)
 from wattlens.cli import app
 from wattlens.config import parse_config
 from wattlens.store.csvio import weather_to_readings
@@ -56,7 +62,9 @@ def test_anomalies_detect_cli(small):
         "--out", str(out)])
     assert result.exit_code == 0, result.output
     body = json.loads(out.read_text())
-    assert set(body) == {"events"}
+    assert set(body) == {"events", "warnings", "settings"}
+    assert body["settings"]["schedule"]["k_sigma"] == 2.5
+    assert all(set(w) == {"code", "message", "data"} for w in body["warnings"])
     for event in body["events"]:
         assert set(event) == {"meter", "start", "end", "kind", "severity", "excess_kwh"}
     kinds = {(e["meter"], e["kind"]) for e in body["events"]}
@@ -82,7 +90,9 @@ def test_anomalies_detect_cli_details_and_bad_input(small):
     assert missing.exit_code == 2 and "no such file" in missing.output
     empty = runner.invoke(app, [*base, "--start", "2021-01-01", "--end", "2021-02-01"])
     assert empty.exit_code == 0 and "no energy readings" in empty.output
-    assert json.loads(out.read_text()) == {"events": []}
+    body = json.loads(out.read_text())
+    assert body["events"] == [] and body["warnings"][0]["code"] == "anomalies.no-readings"
+    assert body["warnings"][0]["data"]["start"].startswith("2021-01-01")
 
 
 def test_recommend_cli_with_config(small, tmp_path):
@@ -111,12 +121,16 @@ energy_rate = 0.2
 electricity = "flat"
 [carbon]
 factors = { electricity = 0.2 }
+[analytics.recommendations.early_start_late_shutdown]
+confidence = 0.3
 """)
     out = tmp_path / "recs.json"
     result = runner.invoke(app, ["recommend", "--readings", str(path), "--config", str(config),
                                  "--out", str(out)])
     assert result.exit_code == 0, result.output
-    recs = json.loads(out.read_text())["recommendations"]
+    body = json.loads(out.read_text())
+    assert body["settings"]["early_start_late_shutdown"]["confidence"] == 0.3
+    recs = body["recommendations"]
     keys = {"rule", "meter", "title", "annual_kwh", "annual_cost", "annual_co2_kg",
             "confidence", "evidence"}
     assert recs and all(set(r) == keys for r in recs)
@@ -160,15 +174,25 @@ def jobs_round_trip(store) -> None:
     config = parse_config({"sites": [{
         "id": "s", "timezone": TZ, "country": "GB", "weather_meter": "wx",
         "buildings": [{"id": "b", "meters": [{"id": "m1", "commodity": "electricity"}]}]}]})
-    result = detect_job(store, config, "2019-12-01T00:00Z", "2020-01-01T00:00Z")
+    meters = config.meter_infos()
+    result = detect_job(store, meters, "2019-12-01T00:00Z", "2020-01-01T00:00Z",
+                        settings=config.analytics.anomalies)
     stored = store.read_events()
     assert len(stored) == len(result.events) > 0
     assert "spike" in set(stored["kind"]) and set(stored["meter"]) == {"m1"}
-    recs, _ = recommend_job(store, config, end="2020-01-01T00:00Z")
+    run = store.get_document(ANOMALY_RUN_KIND,
+                             "2019-12-01T00:00:00+00:00/2020-01-01T00:00:00+00:00")
+    assert run["events"] == len(result.events) and run["settings"]["data_quality"]["spike_z"] == 8
+    recs, _ = recommend_job(store, meters, end="2020-01-01T00:00Z", tariffs=config.tariffs,
+                            carbon=config.carbon, settings=config.analytics.recommendations)
     docs = store.list_documents(RECOMMENDATION_KIND)
     assert set(docs) == {f"{r.rule}:{r.meter}" for r in recs}
     top = docs["after-hours-baseload:m1"]
     assert top["annual_kwh"] == pytest.approx(20 * 12 * 365, rel=0.05) and top["rank"] >= 1
+    assert top["settings"] == {"min_share": 0.1, "confidence": 0.8}
+    latest = store.get_document(RECOMMENDATION_RUN_KIND, "latest")
+    assert latest["recommendations"] == len(recs) and "always_on" in latest["settings"]
+    assert isinstance(latest["warnings"], list)
 
 
 def test_store_commands_run_annotate_alert(tmp_path, receiver):

@@ -6,21 +6,35 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wattlens.analytics.anomalies import local_calendar
-from wattlens.analytics.recommendations import RULES, MeterInfo, recommend
-from wattlens.analytics.tariffs import Tariff
+from wattlens.analytics.recommendations import RULES, recommend
+from wattlens.analytics.tariffs import Tariff, TariffsSection
+from wattlens.config import parse_config
+from wattlens.core.calendar import SiteCalendar
+from wattlens.core.meters import MeterInfo
 from wattlens.sample import sample_weather
 
 from .synthetic import TZ, hourly_index, local_mask, office, readings
 
 YEAR = hourly_index("2019-01-01", "2020-01-01")
 FLAT = Tariff(id="flat", versions=[{"valid_from": "2018-01-01", "energy_rate": 0.15}])
-ENGLAND = MeterInfo(tz=TZ, country=None, tariff=FLAT)
+ENGLAND = MeterInfo(id="m1", calendar=SiteCalendar(timezone=TZ))
 
 
-def run(series: pd.Series, rules: list[str], info: MeterInfo = ENGLAND, **kwargs):
-    return recommend(readings(series), meters={"m1": info}, rules=rules,
+def priced(tariff: Tariff | None, *meters: str) -> TariffsSection | None:
+    """``tariff`` pricing ``meters`` (default m1)."""
+    if tariff is None:
+        return None
+    return TariffsSection(catalog=[tariff], meters={m: tariff.id for m in meters or ["m1"]})
+
+
+def run(series: pd.Series, rules: list[str], info: MeterInfo = ENGLAND,
+        tariff: Tariff | None = FLAT, **kwargs):
+    return recommend(readings(series), meters={"m1": info}, rules=rules, tariffs=priced(tariff),
                      carbon_factors={"electricity": 0.2, "gas": 0.18}, **kwargs)
+
+
+def messages(warnings) -> list[str]:
+    return [w.message for w in warnings]
 
 
 def one(recs, rule: str):
@@ -61,13 +75,15 @@ def test_holiday_operation_counts_bank_holidays():
     """office() runs on bank holidays: with the holiday calendar they are off-days run at
     the occupied load (40 kW above the 10 kW after-hours level, 12 h)."""
     series = office(YEAR, noise=0.0)
-    info = MeterInfo(tz=TZ, country="GB", tariff=FLAT)
+    info = MeterInfo(id="m1", calendar=SiteCalendar(timezone=TZ, country="GB"))
     recs, _ = run(series, ["weekend-holiday-operation"], info=info)
-    cal = local_calendar(YEAR, TZ, "GB")
-    holidays = cal.loc[cal["holiday"], "day"].nunique()
+    cal = info.calendar.days(YEAR)
+    holidays = cal.loc[cal["holiday"] & ~cal["weekend"], "day"].nunique()
     assert holidays == 6  # GB-wide 2019 weekday holidays
+    bridges = cal.loc[cal["bridge"], "day"].nunique()  # around Christmas and New Year
+    assert bridges == 5
     assert one(recs, "weekend-holiday-operation").annual_kwh == pytest.approx(
-        40.0 * 12 * holidays, rel=0.02)
+        40.0 * 12 * (holidays + bridges), rel=0.02)
 
 
 def test_early_start_two_hours():
@@ -90,7 +106,7 @@ def test_peak_demand_charge():
     series[one_a_month] += 100.0
     tariff = Tariff(id="demand", versions=[
         {"valid_from": "2018-01-01", "energy_rate": 0.1, "demand_rate": 10.0}])
-    recs, _ = run(series, ["peak-demand"], info=MeterInfo(tz=TZ, tariff=tariff))
+    recs, _ = run(series, ["peak-demand"], tariff=tariff)
     rec = one(recs, "peak-demand")
     assert rec.evidence["mean_peak_reduction_kw"] == pytest.approx(100.0)
     assert rec.annual_kwh == 0.0
@@ -99,7 +115,9 @@ def test_peak_demand_charge():
 
 def test_peak_demand_needs_a_demand_charge():
     recs, warnings = run(office(YEAR), ["peak-demand"])
-    assert recs == [] and any("demand charge" in w for w in warnings)
+    assert recs == [] and any("demand charge" in w for w in messages(warnings))
+    (warning,) = warnings
+    assert warning.code == "recommendations.no-demand-charge" and warning.data["meters"] == ["m1"]
 
 
 def test_heating_balance_point_too_high():
@@ -113,7 +131,7 @@ def test_heating_balance_point_too_high():
     hours_per_day = pd.Series(day).value_counts()
     series = pd.Series(daily_kwh.reindex(day).to_numpy()
                        / hours_per_day.reindex(day).to_numpy(), index=YEAR)
-    info = MeterInfo(commodity="gas", tz=TZ, tariff=FLAT)
+    info = ENGLAND.model_copy(update={"commodity": "gas"})
     recs, _ = run(series, ["temperature-sensitivity"], info=info, weather=weather)
     rec = one(recs, "temperature-sensitivity")
     assert rec.evidence["balance_point_c"] == pytest.approx(18.0, abs=0.5)
@@ -125,7 +143,7 @@ def test_heating_balance_point_too_high():
 
 def test_temperature_rule_warns_without_weather():
     recs, warnings = run(office(YEAR), ["temperature-sensitivity"])
-    assert recs == [] and any("no temperature" in w for w in warnings)
+    assert recs == [] and any("no temperature" in w for w in messages(warnings))
 
 
 def test_always_on_load():
@@ -148,10 +166,13 @@ def test_simultaneous_heating_and_cooling():
     cooling[both] += 10.0
     frame = pd.concat([readings(heating, "heat-1"), readings(cooling, "chiller-1")])
     infos = {
-        "heat-1": MeterInfo(commodity="gas", tz=TZ, building="b1", use="heating", tariff=FLAT),
-        "chiller-1": MeterInfo(tz=TZ, building="b1", use="cooling", tariff=FLAT),
+        "heat-1": MeterInfo(id="heat-1", commodity="gas", calendar=ENGLAND.calendar,
+                            building="b1", tags={"use": "heating"}),
+        "chiller-1": MeterInfo(id="chiller-1", calendar=ENGLAND.calendar, building="b1",
+                               tags={"use": "cooling"}),
     }
     recs, _ = recommend(frame, meters=infos, rules=["simultaneous-heating-cooling"],
+                        tariffs=priced(FLAT, "heat-1", "chiller-1"),
                         carbon_factors={"electricity": 0.2, "gas": 0.18})
     assert {r.meter for r in recs} == {"heat-1", "chiller-1"}
     for rec in recs:
@@ -161,7 +182,7 @@ def test_simultaneous_heating_and_cooling():
 
 def test_simultaneous_rule_needs_tagged_meters():
     recs, warnings = run(office(YEAR), ["simultaneous-heating-cooling"])
-    assert recs == [] and any("use = 'heating'" in w for w in warnings)
+    assert recs == [] and any("use = 'heating'" in w for w in messages(warnings))
 
 
 def test_all_rules_rank_by_value_and_part_years_scale():
@@ -177,14 +198,43 @@ def test_all_rules_rank_by_value_and_part_years_scale():
     assert one(part, "after-hours-baseload").annual_kwh == pytest.approx(full.annual_kwh,
                                                                          rel=0.03)
     assert one(part, "after-hours-baseload").confidence < full.confidence
-    assert any("scaled" in w for w in warnings)
+    assert any("scaled" in w for w in messages(warnings))
 
 
 def test_bad_input_warns_or_errors():
     recs, warnings = run(office(hourly_index("2019-01-01", "2019-02-01")), list(RULES))
-    assert recs == [] and any("want >= 90" in w for w in warnings)
+    assert recs == [] and any("want >= 90" in w for w in messages(warnings))
     with pytest.raises(ValueError, match="unknown rule"):
         run(office(YEAR), ["nope"])
     no_tariff, warnings = run(office(YEAR, base=50.0, day=90.0), ["always-on"],
-                              info=MeterInfo(tz=TZ))
-    assert no_tariff[0].annual_cost is None and any("no tariff" in w for w in warnings)
+                              tariff=None)
+    assert no_tariff[0].annual_cost is None and any("no tariff" in w
+                                                    for w in messages(warnings))
+
+
+def test_closure_days_are_off_days():
+    """The office runs at full load through its configured closure week: those five days
+    are off-days run as if occupied (40 kW above the after-hours level, 12 h a day)."""
+    series = office(YEAR, noise=0.0)
+    closed = MeterInfo(id="m1", calendar=SiteCalendar(
+        timezone=TZ, closures=[{"start": "2019-08-05", "end": "2019-08-09"}]))
+    assert run(series, ["weekend-holiday-operation"])[0] == []
+    recs, _ = run(series, ["weekend-holiday-operation"], info=closed)
+    rec = one(recs, "weekend-holiday-operation")
+    assert rec.evidence["off_days"] == 104 + 5  # weekend days and the closure
+    assert rec.annual_kwh == pytest.approx(40.0 * 12 * 5, rel=0.02)
+
+
+def test_working_hours_and_rule_settings_from_the_config():
+    """Nights from 19:00 to 07:00 at 30 kW: with working hours 08-18 the rule sees 10 kW
+    more after-hours hours; a config threshold above the excess silences it."""
+    series = office(YEAR, noise=0.0)
+    series[local_mask(YEAR, hours=(19, 7))] += 20.0
+    late = MeterInfo(id="m1", calendar=SiteCalendar(timezone=TZ,
+                                                    working_hours={"start": 8, "end": 18}))
+    rec = one(run(series, ["after-hours-baseload"], info=late)[0], "after-hours-baseload")
+    assert rec.evidence["after_hours_per_day"] == 14
+    config = parse_config({"analytics": {"recommendations": {
+        "after_hours_baseload": {"min_share": 5.0}}}})
+    settings = config.analytics.recommendations
+    assert run(series, ["after-hours-baseload"], settings=settings)[0] == []

@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 
 from wattlens.analytics.carbon import CarbonError, carbon_kg, intensity_from_readings
-from wattlens.analytics.kpis import MeterInfo, kpis, submeter_reconciliation
+from wattlens.analytics.kpis import kpis, submeter_reconciliation
 from wattlens.analytics.tariffs import Tariff, TariffError, bill, energy_price
 from wattlens.cli import EXAMPLE_CONFIG as EXAMPLE
 from wattlens.config import ConfigError, load_config, parse_config
+from wattlens.core.calendar import SiteCalendar
+from wattlens.core.meters import MeterInfo
 
 SEOUL = "Asia/Seoul"
 
@@ -128,9 +130,11 @@ def test_kpis_and_submeter_reconciliation() -> None:
         pd.DataFrame({"time": times, "meter": "main", "quantity": "energy", "value": main}),
         pd.DataFrame({"time": times, "meter": "sub", "quantity": "energy", "value": sub}),
     ])
+    calendar = SiteCalendar(working_hours={"start": 8, "end": 18})
     meters = [
-        MeterInfo("main", "b1", "s1", "electricity", floor_area_m2=1000.0),
-        MeterInfo("sub", "b1", "s1", "electricity", parent="main", floor_area_m2=1000.0),
+        MeterInfo(id="main", building="b1", site="s1", floor_area_m2=1000.0, calendar=calendar),
+        MeterInfo(id="sub", building="b1", site="s1", parent="main", floor_area_m2=1000.0,
+                  calendar=calendar),
     ]
     config = parse_config({"carbon": {"factors": {"electricity": 0.5}}, "tariffs": {
         "catalog": [{"id": "flat", "versions": [{"valid_from": "2020-01-01",
@@ -155,3 +159,20 @@ def test_kpis_and_submeter_reconciliation() -> None:
     assert rec["unmetered_kwh"] == pytest.approx(total - sub.sum())
     assert rec["unmetered_share"] == pytest.approx(0.6)
     assert rec["negative_intervals"] == 0
+
+
+def test_kpi_after_hours_share_counts_closures_and_the_calendar_hours() -> None:
+    """Two weeks at 30 kWh in the default working hours (07-19 UTC weekdays), 10 kWh
+    otherwise; closing the second week moves its 60 working hours to after hours."""
+    times = pd.date_range("2021-03-01", "2021-03-15", freq="1h", tz="UTC", inclusive="left")
+    working = (times.day_of_week < 5) & (times.hour >= 7) & (times.hour < 19)
+    value = np.where(working, 30.0, 10.0)
+    frame = pd.DataFrame({"time": times, "meter": "m", "quantity": "energy", "value": value})
+    total = value.sum()
+    open_weeks = MeterInfo(id="m", building="b", site="s")
+    row = kpis(frame, [open_weeks]).iloc[0]
+    assert row["after_hours_share"] == pytest.approx(2 * 108 * 10 / total)
+    closed = open_weeks.model_copy(update={"calendar": SiteCalendar(
+        closures=[{"start": "2021-03-08", "end": "2021-03-12"}])})
+    row = kpis(frame, [closed]).iloc[0]
+    assert row["after_hours_share"] == pytest.approx((2 * 108 * 10 + 60 * 30) / total)

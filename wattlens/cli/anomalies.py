@@ -11,11 +11,16 @@ import pandas as pd
 import typer
 from rich.markup import escape
 
-from wattlens.analytics.anomalies import DETECTORS, detect
-from wattlens.analytics.recommendations import RULES, MeterInfo, recommend
+from wattlens.analytics.anomalies import DETECTORS, AnomalySettings, detect
+from wattlens.analytics.jobs import alert_job, detect_job
+from wattlens.analytics.recommendations import RULES, RecommendationSettings, recommend
 from wattlens.analytics.tariffs import TariffError
-from wattlens.cli.common import ConfigOption, console, fail, warn
-from wattlens.config import ConfigError, load_config
+from wattlens.cli.common import ConfigOption, console, fail, get_config, get_store, warn
+from wattlens.config import Config, ConfigError, load_config
+from wattlens.core.calendar import SiteCalendar, UnknownCountry
+from wattlens.core.meters import MeterInfo
+from wattlens.core.warnings import DataWarning
+from wattlens.store.base import Store, StoreError
 from wattlens.store.csvio import read_readings_csv, read_weather_csv
 from wattlens.store.schema import ContractError, validate_forecasts
 
@@ -36,8 +41,20 @@ def parse_time(text: str, tz: str, name: str) -> pd.Timestamp:
     return ts.tz_convert("UTC")
 
 
-def _write(out: Path, body: dict[str, Any]) -> None:
+def _write(out: Path, body: dict[str, Any], warnings: list[DataWarning],
+           settings: AnomalySettings | RecommendationSettings) -> None:
+    """Write ``body`` with the run's ``warnings`` and ``settings`` as JSON to ``out``."""
+    body = {**body, "warnings": [w.to_dict() for w in warnings],
+            "settings": settings.model_dump(mode="json")}
     out.write_text(json.dumps(body, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def _load(config: Path | None) -> Config | None:
+    """The config file given with --config, or None."""
+    try:
+        return load_config(config) if config else None
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
 
 
 @anomalies_app.command("detect")
@@ -67,13 +84,20 @@ def detect_command(
     details: Annotated[
         bool, typer.Option("--details", help="Also write each event's id and evidence.")
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Site TOML whose [analytics.anomalies] settings the detectors use."),
+    ] = None,
 ) -> None:
     """Detect anomalies in [start, end); readings before --start teach what is normal.
-    Writes {"events": [{"meter", "start", "end", "kind", "severity", "excess_kwh"}]}."""
+    Writes {"events": [{"meter", "start", "end", "kind", "severity", "excess_kwh"}],
+    "warnings": [...], "settings": {...}}."""
     try:
-        pd.Timestamp("2000-01-01", tz=tz)
-    except Exception:  # zoneinfo and pytz raise different types
-        raise fail(f"--tz {tz!r} is not an IANA timezone, e.g. Europe/London") from None
+        calendar = SiteCalendar(timezone=tz, country=country)
+    except (ValueError, UnknownCountry) as exc:
+        raise fail(f"--tz {tz!r} / --country {country!r}: {exc}") from None
+    cfg = _load(config)
+    settings = cfg.analytics.anomalies if cfg else AnomalySettings()
     start_ts, end_ts = parse_time(start, tz, "--start"), parse_time(end, tz, "--end")
     try:
         frame = read_readings_csv(readings, missing_zero=missing_zero)
@@ -87,8 +111,8 @@ def detect_command(
         console.print(f"[yellow]warning:[/] {readings} has no readings before {start_ts} to "
                       f"learn from; detectors learn from the period itself")
     try:
-        result = detect(frame, start_ts, end_ts, weather=wide, forecasts=fc, tz=tz,
-                        country=country, detectors=detector, missing_zero=missing_zero)
+        result = detect(frame, start_ts, end_ts, weather=wide, forecasts=fc, calendar=calendar,
+                        detectors=detector, missing_zero=missing_zero, settings=settings)
     except (ValueError, NotImplementedError) as exc:
         raise fail(str(exc)) from None
     warn(result.warnings)
@@ -101,7 +125,7 @@ def detect_command(
             row["event_id"] = event["event_id"]
             row["details"] = json.loads(event["details"])
         rows.append(row)
-    _write(out, {"events": rows})
+    _write(out, {"events": rows}, result.warnings, result.settings)
     kinds = result.events["kind"].value_counts().to_dict()
     console.print(f"wrote {len(rows)} events to {out} {kinds if kinds else ''}")
 
@@ -114,8 +138,8 @@ def recommend_command(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option(help="Site TOML: meters' commodity, site timezone/country, tariffs, "
-                          "carbon factors."),
+        typer.Option(help="Site TOML: meters' commodity, site calendar, tariffs, carbon "
+                          "factors, [analytics.recommendations] settings."),
     ] = None,
     tz: Annotated[str | None, typer.Option(help="Timezone of meters not in --config.")] = None,
     country: Annotated[
@@ -131,59 +155,52 @@ def recommend_command(
 ) -> None:
     """Find and quantify savings opportunities in the last year of each meter, ranked by
     value. Writes {"recommendations": [{"rule", "meter", "title", "annual_kwh",
-    "annual_cost", "annual_co2_kg", "confidence", "evidence"}]}."""
+    "annual_cost", "annual_co2_kg", "confidence", "evidence"}], "warnings": [...],
+    "settings": {...}}."""
+    cfg = _load(config)
     try:
-        cfg = load_config(config) if config else None
         frame = read_readings_csv(readings, missing_zero=missing_zero)
         wide = read_weather_csv(weather) if weather else None
-    except (ConfigError, ContractError) as exc:
+    except ContractError as exc:
         raise fail(str(exc)) from None
-    from wattlens.analytics.jobs import meter_infos
-
-    infos = meter_infos(cfg) if cfg else {}
+    infos = cfg.meter_infos() if cfg else {}
     site = cfg.sites[0] if cfg and cfg.sites else None
-    default = MeterInfo(tz=tz or (site.timezone if site else "UTC"),
-                        country=country or (site.country if site else None))
+    calendar = site.calendar() if site else SiteCalendar()
+    try:
+        calendar = SiteCalendar(
+            timezone=tz or calendar.timezone, country=country or calendar.country,
+            closures=calendar.closures, working_hours=calendar.working_hours)
+    except (ValueError, UnknownCountry) as exc:
+        raise fail(f"--tz {tz!r} / --country {country!r}: {exc}") from None
     for meter in sorted(set(frame["meter"]) - set(infos)):
         name = meter.lower()
         commodity = "gas" if "gas" in name else "heat" if "heat" in name else "electricity"
-        tariff = cfg.tariffs.for_meter(meter, commodity) if cfg else None
-        infos[meter] = MeterInfo(commodity=commodity, tz=default.tz, country=default.country,
-                                 tariff=tariff)
-        if cfg and cfg.sites:
+        infos[meter] = MeterInfo(id=meter, commodity=commodity, calendar=calendar)
+        if site:
             console.print(f"[yellow]warning:[/] meter {meter!r} is not in {config}; assumed "
-                          f"{commodity} (from its id), timezone {default.tz}")
+                          f"{commodity} (from its id), timezone {calendar.timezone}")
+    settings = cfg.analytics.recommendations if cfg else RecommendationSettings()
     try:
         recs, warnings = recommend(
-            frame, weather=wide, meters=infos, default=default, rules=rule,
-            carbon_factors=dict(cfg.carbon.factors) if cfg else {})
+            frame, weather=wide, meters=infos, rules=rule,
+            tariffs=cfg.tariffs if cfg else None,
+            carbon_factors=dict(cfg.carbon.factors) if cfg else {}, settings=settings)
     except (ValueError, TariffError) as exc:
         raise fail(str(exc)) from None
     if not cfg:
-        warnings.append("no --config: commodities guessed from meter ids, no tariff (cost is "
-                        "null) and no carbon factors (CO2 is null)")
+        warnings.append(DataWarning(
+            "recommendations.no-config",
+            "no --config: commodities guessed from meter ids, no tariff (cost is null) and no "
+            "carbon factors (CO2 is null)"))
     warn(warnings)
-    _write(out, {"recommendations": [r.as_dict() for r in recs]})
+    _write(out, {"recommendations": [r.as_dict() for r in recs]}, warnings, settings)
     console.print(f"wrote {len(recs)} recommendations to {out}")
 
 
-
-
-def _config_and_store(config: Path | None):
+def _config_and_store(config: Path | None) -> tuple[Config, Store]:
     """The config (file, ./wattlens.toml or defaults) and its store."""
-    from wattlens.config import Config
-    from wattlens.store import open_store
-
-    try:
-        if config is not None:
-            cfg = load_config(config)
-        elif Path("wattlens.toml").exists():
-            cfg = load_config("wattlens.toml")
-        else:
-            cfg = Config()
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
-    return cfg, open_store(cfg.store)
+    cfg = get_config(config)
+    return cfg, get_store(cfg)
 
 
 @anomalies_app.command("run")
@@ -193,16 +210,14 @@ def run_command(
     config: ConfigOption = None,
     history_days: Annotated[int, typer.Option(help="Days before --start to learn from.")] = 365,
 ) -> None:
-    """Detect anomalies on the store's meters (per site, in its timezone) and write the
+    """Detect anomalies on the store's meters (per site, in its calendar) and write the
     events to the store."""
-    from wattlens.analytics.jobs import detect_job
-    from wattlens.store.base import StoreError
-
     cfg, store = _config_and_store(config)
     tz = cfg.sites[0].timezone if cfg.sites else "UTC"
     try:
-        result = detect_job(store, cfg, parse_time(start, tz, "--start"),
-                            parse_time(end, tz, "--end"), history_days=history_days)
+        result = detect_job(store, cfg.meter_infos(), parse_time(start, tz, "--start"),
+                            parse_time(end, tz, "--end"), tariffs=cfg.tariffs,
+                            settings=cfg.analytics.anomalies, history_days=history_days)
     except (StoreError, ValueError) as exc:
         raise fail(str(exc)) from None
     finally:
@@ -218,12 +233,9 @@ def alert_command(
 ) -> None:
     """Send the notifications of the config's alerts section for events since --since
     (each event at most once per rule and channel)."""
-    from wattlens.analytics.jobs import alert_job
-    from wattlens.store.base import StoreError
-
     cfg, store = _config_and_store(config)
     try:
-        report = alert_job(store, cfg, parse_time(since, "UTC", "--since"))
+        report = alert_job(store, cfg.alerts, parse_time(since, "UTC", "--since"))
     except StoreError as exc:
         raise fail(str(exc)) from None
     finally:
@@ -245,9 +257,7 @@ def annotate_command(
     config: ConfigOption = None,
 ) -> None:
     """Acknowledge an event or mark it non-routine (kept with who, when and why)."""
-    from wattlens.store.base import StoreError
-
-    cfg, store = _config_and_store(config)
+    _cfg, store = _config_and_store(config)
     try:
         store.annotate_event(event_id, status, by, note)
     except (StoreError, ValueError) as exc:
