@@ -179,9 +179,9 @@ def mv_job(store: Store, meter: MeterInfo, spec: MVSpec,
         "excluded_non_routine": [[str(a), str(b)] for a, b in exclude],
         "energy_readings": len(energy), "temperature_readings": len(temperature),
         "model": result.model, "confidence": spec.confidence,
-        "reproduce": f"wattlens mv run --meter {meter.id} --baseline "
-                     f"{' '.join(periods['baseline'])} --reporting "
-                     f"{' '.join(periods['reporting'])} --model {result.model} "
+        "reproduce": f"wattlens mv run --meter {meter.id} --baseline {spec.baseline[0]} "
+                     f"{spec.baseline[1]} --reporting {spec.reporting[0]} {spec.reporting[1]} "
+                     f"--model {result.model} "
                      f"--confidence {spec.confidence}; or from CSV: wattlens export readings "
                      f"e.csv -m {meter.id} --quantity energy --start {start.isoformat()} --end "
                      f"{end.isoformat()}, the same for -m {meter.weather_meter} --quantity "

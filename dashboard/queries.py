@@ -151,8 +151,7 @@ class DashboardData:
 
     def profiles(self, user: User, meter: str, start: Any, end: Any) -> pd.DataFrame:
         info = self.info(user, meter)
-        return transforms.profiles(self.hourly(user, meter, start, end), info.timezone,
-                                   info.country)
+        return transforms.profiles(self.hourly(user, meter, start, end), info.calendar)
 
     def signature(self, user: User, meter: str, start: Any, end: Any) -> pd.DataFrame | None:
         """Daily energy against daily mean outdoor temperature; None without a weather meter."""
@@ -165,7 +164,7 @@ class DashboardData:
         temp = self._cache.get(key, lambda: self.store.aggregate(
             [info.weather_meter], "temperature", utc_timestamp(start), utc_timestamp(end),
             every="1d", how="mean", tz=info.timezone))
-        return transforms.signature(energy, temp, info.timezone, info.country)
+        return transforms.signature(energy, temp, info.calendar)
 
     def comparison(self, user: User, meter: str, start: Any, end: Any,
                    against: str) -> pd.DataFrame:
@@ -219,8 +218,7 @@ class DashboardData:
             "today": today,
             "forecast": forecast,
             # hourly means [kWh/h] × interval [h] = kWh per interval, the unit of "today"
-            "typical": transforms.typical_day(history, day_start, info.timezone,
-                                              info.country).assign(
+            "typical": transforms.typical_day(history, day_start, info.calendar).assign(
                 value=lambda f: f["value"] * min(info.interval_h, 1.0)),
             "kpi_today": self._kpis(today, info),
             "kpi_month": self._kpis(month, info),
