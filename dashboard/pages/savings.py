@@ -120,9 +120,10 @@ _FORM = [State("meter-picker", "value"), State("mv-baseline", "start_date"),
 def _spec(meter: str, b0: str | None, b1: str | None, k0: str | None, k1: str | None,
           r0: str | None, r1: str | None, model: str, confidence: float) -> MVSpec:
     """The form as an M&V job spec (dates are local and inclusive)."""
-    for name, span in (("baseline", (b0, b1)), ("reporting", (r0, r1))):
-        if not all(span):
-            raise ValueError(f"choose both dates of the {name} period")
+    if not (b0 and b1):
+        raise ValueError("choose both dates of the baseline period")
+    if not (r0 and r1):
+        raise ValueError("choose both dates of the reporting period")
     return MVSpec(meter=meter, baseline=(b0[:10], b1[:10]), reporting=(r0[:10], r1[:10]),
                   blackout=(k0[:10], k1[:10]) if k0 and k1 else None, model=model,
                   confidence=confidence)
