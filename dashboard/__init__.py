@@ -2,6 +2,6 @@
 
 ``wattlens.dashboard.app.create_app(config_or_store)`` builds the app;
 ``wattlens.dashboard.app:server`` is the WSGI entry point for gunicorn. Only
-:mod:`wattlens.dashboard.data` holds the store; callbacks are thin (``data`` → ``figures``).
+:mod:`wattlens.dashboard.queries` holds the store; callbacks are thin (``data`` → ``figures``).
 Importing this package is cheap: nothing touches Dash or a store.
 """

@@ -1,9 +1,12 @@
 """The Dash app factory and the WSGI entry point.
 
 ``create_app(config)`` or ``create_app(store)`` (or both) builds a multi-page app whose pages live
-in :mod:`wattlens.dashboard.pages` (``dash.register_page``; they never import this module). The
-store and config live in a :class:`wattlens.dashboard.data.DashboardData` attached to the Flask
-server, so several apps can run in one process and nothing is kept at module level.
+in :mod:`wattlens.dashboard.pages` (``dash.register_page``; they never import this module). This
+is the only dashboard module reading the :class:`~wattlens.config.Config`: it hands the store,
+the meter catalogue (:meth:`~wattlens.config.Config.meter_infos`), the ``[dashboard]``,
+``[tariffs]`` and ``[carbon]`` sections to a :class:`wattlens.dashboard.queries.DashboardData`
+attached to the Flask server, so several apps can run in one process and nothing is kept at
+module level.
 
 For gunicorn: ``gunicorn 'wattlens.dashboard.app:server'`` builds the app from ``$WATTLENS_CONFIG``
 (or ``./wattlens.toml``, or the defaults) when a worker imports it.
@@ -22,16 +25,13 @@ import dash
 import flask
 from dash import Dash, Input, Output, dcc, html
 
-from wattlens.config import Config, load_config
-from wattlens.dashboard import components
-from wattlens.dashboard.data import (
-    EXTENSION,
-    SESSION_USER,
-    AccessDenied,
-    DashboardData,
-    request_data,
-)
+from wattlens.config import Config, ConfigError, load_config
+from wattlens.core.meters import MeterInfo
+from wattlens.dashboard import components, urlstate
+from wattlens.dashboard.access import SESSION_USER, Access, AccessDenied
+from wattlens.dashboard.data import EXTENSION, request_data
 from wattlens.dashboard.errors import on_error
+from wattlens.dashboard.queries import DashboardData
 from wattlens.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -66,11 +66,11 @@ def _add_login(server: flask.Flask, data: DashboardData) -> None:
     @server.before_request
     def _require_login() -> Any:
         path = flask.request.path
-        if not data.login_required or path.startswith(_PUBLIC):
+        if not data.access.login_required or path.startswith(_PUBLIC):
             return None
         name = flask.session.get(SESSION_USER)
         try:
-            data.user(name)
+            data.access.user(name)
         except AccessDenied:
             if path.startswith(_API):
                 return flask.jsonify({"error": "not logged in; open /login"}), 401
@@ -84,7 +84,7 @@ def _add_login(server: flask.Flask, data: DashboardData) -> None:
         target = _safe_next(flask.request.values.get("next"))
         message = "Sign in to see your meters."
         if flask.request.method == "POST":
-            user = data.authenticate(flask.request.form.get("username", ""),
+            user = data.access.authenticate(flask.request.form.get("username", ""),
                                      flask.request.form.get("password", ""))
             if user is not None:
                 flask.session.clear()
@@ -105,28 +105,30 @@ def _shell() -> html.Div:
     try:
         data, user = request_data()
         catalogue = data.catalogue(user)
-        name = user.name if data.login_required else None
+        names = data.access.names
+        name = user.name if data.access.login_required else None
     except (AccessDenied, RuntimeError, KeyError):
-        catalogue, name = [], None
+        catalogue, names, name = [], {}, None
     return html.Div([
         dcc.Location(id="url"),
         components.navbar(list(dash.page_registry.values()), name),
-        components.picker(catalogue),
+        components.picker(catalogue, names, None),
         components.error_banner(),
         html.Main(dash.page_container, className="page"),
     ], className="shell")
 
 
 def _shell_callbacks(app: Dash) -> None:
-    """Site → building → meter filtering, and clearing the error banner on navigation."""
+    """Site → building → meter filtering, the meter named in the URL, and clearing the error
+    banner on navigation."""
 
     @app.callback(Output("building-picker", "options"), Input("site-picker", "value"))
     def _buildings(site: str | None) -> list[dict[str, str]]:
         data, user = request_data()
         seen: dict[str, str] = {}
         for m in data.catalogue(user):
-            if site in (None, m.site):
-                seen[m.building] = m.building_name
+            if site in (None, m.site) and m.building:
+                seen[m.building] = data.access.name_of(m.building)
         return [{"label": v, "value": k} for k, v in seen.items()]
 
     @app.callback(Output("meter-picker", "options"), Input("site-picker", "value"),
@@ -137,6 +139,12 @@ def _shell_callbacks(app: Dash) -> None:
             m for m in data.catalogue(user)
             if site in (None, m.site) and building in (None, m.building)
         ])
+
+    @app.callback(Output("meter-picker", "value"), Input("url", "search"))
+    def _meter_from_url(search: str | None) -> Any:
+        """The meter a page's URL names (bookmarks, alert links, back and forward)."""
+        query = urlstate.query_of(search)
+        return urlstate.meter_of(query.get("meter"), query.get("event")) or dash.no_update
 
     @app.callback(Output("error-banner", "style"), Input("url", "pathname"),
                   Input("meter-picker", "value"))
@@ -156,13 +164,30 @@ def _coerce(config_or_store: Config | Store | None, store: Store | None) -> tupl
     return config, store
 
 
+def _access(config: Config, store: Store) -> Access:
+    """The meter catalogue and logins of ``config``; without sites every energy meter in the
+    store, in UTC."""
+    meters = config.meter_infos()
+    names = {s.id: s.name or s.id for s in config.sites}
+    names.update({b.id: b.name or b.id for s in config.sites for b in s.buildings})
+    if not meters:
+        meters = {m: MeterInfo(id=m, site="store", building="store")
+                  for m in store.meters("energy")}
+        names = {"store": "all meters"}
+    try:
+        return Access(meters, config.dashboard, names)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def create_app(config_or_store: Config | Store | None = None, store: Store | None = None) -> Dash:
     """A ready dashboard for ``config`` (its store opened here) and/or an open ``store``.
 
     With only a store, every energy meter in it is shown in UTC and login is off.
     """
     config, store = _coerce(config_or_store, store)
-    data = DashboardData(store, config)
+    data = DashboardData(store, _access(config, store), config.dashboard, config.tariffs,
+                         config.carbon)
     server = flask.Flask("dashboard", root_path=str(HERE))
     secret = os.environ.get(config.dashboard.secret_key_env)
     server.secret_key = secret or secrets.token_hex(32)

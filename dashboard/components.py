@@ -7,8 +7,8 @@ from typing import Any
 
 from dash import dcc, html
 
+from wattlens.core.meters import MeterInfo
 from wattlens.dashboard import figures
-from wattlens.dashboard.data import MeterInfo
 
 GRAPH_CONFIG = {"displaylogo": False}
 
@@ -25,11 +25,12 @@ def navbar(pages: list[dict[str, Any]], user: str | None) -> html.Nav:
                      html.Span(right, className="nav-right")], className="navbar")
 
 
-def picker(catalogue: list[MeterInfo]) -> html.Div:
-    """Site → building → meter dropdowns over the meters the user may see."""
-    sites = {m.site: m.site_name for m in catalogue}
-    buildings = {m.building: m.building_name for m in catalogue}
-    first = catalogue[0].id if catalogue else None
+def picker(catalogue: list[MeterInfo], names: dict[str, str], meter: str | None) -> html.Div:
+    """Site → building → meter dropdowns over the meters the user may see; ``names``: display
+    names of site and building ids; ``meter``: the one picked (else the first)."""
+    sites = {m.site: names.get(m.site or "", m.site) for m in catalogue}
+    buildings = {m.building: names.get(m.building or "", m.building) for m in catalogue}
+    first = meter or (catalogue[0].id if catalogue else None)
     return html.Div([
         html.Label(["site", dcc.Dropdown(
             id="site-picker", options=[{"label": v, "value": k} for k, v in sites.items()],
@@ -46,7 +47,7 @@ def picker(catalogue: list[MeterInfo]) -> html.Div:
 
 
 def meter_options(catalogue: list[MeterInfo]) -> list[dict[str, str]]:
-    return [{"label": f"{m.name} ({m.id}, {m.commodity})", "value": m.id} for m in catalogue]
+    return [{"label": f"{m.label} ({m.id}, {m.commodity})", "value": m.id} for m in catalogue]
 
 
 def graph(graph_id: str, waiting: str) -> dcc.Loading:

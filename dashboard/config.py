@@ -7,16 +7,18 @@ named by ``secret_key_env`` and is never written to the file.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from wattlens.core.base import Frozen
 
 _HASH_METHODS = ("scrypt:", "pbkdf2:")
+_REMOVED = ("currency", "price_per_kwh", "co2_kg_per_kwh")
+"""Former keys: prices and emission factors now come from [tariffs] and [carbon]."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class DashboardUser(_Frozen):
+class DashboardUser(Frozen):
     """One login: a hashed password and the buildings/meters the user may see."""
 
     name: str = Field(min_length=1, description="login name")
@@ -40,8 +42,8 @@ class DashboardUser(_Frozen):
         return value
 
 
-class DashboardConfig(_Frozen):
-    """How the dashboard is served, refreshed and priced."""
+class DashboardConfig(Frozen):
+    """How the dashboard is served and refreshed, and who may log in."""
 
     host: str = Field("127.0.0.1", description="address to bind; 0.0.0.0 exposes it")
     port: int = Field(8050, ge=1, le=65535, description="TCP port")
@@ -54,15 +56,20 @@ class DashboardConfig(_Frozen):
     refresh_s: float = Field(5.0, gt=0, description="live page refresh period [s]")
     cache_ttl_s: float = Field(10.0, ge=0, description="how long a store read is reused [s]")
     max_points: int = Field(2000, ge=100, description="points per trace sent to the browser")
-    currency: str = Field("GBP", description="currency of the prices below")
-    price_per_kwh: dict[str, float] = Field(
-        default_factory=lambda: {"electricity": 0.25, "gas": 0.07, "heat": 0.09, "water": 0.0},
-        description="energy price by commodity [currency/kWh] for KPI cards",
-    )
-    co2_kg_per_kwh: dict[str, float] = Field(
-        default_factory=lambda: {"electricity": 0.207, "gas": 0.183, "heat": 0.17, "water": 0.0},
-        description="emission factor by commodity [kgCO2/kWh] for KPI cards",
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            gone = sorted(set(data) & set(_REMOVED))
+            if gone:
+                raise ValueError(
+                    f"{', '.join(gone)} no longer belong in [dashboard]: the KPI cards price "
+                    f"energy with the meter's tariff and weigh CO2 with the carbon factors; "
+                    f"move prices to [tariffs] (catalog, default) and emission factors to "
+                    f"[carbon] factors, then delete these keys"
+                )
+        return data
 
     @model_validator(mode="after")
     def _users(self) -> DashboardConfig:

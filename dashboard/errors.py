@@ -11,9 +11,8 @@ from typing import Any
 
 from dash import ctx, no_update, set_props
 
-from wattlens.config import ConfigError
 from wattlens.dashboard import figures
-from wattlens.dashboard.data import AccessDenied
+from wattlens.dashboard.access import AccessDenied
 from wattlens.store.base import StoreError, StoreUnavailable
 from wattlens.store.schema import ContractError
 
@@ -24,7 +23,7 @@ def readable(exc: BaseException) -> str:
     """A message for the page: the error's own words when it is ours, else a pointer to logs."""
     if isinstance(exc, StoreUnavailable):
         return f"The data store cannot be reached right now: {exc}. The page retries by itself."
-    if isinstance(exc, AccessDenied | StoreError | ContractError | ConfigError | ValueError):
+    if isinstance(exc, AccessDenied | StoreError | ContractError | ValueError):
         return str(exc)
     return (f"Something went wrong while preparing this view ({type(exc).__name__}); "
             f"the server log has the details.")

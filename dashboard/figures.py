@@ -98,7 +98,7 @@ def live_today(data: dict[str, Any]) -> Figure:
                    "line": {"color": COLOURS[1], "width": 2}})
     day = data["day_start"].strftime("%a %d %b %Y")
     return _figure(traces, f"time ({tz})", "energy [kWh per interval]",
-                   title=f"{info.name}: {day} so far")
+                   title=f"{info.label}: {day} so far")
 
 
 def carpet(table: pd.DataFrame, tz: str) -> Figure:

@@ -1,4 +1,5 @@
-"""The M&V report: one self-contained HTML file holding the periods, the model and its fitted
+"""The M&V report: one self-contained HTML file, rendered from the result document of
+:func:`wattlens.analytics.mv.mv_job`, holding the periods, the model and its fitted
 parameters, the Guideline 14 checks, the savings with their uncertainty, the warnings and the
 SHA-256 of the input data — enough for a third party to reproduce the result.
 
@@ -14,12 +15,20 @@ from typing import Any
 
 import pandas as pd
 
+from wattlens.analytics.mv import frame_of
+from wattlens.core.meters import MeterInfo
+
 
 def _num(value: Any, unit: str = "", digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "–"
     text = f"{value:,.{digits}f}"
     return f"{text} {unit}".strip()
+
+
+def warning_text(warning: str | dict[str, Any]) -> str:
+    """A result warning as text (plain text, or a DataWarning's ``to_dict()``)."""
+    return warning if isinstance(warning, str) else str(warning.get("message", warning))
 
 
 def summary_rows(project: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -52,16 +61,17 @@ def summary_rows(project: dict[str, Any]) -> list[tuple[str, str, str]]:
     ]
 
 
-def render_report(project: dict[str, Any]) -> str:
-    """The report as a standalone HTML document."""
+def render_report(project: dict[str, Any], info: MeterInfo, names: dict[str, str]) -> str:
+    """The report of an M&V result document on meter ``info`` as a standalone HTML document
+    (``names``: display names of site and building ids)."""
     rows = "".join(f"<tr><th>{escape(label)}</th><td id='{slug}'>{escape(str(value))}</td></tr>"
                    for slug, label, value in summary_rows(project))
-    warnings = "".join(f"<li>{escape(w)}</li>" for w in project["warnings"]) or "<li>none</li>"
+    warnings = "".join(f"<li>{escape(warning_text(w))}</li>"
+                       for w in project["warnings"]) or "<li>none</li>"
     params = escape(json.dumps(project["parameters"], indent=2, sort_keys=True, default=str))
-    info = project["info"]
     option = "B (an equipment submeter)" if info.parent else "C (a whole-building meter)"
     inputs = escape(json.dumps(project["inputs"], indent=2, sort_keys=True, default=str))
-    monthly = project["series"].copy()
+    monthly = frame_of(project["series"])
     table = ""
     if not monthly.empty:
         monthly["month"] = monthly["time"].dt.tz_convert(info.timezone).dt.strftime("%Y-%m")
@@ -75,8 +85,9 @@ def render_report(project: dict[str, Any]) -> str:
 table{{border-collapse:collapse}}th,td{{border:1px solid #d0d7de;padding:4px 8px;text-align:left}}
 pre{{background:#f6f8fa;padding:1em}}</style></head><body>
 <h1>Measurement &amp; verification report</h1>
-<p>Meter <b>{escape(info.name)}</b> ({escape(info.id)}, {escape(info.commodity)}) at
-{escape(info.building_name)}, {escape(info.site_name)}. Dates are local ({escape(info.timezone)});
+<p>Meter <b>{escape(info.label)}</b> ({escape(info.id)}, {escape(info.commodity)}) at
+{escape(names.get(info.building or "", str(info.building)))},
+{escape(names.get(info.site or "", str(info.site)))}. Dates are local ({escape(info.timezone)});
 energy in kWh. IPMVP Option {option}, savings = adjusted baseline − actual.</p>
 <h2>Result</h2><table id="summary">{rows}</table>
 <h2>Warnings and data sufficiency</h2><ul id="warnings">{warnings}</ul>

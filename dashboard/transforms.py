@@ -1,7 +1,7 @@
 """Pure frame → frame reshaping for the dashboard (no store, no Dash, no plotly).
 
 Everything here takes frames in the readings contract (UTC ``time``) plus the site timezone and
-returns frames ready to plot; :mod:`wattlens.dashboard.data` calls these after reading the store.
+returns frames ready to plot; :mod:`wattlens.dashboard.queries` calls these after reading the store.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from plotly_resampler.aggregation import MinMaxLTTB
 
-from wattlens.analytics.tariffs import day_types
+from wattlens.core.calendar import SiteCalendar
 from wattlens.forecasting.backtest import metrics
 from wattlens.store.base import EVERY
 
@@ -56,9 +56,9 @@ def local(frame: pd.DataFrame, tz: str, column: str = "time") -> pd.DataFrame:
     return out
 
 
-def day_type(times: pd.Series, country: str | None) -> pd.Series:
+def day_type(times: pd.Series, calendar: SiteCalendar) -> pd.Series:
     """``working day``, ``Saturday`` or ``Sunday / holiday`` of local times."""
-    kinds = day_types(pd.DatetimeIndex(times), country)
+    kinds = calendar.day_types(pd.DatetimeIndex(times))
     return pd.Series([_DAY_TYPE_NAMES[k] for k in kinds], index=times.index, dtype=object)
 
 
@@ -70,23 +70,23 @@ def carpet(hourly: pd.DataFrame, tz: str) -> pd.DataFrame:
     return frame.pivot_table(index="date", columns="hour", values="value", aggfunc="sum")
 
 
-def profiles(hourly: pd.DataFrame, tz: str, country: str | None) -> pd.DataFrame:
+def profiles(hourly: pd.DataFrame, calendar: SiteCalendar) -> pd.DataFrame:
     """Average day by day type: columns ``day_type``, ``hour`` (local), ``value`` [kWh/h]."""
-    frame = local(hourly, tz)
-    frame["day_type"] = day_type(frame["time"], country)
+    frame = local(hourly, calendar.timezone)
+    frame["day_type"] = day_type(frame["time"], calendar)
     frame["hour"] = frame["time"].dt.hour
     out = frame.groupby(["day_type", "hour"], as_index=False)["value"].mean()
     return out.sort_values(["day_type", "hour"], ignore_index=True)
 
 
-def signature(daily_energy: pd.DataFrame, daily_temp: pd.DataFrame, tz: str,
-              country: str | None) -> pd.DataFrame:
+def signature(daily_energy: pd.DataFrame, daily_temp: pd.DataFrame,
+              calendar: SiteCalendar) -> pd.DataFrame:
     """Daily energy [kWh/day] against daily mean outdoor temperature [degC], by day type."""
     energy = daily_energy[["time", "value"]].rename(columns={"value": "energy"})
     temp = daily_temp[["time", "value"]].rename(columns={"value": "temperature"})
     frame = energy.merge(temp, on="time", how="inner")
-    frame = local(frame, tz)
-    frame["day_type"] = day_type(frame["time"], country)
+    frame = local(frame, calendar.timezone)
+    frame["day_type"] = day_type(frame["time"], calendar)
     return frame
 
 
@@ -140,16 +140,17 @@ def typical_band(history: pd.DataFrame, times: pd.Series, low: float = 0.1,
     return out.drop(columns="how").dropna(ignore_index=True)
 
 
-def typical_day(hourly: pd.DataFrame, day_start: pd.Timestamp, tz: str,
-                country: str | None, weeks: int = 4) -> pd.DataFrame:
+def typical_day(hourly: pd.DataFrame, day_start: pd.Timestamp, calendar: SiteCalendar,
+                weeks: int = 4) -> pd.DataFrame:
     """Mean hourly energy [kWh/h] of the last ``weeks`` days of the same day type as
     ``day_start`` (a local midnight), placed on that day's hours."""
+    tz = calendar.timezone
     frame = local(hourly[hourly["time"] < day_start], tz)
     if frame.empty:
         return pd.DataFrame({"time": pd.Series(dtype=f"datetime64[ns, {tz}]"),
                              "value": pd.Series(dtype="float64")})
-    kind = day_type(pd.Series([day_start]), country).iloc[0]
-    frame = frame[day_type(frame["time"], country) == kind]
+    kind = day_type(pd.Series([day_start]), calendar).iloc[0]
+    frame = frame[day_type(frame["time"], calendar) == kind]
     dates = sorted(set(frame["time"].dt.date))[-weeks:]
     frame = frame[frame["time"].dt.date.isin(dates)]
     by_hour = frame.groupby(frame["time"].dt.hour)["value"].mean()
@@ -193,25 +194,3 @@ def scores(actual: np.ndarray, predicted: np.ndarray, lower: np.ndarray | None =
     return {"n": int(m["n"]), "cv_rmse_pct": cv, "nmbe_pct": nmbe,
             "coverage_pct": finite("coverage_pct") if band and fitted else None,
             "g14_pass": m["g14_pass"] if fitted else None}
-
-
-def kpis(frame: pd.DataFrame, interval_h: float, price: float, co2: float) -> dict[str, float]:
-    """Energy [kWh], peak demand [kW], cost [currency] and emissions [kgCO2] of readings."""
-    if frame.empty:
-        return {"energy_kwh": 0.0, "peak_kw": 0.0, "cost": 0.0, "co2_kg": 0.0}
-    energy = float(frame["value"].sum())
-    return {"energy_kwh": energy, "peak_kw": float(frame["value"].max() / interval_h),
-            "cost": energy * price, "co2_kg": energy * co2}
-
-
-def savings_per_day(series: pd.DataFrame, cumulative: pd.DataFrame,
-                    tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Sub-daily M&V series summed to local days [kWh/day]; cumulative savings and its band
-    taken at each day's last observation [kWh]."""
-    day = series["time"].dt.tz_convert(tz).dt.normalize()
-    daily = series.groupby(day)[["baseline", "actual"]].sum()
-    daily.index = daily.index.tz_convert("UTC")
-    cum = cumulative.groupby(day.to_numpy()).last().drop(columns="time")
-    cum.index = pd.DatetimeIndex(cum.index).tz_convert("UTC")
-    return (daily.rename_axis("time").reset_index(),
-            cum.rename_axis("time").reset_index())

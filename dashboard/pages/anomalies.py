@@ -1,5 +1,8 @@
 """Anomalies: a filterable table of events; selecting one shows its chart with the expected band;
-acknowledge it or mark it non-routine with a note (persisted in the store with who and when)."""
+acknowledge it or mark it non-routine with a note (persisted in the store with who and when).
+
+URL: ``/anomalies?event=<id>`` opens with that event selected (alert e-mails link there);
+``meter=<id>`` picks the meter."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 
-from wattlens.dashboard import components, figures
+from wattlens.dashboard import components, figures, urlstate
 from wattlens.dashboard.data import request_data
 
 dash.register_page(__name__, path="/anomalies", name="Anomalies", order=3,
@@ -32,8 +35,10 @@ _COLUMNS = [
 ]
 
 
-def layout(**_: str) -> html.Div:
+def layout(event: str | None = None, meter: str | None = None, **_: str) -> html.Div:
+    found = urlstate.meter_of(event=event) if event else None
     return html.Div([
+        urlstate.url_state("anomalies", found or meter, event=event if found else None),
         html.Div([
             dcc.Checklist(id="anomalies-scope", value=["meter"], inline=True, options=[
                 {"label": " only the picked meter", "value": "meter"}]),
@@ -79,14 +84,33 @@ def _rows(frame: pd.DataFrame, tzs: dict[str, str]) -> list[dict[str, Any]]:
 
 
 @dash.callback(Output("anomalies-grid", "rowData"), Output("anomalies-count", "children"),
+               Output("anomalies-grid", "selectedRows"), Output("anomalies-url", "data"),
                Input("meter-picker", "value"), Input("anomalies-scope", "value"),
-               Input("anomalies-saved", "children"))
-def update_grid(meter: str | None, scope: list[str], _saved: Any) -> tuple:
+               Input("anomalies-saved", "children"), State("anomalies-url", "data"))
+def update_grid(meter: str | None, scope: list[str], _saved: Any,
+                query: dict | None) -> tuple:
+    """The events; the URL's event selected once it is among them."""
     data, user = request_data()
     only = [meter] if meter and "meter" in (scope or []) else None
     frame = data.events(user, only)
     tzs = {i.id: i.timezone for i in data.catalogue(user)}
-    return _rows(frame, tzs), f"{len(frame)} events"
+    rows = _rows(frame, tzs)
+    event = urlstate.from_url(query, meter, "event")
+    chosen = [r for r in rows if r["event_id"] == event]
+    if chosen:
+        return rows, f"{len(frame)} events", chosen, None
+    return rows, f"{len(frame)} events", dash.no_update, dash.no_update
+
+
+@dash.callback(Output("anomalies-location", "search"), Input("meter-picker", "value"),
+               Input("anomalies-grid", "selectedRows"))
+def to_url(meter: str | None, selected: list[dict] | None) -> Any:
+    """The picked meter and the selected event into the URL."""
+    if not meter:
+        return dash.no_update
+    data, user = request_data()
+    data.allowed(user, [meter])
+    return urlstate.search(meter=meter, event=selected[0]["event_id"] if selected else None)
 
 
 @dash.callback(Output("anomalies-chart", "figure"), Input("anomalies-grid", "selectedRows"),

@@ -1,6 +1,8 @@
 """Consumption explorer: a zoomable series that stays sharp over years (store aggregation plus
 MinMaxLTTB resampling on every zoom), carpet plot, day-type profiles, energy signature, period
-comparison, meter hierarchy and a CSV download of what is shown."""
+comparison, meter hierarchy and a CSV download of what is shown.
+
+URL: ``/explorer?meter=<id>&start=<first local date>&end=<last local date>``."""
 
 from __future__ import annotations
 
@@ -10,15 +12,17 @@ import dash
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 
-from wattlens.dashboard import components, figures
+from wattlens.dashboard import components, figures, urlstate
 from wattlens.dashboard.data import request_data
 
 dash.register_page(__name__, path="/explorer", name="Explorer", order=1,
                    title="wattlens · explorer")
 
 
-def layout(**_: str) -> html.Div:
+def layout(meter: str | None = None, start: str | None = None, end: str | None = None,
+           **_: str) -> html.Div:
     return html.Div([
+        urlstate.url_state("explorer", meter, start=start, end=end),
         html.Div([
             html.Label(["period ", components.period("explorer-period")]),
             html.Button("download CSV of the series", id="explorer-download-button",
@@ -71,12 +75,16 @@ def _local(text: str, tz: str) -> pd.Timestamp:
     return ts.tz_convert("UTC")
 
 
+urlstate.sync("explorer", {"start": ("explorer-period", "start_date"),
+                           "end": ("explorer-period", "end_date")})
+
+
 @dash.callback(Output("explorer-period", "start_date"), Output("explorer-period", "end_date"),
-               Input("meter-picker", "value"))
-def default_period(meter: str | None) -> tuple:
-    """The year up to the meter's newest reading."""
-    data, user = request_data()
-    return data.default_dates(user, meter, days=365)
+               Output("explorer-url", "data"), Input("meter-picker", "value"),
+               State("explorer-url", "data"))
+def default_period(meter: str | None, query: dict | None) -> tuple:
+    """The URL's dates (once), else the year up to the meter's newest reading."""
+    return urlstate.period(query, meter, days=365)
 
 
 @dash.callback(Output("explorer-series", "figure"), Output("explorer-note", "children"),

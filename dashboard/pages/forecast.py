@@ -1,6 +1,8 @@
 """Forecast vs actual: forecasts exactly as issued (chosen by lead time), their intervals, an
 accuracy scorecard with ASHRAE Guideline 14 pass/fail beside the persistence baseline, and the
-residuals."""
+residuals.
+
+URL: ``/forecast?meter=<id>&start=<first local date>&end=<last local date>``."""
 
 from __future__ import annotations
 
@@ -8,9 +10,9 @@ from typing import Any
 
 import dash
 import pandas as pd
-from dash import Input, Output, dash_table, dcc, html
+from dash import Input, Output, State, dash_table, dcc, html
 
-from wattlens.dashboard import components, figures
+from wattlens.dashboard import components, figures, urlstate
 from wattlens.dashboard.data import request_data
 from wattlens.forecasting.backtest import G14_CV_RMSE_PCT, G14_NMBE_PCT
 
@@ -21,8 +23,10 @@ HORIZONS = {"day-ahead (0-24 h)": (0, 24), "next day (24-48 h)": (24, 48),
             "intraday (0-6 h)": (0, 6), "any lead (0-168 h)": (0, 168)}
 
 
-def layout(**_: str) -> html.Div:
+def layout(meter: str | None = None, start: str | None = None, end: str | None = None,
+           **_: str) -> html.Div:
     return html.Div([
+        urlstate.url_state("forecast", meter, start=start, end=end),
         html.Div([
             html.Label(["period ", components.period("forecast-period")]),
             html.Label(["horizon ", dcc.Dropdown(
@@ -40,12 +44,16 @@ def layout(**_: str) -> html.Div:
     ])
 
 
+urlstate.sync("forecast", {"start": ("forecast-period", "start_date"),
+                           "end": ("forecast-period", "end_date")})
+
+
 @dash.callback(Output("forecast-period", "start_date"), Output("forecast-period", "end_date"),
-               Input("meter-picker", "value"))
-def default_period(meter: str | None) -> tuple:
-    """The last four weeks up to the meter's newest reading."""
-    data, user = request_data()
-    return data.default_dates(user, meter, days=28)
+               Output("forecast-url", "data"), Input("meter-picker", "value"),
+               State("forecast-url", "data"))
+def default_period(meter: str | None, query: dict | None) -> tuple:
+    """The URL's dates (once), else the last four weeks up to the meter's newest reading."""
+    return urlstate.period(query, meter, days=28)
 
 
 def _fmt(value: Any, digits: int = 1) -> str:

@@ -1,5 +1,5 @@
 """Live overview: today so far against the issued forecast and a typical day, KPI cards, data
-freshness and the newest anomalies, refreshed every few seconds."""
+freshness and the newest anomalies, refreshed every few seconds. URL: ``/?meter=<id>``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import dash
 import pandas as pd
 from dash import Input, Output, dash_table, dcc, html
 
-from wattlens.dashboard import components, figures
-from wattlens.dashboard.data import AccessDenied, request_data
+from wattlens.dashboard import components, figures, urlstate
+from wattlens.dashboard.access import AccessDenied
+from wattlens.dashboard.data import request_data
 
 dash.register_page(__name__, path="/", name="Live", order=0, title="wattlens · live")
 
@@ -27,8 +28,9 @@ def _refresh_ms() -> int:
     return int(data.settings.refresh_s * 1000)
 
 
-def layout(**_: str) -> html.Div:
+def layout(meter: str | None = None, **_: str) -> html.Div:
     return html.Div([
+        urlstate.url_state("live", meter),
         dcc.Interval(id="live-tick", interval=_refresh_ms(), n_intervals=0),
         html.Div(id="live-status", className="status", children="waiting for the first reading…"),
         html.Div([components.card(i, t) for i, t in _CARDS], className="cards"),
@@ -43,8 +45,12 @@ def layout(**_: str) -> html.Div:
     ])
 
 
+urlstate.sync("live", {})
+
+
 def _n(value: float, unit: str, digits: int = 1) -> str:
-    return f"{value:,.{digits}f} {unit}"
+    """A card's number with its unit ("–" when unknown: no tariff or emission factor)."""
+    return "–" if pd.isna(value) else f"{value:,.{digits}f} {unit}".strip()
 
 
 def _ago(hours: float) -> str:
@@ -69,15 +75,17 @@ def update_live(meter: str | None, _tick: int) -> tuple:
     info = live["info"]
     newest = pd.Timestamp(live["latest"]["time"])
     age_h = (pd.Timestamp.now(tz="UTC") - newest) / pd.Timedelta("1h")
-    status = (f"{info.name}: latest reading {newest.tz_convert(info.timezone):%Y-%m-%d %H:%M %Z}"
+    status = (f"{info.label}: latest reading {newest.tz_convert(info.timezone):%Y-%m-%d %H:%M %Z}"
               f" = {live['latest']['value']:,.2f} kWh ({_ago(age_h)})")
-    cur = live["currency"].split(" ")[0]
+    tariff = live["tariff"]
+    cur = tariff.currency if tariff is not None else ""
     cards = []
     for key in ("kpi_today", "kpi_month"):
         k = live[key]
         cards += [_n(k["energy_kwh"], "kWh", 0), _n(k["peak_kw"], "kW"),
                   _n(k["cost"], cur, 0), _n(k["co2_kg"], "kgCO2", 0)]
-    status += f" · costs in {live['currency']}"
+    status += (f" · costs in {cur} (tariff {tariff.id})" if tariff is not None
+               else " · no tariff for this meter: add one in [tariffs] to see costs")
     return (figures.live_today(live), status, *cards)
 
 
@@ -105,7 +113,7 @@ def update_side(_tick: int, meter: str | None) -> tuple:
     building = [i.id for i in visible if i.building == info.building]
     events = data.events(user, building).head(6)
     if events.empty:
-        anomalies: object = f"No anomalies recorded in {info.building_name}."
+        anomalies: object = f"No anomalies recorded in {data.access.name_of(info.building)}."
     else:
         anomalies = html.Ul([
             html.Li(f"{e.start.tz_convert(tzs.get(e.meter, 'UTC')):%Y-%m-%d %H:%M %Z} · "

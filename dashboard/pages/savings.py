@@ -1,6 +1,10 @@
 """Savings: recommendations ranked by value, and M&V projects (IPMVP Option B/C) — baseline,
 blackout and reporting periods and a model; adjusted baseline against actual, cumulative
-savings with its uncertainty band, Guideline 14 checks, warnings and a downloadable report."""
+savings with its uncertainty band, Guideline 14 checks, warnings and a downloadable report.
+
+The estimate is the M&V job of :mod:`wattlens.analytics.mv` (the one ``wattlens mv run``
+runs): "estimate savings" runs it and stores the result document, the report renders the
+stored document. URL: ``/savings?meter=<id>``."""
 
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 
-from wattlens.dashboard import components, figures
+from wattlens.analytics.mv import MVSpec, frame_of
+from wattlens.dashboard import components, figures, urlstate
 from wattlens.dashboard.data import request_data
-from wattlens.dashboard.report import render_report, summary_rows
+from wattlens.dashboard.report import render_report, summary_rows, warning_text
 
 dash.register_page(__name__, path="/savings", name="Savings", order=4,
                    title="wattlens · savings")
@@ -36,8 +41,9 @@ _REC_COLUMNS = [
 ]
 
 
-def layout(**_: str) -> html.Div:
+def layout(meter: str | None = None, **_: str) -> html.Div:
     return html.Div([
+        urlstate.url_state("savings", meter),
         components.section(
             "Recommendations", dag.AgGrid(
                 id="savings-recommendations", columnDefs=_REC_COLUMNS, rowData=[],
@@ -76,6 +82,9 @@ def layout(**_: str) -> html.Div:
     ])
 
 
+urlstate.sync("savings", {})
+
+
 @dash.callback(Output("savings-recommendations", "rowData"), Input("meter-picker", "value"))
 def update_recommendations(meter: str | None) -> list[dict[str, Any]]:
     data, user = request_data()
@@ -108,6 +117,18 @@ _FORM = [State("meter-picker", "value"), State("mv-baseline", "start_date"),
          State("mv-confidence", "value")]
 
 
+def _spec(meter: str, b0: str | None, b1: str | None, k0: str | None, k1: str | None,
+          r0: str | None, r1: str | None, model: str, confidence: float) -> MVSpec:
+    """The form as an M&V job spec (dates are local and inclusive)."""
+    if not (b0 and b1):
+        raise ValueError("choose both dates of the baseline period")
+    if not (r0 and r1):
+        raise ValueError("choose both dates of the reporting period")
+    return MVSpec(meter=meter, baseline=(b0[:10], b1[:10]), reporting=(r0[:10], r1[:10]),
+                  blackout=(k0[:10], k1[:10]) if k0 and k1 else None, model=model,
+                  confidence=confidence)
+
+
 @dash.callback(Output("mv-summary", "children"), Output("mv-chart", "figure"),
                Output("mv-cumulative", "figure"), Input("mv-run", "n_clicks"),
                Input("meter-picker", "value"), *_FORM[1:])
@@ -115,21 +136,21 @@ def run(_clicks: int, meter: str, b0: str, b1: str, k0: str | None, k1: str | No
         r0: str, r1: str, model: str, confidence: float) -> tuple:
     data, user = request_data()
     if dash.ctx.triggered_id != "mv-run":  # a new meter: the old result no longer applies
-        name = data.info(user, meter).name
+        name = data.info(user, meter).label
         text = f"Choose the periods and the model for {name}, then estimate savings."
         return html.P(text, className="note"), figures.message(text), figures.message(text)
-    project = data.savings(user, meter, (b0, b1), (r0, r1),
-                           (k0, k1) if k0 and k1 else None, model, confidence)
-    tz = project["info"].timezone
+    spec = _spec(meter, b0, b1, k0, k1, r0, r1, model, confidence)
+    project = data.savings(user, spec, rerun=True)
+    tz = data.info(user, meter).timezone
     rows = summary_rows(project)
     summary = html.Div([
         html.Table([html.Tr([html.Th(k), html.Td(v, id=f"mv-out-{slug}")])
                     for slug, k, v in rows], className="summary", id="mv-summary-table"),
-        html.Ul([html.Li(w) for w in project["warnings"]], className="warnings")
+        html.Ul([html.Li(warning_text(w)) for w in project["warnings"]], className="warnings")
         if project["warnings"] else html.P("No data-sufficiency warnings.", className="note"),
     ])
-    return (summary, figures.savings(project["series"], tz, project["per"]),
-            figures.cumulative_savings(project["cumulative"], tz))
+    return (summary, figures.savings(frame_of(project["series"]), tz, project["per"]),
+            figures.cumulative_savings(frame_of(project["cumulative"]), tz))
 
 
 @dash.callback(Output("mv-report", "data"), Input("mv-report-button", "n_clicks"), *_FORM,
@@ -137,7 +158,7 @@ def run(_clicks: int, meter: str, b0: str, b1: str, k0: str | None, k1: str | No
 def report(_clicks: int, meter: str, b0: str, b1: str, k0: str | None, k1: str | None,
            r0: str, r1: str, model: str, confidence: float) -> dict:
     data, user = request_data()
-    project = data.savings(user, meter, (b0, b1), (r0, r1),
-                           (k0, k1) if k0 and k1 else None, model, confidence)
+    project = data.savings(user, _spec(meter, b0, b1, k0, k1, r0, r1, model, confidence))
     name = f"mv_{meter}_{model}_{r0}_{r1}.html"
-    return {"content": render_report(project), "filename": name, "type": "text/html"}
+    report = render_report(project, data.info(user, meter), data.access.names)
+    return {"content": report, "filename": name, "type": "text/html"}

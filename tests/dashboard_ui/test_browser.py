@@ -8,6 +8,7 @@ import json
 import os
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
@@ -239,7 +240,7 @@ def test_acknowledging_an_anomaly_survives_reload(dash_duo, app):
 
 
 def test_mv_report_downloads_with_the_numbers_shown(dash_duo, app, seeded, tmp_path):
-    from wattlens.dashboard.data import data_hash
+    from wattlens.analytics.mv import data_hash
 
     dash_duo.start_server(app)
     dash_duo.driver.execute_cdp_cmd("Page.setDownloadBehavior",
@@ -279,11 +280,53 @@ def test_login_scopes_what_the_browser_shows(dash_duo, seeded):
     dash_duo.find_element("#password").send_keys(PASSWORDS["alice"])
     dash_duo.find_element("#login-button").click()
     dash_duo.wait_for_element("#meter-picker", timeout=20)
-    assert dash_duo.driver.current_url.endswith("/explorer")
+    assert urlparse(dash_duo.driver.current_url).path == "/explorer"  # + its state
     assert "signed in as alice" in dash_duo.find_element(".navbar").text
     dash_duo.find_element("#meter-picker").click()
     wait(lambda: _options(dash_duo), timeout=5, what="the meter options")
     labels = [o.text for o in _options(dash_duo)]
     assert labels and all("(b2-" in label for label in labels), labels
     ready(dash_duo, "/explorer")
+    assert severe(dash_duo) == []
+
+
+_X_RANGE = """
+const el = document.querySelector('#explorer-series .js-plotly-plot');
+if (!el || !el._fullData || !el._fullData.length) { return null; }
+const x = Array.from(el._fullData[0].x || []);
+return x.length ? [String(x[0]), String(x[x.length - 1])] : null;
+"""
+
+
+def test_a_bookmarked_explorer_url_opens_that_meter_and_period(dash_duo, app):
+    dash_duo.start_server(app)
+    open_page(dash_duo, "/explorer?meter=b97-elec&start=2019-06-01&end=2019-06-30")
+    wait(lambda: "b97-elec" in dash_duo.find_element("#meter-picker-value").text,
+         what="the URL's meter in the picker")
+    wait(lambda: (dash_duo.driver.execute_script(_X_RANGE) or [""])[0].startswith("2019-06-01")
+         and dash_duo.driver.execute_script(_X_RANGE)[1].startswith("2019-06-30"),
+         what="the URL's period in the series chart")
+    settled(dash_duo)
+    assert "meter=b97-elec" in dash_duo.driver.current_url
+    assert "start=2019-06-01" in dash_duo.driver.current_url
+    _pick(dash_duo, "(b2-elec,")  # and a new choice is written back, to be bookmarked
+    wait(lambda: "meter=b2-elec" in dash_duo.driver.current_url, what="the URL to follow")
+    assert not dash_duo.find_element("#error-banner").is_displayed()
+    assert severe(dash_duo) == []
+
+
+def test_an_alert_link_opens_the_anomalies_page_with_its_event_selected(dash_duo, app, seeded):
+    event = seeded.read_events(["b119-gas"]).iloc[0]  # not the meter picked by default
+    dash_duo.start_server(app)
+    open_page(dash_duo, f"/anomalies?event={event['event_id']}")
+    wait(lambda: "b119-gas" in dash_duo.find_element("#meter-picker-value").text,
+         what="the event's meter in the picker")
+    selected = "#anomalies-grid .ag-center-cols-container .ag-row-selected"
+    wait(lambda: [r.text for r in dash_duo.driver.find_elements(By.CSS_SELECTOR, selected)],
+         what="the event's row selected")
+    rows = dash_duo.driver.find_elements(By.CSS_SELECTOR, selected)
+    assert len(rows) == 1 and "stuck" in rows[0].text
+    wait(lambda: traces(dash_duo, "anomalies-chart") > 0, what="the event chart")
+    assert f"event={event['event_id']}" in dash_duo.driver.current_url
+    assert not dash_duo.find_element("#error-banner").is_displayed()
     assert severe(dash_duo) == []

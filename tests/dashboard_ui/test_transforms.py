@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wattlens.analytics.mv import data_hash
+from wattlens.core.calendar import SiteCalendar
 from wattlens.dashboard import transforms
-from wattlens.dashboard.data import data_hash
 
 
 def frame(values, start="2019-01-07", freq="1h", meter="m"):
@@ -68,7 +69,8 @@ def test_as_issued_picks_the_newest_forecast_within_the_lead():
 def test_profiles_split_day_types_in_local_time_with_holidays():
     # 2019-12-23 (Mon) .. 2019-12-29: 25 and 26 Dec are GB holidays
     values = np.arange(7 * 24, dtype=float)
-    out = transforms.profiles(frame(values, start="2019-12-23"), "Europe/London", "GB")
+    calendar = SiteCalendar(timezone="Europe/London", country="GB")
+    out = transforms.profiles(frame(values, start="2019-12-23"), calendar)
     kinds = set(out["day_type"])
     assert kinds == set(transforms.DAY_TYPES)
     sunday = out[out["day_type"] == "Sunday / holiday"]

@@ -29,6 +29,7 @@ from wattlens.cli.common import (
 from wattlens.cli.dashboard import dashboard as dashboard_command
 from wattlens.cli.forecast import forecast_app
 from wattlens.cli.ingest import ingest_app, simulate_command
+from wattlens.cli.mv import mv_app
 from wattlens.cli.savings import savings as savings_command
 from wattlens.demo import DemoPlan, run_demo
 from wattlens.store.base import StoreError
@@ -48,6 +49,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(anomalies_app, name="anomalies")
 app.add_typer(forecast_app, name="forecast")
+app.add_typer(mv_app, name="mv")
 app.command("recommend")(recommend_command)
 app.command("savings")(savings_command)
 app.command("dashboard")(dashboard_command)

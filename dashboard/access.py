@@ -1,0 +1,113 @@
+"""Who may see what: the dashboard's users, their meter scope and the meter catalogue.
+
+Every read in :mod:`wattlens.dashboard.queries` takes a :class:`User` and refuses
+(:class:`AccessDenied`) a meter outside the user's scope, so a crafted callback request cannot
+fetch what the page would not show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from werkzeug.security import check_password_hash
+
+from wattlens.core.meters import MeterInfo
+from wattlens.dashboard.config import DashboardConfig
+
+SESSION_USER = "wattlens_user"
+"""Key of the logged-in user's name in the Flask session."""
+
+
+class AccessDenied(PermissionError):
+    """The user may not see this meter (or is not logged in)."""
+
+
+@dataclass(frozen=True)
+class User:
+    """Who is asking: a name and the meters they may see (``None`` = every meter)."""
+
+    name: str
+    meters: frozenset[str] | None
+
+    def may_see(self, meter: str) -> bool:
+        return self.meters is None or meter in self.meters
+
+
+ANONYMOUS = User("anonymous", None)
+"""The user when login is off: sees every meter."""
+
+
+class Access:
+    """The meter catalogue and the configured logins (one per app)."""
+
+    def __init__(self, meters: Mapping[str, MeterInfo], settings: DashboardConfig,
+                 names: Mapping[str, str]) -> None:
+        """``meters``: the catalogue in display order; ``names``: display names of site and
+        building ids. Raises ValueError naming a user's unknown buildings or meters."""
+        self.meters = dict(meters)
+        self.names = dict(names)
+        self.login_required = settings.login
+        self._users = {u.name: u for u in settings.users}
+        buildings = {m.building for m in self.meters.values()}
+        for user in settings.users:
+            unknown = (set(user.buildings) - buildings) | (set(user.meters) - set(self.meters))
+            if unknown:
+                raise ValueError(
+                    f"dashboard.users[{user.name!r}] names unknown buildings/meters "
+                    f"{sorted(unknown)}; use ids from [[sites.buildings]]"
+                )
+
+    def name_of(self, site_or_building: str | None) -> str:
+        """The display name of a site or building id."""
+        key = site_or_building or ""
+        return self.names.get(key, key)
+
+    def user(self, name: str | None) -> User:
+        """The configured user ``name`` with their scope; AccessDenied if unknown."""
+        if not self.login_required:
+            return ANONYMOUS
+        cfg = self._users.get(name or "")
+        if cfg is None:
+            raise AccessDenied("not logged in; open /login")
+        if cfg.all_meters:
+            return User(cfg.name, None)
+        meters = {m for m, info in self.meters.items() if info.building in cfg.buildings}
+        return User(cfg.name, frozenset(meters | set(cfg.meters)))
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        """The user if ``password`` matches the stored hash, else None."""
+        cfg = self._users.get(name)
+        if cfg is None or not check_password_hash(cfg.password_hash, password):
+            return None
+        return self.user(name)
+
+    def catalogue(self, user: User) -> list[MeterInfo]:
+        """The meters ``user`` may see, in config order."""
+        return [info for m, info in self.meters.items() if user.may_see(m)]
+
+    def visible(self, user: User, meter: str | None) -> str | None:
+        """``meter`` if ``user`` may see it and it is configured, else None (for URLs: a
+        meter outside the scope is treated as not named at all)."""
+        if meter and meter in self.meters and user.may_see(meter):
+            return meter
+        return None
+
+    def info(self, user: User, meter: str) -> MeterInfo:
+        """One visible meter's description; AccessDenied if outside the user's scope."""
+        self.allowed(user, [meter])
+        if meter not in self.meters:
+            raise AccessDenied(f"meter {meter!r} is not configured; pick one from the list")
+        return self.meters[meter]
+
+    def allowed(self, user: User, meters: Sequence[str] | None) -> list[str]:
+        """``meters`` if every one is visible to ``user``; AccessDenied naming the first not."""
+        if not meters:
+            raise AccessDenied("no meter chosen; pick one in the meter picker")
+        for meter in meters:
+            if not isinstance(meter, str) or not user.may_see(meter):
+                raise AccessDenied(
+                    f"user {user.name!r} may not see meter {meter!r}; ask an administrator "
+                    f"to add it to [[dashboard.users]]"
+                )
+        return list(meters)
