@@ -21,6 +21,7 @@ from pydantic import Field, model_validator
 
 from wattlens.analytics.savings import (
     SavingsError,
+    SavingsSettings,
     estimate_savings,
     non_routine_windows,
     savings_uncertainty,
@@ -47,6 +48,10 @@ class MVSpec(Frozen):
     )
     model: str = Field("caltrack-daily", description="baseline model (or auto)")
     confidence: float = Field(0.9, gt=0, lt=1, description="confidence of the savings interval")
+    settings: SavingsSettings = Field(
+        default_factory=SavingsSettings,
+        description="the baseline models' settings ([analytics.savings] in the config)",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> MVSpec:
@@ -59,7 +64,8 @@ class MVSpec(Frozen):
 
     @property
     def key(self) -> str:
-        """The result document's key: SHA-256 of the spec's JSON (first 24 hex digits)."""
+        """The result document's key: SHA-256 of the spec's JSON, settings included (first 24
+        hex digits), so a result made with other settings is never reused."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:24]
 
     def periods(self) -> dict[str, list[str] | None]:
@@ -156,7 +162,7 @@ def mv_job(store: Store, meter: MeterInfo, spec: MVSpec,
         reporting=_period(spec.reporting),
         blackout=_period(spec.blackout) if spec.blackout else None,
         model=spec.model, confidence=spec.confidence, tz=tz, country=meter.country,
-        exclude=exclude,
+        exclude=exclude, settings=spec.settings,
     )
     series = result.series
     adjusted_cum = series["adjusted_baseline"].cumsum().to_numpy()

@@ -25,6 +25,7 @@ import dash
 import flask
 from dash import Dash, Input, Output, dcc, html
 
+import wattlens.forecasting.mv  # noqa: F401 - registers the prophet M&V baseline
 from wattlens.config import Config, ConfigError, load_config
 from wattlens.core.meters import MeterInfo
 from wattlens.dashboard import components, urlstate
@@ -187,7 +188,7 @@ def create_app(config_or_store: Config | Store | None = None, store: Store | Non
     """
     config, store = _coerce(config_or_store, store)
     data = DashboardData(store, _access(config, store), config.dashboard, config.tariffs,
-                         config.carbon)
+                         config.carbon, config.analytics.savings)
     server = flask.Flask("dashboard", root_path=str(HERE))
     secret = os.environ.get(config.dashboard.secret_key_env)
     server.secret_key = secret or secrets.token_hex(32)

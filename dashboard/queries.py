@@ -21,6 +21,7 @@ from wattlens.analytics import kpis
 from wattlens.analytics.carbon import CarbonSection
 from wattlens.analytics.jobs import RECOMMENDATION_KIND
 from wattlens.analytics.mv import MVSpec, mv_result
+from wattlens.analytics.savings import SavingsSettings
 from wattlens.analytics.tariffs import TariffError, TariffsSection
 from wattlens.core.meters import MeterInfo
 from wattlens.dashboard import transforms
@@ -48,12 +49,14 @@ class DashboardData:
     """Cached, access-controlled reads for the dashboard (one per app)."""
 
     def __init__(self, store: Store, access: Access, settings: DashboardConfig,
-                 tariffs: TariffsSection, carbon: CarbonSection) -> None:
+                 tariffs: TariffsSection, carbon: CarbonSection,
+                 savings: SavingsSettings | None = None) -> None:
         self.store = store
         self.access = access
         self.settings = settings
         self.tariffs = tariffs
         self.carbon = carbon
+        self.savings_settings = savings or SavingsSettings()
         self._cache = TTLCache(settings.cache_ttl_s)
 
     def catalogue(self, user: User) -> list[MeterInfo]:
@@ -384,4 +387,5 @@ class DashboardData:
     def savings(self, user: User, spec: MVSpec, rerun: bool = False) -> dict[str, Any]:
         """The M&V result document of ``spec`` on a visible meter: the stored one, else (or
         with ``rerun``) the :func:`wattlens.analytics.mv.mv_job` run now and stored."""
+        spec = spec.model_copy(update={"settings": self.savings_settings})
         return mv_result(self.store, self.info(user, spec.meter), spec, rerun=rerun)

@@ -8,6 +8,7 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
+import wattlens.forecasting.mv  # noqa: F401 - registers the prophet M&V baseline
 from wattlens.analytics.mv import MV_KIND, MVSpec, mv_job
 from wattlens.analytics.savings import SavingsError
 from wattlens.cli.common import ConfigOption, console, fail, get_config, get_store, warn
@@ -41,7 +42,7 @@ def mv_run(
         raise fail(f"meter {meter!r} is not configured; choose one of {sorted(infos)}")
     try:
         spec = MVSpec(meter=meter, baseline=baseline, reporting=reporting, blackout=blackout,
-                      model=model, confidence=confidence)
+                      model=model, confidence=confidence, settings=cfg.analytics.savings)
     except ValidationError as exc:
         raise fail(f"invalid M&V project: {exc}") from None
     store = get_store(cfg)
