@@ -42,7 +42,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -52,14 +52,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from wattlens.core.base import Duration
-from wattlens.ingest.base import (
-    Batch,
-    Rejected,
-    SourceOptions,
-    SourceSection,
-    register_source,
-)
+from wattlens.core.base import Duration, Frozen, TimeZone
+from wattlens.ingest.base import SOURCES, Batch, IngestContext, Rejected, SourceSection
 from wattlens.ingest.normalise import (
     Ambiguous,
     Conversion,
@@ -75,9 +69,6 @@ from wattlens.ingest.normalise import (
 from wattlens.store.csvio import zeros_as_missing
 from wattlens.store.schema import empty_readings, validate_readings
 
-if TYPE_CHECKING:
-    from wattlens.config import Config
-
 Format = Literal["csv", "parquet", "excel"]
 _EXTENSIONS: dict[str, Format] = {
     ".csv": "csv", ".txt": "csv", ".gz": "csv", ".parquet": "parquet", ".pq": "parquet",
@@ -85,7 +76,7 @@ _EXTENSIONS: dict[str, Format] = {
 }
 
 
-class ColumnMap(SourceOptions):
+class ColumnMap(Frozen):
     """How one value column becomes readings of one meter."""
 
     meter: str = Field(min_length=1, description="meter id; {group} from path_regex allowed")
@@ -158,11 +149,11 @@ def cambridge_specs(weather_suffix: str = "-weather") -> list[FileSpec]:
     ]
 
 
-@register_source("files")
+@SOURCES.register("files")
 class FilesSource:
     """Reads exports matching a glob (or a preset's globs) under ``root``."""
 
-    class Options(SourceOptions):
+    class Options(Frozen):
         root: Path = Field(Path("."), description="folder the globs are relative to")
         preset: Literal["cambridge"] | None = Field(None, description="a named layout")
         glob: str | None = Field(None, description="file pattern, e.g. '*/*.csv'")
@@ -170,7 +161,7 @@ class FilesSource:
         format: Format | None = Field(None, description="csv | parquet | excel (default: ext)")
         time_column: str = Field("time", description="column holding the timestamps")
         time_format: str | None = Field(None, description="strftime format; ISO 8601 if unset")
-        timezone: str = Field("UTC", description="IANA zone of naive timestamps")
+        timezone: TimeZone = Field("UTC", description="IANA zone of naive timestamps")
         ambiguous: Ambiguous = Field("infer", description="DST fall-back policy")
         columns: dict[str, ColumnMap] = Field(
             default_factory=dict,
@@ -186,16 +177,6 @@ class FilesSource:
         sheet: str | int = Field(0, description="Excel sheet name or index")
         chunk_rows: int = Field(100_000, gt=0, description="rows per batch")
         weather_suffix: str = Field("-weather", description="cambridge preset: weather meter")
-
-        @field_validator("timezone")
-        @classmethod
-        def _tz(cls, value: str) -> str:
-            try:
-                pd.Timestamp("2000-01-01", tz=value)
-            except Exception as exc:
-                raise ValueError(f"{value!r} is not an IANA timezone, e.g. 'Europe/London'"
-                                 ) from exc
-            return value
 
         @field_validator("path_regex")
         @classmethod
@@ -231,7 +212,7 @@ class FilesSource:
         )
 
     @classmethod
-    def from_config(cls, section: SourceSection, config: Config) -> FilesSource:
+    def from_config(cls, section: SourceSection, context: IngestContext) -> FilesSource:
         """Build from a validated ``[[sources]]`` section."""
         assert isinstance(section.options, cls.Options)
         return cls(section.name, section.options)

@@ -26,13 +26,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from lxml import etree
 from pydantic import Field
 
-from wattlens.ingest.base import Batch, Rejected, SourceOptions, SourceSection, register_source
+from wattlens.core.base import Frozen
+from wattlens.ingest.base import SOURCES, Batch, IngestContext, Rejected, SourceSection
 from wattlens.ingest.normalise import (
     collapse_duplicates,
     flag_suspicious,
@@ -41,9 +42,6 @@ from wattlens.ingest.normalise import (
     unit_conversion,
 )
 from wattlens.store.schema import empty_readings, validate_readings
-
-if TYPE_CHECKING:
-    from wattlens.config import Config
 
 ATOM = "http://www.w3.org/2005/Atom"
 ESPI = "http://naesb.org/espi"
@@ -56,11 +54,11 @@ BULK_QUANTITY = 1
 """``accumulationBehaviour`` of a cumulative register (deltaData = 4 is interval energy)."""
 
 
-@register_source("greenbutton")
+@SOURCES.register("greenbutton")
 class GreenButtonSource:
     """Reads Green Button (ESPI) XML files matching a glob under ``root``."""
 
-    class Options(SourceOptions):
+    class Options(Frozen):
         root: Path = Field(Path("."), description="folder the glob is relative to")
         glob: str = Field("*.xml", description="file pattern")
         meter: str = Field("gb-{usage_point}", description="meter id; {usage_point} allowed")
@@ -71,7 +69,7 @@ class GreenButtonSource:
         self.options = options
 
     @classmethod
-    def from_config(cls, section: SourceSection, config: Config) -> GreenButtonSource:
+    def from_config(cls, section: SourceSection, context: IngestContext) -> GreenButtonSource:
         """Build from a validated ``[[sources]]`` section."""
         assert isinstance(section.options, cls.Options)
         return cls(section.name, section.options)
