@@ -100,8 +100,8 @@ class SitePosition(Frozen):
     needs of a site)."""
 
     id: str = Field(min_length=1, description="site id")
-    latitude: float | None = Field(None, ge=-90, le=90, description="latitude [deg]")
-    longitude: float | None = Field(None, ge=-180, le=180, description="longitude [deg]")
+    latitude: float | None = Field(None, description="latitude [deg]")
+    longitude: float | None = Field(None, description="longitude [deg]")
     weather_meter: str | None = Field(None, description="meter id of the site's weather")
 
 

@@ -5,16 +5,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 
+from wattlens.cli.ingest import ingest_context
+from wattlens.config import parse_config
 from wattlens.ingest.base import (
     RECORD_CHARS,
     SOURCES,
     Batch,
     Rejected,
+    SitePosition,
     Source,
     prefetch,
 )
+from wattlens.ingest.live import DEFAULT_INTERVAL, meter_interval
 from wattlens.ingest.sources.files import FilesSource
 
 
@@ -58,3 +63,15 @@ def test_prefetch_stops_its_reader_when_the_consumer_stops() -> None:
     assert next(stream).checkpoint == {"i": 0}
     stream.close()
     assert threading.active_count() == before
+
+
+def test_the_entry_point_hands_sources_meters_and_site_positions_only() -> None:
+    config = parse_config({"sites": [{
+        "id": "cam", "latitude": 52.2, "longitude": 0.12, "weather_meter": "cam-weather",
+        "buildings": [{"id": "b2", "meters": [
+            {"id": "b2-elec", "commodity": "electricity", "interval": "30min"}]}]}]})
+    context = ingest_context(config)
+    assert context.sites == {"cam": SitePosition(id="cam", latitude=52.2, longitude=0.12,
+                                                 weather_meter="cam-weather")}
+    assert meter_interval(context.meters, "b2-elec") == pd.Timedelta("30min")
+    assert meter_interval(context.meters, "elsewhere") == DEFAULT_INTERVAL
