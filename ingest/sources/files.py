@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -129,8 +130,8 @@ def cambridge_specs(weather_suffix: str = "-weather") -> list[FileSpec]:
     """The Cambridge estates archive layout: ``buildings/UCam_Building_<b>/<commodity>/<year>
     .csv`` (UTC, hourly kWh, zero = no reading) → meters ``<b>-elec`` / ``<b>-gas``, and
     ``weather/<station>/<year>.csv`` → meter ``<station><weather_suffix>``."""
-    common = {"time_column": "datetime", "time_format": "%Y-%m-%d %H:%M:%S",
-              "timezone": "UTC", "missing_zero": True, "year_files": True}
+    common: dict[str, Any] = {"time_column": "datetime", "time_format": "%Y-%m-%d %H:%M:%S",
+                              "timezone": "UTC", "missing_zero": True, "year_files": True}
     building = r"UCam_Building_(?P<building>[^/]+)/"
     return [
         FileSpec("buildings/*/electricity/*.csv",
@@ -376,9 +377,9 @@ class _FileReader:
             line = skip + 2  # 1-based file line of the next data row (header is line 1)
             for data in _line_blocks(handle, block_size):
                 total = data.count(b"\n")
-                table, bad = self._parse_block(data, names)
-                rejected = [self._invalid(r, line - 1) for r in bad]
-                skipped = [line - 1 + r.number for r in bad if r.number is not None]
+                table, invalid = self._parse_block(data, names)
+                rejected = [self._invalid(r, line - 1) for r in invalid]
+                skipped = [line - 1 + r.number for r in invalid if r.number is not None]
                 skipped += list(line + _empty_lines(data))
                 lines = np.setdiff1d(np.arange(line, line + total), skipped)[: table.num_rows]
                 yield self._convert(table.to_pandas(), rejected, lines, total)
@@ -598,7 +599,7 @@ class _FileReader:
         quantity = "energy" if mapping.kind == "power" else conversion.quantity
         return out.assign(meter=meter, quantity=quantity)
 
-def _line_blocks(handle: IO[bytes], size: int) -> Iterator[bytes]:
+def _line_blocks(handle: io.BufferedIOBase, size: int) -> Iterator[bytes]:
     """Whole lines of ``handle`` in blocks of about ``size`` bytes (memory stays flat);
     a last line without a newline gets one. Newlines inside quoted values are not supported."""
     carry = b""

@@ -295,7 +295,7 @@ class MqttSource:
                 meter = topic.meter.format(*match.groups())
                 self._meter_topics[meter] = topic
                 when = self._time(topic, body, msg.arrival)
-                out = []
+                out: list[tuple[str, str, pd.Timestamp, float]] = []
                 for value in topic.values:
                     raw = extract(body, value.path)
                     if isinstance(raw, bool) or not isinstance(raw, int | float):
@@ -356,10 +356,10 @@ class MqttSource:
                              "value": value, "quality": "ok"})
                 newest = max(when, pd.Timestamp(mstate.get(f"newest_{quantity}", when)))
                 mstate[f"newest_{quantity}"] = newest.isoformat()
-        for meter, samples in registers.items():
+        for meter, register in registers.items():
             mstate = state.setdefault(meter, {})
             result = register_intervals(
-                RegisterState.from_json(mstate), samples, self._interval(meter),
+                RegisterState.from_json(mstate), register, self._interval(meter),
                 zero_is_missing=self._meter_topics[meter].zero_is_missing,
             )
             rows += [{"time": t, "meter": meter, "quantity": "energy", "value": v, "quality": q}
