@@ -2,10 +2,13 @@
 
 Contract (for source authors and the worker runtime):
 
-- A source is a class registered with ``@register_source("type-name")``. It has a nested pydantic
-  ``Options`` model (frozen, ``extra="forbid"``) describing its config keys, and a classmethod
-  ``from_config(section: SourceSection, config: Config) -> Source``. ``section.options`` is an
-  already validated instance of that ``Options`` model.
+- A source is a class registered with ``@SOURCES.register("type-name")`` (a
+  :class:`~wattlens.core.base.Registry`: a taken name is refused). It has a nested ``Options``
+  model (a :class:`~wattlens.core.base.Frozen` subclass) describing its config keys, and a
+  classmethod ``from_config(section: SourceSection, context: IngestContext) -> Source``.
+  ``section.options`` is an already validated instance of that ``Options`` model; ``context``
+  is what a source may know besides its options (meters, site positions), built from the
+  config by the entry point — sources never see the whole configuration.
 - ``fetch(checkpoint, start=None, end=None)`` yields :class:`Batch` es: one per file chunk or poll.
   ``batch.readings`` is a validated readings frame (``wattlens.store.schema.validate_readings``; may
   be empty); ``batch.rejected`` lists the bad records of that chunk, each with a reason naming the
@@ -31,25 +34,16 @@ import contextlib
 import importlib
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import pandas as pd
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializeAsAny,
-    ValidationError,
-    model_validator,
-)
+from pydantic import Field, SerializeAsAny, ValidationError, model_validator
 
-from wattlens.core.base import Duration
+from wattlens.core.base import Duration, Frozen, Registry
+from wattlens.core.meters import MeterInfo
 from wattlens.store.schema import empty_readings
-
-if TYPE_CHECKING:
-    from wattlens.config import Config
 
 RECORD_CHARS = 500
 """Longest raw record kept in a :class:`Rejected` (longer records are cut, with a marker)."""
@@ -57,9 +51,6 @@ RECORD_CHARS = 500
 
 class SourceUnavailable(RuntimeError):
     """The device or service behind a source cannot be reached now; retrying later may work."""
-
-
-
 
 
 @dataclass(frozen=True)
@@ -104,47 +95,42 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-class SourceOptions(BaseModel):
-    """Base of every source's ``Options`` model: frozen, unknown keys refused."""
+class SitePosition(Frozen):
+    """Where a site is and which meter holds its outdoor weather (what the weather source
+    needs of a site)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(min_length=1, description="site id")
+    latitude: float | None = Field(None, description="latitude [deg]")
+    longitude: float | None = Field(None, description="longitude [deg]")
+    weather_meter: str | None = Field(None, description="meter id of the site's weather")
 
 
-SOURCES: dict[str, type] = {}
-"""Registered source classes by type name (the only module-level mutable state)."""
+class IngestContext(Frozen):
+    """What a source may know besides its own options; built once by the entry point."""
+
+    meters: dict[str, MeterInfo] = Field(
+        default_factory=dict, description="every configured meter by id"
+    )
+    sites: dict[str, SitePosition] = Field(
+        default_factory=dict, description="every configured site by id"
+    )
+
+
+SOURCES: Registry[type[Any]] = Registry("source type")
+"""Registered source classes by type name (``type`` in a ``[[sources]]`` table); each follows
+the contract of this module's docstring (a nested ``Options`` model, ``from_config``)."""
 
 SOURCE_MODULES = "wattlens.ingest.sources"
 """Package whose import registers every built-in source."""
 
-_T = TypeVar("_T", bound=type)
 
-
-def register_source(name: str) -> Callable[[_T], _T]:
-    """Class decorator: register a source class under ``name`` (its ``type`` in the config)."""
-
-    def decorate(cls: _T) -> _T:
-        if name in SOURCES and SOURCES[name] is not cls:
-            raise ValueError(f"source type {name!r} is registered twice; rename one of them")
-        options = getattr(cls, "Options", None)
-        if not (isinstance(options, type) and issubclass(options, BaseModel)):
-            raise TypeError(f"source {cls.__name__} needs a nested pydantic 'Options' model")
-        if not callable(getattr(cls, "from_config", None)):
-            raise TypeError(f"source {cls.__name__} needs a classmethod from_config")
-        SOURCES[name] = cls
-        return cls
-
-    return decorate
-
-
-def source_class(type_name: str) -> type:
+def source_class(type_name: str) -> type[Any]:
     """The registered class for ``type_name`` (importing the built-in sources first)."""
     importlib.import_module(SOURCE_MODULES)
     try:
         return SOURCES[type_name]
-    except KeyError:
-        raise ValueError(
-            f"unknown source type {type_name!r}; use one of {sorted(SOURCES)}"
-        ) from None
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
 
 
 def _options_error(type_name: str, exc: ValidationError, data: dict[str, Any]) -> str:
@@ -164,10 +150,8 @@ def _options_error(type_name: str, exc: ValidationError, data: dict[str, Any]) -
     return "; ".join(parts)
 
 
-class SourceSection(BaseModel):
+class SourceSection(Frozen):
     """One ``[[sources]]`` table: common keys plus the options of its source type."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     COMMON: ClassVar[tuple[str, ...]] = ("name", "type", "interval", "enabled")
 
@@ -175,7 +159,7 @@ class SourceSection(BaseModel):
     type: str = Field(min_length=1, description="registered source type: files, weather, ...")
     interval: Duration = Field("1h", description="poll/schedule interval as a pandas duration")
     enabled: bool = Field(True, description="false keeps the section but does not run it")
-    options: SerializeAsAny[SourceOptions] = Field(
+    options: SerializeAsAny[Frozen] = Field(
         description="the type's options (validated by its Options model)"
     )
 
@@ -184,7 +168,7 @@ class SourceSection(BaseModel):
     def _split_options(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        if isinstance(data.get("options"), BaseModel):
+        if isinstance(data.get("options"), Frozen):
             return data
         if isinstance(data.get("options"), dict):  # the dumped form: options nested
             data = {**{k: v for k, v in data.items() if k != "options"}, **data["options"]}
@@ -243,6 +227,6 @@ def prefetch(batches: Iterator[Batch], depth: int = 1) -> Iterator[Batch]:
         reader.join()
 
 
-def build_source(section: SourceSection, config: Config) -> Source:
+def build_source(section: SourceSection, context: IngestContext) -> Source:
     """Instantiate the source described by ``section``."""
-    return source_class(section.type).from_config(section, config)
+    return source_class(section.type).from_config(section, context)

@@ -14,7 +14,17 @@ from typing import Any
 
 import pandas as pd
 
+from wattlens.core.meters import MeterInfo
 from wattlens.ingest.normalise import register_to_interval
+
+DEFAULT_INTERVAL = pd.Timedelta("15min")
+"""Energy interval of a live register whose meter is not configured."""
+
+
+def meter_interval(meters: dict[str, MeterInfo], meter: str) -> pd.Timedelta:
+    """The configured reading interval of ``meter``, else :data:`DEFAULT_INTERVAL`."""
+    info = meters.get(meter)
+    return info.interval_td if info is not None else DEFAULT_INTERVAL
 
 
 @dataclass(frozen=True)

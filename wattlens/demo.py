@@ -102,7 +102,7 @@ def serve_live(
     """Replay the sample's ``energy`` readings as live Modbus meters, ingest them, and serve
     the dashboard until Ctrl-C."""
     from wattlens.dashboard.app import create_app
-    from wattlens.ingest.base import SourceSection, build_source
+    from wattlens.ingest.base import IngestContext, SourceSection, build_source
     from wattlens.ingest.simulator import Simulation
     from wattlens.ingest.worker import Worker
 
@@ -111,7 +111,8 @@ def serve_live(
                             hours=plan.hours, speed=plan.speed)
     simulation.start_serving()
     sections = [SourceSection.model_validate(t) for t in simulation.sources(interval="1s")]
-    worker = Worker(store, [(s, build_source(s, config)) for s in sections], config.data_dir)
+    context = IngestContext(meters=config.meter_infos())  # the simulated meters are Modbus only
+    worker = Worker(store, [(s, build_source(s, context)) for s in sections], config.data_dir)
     ingest = threading.Thread(target=worker.run, name="ingest", daemon=True)
     ingest.start()
     console.print(

@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -52,14 +53,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from wattlens.core.base import Duration
-from wattlens.ingest.base import (
-    Batch,
-    Rejected,
-    SourceOptions,
-    SourceSection,
-    register_source,
-)
+from wattlens.core.base import Duration, Frozen, TimeZone
+from wattlens.ingest.base import SOURCES, Batch, IngestContext, Rejected, SourceSection
 from wattlens.ingest.normalise import (
     Ambiguous,
     Conversion,
@@ -75,9 +70,6 @@ from wattlens.ingest.normalise import (
 from wattlens.store.csvio import zeros_as_missing
 from wattlens.store.schema import empty_readings, validate_readings
 
-if TYPE_CHECKING:
-    from wattlens.config import Config
-
 Format = Literal["csv", "parquet", "excel"]
 _EXTENSIONS: dict[str, Format] = {
     ".csv": "csv", ".txt": "csv", ".gz": "csv", ".parquet": "parquet", ".pq": "parquet",
@@ -85,7 +77,7 @@ _EXTENSIONS: dict[str, Format] = {
 }
 
 
-class ColumnMap(SourceOptions):
+class ColumnMap(Frozen):
     """How one value column becomes readings of one meter."""
 
     meter: str = Field(min_length=1, description="meter id; {group} from path_regex allowed")
@@ -138,8 +130,8 @@ def cambridge_specs(weather_suffix: str = "-weather") -> list[FileSpec]:
     """The Cambridge estates archive layout: ``buildings/UCam_Building_<b>/<commodity>/<year>
     .csv`` (UTC, hourly kWh, zero = no reading) → meters ``<b>-elec`` / ``<b>-gas``, and
     ``weather/<station>/<year>.csv`` → meter ``<station><weather_suffix>``."""
-    common = {"time_column": "datetime", "time_format": "%Y-%m-%d %H:%M:%S",
-              "timezone": "UTC", "missing_zero": True, "year_files": True}
+    common: dict[str, Any] = {"time_column": "datetime", "time_format": "%Y-%m-%d %H:%M:%S",
+                              "timezone": "UTC", "missing_zero": True, "year_files": True}
     building = r"UCam_Building_(?P<building>[^/]+)/"
     return [
         FileSpec("buildings/*/electricity/*.csv",
@@ -158,11 +150,11 @@ def cambridge_specs(weather_suffix: str = "-weather") -> list[FileSpec]:
     ]
 
 
-@register_source("files")
+@SOURCES.register("files")
 class FilesSource:
     """Reads exports matching a glob (or a preset's globs) under ``root``."""
 
-    class Options(SourceOptions):
+    class Options(Frozen):
         root: Path = Field(Path("."), description="folder the globs are relative to")
         preset: Literal["cambridge"] | None = Field(None, description="a named layout")
         glob: str | None = Field(None, description="file pattern, e.g. '*/*.csv'")
@@ -170,7 +162,7 @@ class FilesSource:
         format: Format | None = Field(None, description="csv | parquet | excel (default: ext)")
         time_column: str = Field("time", description="column holding the timestamps")
         time_format: str | None = Field(None, description="strftime format; ISO 8601 if unset")
-        timezone: str = Field("UTC", description="IANA zone of naive timestamps")
+        timezone: TimeZone = Field("UTC", description="IANA zone of naive timestamps")
         ambiguous: Ambiguous = Field("infer", description="DST fall-back policy")
         columns: dict[str, ColumnMap] = Field(
             default_factory=dict,
@@ -186,16 +178,6 @@ class FilesSource:
         sheet: str | int = Field(0, description="Excel sheet name or index")
         chunk_rows: int = Field(100_000, gt=0, description="rows per batch")
         weather_suffix: str = Field("-weather", description="cambridge preset: weather meter")
-
-        @field_validator("timezone")
-        @classmethod
-        def _tz(cls, value: str) -> str:
-            try:
-                pd.Timestamp("2000-01-01", tz=value)
-            except Exception as exc:
-                raise ValueError(f"{value!r} is not an IANA timezone, e.g. 'Europe/London'"
-                                 ) from exc
-            return value
 
         @field_validator("path_regex")
         @classmethod
@@ -231,7 +213,7 @@ class FilesSource:
         )
 
     @classmethod
-    def from_config(cls, section: SourceSection, config: Config) -> FilesSource:
+    def from_config(cls, section: SourceSection, context: IngestContext) -> FilesSource:
         """Build from a validated ``[[sources]]`` section."""
         assert isinstance(section.options, cls.Options)
         return cls(section.name, section.options)
@@ -395,9 +377,9 @@ class _FileReader:
             line = skip + 2  # 1-based file line of the next data row (header is line 1)
             for data in _line_blocks(handle, block_size):
                 total = data.count(b"\n")
-                table, bad = self._parse_block(data, names)
-                rejected = [self._invalid(r, line - 1) for r in bad]
-                skipped = [line - 1 + r.number for r in bad if r.number is not None]
+                table, invalid = self._parse_block(data, names)
+                rejected = [self._invalid(r, line - 1) for r in invalid]
+                skipped = [line - 1 + r.number for r in invalid if r.number is not None]
                 skipped += list(line + _empty_lines(data))
                 lines = np.setdiff1d(np.arange(line, line + total), skipped)[: table.num_rows]
                 yield self._convert(table.to_pandas(), rejected, lines, total)
@@ -617,7 +599,7 @@ class _FileReader:
         quantity = "energy" if mapping.kind == "power" else conversion.quantity
         return out.assign(meter=meter, quantity=quantity)
 
-def _line_blocks(handle: IO[bytes], size: int) -> Iterator[bytes]:
+def _line_blocks(handle: io.BufferedIOBase, size: int) -> Iterator[bytes]:
     """Whole lines of ``handle`` in blocks of about ``size`` bytes (memory stays flat);
     a last line without a newline gets one. Newlines inside quoted values are not supported."""
     carry = b""

@@ -24,29 +24,27 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from wattlens.core.base import Duration
+from wattlens.core.base import Duration, Frozen
+from wattlens.core.meters import MeterInfo
 from wattlens.ingest.base import (
+    SOURCES,
     Batch,
+    IngestContext,
     Rejected,
-    SourceOptions,
     SourceSection,
     SourceUnavailable,
-    register_source,
 )
-from wattlens.ingest.live import RegisterState, register_intervals
+from wattlens.ingest.live import RegisterState, meter_interval, register_intervals
 from wattlens.ingest.normalise import unit_conversion
 from wattlens.store.schema import validate_readings
-
-if TYPE_CHECKING:
-    from wattlens.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +103,8 @@ def encode(value: float, dtype: str, word_order: str = "big", byte_order: str = 
     return words if word_order == "big" else list(reversed(words))
 
 
-class RegisterSpec(BaseModel):
+class RegisterSpec(Frozen):
     """One value in a meter's register map."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     address: int = Field(ge=0, le=65535, description="zero-based protocol address")
@@ -131,10 +127,8 @@ class RegisterSpec(BaseModel):
         return None
 
 
-class Profile(BaseModel):
+class Profile(Frozen):
     """A meter model's register map (``ingest/profiles/<name>.toml``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str
     manual: str = Field(min_length=1, description="the manual the map comes from")
@@ -186,10 +180,8 @@ def load_profile(name: str) -> Profile:
     return Profile.model_validate(data)
 
 
-class DeviceOptions(BaseModel):
+class DeviceOptions(Frozen):
     """One Modbus TCP device (meter) polled by the source."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     meter: str = Field(min_length=1, description="meter id the readings belong to")
     host: str = Field("127.0.0.1", description="device or gateway address")
@@ -247,19 +239,19 @@ class DeviceError(Exception):
         self.unreachable = unreachable
 
 
-@register_source("modbus")
+@SOURCES.register("modbus")
 class ModbusSource:
     """Poll Modbus TCP meters; one batch per poll of all devices."""
 
-    class Options(SourceOptions):
+    class Options(Frozen):
         devices: list[DeviceOptions] = Field(min_length=1, description="the meters to poll")
         timeout_s: float = Field(2.0, gt=0, description="per-request timeout [s]")
 
-    def __init__(self, name: str, options: Options, intervals: dict[str, str]) -> None:
+    def __init__(self, name: str, options: Options, meters: dict[str, MeterInfo]) -> None:
         self.name = name
         self.timeout = options.timeout_s
         self.devices = [
-            _Device(d, pd.Timedelta(d.interval or intervals.get(d.meter, "15min")))
+            _Device(d, pd.Timedelta(d.interval) if d.interval else meter_interval(meters, d.meter))
             for d in options.devices
         ]
         self._clients: dict[tuple[str, int], ModbusTcpClient] = {}
@@ -271,9 +263,10 @@ class ModbusSource:
         self._inflight: dict[tuple[str, int], Future[list[tuple[str, Any]]]] = {}
 
     @classmethod
-    def from_config(cls, section: SourceSection, config: Config) -> ModbusSource:
-        intervals = {m.id: m.interval for m in config.meters().values()}
-        return cls(section.name, section.options, intervals)  # type: ignore[arg-type]
+    def from_config(cls, section: SourceSection, context: IngestContext) -> ModbusSource:
+        """Build from a ``[[sources]]`` section; device intervals default to the meters'."""
+        assert isinstance(section.options, cls.Options)
+        return cls(section.name, section.options, context.meters)
 
     # ----------------------------------------------------------------- transport
     def _client(self, host: str, port: int) -> ModbusTcpClient:

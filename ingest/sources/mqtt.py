@@ -24,31 +24,30 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from wattlens.core.base import Duration
+from wattlens.core.base import Duration, Frozen, TimeZone
+from wattlens.core.meters import MeterInfo
 from wattlens.ingest.base import (
+    SOURCES,
     Batch,
+    IngestContext,
     Rejected,
-    SourceOptions,
     SourceSection,
     SourceUnavailable,
-    register_source,
 )
-from wattlens.ingest.live import RegisterState, register_intervals
+from wattlens.ingest.live import RegisterState, meter_interval, register_intervals
 from wattlens.ingest.normalise import collapse_duplicates, parse_local_time, unit_conversion
 from wattlens.store.schema import validate_readings
-
-if TYPE_CHECKING:
-    from wattlens.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +75,8 @@ def extract(payload: Any, path: str) -> Any:
     return value
 
 
-class ValueOptions(BaseModel):
+class ValueOptions(Frozen):
     """One value in a payload."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     path: str = Field(description="path expression into the JSON payload")
     kind: Literal["register", "interval", "power"] = Field(
@@ -119,10 +116,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 """Payload maps of common devices (a topic's own ``time``/``values`` override them)."""
 
 
-class TopicOptions(BaseModel):
+class TopicOptions(Frozen):
     """A topic filter and how its payloads map to a meter."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     topic: str = Field(min_length=1, description="topic filter, e.g. tele/+/SENSOR")
     meter: str = Field(min_length=1, description="meter id; {0} = the first '+' level")
@@ -167,12 +162,12 @@ class _Message:
     qos: int
 
 
-@register_source("mqtt")
+@SOURCES.register("mqtt")
 class MqttSource:
     """Subscribe to topics; each fetch turns the messages received since the last one into a
     batch, and acknowledges them after the worker has stored it."""
 
-    class Options(SourceOptions):
+    class Options(Frozen):
         host: str = Field("127.0.0.1", description="broker address")
         port: int = Field(1883, ge=1, le=65535, description="broker port")
         client_id: str | None = Field(None, description="session id (default wattlens-<name>)")
@@ -181,16 +176,18 @@ class MqttSource:
         qos: Literal[0, 1, 2] = Field(1, description="subscription QoS")
         max_payload_bytes: int = Field(65536, gt=0, description="larger payloads are refused")
         max_batch: int = Field(5000, gt=0, description="messages per batch at most")
-        timezone: str = Field("UTC", description="timezone of payload times without an offset")
+        timezone: TimeZone = Field(
+            "UTC", description="timezone of payload times without an offset"
+        )
         topics: list[TopicOptions] = Field(min_length=1, description="topics and their mapping")
 
-    def __init__(self, name: str, options: Options, intervals: dict[str, str],
+    def __init__(self, name: str, options: Options, meters: dict[str, MeterInfo],
                  password: str | None = None) -> None:
         self.name = name
         self.options = options
         self._password = password
         self._topics = [(t, t.pattern()) for t in options.topics]
-        self._intervals = intervals
+        self._meters = meters
         self._pending: deque[_Message] = deque()
         self._early: list[Rejected] = []
         self._meter_topics: dict[str, TopicOptions] = {}
@@ -200,12 +197,12 @@ class MqttSource:
         self._error = ""
 
     @classmethod
-    def from_config(cls, section: SourceSection, config: Config) -> MqttSource:
-        import os
-
-        options: MqttSource.Options = section.options  # type: ignore[assignment]
-        intervals = {m.id: m.interval for m in config.meters().values()}
-        return cls(section.name, options, intervals, os.environ.get(options.password_env))
+    def from_config(cls, section: SourceSection, context: IngestContext) -> MqttSource:
+        """Build from a ``[[sources]]`` section; the password comes from ``password_env``."""
+        options = section.options
+        assert isinstance(options, cls.Options)
+        return cls(section.name, options, context.meters,
+                   os.environ.get(options.password_env))
 
     # ------------------------------------------------------------ connection
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
@@ -298,7 +295,7 @@ class MqttSource:
                 meter = topic.meter.format(*match.groups())
                 self._meter_topics[meter] = topic
                 when = self._time(topic, body, msg.arrival)
-                out = []
+                out: list[tuple[str, str, pd.Timestamp, float]] = []
                 for value in topic.values:
                     raw = extract(body, value.path)
                     if isinstance(raw, bool) or not isinstance(raw, int | float):
@@ -315,7 +312,7 @@ class MqttSource:
         topic = self._meter_topics.get(meter)
         if topic is not None and topic.interval:
             return pd.Timedelta(topic.interval)
-        return pd.Timedelta(self._intervals.get(meter, "15min"))
+        return meter_interval(self._meters, meter)
 
     def fetch(
         self,
@@ -359,10 +356,10 @@ class MqttSource:
                              "value": value, "quality": "ok"})
                 newest = max(when, pd.Timestamp(mstate.get(f"newest_{quantity}", when)))
                 mstate[f"newest_{quantity}"] = newest.isoformat()
-        for meter, samples in registers.items():
+        for meter, register in registers.items():
             mstate = state.setdefault(meter, {})
             result = register_intervals(
-                RegisterState.from_json(mstate), samples, self._interval(meter),
+                RegisterState.from_json(mstate), register, self._interval(meter),
                 zero_is_missing=self._meter_topics[meter].zero_is_missing,
             )
             rows += [{"time": t, "meter": meter, "quantity": "energy", "value": v, "quality": q}

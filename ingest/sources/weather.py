@@ -23,27 +23,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import requests
 from pydantic import Field, model_validator
 
-from wattlens.ingest.base import (
-    Batch,
-    SourceOptions,
-    SourceSection,
-    SourceUnavailable,
-    register_source,
-)
+from wattlens.core.base import Frozen
+from wattlens.ingest.base import SOURCES, Batch, IngestContext, SourceSection, SourceUnavailable
 from wattlens.ingest.normalise import flag_suspicious
 from wattlens.ingest.sources.files import ColumnMap, FilesSource
 from wattlens.store.csvio import WEATHER_COLUMNS
 from wattlens.store.schema import QUANTITIES, empty_readings, validate_readings
-
-if TYPE_CHECKING:
-    from wattlens.config import Config
 
 VARIABLES: dict[str, str] = {
     "temperature_2m": "temperature",  # [degC]
@@ -58,11 +50,11 @@ RECENT_DAYS = 14
 """Archive chunks ending this close to today may still be filling in (trailing nulls)."""
 
 
-@register_source("weather")
+@SOURCES.register("weather")
 class WeatherSource:
     """Hourly weather readings of one weather meter."""
 
-    class Options(SourceOptions):
+    class Options(Frozen):
         mode: Literal["archive", "forecast", "file"] = Field(
             "archive", description="archive | forecast (Open-Meteo) or file"
         )
@@ -111,14 +103,14 @@ class WeatherSource:
                              f"set them on the source or on its site")
 
     @classmethod
-    def from_config(cls, section: SourceSection, config: Config) -> WeatherSource:
+    def from_config(cls, section: SourceSection, context: IngestContext) -> WeatherSource:
         """Build from a ``[[sources]]`` section; position and meter default to the site's."""
         options = section.options
         assert isinstance(options, cls.Options)
-        site = next((s for s in config.sites if s.id == options.site), None)
+        site = context.sites.get(options.site) if options.site is not None else None
         if options.site is not None and site is None:
             raise ValueError(f"source {section.name!r}: site {options.site!r} is not "
-                             f"configured; use one of {[s.id for s in config.sites]}")
+                             f"configured; use one of {list(context.sites)}")
         latitude = options.latitude if options.latitude is not None else (
             site.latitude if site else None)
         longitude = options.longitude if options.longitude is not None else (

@@ -131,7 +131,7 @@ def _config_models():
                 visit(sub)
 
     visit(Config)
-    for cls in SOURCES.values():
+    for _, cls in SOURCES.items():
         visit(cls.Options)
     return seen
 

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from wattlens.cli import app
 from wattlens.config import parse_config
+from wattlens.ingest.base import IngestContext
 from wattlens.ingest.simulator import Simulation, sources_toml
 from wattlens.ingest.sources.modbus import ModbusSource
 from wattlens.ingest.worker import BufferFull, DiskBuffer, Worker
@@ -121,7 +122,7 @@ def test_stop_while_the_store_is_down_keeps_the_buffer_for_the_next_start(
 
     def start_worker() -> tuple[Worker, threading.Thread]:
         store = InfluxStore(server.url, "buffered", timeout=2)
-        source = ModbusSource.from_config(section, parse_config({}))
+        source = ModbusSource.from_config(section, IngestContext())
         worker = Worker(store, [(section, source)], tmp_path / "data")
         thread = threading.Thread(target=worker.run)
         thread.start()

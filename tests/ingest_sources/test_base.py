@@ -5,17 +5,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 
+from wattlens.cli.ingest import ingest_context
+from wattlens.config import parse_config
 from wattlens.ingest.base import (
     RECORD_CHARS,
     SOURCES,
     Batch,
     Rejected,
+    SitePosition,
     Source,
     prefetch,
-    register_source,
 )
+from wattlens.ingest.live import DEFAULT_INTERVAL, meter_interval
 from wattlens.ingest.sources.files import FilesSource
 
 
@@ -26,15 +30,10 @@ def test_builtin_sources_are_registered_and_follow_the_protocol(tmp_path) -> Non
     assert isinstance(source, Source)
 
 
-def test_register_source_refuses_classes_without_options() -> None:
-    with pytest.raises(TypeError, match="nested pydantic 'Options'"):
-        @register_source("broken")
-        class Broken:  # noqa: F841 - never registered
-            pass
-    assert "broken" not in SOURCES
-    with pytest.raises(ValueError, match="registered twice"):
-        register_source("files")(type("Other", (), {"Options": FilesSource.Options,
-                                                    "from_config": classmethod(lambda c: c)}))
+def test_a_taken_source_type_is_refused() -> None:
+    with pytest.raises(ValueError, match="source type 'files' is already registered"):
+        SOURCES.register("files")(type("Other", (), {"Options": FilesSource.Options}))
+    assert SOURCES["files"] is FilesSource
 
 
 def test_rejected_cuts_huge_records() -> None:
@@ -64,3 +63,15 @@ def test_prefetch_stops_its_reader_when_the_consumer_stops() -> None:
     assert next(stream).checkpoint == {"i": 0}
     stream.close()
     assert threading.active_count() == before
+
+
+def test_the_entry_point_hands_sources_meters_and_site_positions_only() -> None:
+    config = parse_config({"sites": [{
+        "id": "cam", "latitude": 52.2, "longitude": 0.12, "weather_meter": "cam-weather",
+        "buildings": [{"id": "b2", "meters": [
+            {"id": "b2-elec", "commodity": "electricity", "interval": "30min"}]}]}]})
+    context = ingest_context(config)
+    assert context.sites == {"cam": SitePosition(id="cam", latitude=52.2, longitude=0.12,
+                                                 weather_meter="cam-weather")}
+    assert meter_interval(context.meters, "b2-elec") == pd.Timedelta("30min")
+    assert meter_interval(context.meters, "elsewhere") == DEFAULT_INTERVAL

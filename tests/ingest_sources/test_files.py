@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from wattlens.cli.ingest import ingest_context
 from wattlens.config import ConfigError, parse_config
 from wattlens.ingest.base import Batch, build_source
 from wattlens.ingest.sources.files import FilesSource
@@ -21,7 +22,7 @@ def make_source(root: Path, **options) -> FilesSource:
     table = {"name": "exports", "type": "files", "root": str(root), "glob": "*.csv",
              "time_column": "time", "columns": {"kwh": {"meter": "m1"}}, **options}
     config = parse_config({"sources": [table]})
-    source = build_source(config.sources[0], config)
+    source = build_source(config.sources[0], ingest_context(config))
     assert isinstance(source, FilesSource)
     return source
 
@@ -134,7 +135,7 @@ def test_a_file_missing_a_mapped_column_is_rejected_others_kept(tmp_path: Path) 
      ({"colums": {}}, "option 'colums' is not known to type 'files'"),
      ({"timezone": "Mars/Olympus"}, "'Mars/Olympus' is not an IANA timezone"),
      ({"glob": None, "columns": {}}, "give either preset = 'cambridge', or glob"),
-     ({"type": "nope"}, "unknown source type 'nope'; use one of"),
+     ({"type": "nope"}, "unknown source type 'nope'; choose one of"),
      ({"interval": "often"}, "'often' is not a duration")],
 )
 def test_config_errors_name_the_key_value_and_fix(tmp_path: Path, options: dict,

@@ -15,7 +15,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from wattlens.cli.common import ConfigOption, console, fail, get_config, get_store
-from wattlens.ingest.base import Source, SourceSection, build_source
+from wattlens.config import Config
+from wattlens.ingest.base import (
+    IngestContext,
+    SitePosition,
+    Source,
+    SourceSection,
+    build_source,
+)
 from wattlens.store.base import StoreError, StoreUnavailable, utc_timestamp
 
 ingest_app = typer.Typer(
@@ -24,13 +31,23 @@ ingest_app = typer.Typer(
 )
 
 
+def ingest_context(cfg: Config) -> IngestContext:
+    """What the sources may know of the configuration: its meters and site positions."""
+    sites = {
+        s.id: SitePosition(id=s.id, latitude=s.latitude, longitude=s.longitude,
+                           weather_meter=s.weather_meter)
+        for s in cfg.sites
+    }
+    return IngestContext(meters=cfg.meter_infos(), sites=sites)
 
-def _build(cfg: object, sections: list[SourceSection]) -> list[tuple[SourceSection, Source]]:
 
+def _build(cfg: Config, sections: list[SourceSection]) -> list[tuple[SourceSection, Source]]:
+    """The configured sources of ``sections``; a source that cannot be built fails the command."""
+    context = ingest_context(cfg)
     built = []
     for section in sections:
         try:
-            built.append((section, build_source(section, cfg)))  # type: ignore[arg-type]
+            built.append((section, build_source(section, context)))
         except ValueError as exc:
             raise fail(f"source {section.name!r}: {exc}") from None
     return built
