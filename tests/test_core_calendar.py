@@ -1,4 +1,5 @@
-"""One holiday calendar for forecasting, anomalies, tariffs, KPIs and the dashboard."""
+"""One holiday calendar (wattlens.core.calendar) for forecasting, anomalies, tariffs, KPIs and
+the dashboard."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def test_every_caller_sees_the_same_subdivision_holidays() -> None:
     england = SiteCalendar(timezone="Europe/London", country="GB-ENG")
     assert england.days(day.tz_convert("UTC"))["holiday"].all()
     assert england.day_types(day)[0] == "holiday"
-    assert day_type(pd.Series(day), "GB-ENG").iloc[0] == "Sunday / holiday"
+    assert day_type(pd.Series(day), england).iloc[0] == "Sunday / holiday"
     uk = SiteCalendar(timezone="Europe/London", country="GB")
     assert uk.day_types(day)[0] == "weekday"
 

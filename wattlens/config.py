@@ -20,7 +20,7 @@ from wattlens.core.base import Duration, Frozen, TimeZone
 from wattlens.core.calendar import Closure, SiteCalendar, WorkingHours, check_country
 from wattlens.core.meters import Commodity, MeterInfo, MeterKind
 from wattlens.dashboard.config import DashboardConfig
-from wattlens.ingest.base import SourceSection
+from wattlens.ingest.base import IngestContext, SitePosition, SourceSection
 from wattlens.store.settings import DEFAULT_DATA_DIR, StoreConfig
 
 _SECRET_KEYS = {"token", "password", "secret", "api_key"}
@@ -160,6 +160,15 @@ class Config(Frozen):
                         calendar=calendar, weather_meter=site.weather_meter,
                     )
         return out
+
+    def ingest_context(self) -> IngestContext:
+        """What the sources may know of the configuration: its meters and site positions."""
+        sites = {
+            s.id: SitePosition(id=s.id, latitude=s.latitude, longitude=s.longitude,
+                               weather_meter=s.weather_meter)
+            for s in self.sites
+        }
+        return IngestContext(meters=self.meter_infos(), sites=sites)
 
     def site_of(self, meter_id: str) -> SiteConfig | None:
         """The site a meter belongs to."""

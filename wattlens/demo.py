@@ -21,7 +21,10 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from wattlens.analytics.jobs import detect_job, recommend_job
 from wattlens.config import Config
+from wattlens.ingest.base import SourceSection, build_source
+from wattlens.ingest.worker import Worker
 from wattlens.sample import TIMEZONE, load_sample
 from wattlens.store.base import Store
 
@@ -71,7 +74,7 @@ def load_history(store: Store, console: Console, until: pd.Timestamp) -> pd.Data
 
 def run_jobs(store: Store, config: Config, console: Console, plan: DemoPlan) -> None:
     """Forecasts as of the replay start, anomalies of the month before, recommendations."""
-    from wattlens.analytics.jobs import detect_job, recommend_job
+    # Prophet and Dask load only when the demo runs (``wattlens --help`` stays fast)
     from wattlens.forecasting.jobs import RunSpec, run_forecasts
     from wattlens.forecasting.runner import dask_client
 
@@ -101,17 +104,16 @@ def serve_live(
 ) -> None:
     """Replay the sample's ``energy`` readings as live Modbus meters, ingest them, and serve
     the dashboard until Ctrl-C."""
+    # Dash and pymodbus load only when the demo serves (``wattlens --help`` stays fast)
     from wattlens.dashboard.app import create_app
-    from wattlens.ingest.base import IngestContext, SourceSection, build_source
     from wattlens.ingest.simulator import Simulation
-    from wattlens.ingest.worker import Worker
 
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     simulation = Simulation(energy, start=plan.replay_start.tz_convert("UTC"),
                             hours=plan.hours, speed=plan.speed)
     simulation.start_serving()
     sections = [SourceSection.model_validate(t) for t in simulation.sources(interval="1s")]
-    context = IngestContext(meters=config.meter_infos())  # the simulated meters are Modbus only
+    context = config.ingest_context()
     worker = Worker(store, [(s, build_source(s, context)) for s in sections], config.data_dir)
     ingest = threading.Thread(target=worker.run, name="ingest", daemon=True)
     ingest.start()

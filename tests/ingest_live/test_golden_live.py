@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wattlens.cli.ingest import ingest_context
 from wattlens.config import parse_config
 from wattlens.ingest.base import build_source
 from wattlens.ingest.sources.modbus import load_profile
@@ -33,7 +32,7 @@ MODBUS_CASES = sorted(p for p in (DATA / "modbus").iterdir() if (p / "source.tom
 def _source(case: Path, **extra):
     table = {"name": case.name, **tomllib.loads((case / "source.toml").read_text()), **extra}
     config = parse_config({"sources": [table]})
-    return build_source(config.sources[0], ingest_context(config))
+    return build_source(config.sources[0], config.ingest_context())
 
 
 def _check(case: Path, batches: list) -> None:

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from wattlens.cli.ingest import ingest_context
 from wattlens.config import parse_config
 from wattlens.ingest.base import (
     RECORD_CHARS,
@@ -70,7 +69,7 @@ def test_the_entry_point_hands_sources_meters_and_site_positions_only() -> None:
         "id": "cam", "latitude": 52.2, "longitude": 0.12, "weather_meter": "cam-weather",
         "buildings": [{"id": "b2", "meters": [
             {"id": "b2-elec", "commodity": "electricity", "interval": "30min"}]}]}]})
-    context = ingest_context(config)
+    context = config.ingest_context()
     assert context.sites == {"cam": SitePosition(id="cam", latitude=52.2, longitude=0.12,
                                                  weather_meter="cam-weather")}
     assert meter_interval(context.meters, "b2-elec") == pd.Timedelta("30min")

@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wattlens.cli.ingest import ingest_context
 from wattlens.config import ConfigError, parse_config
 from wattlens.ingest.base import Batch, build_source
 from wattlens.ingest.sources.files import FilesSource
@@ -22,7 +21,7 @@ def make_source(root: Path, **options) -> FilesSource:
     table = {"name": "exports", "type": "files", "root": str(root), "glob": "*.csv",
              "time_column": "time", "columns": {"kwh": {"meter": "m1"}}, **options}
     config = parse_config({"sources": [table]})
-    source = build_source(config.sources[0], ingest_context(config))
+    source = build_source(config.sources[0], config.ingest_context())
     assert isinstance(source, FilesSource)
     return source
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wattlens.cli.ingest import ingest_context
 from wattlens.config import parse_config
 from wattlens.ingest.base import build_source
 from wattlens.store.csvio import read_readings_csv
@@ -34,7 +33,7 @@ def run_case(case: Path, server_url: str) -> tuple[pd.DataFrame, list]:
     else:
         table["root"] = str(case)
     config = parse_config({"sources": [table]})
-    source = build_source(config.sources[0], ingest_context(config))
+    source = build_source(config.sources[0], config.ingest_context())
     end = pd.Timestamp(window["end"]) if "end" in window else None
     batches = list(source.fetch(None, None, end))
     source.close()

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from wattlens.cli import EXAMPLE_CONFIG as EXAMPLE
-from wattlens.cli.ingest import ingest_context
 from wattlens.config import load_config, parse_config
 from wattlens.ingest.base import SourceUnavailable, build_source
 from wattlens.ingest.sources.greenbutton import GreenButtonSource
@@ -41,7 +40,7 @@ def weather_source(replay: Any, **options) -> WeatherSource:
              "archive_url": replay.url("/v1/archive"),
              "forecast_url": replay.url("/v1/forecast"), **options}
     config = parse_config({"sites": [site], "sources": [table]})
-    source = build_source(config.sources[0], ingest_context(config))
+    source = build_source(config.sources[0], config.ingest_context())
     assert isinstance(source, WeatherSource)
     return source
 
@@ -112,7 +111,7 @@ def test_unreachable_service_raises_source_unavailable(open_meteo: Any) -> None:
 def test_weather_needs_a_position() -> None:
     with pytest.raises(ValueError, match="needs a latitude and longitude"):
         config = parse_config({"sources": [{"name": "w", "type": "weather", "meter": "x"}]})
-        build_source(config.sources[0], ingest_context(config))
+        build_source(config.sources[0], config.ingest_context())
 
 
 def test_greenbutton_malformed_xml_is_rejected_and_other_files_kept(tmp_path: Path) -> None:

@@ -17,8 +17,6 @@ from rich.table import Table
 from wattlens.cli.common import ConfigOption, console, fail, get_config, get_store
 from wattlens.config import Config
 from wattlens.ingest.base import (
-    IngestContext,
-    SitePosition,
     Source,
     SourceSection,
     build_source,
@@ -31,19 +29,9 @@ ingest_app = typer.Typer(
 )
 
 
-def ingest_context(cfg: Config) -> IngestContext:
-    """What the sources may know of the configuration: its meters and site positions."""
-    sites = {
-        s.id: SitePosition(id=s.id, latitude=s.latitude, longitude=s.longitude,
-                           weather_meter=s.weather_meter)
-        for s in cfg.sites
-    }
-    return IngestContext(meters=cfg.meter_infos(), sites=sites)
-
-
 def _build(cfg: Config, sections: list[SourceSection]) -> list[tuple[SourceSection, Source]]:
     """The configured sources of ``sections``; a source that cannot be built fails the command."""
-    context = ingest_context(cfg)
+    context = cfg.ingest_context()
     built = []
     for section in sections:
         try:
