@@ -43,8 +43,10 @@ test: $(STAMP) system-deps
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Each benchmark runs as a module from the repository root (python -m benchmarks.bench_x): Python
+# then puts the root on sys.path, so the test helpers import as tests.support, no sys.path edits.
 bench: $(STAMP) system-deps
-	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+	for b in benchmarks/bench_*.py; do $(BIN)/python -m benchmarks.$$(basename $$b .py) || exit 1; done
 
 # Re-execute the notebooks in place (outputs committed); regenerate docs/config.md and cli.md.
 notebooks: $(STAMP)
