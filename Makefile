@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES := influxdb mosquitto chromium chromium-driver
 CAMBRIDGE ?= ../shared/data/cambridge
 
-.PHONY: demo test lint system-deps venv bench sample clean notebooks docs screenshots
+.PHONY: demo test lint wheel-check system-deps venv bench sample clean notebooks docs screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +39,16 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+	bash .ci/wheel-check $(BIN)/python
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Build the wheel, install it with the runtime requirements only in a fresh venv and check it
+# from outside the repository (every source type's config loads, wattlens --help, coexistence
+# with Segment's analytics-python).
+wheel-check: $(STAMP)
+	bash .ci/wheel-check $(BIN)/python
 
 # Each benchmark runs as a module from the repository root (python -m benchmarks.bench_x): Python
 # then puts the root on sys.path, so the test helpers import as tests.support, no sys.path edits.
