@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES := influxdb mosquitto chromium chromium-driver
 CAMBRIDGE ?= ../shared/data/cambridge
 
-.PHONY: demo test lint wheel-check system-deps venv bench sample clean notebooks docs screenshots
+.PHONY: demo test lint lint-imports wheel-check system-deps venv bench sample clean notebooks docs screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ lint: $(STAMP)
 # with Segment's analytics-python).
 wheel-check: $(STAMP)
 	bash .ci/wheel-check $(BIN)/python
+
+# The import contracts of [tool.importlinter] in pyproject.toml (layers; config only at the top).
+lint-imports: $(STAMP)
+	$(BIN)/python .ci/lint-imports
 
 # Each benchmark runs as a module from the repository root (python -m benchmarks.bench_x): Python
 # then puts the root on sys.path, so the test helpers import as tests.support, no sys.path edits.
