@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES := influxdb mosquitto chromium chromium-driver
 CAMBRIDGE ?= ../shared/data/cambridge
 
-.PHONY: demo test lint system-deps venv bench sample clean notebooks docs screenshots
+.PHONY: demo test lint lint-imports wheel-check system-deps venv bench sample clean notebooks docs screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,12 +39,25 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+	bash .ci/wheel-check $(BIN)/python
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Build the wheel, install it with the runtime requirements only in a fresh venv and check it
+# from outside the repository (every source type's config loads, wattlens --help, coexistence
+# with Segment's analytics-python).
+wheel-check: $(STAMP)
+	bash .ci/wheel-check $(BIN)/python
+
+# The import contracts of [tool.importlinter] in pyproject.toml (layers; config only at the top).
+lint-imports: $(STAMP)
+	$(BIN)/python .ci/lint-imports
+
+# Each benchmark runs as a module from the repository root (python -m benchmarks.bench_x): Python
+# then puts the root on sys.path, so the test helpers import as tests.support, no sys.path edits.
 bench: $(STAMP) system-deps
-	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+	for b in benchmarks/bench_*.py; do $(BIN)/python -m benchmarks.$$(basename $$b .py) || exit 1; done
 
 # Re-execute the notebooks in place (outputs committed); regenerate docs/config.md and cli.md.
 notebooks: $(STAMP)

@@ -12,7 +12,7 @@ event of a group is correct if it overlaps a label of that group (precision). A 
 another group overlapping the label is collateral (e.g. a stuck-high meter also looks like
 after-hours use) and is counted separately, not as a false positive.
 
-Run: ``.venv/bin/python benchmarks/bench_anomalies.py [--meters N] [--seed S]``
+Run: ``.venv/bin/python -m benchmarks.bench_anomalies [--meters N] [--seed S]``
 """
 
 from __future__ import annotations

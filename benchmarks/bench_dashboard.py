@@ -8,7 +8,7 @@ server's), for ``--calls`` different meters after one warm-up call, with the rea
 (every call hits the store). Goals: p95 ≤ 300 ms on DuckDB and ≤ 800 ms on InfluxDB; ≤ 1 MB
 of JSON per chart. M&V (run on demand with a button) is timed separately.
 
-    .venv/bin/python benchmarks/bench_dashboard.py [--meters 100] [--calls 20]
+    .venv/bin/python -m benchmarks.bench_dashboard [--meters 100] [--calls 20]
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
+from tests.support import probe
+from tests.support.influxd import LocalInfluxd
 from wattlens.config import Config, parse_config
-from wattlens.dashboard import probe
 from wattlens.dashboard.app import create_app
 from wattlens.sample import WEATHER_METER, sample_readings, sample_weather
 from wattlens.store.csvio import weather_to_readings
 from wattlens.store.duck import DuckDBStore
 from wattlens.store.influx import InfluxStore
-from wattlens.store.localserver import LocalInfluxd
 
 GOAL_MS = {"duckdb": 300.0, "influx": 800.0}
 GOAL_BYTES = 1_000_000

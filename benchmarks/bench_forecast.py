@@ -1,6 +1,6 @@
 """Day-ahead accuracy of every model on 12 Cambridge buildings (2019) and Prophet throughput.
 
-    .venv/bin/python benchmarks/bench_forecast.py [--months 12] [--workers 2]
+    .venv/bin/python -m benchmarks.bench_forecast [--months 12] [--workers 2]
 
 Backtests each model on the electricity of all buildings in ../shared/data/cambridge over
 2019 (origins at London midnight, 24 h ahead, refit weekly on the preceding 365 days, zeros

@@ -2,7 +2,7 @@
 electricity + gas + weather) through the ``files`` source (preset ``cambridge``) into
 InfluxStore on a throwaway local influxd, against the raw line-protocol ceiling in the same run.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--chunk-rows 100000] [--writers 2] [--repeat 3]
+    .venv/bin/python -m benchmarks.bench_ingest [--chunk-rows 100000] [--writers 2] [--repeat 3]
 
 Prints, for the same data:
 
@@ -40,12 +40,12 @@ import pandas as pd
 import requests
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tests.support.influxd import LocalInfluxd
 from wattlens.ingest.base import Batch, prefetch
 from wattlens.ingest.sources.files import FilesSource
 from wattlens.store.influx import InfluxStore
 from wattlens.store.lineprotocol import batches as cut_batches
 from wattlens.store.lineprotocol import serialise
-from wattlens.store.localserver import LocalInfluxd
 from wattlens.store.schema import validate_readings
 
 CAMBRIDGE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cambridge"

@@ -11,12 +11,12 @@
 3. Calibration — simulated no-change meters (constant load + AR(1) noise, ρ 0 … 0.95, daily
    and hourly lengths): the share whose interval holds the known zero.
 
-Run: ``.venv/bin/python benchmarks/bench_savings.py`` (needs ../shared/data).
+Run from the repository root: ``.venv/bin/python -m benchmarks.bench_savings`` (needs
+../shared/data; ``-m`` puts the root on sys.path, so ``tests.analytics_mv`` imports).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -25,12 +25,11 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.analytics_mv import il_samples as il
+from tests.analytics_mv.synthetic import ar1_interval_coverage
+from wattlens.analytics.savings import SavingsError, estimate_savings
 
-from tests.analytics_mv import il_samples as il  # noqa: E402
-from tests.analytics_mv.synthetic import ar1_interval_coverage  # noqa: E402
-from wattlens.analytics.savings import SavingsError, estimate_savings  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CAMBRIDGE = ROOT / ".." / "shared" / "data" / "cambridge"
 CONFIDENCE = 0.9

@@ -1,7 +1,7 @@
 """Store benchmark: InfluxStore write rate against the raw line-protocol ceiling, and read latency
 of both stores, measured side by side in one run on the same data and the same server.
 
-    .venv/bin/python benchmarks/bench_store.py [--meters 100] [--days 365] [--repeat 3]
+    .venv/bin/python -m benchmarks.bench_store [--meters 100] [--days 365] [--repeat 3]
 
 Prints points/s for InfluxStore.write_readings (validation + vectorised serialisation + gzip +
 posting), for the same pre-serialised line protocol POSTed with plain HTTP by one writer (the
@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 import requests
 
+from tests.support.influxd import LocalInfluxd
 from wattlens.store.duck import DuckDBStore
 from wattlens.store.influx import InfluxStore
 from wattlens.store.lineprotocol import batches, serialise
-from wattlens.store.localserver import LocalInfluxd
 from wattlens.store.schema import validate_readings
 
 

@@ -28,9 +28,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from wattlens.core.net import free_port
 from wattlens.ingest.normalise import unit_conversion
 from wattlens.ingest.sources.modbus import Profile, encode, load_profile
-from wattlens.store.localserver import free_port
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.influxd import LocalInfluxd
 from wattlens.store.duck import DuckDBStore
 from wattlens.store.influx import InfluxStore
-from wattlens.store.localserver import LocalInfluxd
 
 _databases = itertools.count()
 

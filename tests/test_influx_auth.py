@@ -5,9 +5,9 @@ import logging
 import pandas as pd
 import pytest
 
+from tests.support.influxd import LocalInfluxd
 from wattlens.store import open_store
 from wattlens.store.base import StoreError
-from wattlens.store.localserver import LocalInfluxd
 from wattlens.store.settings import StoreConfig
 
 pytestmark = pytest.mark.influx

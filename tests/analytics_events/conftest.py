@@ -12,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from wattlens.store.localserver import free_port
+from wattlens.core.net import free_port
 
 
 class Inbox:

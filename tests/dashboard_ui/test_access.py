@@ -7,7 +7,7 @@ import pytest
 from dashboard_seed import PASSWORDS, site_config
 from pydantic import ValidationError
 
-from wattlens.dashboard import probe
+from tests.support import probe
 from wattlens.dashboard.app import create_app
 from wattlens.dashboard.config import DashboardConfig
 

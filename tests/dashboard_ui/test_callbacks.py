@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from dashboard_seed import site_config
 
-from wattlens.dashboard import probe
+from tests.support import probe
 from wattlens.dashboard.app import create_app
 
 

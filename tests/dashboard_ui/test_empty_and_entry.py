@@ -8,8 +8,8 @@ import json
 from dashboard_seed import site_config
 from typer.testing import CliRunner
 
+from tests.support import probe
 from wattlens.cli import app as cli
-from wattlens.dashboard import probe
 from wattlens.dashboard.app import create_app
 from wattlens.store.duck import DuckDBStore
 

@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 from wattlens.cli import app
 from wattlens.cli.forecast import _backtest_task
 from wattlens.core.calendar import SiteCalendar
+from wattlens.core.net import free_port
 from wattlens.forecasting.backtest import BacktestSpec
 from wattlens.forecasting.runner import MeterFailure, dask_client, run_per_meter
-from wattlens.store.localserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from wattlens.store.localserver import free_port
+from wattlens.core.net import free_port
 
 from .support import WorkerProcess
 

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 from wattlens.config import parse_config
+from wattlens.core.net import free_port
 from wattlens.ingest.base import build_source
 from wattlens.ingest.sources.modbus import load_profile
 from wattlens.store.csvio import read_readings_csv
-from wattlens.store.localserver import free_port
 from wattlens.store.schema import validate_readings
 
 from .support import drain, publish

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wattlens.core.net import free_port
 from wattlens.ingest.base import SourceUnavailable
 from wattlens.ingest.live import register_intervals
 from wattlens.ingest.simulator import Simulation
@@ -21,7 +22,6 @@ from wattlens.ingest.sources.modbus import (
     profile_names,
 )
 from wattlens.sample import sample_readings
-from wattlens.store.localserver import free_port
 
 STEP_S = 0.6
 

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.influxd import LocalInfluxd
 from wattlens.cli import app
 from wattlens.ingest.simulator import Simulation
 from wattlens.sample import sample_readings
 from wattlens.store.duck import DuckDBStore
 from wattlens.store.influx import InfluxStore
-from wattlens.store.localserver import LocalInfluxd
 
 from .support import WorkerProcess, publish, write_config
 

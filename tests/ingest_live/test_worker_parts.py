@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.influxd import LocalInfluxd
 from wattlens.cli import app
 from wattlens.config import parse_config
 from wattlens.ingest.base import IngestContext
@@ -24,7 +25,6 @@ from wattlens.ingest.worker import BufferFull, DiskBuffer, Worker
 from wattlens.sample import sample_readings
 from wattlens.store.duck import DuckDBStore
 from wattlens.store.influx import InfluxStore
-from wattlens.store.localserver import LocalInfluxd
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -8,6 +8,7 @@
   day types on the site-local calendar (:class:`~wattlens.core.calendar.SiteCalendar`);
 - :mod:`~wattlens.core.intervals` — the one reading-interval inference;
 - :mod:`~wattlens.core.meters` — :class:`~wattlens.core.meters.MeterInfo`, one meter's context.
+- :mod:`~wattlens.core.net` — :func:`~wattlens.core.net.free_port`, a free loopback port.
 
 Nothing here imports another wattlens package; everything else may import this.
 """

@@ -1,7 +1,8 @@
 """Call a running dashboard's callbacks over HTTP exactly as the browser does.
 
 Used by the access-control tests (crafted ``/_dash-update-component`` requests) and by
-``benchmarks/bench_dashboard.py`` (server time and JSON payload per callback). Works with a
+``benchmarks/bench_dashboard.py`` (server time and JSON payload per callback); a test helper,
+not installed with wattlens. Works with a
 Flask test client or a ``requests.Session`` pointed at a live server.
 """
 

@@ -1,26 +1,20 @@
 """Run a throwaway local ``influxd`` (InfluxDB 1.x) on a free loopback port.
 
-Used by the integration tests, the benchmarks and anyone who wants to try InfluxStore without
-installing a service: ``with LocalInfluxd(tmp_dir) as server: InfluxStore(server.url, ...)``.
+Used by the integration tests and the benchmarks (a test helper, not installed with wattlens):
+``with LocalInfluxd(tmp_dir) as server: InfluxStore(server.url, ...)``.
 """
 
 from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import requests
 
-
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from wattlens.core.net import free_port
 
 
 class LocalInfluxd:
