@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES := influxdb mosquitto chromium chromium-driver
 CAMBRIDGE ?= ../shared/data/cambridge
 
-.PHONY: demo test lint lint-imports wheel-check system-deps venv bench sample clean notebooks docs screenshots
+.PHONY: demo test lint lint-imports typecheck wheel-check system-deps venv bench sample clean notebooks docs screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,8 @@ demo: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
+	$(BIN)/python .ci/lint-imports
+	PYTHON_BIN=$(BIN) bash .ci/typecheck
 	$(BIN)/pytest
 	bash .ci/wheel-check $(BIN)/python
 
@@ -53,6 +55,10 @@ wheel-check: $(STAMP)
 # The import contracts of [tool.importlinter] in pyproject.toml (layers; config only at the top).
 lint-imports: $(STAMP)
 	$(BIN)/python .ci/lint-imports
+
+# mypy with the pydantic plugin over the whole package ([tool.mypy] in pyproject.toml).
+typecheck: $(STAMP)
+	PYTHON_BIN=$(BIN) bash .ci/typecheck
 
 # Each benchmark runs as a module from the repository root (python -m benchmarks.bench_x): Python
 # then puts the root on sys.path, so the test helpers import as tests.support, no sys.path edits.
