@@ -9,8 +9,8 @@ import pytest
 from dashboard_seed import PASSWORDS, site_config
 from pydantic import ValidationError
 
+from tests.support import probe
 from wattlens.config import ConfigError, parse_config
-from wattlens.dashboard import probe
 from wattlens.dashboard.app import create_app
 from wattlens.dashboard.config import DashboardConfig
 
