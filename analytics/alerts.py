@@ -202,6 +202,7 @@ def send_alerts(
             for channel in todo:
                 try:
                     if channel == "webhook":
+                        assert rule.webhook is not None  # a channel only when the rule has one
                         response = requests.post(rule.webhook, json=body,
                                                  timeout=section.timeout_s)
                         response.raise_for_status()

@@ -85,6 +85,9 @@ def detect_job(
     (keyed ``<start>/<end>``) with the warnings and settings, and returns them."""
     settings = settings or AnomalySettings()
     start_ts, end_ts = utc_timestamp(start, "start"), utc_timestamp(end, "end")
+    if start_ts is None or end_ts is None:
+        raise ValueError(f"detect_job needs both start and end; got start={start!r}, "
+                         f"end={end!r}: pass tz-aware times")
     learn_from = start_ts - pd.Timedelta(days=history_days)
     frames: list[pd.DataFrame] = []
     warnings: list[DataWarning] = []
@@ -141,7 +144,8 @@ def recommend_job(
     and the rule's ``settings``) and ``recommendation-run/latest`` (warnings, settings)."""
     settings = settings or RecommendationSettings()
     carbon = carbon or CarbonSection()
-    end_ts = utc_timestamp(end, "end") if end is not None else pd.Timestamp.now(tz="UTC")
+    parsed = utc_timestamp(end, "end")
+    end_ts = parsed if parsed is not None else pd.Timestamp.now(tz="UTC")
     start_ts = end_ts - pd.Timedelta(days=settings.window_days)
     intensity = _intensity(store, carbon, start_ts, end_ts)
     recs: list[Recommendation] = []

@@ -136,7 +136,8 @@ def kpis(
                 area = areas.get(key)
             else:
                 known = {i.building: i.floor_area_m2 for i, _, _ in members}
-                area = sum(known.values()) if all(known.values()) else None
+                floors = [a for a in known.values() if a]
+                area = sum(floors) if len(floors) == len(known) else None
             for commodity in sorted({i.commodity for i, _, _ in members}):
                 group = [(s, r) for i, s, r in members if i.commodity == commodity]
                 rows.append(_rollup(level, key, group, commodity, area))

@@ -357,7 +357,7 @@ def peak_demand(meters: dict[str, MeterYear], ctx: RecommendContext) -> Found:
     for m in meters.values():
         tariff = m.tariff
         versions = tariff.ordered() if tariff else []
-        if not versions or not any(
+        if tariff is None or not versions or not any(
             v.demand_rate > 0 or v.demand_rate_by_season for v in versions
         ) or all(v.demand_basis == "contracted" for v in versions):
             skipped.append(m.meter)

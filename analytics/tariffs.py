@@ -24,7 +24,7 @@ from wattlens.core.calendar import SiteCalendar, check_country
 from wattlens.core.intervals import interval_hours
 
 DayType = Literal["weekday", "saturday", "sunday", "holiday"]
-DAY_TYPES: tuple[str, ...] = ("weekday", "saturday", "sunday", "holiday")
+DAY_TYPES: tuple[DayType, ...] = ("weekday", "saturday", "sunday", "holiday")
 
 
 class TariffError(ValueError):

@@ -93,21 +93,23 @@ class Access:
             return meter
         return None
 
-    def info(self, user: User, meter: str) -> MeterInfo:
+    def info(self, user: User, meter: str | None) -> MeterInfo:
         """One visible meter's description; AccessDenied if outside the user's scope."""
-        self.allowed(user, [meter])
+        (meter,) = self.allowed(user, [meter])
         if meter not in self.meters:
             raise AccessDenied(f"meter {meter!r} is not configured; pick one from the list")
         return self.meters[meter]
 
-    def allowed(self, user: User, meters: Sequence[str] | None) -> list[str]:
+    def allowed(self, user: User, meters: Sequence[str | None] | None) -> list[str]:
         """``meters`` if every one is visible to ``user``; AccessDenied naming the first not."""
         if not meters:
             raise AccessDenied("no meter chosen; pick one in the meter picker")
+        chosen: list[str] = []
         for meter in meters:
             if not isinstance(meter, str) or not user.may_see(meter):
                 raise AccessDenied(
                     f"user {user.name!r} may not see meter {meter!r}; ask an administrator "
                     f"to add it to [[dashboard.users]]"
                 )
-        return list(meters)
+            chosen.append(meter)
+        return chosen

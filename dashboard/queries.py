@@ -28,7 +28,7 @@ from wattlens.dashboard import transforms
 from wattlens.dashboard.access import Access, AccessDenied, User
 from wattlens.dashboard.cache import TTLCache
 from wattlens.dashboard.config import DashboardConfig
-from wattlens.store.base import Store, utc_timestamp
+from wattlens.store.base import Aggregation, Store, utc_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,11 @@ class DashboardData:
         """The meters ``user`` may see, in config order."""
         return self.access.catalogue(user)
 
-    def info(self, user: User, meter: str) -> MeterInfo:
+    def info(self, user: User, meter: str | None) -> MeterInfo:
         """One visible meter's description; AccessDenied if outside the user's scope."""
         return self.access.info(user, meter)
 
-    def allowed(self, user: User, meters: Sequence[str] | None) -> list[str]:
+    def allowed(self, user: User, meters: Sequence[str | None] | None) -> list[str]:
         """``meters`` if every one is visible to ``user``; AccessDenied naming the first not."""
         return self.access.allowed(user, meters)
 
@@ -101,7 +101,7 @@ class DashboardData:
                 (end - pd.Timedelta("1s")).strftime("%Y-%m-%d"))
 
     def aggregate(self, user: User, meters: Sequence[str], start: Any, end: Any, every: str,
-                  how: str = "sum", quantity: str = "energy") -> pd.DataFrame:
+                  how: Aggregation = "sum", quantity: str = "energy") -> pd.DataFrame:
         """Store-side aggregation in the first meter's site timezone (cached)."""
         chosen = self.allowed(user, meters)
         tz = self._tz(chosen[0])
@@ -159,13 +159,14 @@ class DashboardData:
     def signature(self, user: User, meter: str, start: Any, end: Any) -> pd.DataFrame | None:
         """Daily energy against daily mean outdoor temperature; None without a weather meter."""
         info = self.info(user, meter)
-        if not info.weather_meter:
+        weather = info.weather_meter
+        if not weather:
             return None
         energy = self.daily(user, meter, start, end)
         # weather is site-wide context, visible to anyone who may see a meter of the site
-        key = ("temp", info.weather_meter, str(start), str(end), info.timezone)
+        key = ("temp", weather, str(start), str(end), info.timezone)
         temp = self._cache.get(key, lambda: self.store.aggregate(
-            [info.weather_meter], "temperature", utc_timestamp(start), utc_timestamp(end),
+            [weather], "temperature", utc_timestamp(start), utc_timestamp(end),
             every="1d", how="mean", tz=info.timezone))
         return transforms.signature(energy, temp, info.calendar)
 
@@ -193,14 +194,16 @@ class DashboardData:
         return transforms.hierarchy(parent, kids)
 
     # ------------------------------------------------------------------- live
-    def live(self, user: User, meter: str) -> dict[str, Any]:
+    def live(self, user: User, meter: str | None) -> dict[str, Any]:
         """The live page's data for one meter: today so far, the issued forecast for today, a
         typical day, KPIs of today and this month, and the newest reading."""
+        (meter,) = self.allowed(user, [meter])
         info = self.info(user, meter)
         latest = self.store.latest([meter])  # never cached: the live page must see arrivals
         if latest.empty:
             return {"info": info, "latest": None}
         newest = utc_timestamp(latest["time"].iloc[0])
+        assert newest is not None  # the store's latest() rows always carry a time
         day_start = newest.tz_convert(info.timezone).normalize()
         day_end = day_start + pd.Timedelta("1D")
         month_start = day_start.replace(day=1)

@@ -183,7 +183,10 @@ def scores(actual: np.ndarray, predicted: np.ndarray, lower: np.ndarray | None =
     ok = np.isfinite(actual) & np.isfinite(predicted)
     a, p = actual[ok], predicted[ok]
     band = lower is not None and upper is not None
-    m = metrics(a, p, lower[ok] if band else p, upper[ok] if band else p)
+    if lower is not None and upper is not None:
+        m = metrics(a, p, lower[ok], upper[ok])
+    else:
+        m = metrics(a, p, p, p)
 
     def finite(key: str) -> float | None:
         value = m.get(key, np.nan)

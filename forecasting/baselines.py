@@ -64,8 +64,8 @@ class _Persistence(ForecastModel):
                 f"{cls.name}: no day in the history has the lagged day it needs; give a "
                 f"longer history without gaps"
             )
-        q = tuple(float(v) for v in np.quantile(err.to_numpy(), _Q))
-        return cls(site.timezone, q, history[history.index >= history.index[-1] - TAIL])
+        lo, hi = (float(v) for v in np.quantile(err.to_numpy(), _Q))
+        return cls(site.timezone, (lo, hi), history[history.index >= history.index[-1] - TAIL])
 
     @classmethod
     def _forecast(

@@ -129,7 +129,7 @@ def run_forecasts(
     for meter in meters or store.meters("energy"):
         info = infos.get(meter, MeterInfo(id=meter))
         site, weather_meter = info.calendar, info.weather_meter
-        if weather_meter not in weather_cache:
+        if weather_meter is not None and weather_meter not in weather_cache:
             raw = store.read_readings([weather_meter], None, start - pd.Timedelta(days=2), end)
             weather_cache[weather_meter] = readings_to_weather(raw) if len(raw) else None
         readings = store.read_readings([meter], "energy", start, issued_at)

@@ -6,6 +6,7 @@ the file names the environment variable that holds them (``token_env``, ``passwo
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -216,7 +217,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(lines)) from None
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate a TOML config file."""
     path = Path(path)
     try:

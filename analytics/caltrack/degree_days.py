@@ -11,10 +11,16 @@ uses for its degree regressors.
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 import pandas as pd
 
 
+@overload
+def fahrenheit_to_celsius(degf: np.ndarray) -> np.ndarray: ...
+@overload
+def fahrenheit_to_celsius(degf: float) -> float: ...
 def fahrenheit_to_celsius(degf: np.ndarray | float) -> np.ndarray | float:
     """[degF] → [degC]."""
     return (degf - 32.0) * 5.0 / 9.0

@@ -249,7 +249,8 @@ class MqttSource:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.reconnect_delay_set(0.2, 5)
+        # paho hints min_delay as int, but it is a delay in seconds and floats work
+        client.reconnect_delay_set(0.2, 5)  # type: ignore[arg-type]
         try:
             client.connect(o.host, o.port, keepalive=30)
         except OSError as exc:

@@ -3,6 +3,7 @@ point, the ``--config`` option."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from wattlens.config import Config, ConfigError, load_config
+from wattlens.core.warnings import DataWarning
 from wattlens.store import open_store
 from wattlens.store.base import Store
 
@@ -48,7 +50,8 @@ def get_store(config: Config) -> Store:
     return open_store(config.store)
 
 
-def warn(messages: list[str]) -> None:
-    """Print each warning on its own line."""
-    for message in messages:
-        console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False)
+def warn(warnings: Sequence[str | DataWarning]) -> None:
+    """Print each warning (a text or a :class:`DataWarning`'s message) on its own line."""
+    for warning in warnings:
+        text = warning.message if isinstance(warning, DataWarning) else str(warning)
+        console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False)

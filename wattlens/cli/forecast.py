@@ -131,7 +131,7 @@ def _as_backtest(meter: str, result: object) -> MeterBacktest:
 def _jsonable(value: object) -> object:
     """NaN-free JSON: numpy scalars to Python, NaN to null."""
     if hasattr(value, "item"):
-        return value.item()  # type: ignore[union-attr]
+        return value.item()
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
@@ -191,7 +191,8 @@ def run(
         if name not in model_names():
             raise fail(f"--model {name!r} is unknown; choose one of {model_names()}")
     try:
-        issued_at = utc_timestamp(at, "--at") if at else pd.Timestamp.now("UTC").floor("h")
+        parsed = utc_timestamp(at, "--at") if at else None
+        issued_at = parsed if parsed is not None else pd.Timestamp.now("UTC").floor("h")
     except ValueError as exc:
         raise fail(str(exc)) from None
     infos = cfg.meter_infos()
