@@ -26,6 +26,7 @@ import pandas as pd
 from pydantic import Field
 
 from wattlens.analytics.anomalies import degree_days
+from wattlens.analytics.caltrack.degree_days import cooling_degrees, heating_degrees
 from wattlens.analytics.carbon import CarbonError, carbon_kg
 from wattlens.analytics.tariffs import Tariff, TariffError, TariffsSection, energy_price
 from wattlens.core.base import Frozen, Registry
@@ -404,7 +405,7 @@ def _fit_change_point(temp: np.ndarray, y: np.ndarray, heating: bool,
     best = (np.nan, 0.0, float(np.mean(y)), 0.0)
     total = float(np.sum((y - y.mean()) ** 2)) or 1e-12
     for tb in np.arange(s.balance_min_c, s.balance_max_c + 0.01, 0.5):
-        x = np.clip(tb - temp, 0, None) if heating else np.clip(temp - tb, 0, None)
+        x = heating_degrees(temp, tb) if heating else cooling_degrees(temp, tb)
         if np.std(x) == 0:
             continue
         slope, base = np.polyfit(x, y, 1)
@@ -449,10 +450,8 @@ def temperature_sensitivity(meters: dict[str, MeterYear], ctx: RecommendContext)
             good = heating_good_c if heating else cooling_good_c
             if r2 < s.min_r2 or not np.isfinite(tb) or (tb <= good if heating else tb >= good):
                 continue
-            if heating:
-                per_day = slope * (np.clip(tb - temp, 0, None) - np.clip(good - temp, 0, None))
-            else:
-                per_day = slope * (np.clip(temp - tb, 0, None) - np.clip(temp - good, 0, None))
+            degrees = heating_degrees if heating else cooling_degrees
+            per_day = slope * (degrees(temp, tb) - degrees(temp, good))
             day_saved = pd.Series(per_day, index=dd.index)
             hourly_day = pd.Series(m.calendar["day"].to_numpy(), index=m.hourly.index)
             counts = hourly_day.map(hourly_day.value_counts())

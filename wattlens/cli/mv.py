@@ -12,6 +12,7 @@ import wattlens.forecasting.mv  # noqa: F401 - registers the prophet M&V baselin
 from wattlens.analytics.mv import MV_KIND, MVSpec, mv_job
 from wattlens.analytics.savings import SavingsError
 from wattlens.cli.common import ConfigOption, console, fail, get_config, get_store, warn
+from wattlens.core.warnings import DataWarning
 from wattlens.store.base import StoreError
 
 mv_app = typer.Typer(help="Measurement & verification on store data.", no_args_is_help=True)
@@ -59,5 +60,5 @@ def mv_run(
         f"({rep['savings_pct']:.2f} %), {confidence:.0%} interval [{low:,.1f}, {high:,.1f}] "
         f"kWh; baseline CV(RMSE) {base['cv_rmse_pct']:.1f} %, NMBE {base['nmbe_pct']:.2f} %, "
         f"G14 {'pass' if base['g14_pass'] else 'FAIL'}"), highlight=False)
-    warn(doc["warnings"])
+    warn([DataWarning.from_dict(w) for w in doc["warnings"]])
     console.print(f"stored as document {MV_KIND}/{spec.key}", highlight=False)
