@@ -189,7 +189,7 @@ def create_app(config_or_store: Config | Store | None = None, store: Store | Non
     config, store = _coerce(config_or_store, store)
     data = DashboardData(store, _access(config, store), config.dashboard, config.tariffs,
                          config.carbon, config.analytics.savings)
-    server = flask.Flask("dashboard", root_path=str(HERE))
+    server = flask.Flask("wattlens.dashboard", root_path=str(HERE))
     secret = os.environ.get(config.dashboard.secret_key_env)
     server.secret_key = secret or secrets.token_hex(32)
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
@@ -198,7 +198,7 @@ def create_app(config_or_store: Config | Store | None = None, store: Store | Non
         log.warning("%s is unset: sessions end when the dashboard restarts",
                     config.dashboard.secret_key_env)
     app = Dash(
-        "dashboard", server=server, use_pages=True, pages_folder=str(HERE / "pages"),
+        "wattlens.dashboard", server=server, use_pages=True, pages_folder=str(HERE / "pages"),
         assets_folder=str(HERE / "assets"), title="wattlens", on_error=on_error,
         update_title="wattlens · updating…",
     )

@@ -52,7 +52,7 @@ def test_wsgi_server_and_cli_read_the_config(tmp_path, monkeypatch):
     from wattlens.dashboard import app as module
 
     server = module.server
-    assert server.name == "dashboard"
+    assert server.name == "wattlens.dashboard"
     assert server.test_client().get("/").status_code == 200
     assert (tmp_path / "w.duckdb").exists()  # the store of the config, not the default
     result = CliRunner().invoke(cli, ["dashboard", "--help"])
