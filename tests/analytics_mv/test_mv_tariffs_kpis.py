@@ -176,3 +176,15 @@ def test_kpi_after_hours_share_counts_closures_and_the_calendar_hours() -> None:
         closures=[{"start": "2021-03-08", "end": "2021-03-12"}])})
     row = kpis(frame, [closed]).iloc[0]
     assert row["after_hours_share"] == pytest.approx((2 * 108 * 10 + 60 * 30) / total)
+
+
+def test_kpi_cost_of_a_day_carries_a_day_of_the_months_fixed_charges() -> None:
+    """A live 'cost today' card must not carry the whole month's standing and demand charges."""
+    times = pd.date_range("2021-02-10", "2021-02-11", freq="1h", tz="UTC", inclusive="left")
+    frame = pd.DataFrame({"time": times, "meter": "m", "quantity": "energy", "value": 2.0})
+    config = parse_config({"tariffs": {"catalog": [{"id": "t", "versions": [{
+        "valid_from": "2020-01-01", "energy_rate": 0.2, "demand_rate": 5.0,
+        "standing_per_month": 28.0}]}], "default": {"electricity": "t"}}})
+    row = kpis(frame, [MeterInfo(id="m")], config.tariffs, None).set_index("id").loc["m"]
+    energy, demand, standing = 0.2 * 48, 5.0 * 2.0, 28.0  # February 2021: 28 days
+    assert row["cost"] == pytest.approx(energy + (demand + standing) / 28)
