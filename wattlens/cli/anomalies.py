@@ -15,9 +15,17 @@ from wattlens.analytics.anomalies import DETECTORS, AnomalySettings, detect
 from wattlens.analytics.jobs import alert_job, detect_job
 from wattlens.analytics.recommendations import RULES, RecommendationSettings, recommend
 from wattlens.analytics.tariffs import TariffError
-from wattlens.cli.common import ConfigOption, console, fail, get_config, get_store, warn
+from wattlens.cli.common import (
+    ConfigOption,
+    console,
+    fail,
+    get_config,
+    get_store,
+    site_calendar,
+    warn,
+)
 from wattlens.config import Config, ConfigError, load_config
-from wattlens.core.calendar import SiteCalendar, UnknownCountry
+from wattlens.core.calendar import SiteCalendar
 from wattlens.core.meters import MeterInfo
 from wattlens.core.warnings import DataWarning
 from wattlens.store.base import Store, StoreError
@@ -92,10 +100,7 @@ def detect_command(
     """Detect anomalies in [start, end); readings before --start teach what is normal.
     Writes {"events": [{"meter", "start", "end", "kind", "severity", "excess_kwh"}],
     "warnings": [...], "settings": {...}}."""
-    try:
-        calendar = SiteCalendar(timezone=tz, country=country)
-    except (ValueError, UnknownCountry) as exc:
-        raise fail(f"--tz {tz!r} / --country {country!r}: {exc}") from None
+    calendar = site_calendar(tz, country)
     cfg = _load(config)
     settings = cfg.analytics.anomalies if cfg else AnomalySettings()
     start_ts, end_ts = parse_time(start, tz, "--start"), parse_time(end, tz, "--end")
@@ -166,12 +171,8 @@ def recommend_command(
     infos = cfg.meter_infos() if cfg else {}
     site = cfg.sites[0] if cfg and cfg.sites else None
     calendar = site.calendar() if site else SiteCalendar()
-    try:
-        calendar = SiteCalendar(
-            timezone=tz or calendar.timezone, country=country or calendar.country,
-            closures=calendar.closures, working_hours=calendar.working_hours)
-    except (ValueError, UnknownCountry) as exc:
-        raise fail(f"--tz {tz!r} / --country {country!r}: {exc}") from None
+    given = site_calendar(tz or calendar.timezone, country or calendar.country)
+    calendar = calendar.model_copy(update={"timezone": given.timezone, "country": given.country})
     for meter in sorted(set(frame["meter"]) - set(infos)):
         name = meter.lower()
         commodity = "gas" if "gas" in name else "heat" if "heat" in name else "electricity"

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from wattlens.config import Config, ConfigError, load_config
+from wattlens.core.calendar import SiteCalendar
 from wattlens.core.warnings import DataWarning
 from wattlens.store import open_store
 from wattlens.store.base import Store
@@ -55,3 +57,12 @@ def warn(warnings: Sequence[str | DataWarning]) -> None:
     for warning in warnings:
         text = warning.message if isinstance(warning, DataWarning) else str(warning)
         console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False)
+
+
+def site_calendar(tz: str, country: str | None) -> SiteCalendar:
+    """The calendar of ``--tz`` and ``--country``; a clear error exit naming the bad value."""
+    try:
+        return SiteCalendar(timezone=tz, country=country)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise fail(f"--tz / --country: {reason}") from None

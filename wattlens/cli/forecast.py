@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from wattlens.cli.common import console, fail, get_config
-from wattlens.core.calendar import SiteCalendar, UnknownCountry, check_country
+from wattlens.cli.common import console, fail, get_config, site_calendar
+from wattlens.core.calendar import SiteCalendar
 from wattlens.forecasting.backtest import BacktestSpec, MeterBacktest, backtest_meter, summarise
 from wattlens.forecasting.features import load_series
 from wattlens.forecasting.models import model_names
@@ -81,18 +81,12 @@ def backtest(
 
     if model not in model_names():
         raise fail(f"--model {model!r} is unknown; choose one of {model_names()}")
+    site = site_calendar(tz, country)
     try:
-        pd.Timestamp("2000-01-01").tz_localize(tz)
-        check_country(country)
-        site = SiteCalendar(timezone=tz, country=country)
         frame = read_readings_csv(readings, missing_zero=missing_zero)
         wx = read_weather_csv(weather)
     except ContractError as exc:
         raise fail(f"{exc}\nnothing was backtested") from None
-    except UnknownCountry as exc:
-        raise fail(f"--country: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - e.g. an unknown timezone name
-        raise fail(f"--tz {tz!r}: {exc}; give an IANA name such as Europe/London") from None
     from wattlens.forecasting.runner import dask_client, run_per_meter
 
     spec = BacktestSpec(model, horizon, refit, history, _date(start, "start"), _date(end, "end"))
