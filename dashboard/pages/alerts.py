@@ -13,7 +13,8 @@ import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, dcc, html
 
-from wattlens.dashboard import annotations, components, transforms, urlstate
+from wattlens.dashboard import components, transforms, urlstate
+from wattlens.dashboard.annotate import annotate_selected
 from wattlens.dashboard.data import request_data
 from wattlens.store.schema import ANNOTATION_STATUSES
 
@@ -109,4 +110,4 @@ def annotate(_ack: int, _annotate: int, selected: list[dict] | None, annotation:
              note: str | None) -> str:
     """Acknowledge the selected event, or annotate it with the chosen status and the note."""
     status = annotation if dash.ctx.triggered_id == "alerts-annotate" else "acknowledged"
-    return annotations.annotate_selected(selected, status, note)
+    return annotate_selected(selected, status, note)

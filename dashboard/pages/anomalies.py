@@ -12,7 +12,8 @@ import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, dcc, html
 
-from wattlens.dashboard import annotations, components, figures, transforms, urlstate
+from wattlens.dashboard import components, figures, transforms, urlstate
+from wattlens.dashboard.annotate import annotate_selected
 from wattlens.dashboard.data import request_data
 
 dash.register_page(__name__, path="/anomalies", name="Anomalies", order=3,
@@ -115,4 +116,4 @@ def show_event(selected: list[dict] | None) -> Any:
 def annotate(_ack: int, _nonroutine: int, selected: list[dict] | None,
              note: str | None) -> Any:
     status = "non-routine" if dash.ctx.triggered_id == "anomalies-nonroutine" else "acknowledged"
-    return annotations.annotate_selected(selected, status, note)
+    return annotate_selected(selected, status, note)
