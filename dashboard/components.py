@@ -81,3 +81,8 @@ def period(picker_id: str) -> dcc.DatePickerRange:
 
 def error_banner() -> html.Div:
     return html.Div(id="error-banner", className="error-banner", role="alert")
+
+
+def count(n: int, noun: str) -> str:
+    """``n`` with ``noun`` in the right number ("1 event", "2 events")."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -6,11 +6,16 @@ returns frames ready to plot; :mod:`wattlens.dashboard.queries` calls these afte
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from plotly_resampler.aggregation import MinMaxLTTB
 
 from wattlens.core.calendar import SiteCalendar
+from wattlens.core.meters import MeterInfo
 from wattlens.forecasting.backtest import metrics
 from wattlens.store.base import EVERY
 
@@ -197,3 +202,24 @@ def scores(actual: np.ndarray, predicted: np.ndarray, lower: np.ndarray | None =
     return {"n": int(m["n"]), "cv_rmse_pct": cv, "nmbe_pct": nmbe,
             "coverage_pct": finite("coverage_pct") if band and fitted else None,
             "g14_pass": m["g14_pass"] if fitted else None}
+
+
+def event_rows(events: pd.DataFrame, infos: Mapping[str, MeterInfo]) -> list[dict[str, Any]]:
+    """Table rows of events (order kept): start and end in the meter's site time, the meter's
+    name, excess [kWh] and the cost [currency] the anomaly job priced (``details.cost``, None
+    when unpriced), the latest annotation."""
+    rows = []
+    for e in events.itertuples():
+        info = infos.get(e.meter)
+        tz = info.timezone if info else "UTC"
+        cost = json.loads(e.details or "{}").get("cost")
+        rows.append({
+            "event_id": e.event_id, "meter": e.meter,
+            "meter_name": info.label if info else e.meter, "kind": e.kind,
+            "start": e.start.tz_convert(tz).strftime("%Y-%m-%d %H:%M %Z"),
+            "end": e.end.tz_convert(tz).strftime("%Y-%m-%d %H:%M %Z"),
+            "severity": round(float(e.severity), 3), "excess_kwh": round(float(e.excess_kwh), 1),
+            "cost": None if cost is None else round(float(cost), 2),
+            "status": e.status, "annotated_by": e.annotated_by, "note": e.note,
+        })
+    return rows

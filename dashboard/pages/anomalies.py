@@ -10,10 +10,10 @@ from typing import Any
 
 import dash
 import dash_ag_grid as dag
-import pandas as pd
 from dash import Input, Output, State, dcc, html
 
-from wattlens.dashboard import components, figures, urlstate
+from wattlens.dashboard import components, figures, transforms, urlstate
+from wattlens.dashboard.annotate import annotate_selected
 from wattlens.dashboard.data import request_data
 
 dash.register_page(__name__, path="/anomalies", name="Anomalies", order=3,
@@ -69,20 +69,6 @@ def layout(event: str | None = None, meter: str | None = None, **_: str) -> html
     ])
 
 
-def _rows(frame: pd.DataFrame, tzs: dict[str, str]) -> list[dict[str, Any]]:
-    rows = []
-    for e in frame.itertuples():
-        tz = tzs.get(e.meter, "UTC")
-        rows.append({
-            "event_id": e.event_id, "meter": e.meter, "kind": e.kind,
-            "start": e.start.tz_convert(tz).strftime("%Y-%m-%d %H:%M %Z"),
-            "end": e.end.tz_convert(tz).strftime("%Y-%m-%d %H:%M %Z"),
-            "severity": round(float(e.severity), 3), "excess_kwh": round(float(e.excess_kwh), 1),
-            "status": e.status, "annotated_by": e.annotated_by, "note": e.note,
-        })
-    return rows
-
-
 @dash.callback(Output("anomalies-grid", "rowData"), Output("anomalies-count", "children"),
                Output("anomalies-grid", "selectedRows"), Output("anomalies-url", "data"),
                Input("meter-picker", "value"), Input("anomalies-scope", "value"),
@@ -93,13 +79,13 @@ def update_grid(meter: str | None, scope: list[str], _saved: Any,
     data, user = request_data()
     only = [meter] if meter and "meter" in (scope or []) else None
     frame = data.events(user, only)
-    tzs = {i.id: i.timezone for i in data.catalogue(user)}
-    rows = _rows(frame, tzs)
+    rows = transforms.event_rows(frame, {i.id: i for i in data.catalogue(user)})
     event = urlstate.from_url(query, meter, "event")
     chosen = [r for r in rows if r["event_id"] == event]
+    counted = components.count(len(frame), "event")
     if chosen:
-        return rows, f"{len(frame)} events", chosen, None
-    return rows, f"{len(frame)} events", dash.no_update, dash.no_update
+        return rows, counted, chosen, None
+    return rows, counted, dash.no_update, dash.no_update
 
 
 @dash.callback(Output("anomalies-location", "search"), Input("meter-picker", "value"),
@@ -129,12 +115,5 @@ def show_event(selected: list[dict] | None) -> Any:
                State("anomalies-note", "value"), prevent_initial_call=True)
 def annotate(_ack: int, _nonroutine: int, selected: list[dict] | None,
              note: str | None) -> Any:
-    if not selected:
-        return "Select an event first."
     status = "non-routine" if dash.ctx.triggered_id == "anomalies-nonroutine" else "acknowledged"
-    data, user = request_data()
-    event_id = selected[0]["event_id"]
-    data.annotate(user, event_id, status, note or "", selected[0].get("meter"))
-    now = pd.Timestamp.now(tz="UTC")
-    return f"{selected[0]['meter']} {selected[0]['kind']} marked {status} by {user.name} at " \
-           f"{now:%H:%M:%S} UTC"
+    return annotate_selected(selected, status, note)

@@ -30,7 +30,7 @@ GRAPHS = {
     "/forecast": ["forecast-chart", "forecast-residuals"],
 }
 PAGES = {"live": "/", "explorer": "/explorer", "forecast": "/forecast",
-         "anomalies": "/anomalies", "savings": "/savings"}
+         "anomalies": "/anomalies", "savings": "/savings", "alerts": "/alerts"}
 
 _FINGERPRINT = """
 const el = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
@@ -89,6 +89,8 @@ def ready(duo, path: str) -> None:
         wait(lambda: grid_rows(duo, "anomalies-grid"), what="anomaly rows")
     if path == "/savings":
         wait(lambda: grid_rows(duo, "savings-recommendations"), what="recommendation rows")
+    if path == "/alerts":
+        wait(lambda: grid_rows(duo, "alerts-grid"), what="alert rows")
 
 
 @pytest.fixture
@@ -319,14 +321,39 @@ def test_an_alert_link_opens_the_anomalies_page_with_its_event_selected(dash_duo
     event = seeded.read_events(["b119-gas"]).iloc[0]  # not the meter picked by default
     dash_duo.start_server(app)
     open_page(dash_duo, f"/anomalies?event={event['event_id']}")
-    wait(lambda: "b119-gas" in dash_duo.find_element("#meter-picker-value").text,
+    event_selected(dash_duo, event)
+
+
+def event_selected(duo, event: pd.Series) -> None:
+    """The Anomalies page shows ``event`` selected, its meter picked and its chart drawn."""
+    wait(lambda: event["meter"] in duo.find_element("#meter-picker-value").text,
          what="the event's meter in the picker")
     selected = "#anomalies-grid .ag-center-cols-container .ag-row-selected"
-    wait(lambda: [r.text for r in dash_duo.driver.find_elements(By.CSS_SELECTOR, selected)],
+    wait(lambda: [r.text for r in duo.driver.find_elements(By.CSS_SELECTOR, selected)],
          what="the event's row selected")
-    rows = dash_duo.driver.find_elements(By.CSS_SELECTOR, selected)
-    assert len(rows) == 1 and "stuck" in rows[0].text
-    wait(lambda: traces(dash_duo, "anomalies-chart") > 0, what="the event chart")
-    assert f"event={event['event_id']}" in dash_duo.driver.current_url
-    assert not dash_duo.find_element("#error-banner").is_displayed()
-    assert severe(dash_duo) == []
+    rows = duo.driver.find_elements(By.CSS_SELECTOR, selected)
+    assert len(rows) == 1 and event["kind"] in rows[0].text
+    assert rows[0].get_attribute("row-id") == event["event_id"]
+    wait(lambda: traces(duo, "anomalies-chart") > 0, what="the event chart")
+    assert f"event={event['event_id']}" in duo.driver.current_url
+    assert not duo.find_element("#error-banner").is_displayed()
+    assert severe(duo) == []
+
+
+def test_alerts_list_events_newest_first_and_link_to_each(dash_duo, app, seeded):
+    expected = seeded.read_events().sort_values("start", ascending=False, ignore_index=True)
+    dash_duo.start_server(app)
+    open_page(dash_duo, "/alerts")
+    ready(dash_duo, "/alerts")
+    rows = dash_duo.driver.find_elements(
+        By.CSS_SELECTOR, "#alerts-grid .ag-center-cols-container .ag-row")
+    shown = [r.get_attribute("row-id") for r in
+             sorted(rows, key=lambda r: int(r.get_attribute("row-index")))]
+    assert shown == expected["event_id"].head(25).tolist()  # the first page, newest first
+    count = "1 event" if len(expected) == 1 else f"{len(expected)} events"
+    assert dash_duo.find_element("#alerts-count").text.startswith(count)
+    event = expected[expected["meter"] == "b119-gas"].iloc[0]  # not the default meter
+    dash_duo.find_element(f"#alerts-grid .ag-row[row-id='{event['event_id']}'] "
+                          f"[col-id='link'] a").click()
+    wait(lambda: "/anomalies?event=" in dash_duo.driver.current_url, what="the anomalies page")
+    event_selected(dash_duo, event)

@@ -1,0 +1,24 @@
+"""Acknowledging and annotating the event selected in a page's table (Anomalies, Alerts): one
+action, through :meth:`~wattlens.dashboard.queries.DashboardData.annotate`, which refuses an
+event outside the user's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from wattlens.dashboard.data import request_data
+
+
+def annotate_selected(selected: list[dict[str, Any]] | None, status: str,
+                      note: str | None) -> str:
+    """Mark the first of ``selected`` table rows ``status`` with ``note`` as the request's
+    user; the confirmation (or what to do first) to show."""
+    if not selected:
+        return "Select an event first."
+    data, user = request_data()
+    row = selected[0]
+    data.annotate(user, row["event_id"], status, note or "", row.get("meter"))
+    now = pd.Timestamp.now(tz="UTC")
+    return f"{row['meter']} {row['kind']} marked {status} by {user.name} at {now:%H:%M:%S} UTC"
