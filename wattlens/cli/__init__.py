@@ -29,6 +29,7 @@ from wattlens.cli.common import (
 from wattlens.cli.dashboard import dashboard as dashboard_command
 from wattlens.cli.forecast import forecast_app
 from wattlens.cli.ingest import ingest_app, simulate_command
+from wattlens.cli.jobs import jobs_command
 from wattlens.cli.mv import mv_app
 from wattlens.cli.savings import savings as savings_command
 from wattlens.demo import DemoPlan, run_demo
@@ -55,6 +56,7 @@ app.command("savings")(savings_command)
 app.command("dashboard")(dashboard_command)
 app.add_typer(ingest_app, name="ingest")
 app.command("simulate")(simulate_command)
+app.command("jobs")(jobs_command)
 
 @app.callback()
 def main(
