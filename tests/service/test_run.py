@@ -17,8 +17,8 @@ from wattlens.store.duck import DuckDBStore
 def test_run_jobs_role_stops_within_10_s_of_sigterm_and_leaves_history(tmp_path: Path) -> None:
     (tmp_path / "wattlens.toml").write_text(
         f'data_dir = "{tmp_path}"\n[store]\nkind = "duckdb"\npath = "{tmp_path / "w.duckdb"}"\n'
-        '[jobs.detect]\nevery = "1s"\n[jobs.intraday]\nenabled = false\nevery = "1h"\n'
-        '[jobs.day_ahead]\nenabled = false\ncron = "0 0 * * *"\n')
+        '[jobs.detect]\nevery = "1s"\n[jobs.intraday]\nenabled = false\n'
+        '[jobs.day_ahead]\nenabled = false\n')
     proc = subprocess.Popen([sys.executable, "-m", "wattlens", "run", "--role", "jobs"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)

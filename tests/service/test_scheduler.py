@@ -41,12 +41,14 @@ def test_day_ahead_runs_at_local_midnight_of_each_site(now: str, tz: str, expect
 
 
 def test_disabled_jobs_are_not_scheduled_and_bad_cron_is_refused() -> None:
-    section = JobsSection(recommend=JobSchedule(enabled=False, cron="0 6 * * 1"))
+    section = JobsSection(recommend=JobSchedule(enabled=False))
     assert "recommend" not in triggers(section, ["UTC"])
     with pytest.raises(ValueError, match="not a crontab line"):
         JobSchedule(cron="every monday")
     with pytest.raises(ValueError, match="exactly one of cron and every"):
         JobSchedule(cron="0 0 * * *", every="1h")
+    with pytest.raises(ValueError, match="or enabled = false"):
+        JobSchedule()
 
 
 def test_failing_job_is_recorded_retried_and_does_not_stop_another(

@@ -33,9 +33,10 @@ class JobSchedule(Frozen):
 
     @model_validator(mode="after")
     def _one_of(self) -> JobSchedule:
-        if (self.cron is None) == (self.every is None):
+        given = (self.cron is not None) + (self.every is not None)
+        if given > 1 or (given == 0 and self.enabled):
             raise ValueError(f"give exactly one of cron and every (got cron={self.cron!r}, "
-                             f"every={self.every!r})")
+                             f"every={self.every!r}), or enabled = false")
         return self
 
     @property
