@@ -3,6 +3,8 @@ ranks recommendations. The defaults need no editing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, field_validator, model_validator
@@ -45,26 +47,23 @@ class JobSchedule(Frozen):
         return float(pd.Timedelta(self.every).total_seconds())
 
 
+def _scheduled(description: str, **when: str) -> Any:
+    """A ``JobSchedule`` field whose default runs per ``when`` (``cron=`` or ``every=``)."""
+    return Field(default_factory=lambda: JobSchedule(**when), description=description)
+
+
 class JobsSection(Frozen):
     """The scheduled jobs of ``wattlens run --role jobs``. Cron lines of ``day_ahead`` are read
     in each site's timezone (one job per timezone); the other cron lines in UTC."""
 
-    day_ahead: JobSchedule = Field(
-        default_factory=lambda: JobSchedule(cron="0 0 * * *"),
-        description="day-ahead forecasts, at local midnight of each site's timezone",
-    )
-    intraday: JobSchedule = Field(
-        default_factory=lambda: JobSchedule(every="1h"),
-        description="intraday forecast refresh of every energy meter",
-    )
-    detect: JobSchedule = Field(
-        default_factory=lambda: JobSchedule(every="15min"),
-        description="anomaly detection on the last detect_window, then alert dispatch",
-    )
-    recommend: JobSchedule = Field(
-        default_factory=lambda: JobSchedule(cron="0 6 * * 1"),
-        description="recommendations, weekly (Monday 06:00 UTC)",
-    )
+    day_ahead: JobSchedule = _scheduled(
+        "day-ahead forecasts, at local midnight of each site's timezone", cron="0 0 * * *")
+    intraday: JobSchedule = _scheduled(
+        "intraday forecast refresh of every energy meter", every="1h")
+    detect: JobSchedule = _scheduled(
+        "anomaly detection on the last detect_window, then alert dispatch", every="15min")
+    recommend: JobSchedule = _scheduled(
+        "recommendations, weekly (Monday 06:00 UTC)", cron="0 6 * * 1")
     forecast_model: str = Field("prophet", description="model the forecast jobs issue")
     day_ahead_hours: int = Field(48, ge=1, description="horizon of day-ahead forecasts [h]")
     intraday_hours: int = Field(24, ge=1, description="horizon of intraday forecasts [h]")
