@@ -11,8 +11,19 @@ import pytest
 from typer.testing import CliRunner
 
 from wattlens.cli import app
+from wattlens.core.calendar import SiteCalendar
+from wattlens.core.meters import MeterInfo
 from wattlens.service.history import job_history, record_run
-from wattlens.service.scheduler import JobRunner, catch_up, scheduler, trigger, triggers
+from wattlens.service.scheduler import (
+    JobContext,
+    JobRunner,
+    catch_up,
+    scheduler,
+    site_timezones,
+    tasks,
+    trigger,
+    triggers,
+)
 from wattlens.service.settings import JobSchedule, JobsSection
 from wattlens.store.duck import DuckDBStore
 
@@ -142,3 +153,24 @@ def test_jobs_command_prints_history_newest_first(tmp_path: Path,
     assert "events_found 4" in shown.output and "ValueError: no readings" in shown.output
     one = cli.invoke(app, ["jobs", "--limit", "1"])
     assert "recommend" in one.output and "detect" not in one.output
+
+
+def test_jobs_forecast_per_site_timezone_detect_and_recommend(duck_store: DuckDBStore,
+                                                               tmp_path: Path) -> None:
+    now = pd.Timestamp("2026-06-02T00:00Z")
+    times = pd.date_range(now - pd.Timedelta("21D"), now, freq="h", inclusive="left")
+    frames = [pd.DataFrame({"time": times, "meter": meter, "quantity": "energy",
+                            "value": 10.0 + (times.hour % 12), "quality": "ok"})
+              for meter in ("seoul-m", "london-m")]
+    duck_store.write_readings(pd.concat(frames, ignore_index=True))
+    meters = {m: MeterInfo(id=m, calendar=SiteCalendar(timezone=tz))
+              for m, tz in (("seoul-m", "Asia/Seoul"), ("london-m", "Europe/London"))}
+    zones = site_timezones(meters)
+    section = JobsSection(forecast_model="persistence-day")
+    work = tasks(JobContext(duck_store, meters, tmp_path), section, zones)
+    assert set(work) == set(triggers(section, zones))
+    assert work["day-ahead@Asia/Seoul"](now) == {"forecasts_issued": 1, "forecasts_failed": 0}
+    assert work["intraday"](now) == {"forecasts_issued": 2, "forecasts_failed": 0}
+    assert set(duck_store.read_forecasts(["seoul-m"])["meter"]) == {"seoul-m"}
+    assert work["detect"](now) == {"events_found": 0, "alerts_sent": 0, "alerts_failed": 0}
+    assert set(work["recommend"](now)) == {"recommendations"}

@@ -96,18 +96,22 @@ def _forecast(ctx: JobContext, section: JobsSection, meters: list[str], start: p
 
 
 def tasks(ctx: JobContext, section: JobsSection, timezones: list[str]) -> dict[str, Task]:
-    """Every job's work by job name (the names of :func:`triggers`)."""
+    """Every job's work by job name (the names of :func:`triggers`). Forecast jobs run one at
+    a time (at midnight the day-ahead and intraday jobs would refit the same saved models)."""
+    forecasting = threading.Lock()
 
     def day_ahead(tz: str) -> Task:
         def run(start: pd.Timestamp) -> dict[str, int]:
             ids = [m for m in ctx.store.meters("energy")
                    if ctx.meters.get(m, MeterInfo(id=m)).timezone == tz]
-            return _forecast(ctx, section, ids, start, section.day_ahead_hours)
+            with forecasting:
+                return _forecast(ctx, section, ids, start, section.day_ahead_hours)
         return run
 
     def intraday(start: pd.Timestamp) -> dict[str, int]:
-        return _forecast(ctx, section, ctx.store.meters("energy"), start,
-                         section.intraday_hours)
+        with forecasting:
+            return _forecast(ctx, section, ctx.store.meters("energy"), start,
+                             section.intraday_hours)
 
     def detect(start: pd.Timestamp) -> dict[str, int]:
         since = start - pd.Timedelta(section.detect_window)
