@@ -18,6 +18,19 @@ from wattlens.service.supervisor import Supervisor
 from wattlens.store.duck import DuckDBStore
 
 
+def _terminate(proc: subprocess.Popen[str]) -> str:
+    """SIGTERM ``proc``; assert it exits within 10 s; its remaining output."""
+    proc.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    try:
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert time.monotonic() - stopped < 10
+    return out
+
+
 def test_run_jobs_role_stops_within_10_s_of_sigterm_and_leaves_history(tmp_path: Path) -> None:
     (tmp_path / "wattlens.toml").write_text(
         f'data_dir = "{tmp_path}"\n[store]\nkind = "duckdb"\npath = "{tmp_path / "w.duckdb"}"\n'
@@ -32,13 +45,8 @@ def test_run_jobs_role_stops_within_10_s_of_sigterm_and_leaves_history(tmp_path:
         while "job detect ok" not in log:
             assert proc.poll() is None and time.monotonic() < deadline, log
             log += proc.stdout.readline()  # type: ignore[union-attr]
-        proc.send_signal(signal.SIGTERM)
-        stopped = time.monotonic()
-        out, _ = proc.communicate(timeout=10)
-        assert time.monotonic() - stopped < 10
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        out = _terminate(proc)
     assert proc.returncode == 0, log + out
     assert "wattlens run: stopped" in out
     assert "apscheduler" not in log + out  # no library INFO noise
@@ -100,13 +108,8 @@ def test_run_all_roles_ingests_serves_and_stops(tmp_path: Path) -> None:
                     break
             except requests.ConnectionError:
                 time.sleep(0.2)
-        proc.send_signal(signal.SIGTERM)
-        stopped = time.monotonic()
-        out, _ = proc.communicate(timeout=10)
-        assert time.monotonic() - stopped < 10
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        out = _terminate(proc)
     assert proc.returncode == 0, out
     assert "roles ingest, jobs, web" in out
     store = DuckDBStore(tmp_path / "w.duckdb")
