@@ -22,6 +22,7 @@ from wattlens.core.calendar import Closure, SiteCalendar, WorkingHours, check_co
 from wattlens.core.meters import Commodity, MeterInfo, MeterKind
 from wattlens.dashboard.config import DashboardConfig
 from wattlens.ingest.base import IngestContext, SitePosition, SourceSection
+from wattlens.service.settings import JobsSection
 from wattlens.store.settings import DEFAULT_DATA_DIR, StoreConfig
 
 _SECRET_KEYS = {"token", "password", "secret", "api_key"}
@@ -117,6 +118,11 @@ class Config(Frozen):
     )
     alerts: AlertsSection = Field(
         default_factory=AlertsSection, description="alert rules, webhook and SMTP settings"
+    )
+    jobs: JobsSection = Field(
+        default_factory=JobsSection,
+        description="schedule of forecasts, anomaly detection + alerts and recommendations "
+        "in `wattlens run`",
     )
 
     @model_validator(mode="after")

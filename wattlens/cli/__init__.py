@@ -29,7 +29,9 @@ from wattlens.cli.common import (
 from wattlens.cli.dashboard import dashboard as dashboard_command
 from wattlens.cli.forecast import forecast_app
 from wattlens.cli.ingest import ingest_app, simulate_command
+from wattlens.cli.jobs import jobs_command
 from wattlens.cli.mv import mv_app
+from wattlens.cli.run import run_command
 from wattlens.cli.savings import savings as savings_command
 from wattlens.demo import DemoPlan, run_demo
 from wattlens.store.base import StoreError
@@ -55,6 +57,8 @@ app.command("savings")(savings_command)
 app.command("dashboard")(dashboard_command)
 app.add_typer(ingest_app, name="ingest")
 app.command("simulate")(simulate_command)
+app.command("jobs")(jobs_command)
+app.command("run")(run_command)
 
 @app.callback()
 def main(
@@ -65,7 +69,8 @@ def main(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("cmdstanpy", "prophet", "urllib3", "distributed", "werkzeug"):
+    for noisy in ("cmdstanpy", "prophet", "urllib3", "distributed", "werkzeug",
+                  "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -29,7 +29,9 @@ ingest_app = typer.Typer(
 )
 
 
-def _build(cfg: Config, sections: list[SourceSection]) -> list[tuple[SourceSection, Source]]:
+def build_sources(
+    cfg: Config, sections: list[SourceSection]
+) -> list[tuple[SourceSection, Source]]:
     """The configured sources of ``sections``; a source that cannot be built fails the command."""
     context = cfg.ingest_context()
     built = []
@@ -60,7 +62,7 @@ def run(
     if not sections:
         raise fail("no enabled sources in the config; add a sources table or set enabled = true "
                    "(see the examples in wattlens.example.toml)")
-    pairs = _build(cfg, sections)
+    pairs = build_sources(cfg, sections)
     store = get_store(cfg)
     try:
         store.init()
@@ -103,7 +105,7 @@ def backfill(
     assert t0 is not None and t1 is not None
     if t1 <= t0:
         raise fail(f"--end {end} is not after --start {start}")
-    [(section, src)] = _build(cfg, sections)
+    [(section, src)] = build_sources(cfg, sections)
     store = get_store(cfg)
     worker = Worker(store, [(section, src)], cfg.data_dir)
     span = (t1 - t0).total_seconds()

@@ -1,0 +1,163 @@
+"""``wattlens run``: the live loop as one always-on process — ingest, scheduled jobs and the
+dashboard, each a supervised role (see :mod:`wattlens.service`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from typing import Annotated
+
+import typer
+
+from wattlens.cli.common import ConfigOption, fail, get_config, get_store
+from wattlens.cli.ingest import build_sources
+from wattlens.config import Config
+from wattlens.ingest.worker import Worker
+from wattlens.service.scheduler import (
+    JobContext,
+    JobRunner,
+    scheduler,
+    site_timezones,
+    tasks,
+    triggers,
+)
+from wattlens.service.supervisor import Role, Supervisor
+from wattlens.store.base import Store, StoreError, StoreUnavailable
+
+log = logging.getLogger("wattlens.run")
+
+ROLES = ("ingest", "jobs", "web")
+STOP_SECONDS = 8.0
+"""How long the roles get to flush and return after SIGTERM/SIGINT [s] (exit within 10 s)."""
+
+
+def ingest_role(cfg: Config, store: Store, buffer_bytes: int) -> Role:
+    """Every enabled ``[[sources]]`` through the ingest worker; flushes on stop."""
+    pairs = build_sources(cfg, [s for s in cfg.sources if s.enabled])
+
+    def run(stop: threading.Event) -> None:
+        worker = Worker(store, pairs, cfg.data_dir, buffer_bytes)
+        worker.stop = stop
+        worker.run()
+    return run
+
+
+def jobs_role(cfg: Config, store: Store) -> Role:
+    """The ``[jobs]`` schedule: forecasts, detection + alerts, recommendations."""
+    meters = cfg.meter_infos()
+    zones = site_timezones(meters)
+    ctx = JobContext(store, meters, cfg.data_dir, cfg.tariffs, cfg.carbon, cfg.alerts,
+                     cfg.analytics)
+
+    def run(stop: threading.Event) -> None:
+        sched = scheduler(JobRunner(store, cfg.jobs, stop), triggers(cfg.jobs, zones),
+                          tasks(ctx, cfg.jobs, zones))
+        sched.start()
+        for job in sched.get_jobs():
+            log.info("job %s: next run %s", job.id, job.next_run_time.isoformat())
+        try:
+            stop.wait()
+        finally:
+            sched.shutdown(wait=False)
+    return run
+
+
+def web_role(cfg: Config, store: Store) -> Role:
+    """The dashboard on ``[dashboard]`` host:port."""
+
+    def run(stop: threading.Event) -> None:
+        # Dash loads only when the web role runs
+        from werkzeug.serving import make_server
+
+        from wattlens.dashboard.app import create_app
+
+        server = make_server(cfg.dashboard.host, cfg.dashboard.port,
+                             create_app(cfg, store).server, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="web-server", daemon=True)
+        thread.start()
+        log.info("dashboard on http://%s:%d", cfg.dashboard.host, cfg.dashboard.port)
+        try:
+            stop.wait()
+        finally:
+            server.shutdown()
+    return run
+
+
+def enabled_roles(cfg: Config) -> list[str]:
+    """The roles the config enables: ingest with an enabled source, jobs with an enabled job,
+    web always."""
+    jobs = cfg.jobs
+    return [name for name, on in (
+        ("ingest", any(s.enabled for s in cfg.sources)),
+        ("jobs", any(s.enabled for s in (jobs.day_ahead, jobs.intraday, jobs.detect,
+                                         jobs.recommend))),
+        ("web", True)) if on]
+
+
+def run_command(
+    config: ConfigOption = None,
+    role: Annotated[str | None, typer.Option(
+        help=f"Comma-separated roles to run, of {', '.join(ROLES)} (default: those the config "
+             f"enables).")] = None,
+    buffer_mb: Annotated[float, typer.Option(
+        help="Bound of the ingest buffer on disk while the store is down [MB].")] = 256.0,
+) -> None:
+    """Run the live loop in one process until SIGTERM/Ctrl-C: ingest every enabled source,
+    run the [jobs] schedule, serve the dashboard. A role that crashes is restarted."""
+    cfg = get_config(config)
+    names = [r.strip() for r in role.split(",") if r.strip()] if role else enabled_roles(cfg)
+    unknown = sorted(set(names) - set(ROLES))
+    if unknown or not names:
+        raise fail(f"--role {role!r}: unknown roles {unknown}; choose from {', '.join(ROLES)}")
+    if "ingest" in names and not any(s.enabled for s in cfg.sources):
+        raise fail("role ingest: no enabled sources in the config; add a sources table or "
+                   "drop ingest from --role")
+    store = get_store(cfg)
+    try:
+        store.init()
+    except StoreUnavailable as exc:
+        log.warning("store unavailable at start (%s); ingest buffers, jobs retry", exc)
+    except StoreError as exc:
+        store.close()
+        raise fail(str(exc)) from None
+    builders = {"ingest": lambda: ingest_role(cfg, store, int(buffer_mb * 2**20)),
+                "jobs": lambda: jobs_role(cfg, store), "web": lambda: web_role(cfg, store)}
+    stop = threading.Event()
+    supervisor = Supervisor({name: builders[name]() for name in names}, stop)
+
+    def on_signal(signum: int, frame: object) -> None:
+        log.info("%s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("wattlens run: roles %s", ", ".join(names))
+    supervisor.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+        deadline = time.monotonic() + STOP_SECONDS
+        late = supervisor.join(STOP_SECONDS)
+        late += _busy_threads(deadline)
+    finally:
+        store.close()
+    if late:
+        # a job run cut short leaves no job-run document, so the next start catches it up
+        log.warning("%s did not stop in %g s; exiting without them", ", ".join(late),
+                    STOP_SECONDS)
+        logging.shutdown()
+        os._exit(0)
+    log.info("wattlens run: stopped")
+
+
+def _busy_threads(deadline: float) -> list[str]:
+    """Threads that would hold the exit (a job still running) after waiting until
+    ``deadline`` (time.monotonic) for them."""
+    others = [t for t in threading.enumerate()
+              if not t.daemon and t is not threading.current_thread()]
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t.name for t in others if t.is_alive()]

@@ -1,0 +1,210 @@
+"""The jobs role of ``wattlens run``: forecasts, anomaly detection + alerts and
+recommendations on APScheduler, each run recorded in the store's job-run history.
+
+A missed run (the process was down or busy) runs once, never once per missed slot
+(``coalesce``); a failing run is logged in one line, counted, recorded and retried with
+exponential backoff, and never stops the other jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from wattlens.analytics.alerts import AlertsSection
+from wattlens.analytics.carbon import CarbonSection
+from wattlens.analytics.jobs import alert_job, detect_job, recommend_job
+from wattlens.analytics.settings import AnalyticsSettings
+from wattlens.analytics.tariffs import TariffsSection
+from wattlens.core.meters import MeterInfo
+from wattlens.service.history import last_start, record_run
+from wattlens.service.settings import JobSchedule, JobsSection
+from wattlens.store.base import Store
+
+log = logging.getLogger(__name__)
+
+Task = Callable[[pd.Timestamp], dict[str, int]]
+"""One job: given its start time (UTC), do the work and return what it counted."""
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """The slices of the configuration the jobs use."""
+
+    store: Store
+    meters: dict[str, MeterInfo]
+    data_dir: Path
+    tariffs: TariffsSection = field(default_factory=TariffsSection)
+    carbon: CarbonSection = field(default_factory=CarbonSection)
+    alerts: AlertsSection = field(default_factory=AlertsSection)
+    analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
+
+
+def site_timezones(meters: Mapping[str, MeterInfo]) -> list[str]:
+    """The timezones of the configured meters (``UTC`` when there are none)."""
+    return sorted({info.timezone for info in meters.values()}) or ["UTC"]
+
+
+def trigger(schedule: JobSchedule, timezone: str = "UTC") -> BaseTrigger:
+    """The APScheduler trigger of ``schedule``; cron lines are read in ``timezone``."""
+    if schedule.cron is not None:
+        return CronTrigger.from_crontab(schedule.cron, timezone=timezone)
+    return IntervalTrigger(seconds=schedule.seconds, timezone=timezone)
+
+
+def triggers(section: JobsSection, timezones: list[str]) -> dict[str, BaseTrigger]:
+    """Every enabled job's trigger by job name; day-ahead forecasts once per timezone
+    (``day-ahead@<timezone>``)."""
+    out: dict[str, BaseTrigger] = {}
+    if section.day_ahead.enabled:
+        for tz in timezones:
+            out[f"day-ahead@{tz}"] = trigger(section.day_ahead, tz)
+    for name, schedule in (("intraday", section.intraday), ("detect", section.detect),
+                           ("recommend", section.recommend)):
+        if schedule.enabled:
+            out[name] = trigger(schedule)
+    return out
+
+
+def _forecast(ctx: JobContext, section: JobsSection, meters: list[str], start: pd.Timestamp,
+              horizon_hours: int) -> dict[str, int]:
+    """Issue ``section.forecast_model`` for ``meters`` at ``start`` (to the hour)."""
+    if not meters:
+        return {"forecasts_issued": 0, "forecasts_failed": 0}
+    # Prophet and Dask load only when a forecast job runs (the other roles stay light)
+    from wattlens.forecasting.jobs import RunSpec, run_forecasts
+    from wattlens.forecasting.runner import dask_client
+
+    spec = RunSpec(section.forecast_model, start.floor("h"), horizon_hours=horizon_hours)
+    with dask_client(workers=1, processes=False) as client:
+        statuses = run_forecasts(ctx.meters, ctx.data_dir, ctx.store, spec, client, meters)
+    issued = sum(s["status"] == "issued" for s in statuses.values())
+    if issued == 0:
+        reasons = "; ".join(f"{m}: {s.get('reason', '')}" for m, s in statuses.items())
+        raise RuntimeError(f"no forecast issued for {len(statuses)} meters ({reasons[:300]})")
+    return {"forecasts_issued": issued, "forecasts_failed": len(statuses) - issued}
+
+
+def tasks(ctx: JobContext, section: JobsSection, timezones: list[str]) -> dict[str, Task]:
+    """Every job's work by job name (the names of :func:`triggers`). Forecast jobs run one at
+    a time (at midnight the day-ahead and intraday jobs would refit the same saved models)."""
+    forecasting = threading.Lock()
+
+    def day_ahead(tz: str) -> Task:
+        def run(start: pd.Timestamp) -> dict[str, int]:
+            ids = [m for m in ctx.store.meters("energy")
+                   if ctx.meters.get(m, MeterInfo(id=m)).timezone == tz]
+            with forecasting:
+                return _forecast(ctx, section, ids, start, section.day_ahead_hours)
+        return run
+
+    def intraday(start: pd.Timestamp) -> dict[str, int]:
+        with forecasting:
+            return _forecast(ctx, section, ctx.store.meters("energy"), start,
+                             section.intraday_hours)
+
+    def detect(start: pd.Timestamp) -> dict[str, int]:
+        since = start - pd.Timedelta(section.detect_window)
+        found = detect_job(ctx.store, ctx.meters, since, start, tariffs=ctx.tariffs,
+                           settings=ctx.analytics.anomalies)
+        report = alert_job(ctx.store, ctx.alerts, since, start)
+        return {"events_found": len(found.events), "alerts_sent": len(report.sent),
+                "alerts_failed": len(report.failed)}
+
+    def recommend(start: pd.Timestamp) -> dict[str, int]:
+        recs, _warnings = recommend_job(ctx.store, ctx.meters, end=start, tariffs=ctx.tariffs,
+                                        carbon=ctx.carbon,
+                                        settings=ctx.analytics.recommendations)
+        return {"recommendations": len(recs)}
+
+    out: dict[str, Task] = {f"day-ahead@{tz}": day_ahead(tz) for tz in timezones}
+    out.update(intraday=intraday, detect=detect, recommend=recommend)
+    return out
+
+
+def utc_now() -> pd.Timestamp:
+    """The current time (UTC)."""
+    return pd.Timestamp.now(tz="UTC")
+
+
+@dataclass
+class JobRunner:
+    """Runs one job: records each attempt in the history, retries a failure after
+    ``retry_delay`` doubling up to ``retry_max_delay``, ``retries`` times at most. ``stop``
+    ends the waits between retries."""
+
+    store: Store
+    section: JobsSection
+    stop: threading.Event = field(default_factory=threading.Event)
+    clock: Callable[[], pd.Timestamp] = utc_now
+    failures: Counter[str] = field(default_factory=Counter)
+
+    def delay(self, attempt: int) -> float:
+        """Wait [s] after failed ``attempt`` (1-based)."""
+        first = pd.Timedelta(self.section.retry_delay).total_seconds()
+        return min(first * 2 ** (attempt - 1),
+                   pd.Timedelta(self.section.retry_max_delay).total_seconds())
+
+    def run(self, name: str, task: Task) -> dict[str, object]:
+        """Run ``task`` until it succeeds or its retries are spent; returns the last record."""
+        attempt = 1
+        while True:
+            start = self.clock()
+            try:
+                counts = task(start)
+            except Exception as exc:  # a job's failure never stops the others
+                error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                self.failures[name] += 1
+                record = record_run(self.store, name, start, self.clock(), counts={},
+                                    error=error, attempt=attempt)
+                retry = attempt <= self.section.retries
+                log.warning("job %s failed (attempt %d%s): %s", name, attempt,
+                            f", retry in {self.delay(attempt):g} s" if retry else ", giving up",
+                            error)
+                if not retry or self.stop.wait(self.delay(attempt)):
+                    return record
+                attempt += 1
+                continue
+            record = record_run(self.store, name, start, self.clock(), counts=counts,
+                                attempt=attempt)
+            summary = ", ".join(f"{k} {v}" for k, v in counts.items()) or "nothing to do"
+            log.info("job %s ok in %.1f s: %s", name,
+                     (pd.Timestamp(record["end"]) - start).total_seconds(), summary)
+            return record
+
+
+def catch_up(trigger: BaseTrigger, last: pd.Timestamp | None, now: pd.Timestamp
+             ) -> pd.Timestamp | None:
+    """``now`` when a slot of ``trigger`` passed since the ``last`` recorded run (the
+    service was down then: run once now), else None (wait for the next slot)."""
+    if last is None:
+        return None
+    if isinstance(trigger, IntervalTrigger):  # its slots count from when it was made
+        return now if last + trigger.interval <= now else None
+    missed = trigger.get_next_fire_time(None, last.to_pydatetime() + pd.Timedelta("1s"))
+    return now if missed is not None and pd.Timestamp(missed) <= now else None
+
+
+def scheduler(runner: JobRunner, planned: Mapping[str, BaseTrigger],
+              work: Mapping[str, Task]) -> BackgroundScheduler:
+    """A (not started) scheduler of the ``planned`` jobs; a job that missed a slot while the
+    service was down (per the store's history) runs once at start."""
+    grace = int(pd.Timedelta(runner.section.misfire_grace).total_seconds())
+    sched = BackgroundScheduler(timezone="UTC", job_defaults={
+        "coalesce": True, "misfire_grace_time": grace, "max_instances": 1})
+    now = runner.clock()
+    for name, trig in planned.items():
+        first = catch_up(trig, last_start(runner.store, name), now)
+        sched.add_job(runner.run, trig, args=[name, work[name]], id=name, name=name,
+                      **({"next_run_time": first.to_pydatetime()} if first is not None else {}))
+    return sched
