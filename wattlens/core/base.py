@@ -85,9 +85,6 @@ class Registry(Generic[T]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
 
-    def __len__(self) -> int:
-        return len(self._items)
-
     def names(self) -> list[str]:
         """Registered names, in registration order."""
         return list(self._items)

@@ -127,7 +127,7 @@ class SiteCalendar(Frozen):
     def from_json(cls, data: dict[str, Any]) -> SiteCalendar:
         return cls.model_validate(data)
 
-    def days_off(self, dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    def _days_off(self, dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
         """Public-holiday and closure flags of local dates (naive midnights)."""
         holiday = np.zeros(len(dates), dtype=bool)
         if self.country and len(dates):
@@ -137,7 +137,7 @@ class SiteCalendar(Frozen):
             closure |= np.asarray((dates >= pd.Timestamp(c.start)) & (dates <= pd.Timestamp(c.end)))
         return holiday, closure
 
-    def bridge_days(self, days: pd.DatetimeIndex) -> pd.Series:
+    def _bridge_days(self, days: pd.DatetimeIndex) -> pd.Series:
         """Bridge days of consecutive local ``days`` (naive midnights) as a boolean Series.
 
         A bridge day is a weekday in a run of at most :data:`BRIDGE_MAX_DAYS` weekdays between
@@ -145,7 +145,7 @@ class SiteCalendar(Frozen):
         Year, a Friday after a Thursday holiday): many organisations close or run down then,
         though no calendar says so. Runs touching either end of ``days`` are not judged.
         """
-        holiday, closure = self.days_off(days)
+        holiday, closure = self._days_off(days)
         special = holiday | closure
         work = np.asarray((days.day_of_week < 5) & ~special)
         bridge = np.zeros(len(days), dtype=bool)
@@ -169,11 +169,11 @@ class SiteCalendar(Frozen):
         local = times.tz_convert(self.timezone)
         day = local_dates(times, self.timezone)
         weekend = np.asarray(local.day_of_week >= 5)
-        holiday, closure = self.days_off(day)
+        holiday, closure = self._days_off(day)
         bridge = np.zeros(len(times), dtype=bool)
         if len(times) and (self.country or self.closures):
             grid = pd.date_range(day.min() - BRIDGE_PAD, day.max() + BRIDGE_PAD, freq="D")
-            bridge = self.bridge_days(grid).reindex(day).to_numpy(dtype=bool)
+            bridge = self._bridge_days(grid).reindex(day).to_numpy(dtype=bool)
         hour = np.asarray(local.hour)
         working = ~weekend & ~holiday & ~closure & ~bridge
         hours = self.working_hours
@@ -202,6 +202,6 @@ class SiteCalendar(Frozen):
         dow = np.asarray(times.tz_convert(self.timezone).day_of_week)
         out = np.where(dow == 6, "sunday", np.where(dow == 5, "saturday", "weekday"))
         out = out.astype(object)
-        holiday, _ = self.days_off(local_dates(times, self.timezone))
+        holiday, _ = self._days_off(local_dates(times, self.timezone))
         out[holiday] = "holiday"
         return out
