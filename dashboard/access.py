@@ -49,13 +49,12 @@ class Access:
         self.names = dict(names)
         self.login_required = settings.login
         self._users = {u.name: u for u in settings.users}
-        buildings = {m.building for m in self.meters.values()}
         for user in settings.users:
-            unknown = (set(user.buildings) - buildings) | (set(user.meters) - set(self.meters))
+            unknown = user.unknown(self.meters)
             if unknown:
                 raise ValueError(
-                    f"dashboard.users[{user.name!r}] names unknown buildings/meters "
-                    f"{sorted(unknown)}; use ids from [[sites.buildings]]"
+                    f"dashboard.users[{user.name!r}] names unknown sites/buildings/meters "
+                    f"{unknown}; use ids from [[sites]] and [[sites.buildings]]"
                 )
 
     def name_of(self, site_or_building: str | None) -> str:
@@ -70,10 +69,7 @@ class Access:
         cfg = self._users.get(name or "")
         if cfg is None:
             raise AccessDenied("not logged in; open /login")
-        if cfg.all_meters:
-            return User(cfg.name, None)
-        meters = {m for m, info in self.meters.items() if info.building in cfg.buildings}
-        return User(cfg.name, frozenset(meters | set(cfg.meters)))
+        return User(cfg.name, cfg.visible(self.meters))
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The user if ``password`` matches the stored hash, else None."""

@@ -12,34 +12,36 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from wattlens.core.base import Frozen
+from wattlens.core.scope import MeterScope
 
 _HASH_METHODS = ("scrypt:", "pbkdf2:")
 _REMOVED = ("currency", "price_per_kwh", "co2_kg_per_kwh")
 """Former keys: prices and emission factors now come from [tariffs] and [carbon]."""
 
 
-class DashboardUser(Frozen):
-    """One login: a hashed password and the buildings/meters the user may see."""
+def check_hash(value: str, what: str, command: str) -> str:
+    """``value`` if it is a werkzeug hash; else ValueError: never the plain ``what``, run
+    ``command``."""
+    if not value.startswith(_HASH_METHODS):
+        raise ValueError(
+            f"is not a {what} hash; never put a plain {what} here, run `{command}` and paste "
+            f"its output"
+        )
+    return value
+
+
+class DashboardUser(MeterScope):
+    """One login: a hashed password and the sites/buildings/meters the user may see."""
 
     name: str = Field(min_length=1, description="login name")
     password_hash: str = Field(
         description="werkzeug password hash; make one with `wattlens dashboard --hash-password`"
     )
-    all_meters: bool = Field(False, description="may see every meter (an administrator)")
-    buildings: list[str] = Field(
-        default_factory=list, description="ids of buildings whose meters the user may see"
-    )
-    meters: list[str] = Field(default_factory=list, description="ids of further visible meters")
 
     @field_validator("password_hash")
     @classmethod
     def _hashed(cls, value: str) -> str:
-        if not value.startswith(_HASH_METHODS):
-            raise ValueError(
-                "is not a password hash; never put a plain password here, run "
-                "`wattlens dashboard --hash-password` and paste its output"
-            )
-        return value
+        return check_hash(value, "password", "wattlens dashboard --hash-password")
 
 
 class DashboardConfig(Frozen):

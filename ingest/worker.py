@@ -40,6 +40,8 @@ log = logging.getLogger("wattlens.ingest")
 
 STATUS_KIND = "ingest-status"
 """Document kind of the per-source status the worker publishes (``ingest status``, dashboard)."""
+BUFFER_DIR = "ingest-buffer"
+"""Folder of the on-disk buffer in the data directory."""
 WARN_FRACTION = 0.8
 ERROR_LOG_EVERY_S = 60.0
 """The same source error is logged at most this often [s] (it is counted every time)."""
@@ -171,7 +173,7 @@ class Worker:
     ) -> None:
         self.store = store
         self.sources = sources
-        self.buffer = DiskBuffer(Path(data_dir) / "ingest-buffer", buffer_bytes)
+        self.buffer = DiskBuffer(Path(data_dir) / BUFFER_DIR, buffer_bytes)
         self.quarantine = Path(data_dir) / "quarantine.jsonl"
         self.status_every_s = status_every_s
         self.checkpoints: dict[str, dict[str, Any] | None] = {}

@@ -1,10 +1,41 @@
-"""One contract, every store: the same calls give the same answers on DuckDB and real InfluxDB."""
+"""One contract, every store: the same calls give the same answers on DuckDB, real InfluxDB and
+a RemoteStore talking to a real wattlens API (on a Unix socket) over DuckDB."""
+
+import threading
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from wattlens.service.api.app import create_api
+from wattlens.service.api.auth import Tokens
+from wattlens.service.api.serve import local, remove_socket, unix_server
+from wattlens.service.metrics import ServiceMetrics
+from wattlens.store.duck import DuckDBStore
+from wattlens.store.remote import RemoteStore, service_socket
 from wattlens.store.schema import ContractError
+
+
+@pytest.fixture
+def remote_store(tmp_path):
+    """A RemoteStore on the API of a DuckDB store, served as `wattlens run` serves it."""
+    backing = DuckDBStore(tmp_path / "w.duckdb")
+    sock = service_socket(backing.path)
+    server = unix_server(sock, local(create_api(backing, {}, Tokens([], {}),
+                                                ServiceMetrics()).wsgi_app))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    store = RemoteStore.over_socket(sock)
+    yield store
+    store.close()
+    server.shutdown()
+    remove_socket(server, sock)
+    backing.close()
+
+
+@pytest.fixture(params=["duckdb", "influx", "remote"])
+def store(request: pytest.FixtureRequest):
+    """Each contract test runs once per store implementation."""
+    return request.getfixturevalue(f"{request.param}_store")
 
 HOSTILE = [
     "b12-elec",

@@ -22,6 +22,7 @@ from wattlens.core.calendar import Closure, SiteCalendar, WorkingHours, check_co
 from wattlens.core.meters import Commodity, MeterInfo, MeterKind
 from wattlens.dashboard.config import DashboardConfig
 from wattlens.ingest.base import IngestContext, SitePosition, SourceSection
+from wattlens.service.api.settings import ApiSection
 from wattlens.service.settings import JobsSection
 from wattlens.store.settings import DEFAULT_DATA_DIR, StoreConfig
 
@@ -123,6 +124,10 @@ class Config(Frozen):
         default_factory=JobsSection,
         description="schedule of forecasts, anomaly detection + alerts and recommendations "
         "in `wattlens run`",
+    )
+    api: ApiSection = Field(
+        default_factory=ApiSection,
+        description="HTTP API of `wattlens run`: bearer tokens and their meter scope",
     )
 
     @model_validator(mode="after")

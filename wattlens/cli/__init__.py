@@ -18,8 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from wattlens.cli.anomalies import anomalies_app, recommend_command
+from wattlens.cli.api import api_app
 from wattlens.cli.common import (
     EXAMPLE_CONFIG,
+    SERVER_ENV,
     ConfigOption,
     console,
     fail,
@@ -59,10 +61,14 @@ app.add_typer(ingest_app, name="ingest")
 app.command("simulate")(simulate_command)
 app.command("jobs")(jobs_command)
 app.command("run")(run_command)
+app.add_typer(api_app, name="api")
 
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
+    server: Annotated[str | None, typer.Option(
+        envvar=SERVER_ENV, help="Go through the wattlens service at this URL (token in "
+                                "$WATTLENS_TOKEN) instead of opening the store.")] = None,
 ) -> None:
     """wattlens command line."""
     logging.basicConfig(

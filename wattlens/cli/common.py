@@ -1,12 +1,21 @@
 """What every ``wattlens`` command shares: the error exit, the config and store at the entry
-point, the ``--config`` option."""
+point, the ``--config`` option.
+
+The store of a command is the configured one, except while ``wattlens run`` serves it: on the
+embedded DuckDB store only one process may open the file, so a command finds the service on
+the Unix socket beside the file and goes through its API (:class:`RemoteStore`);
+``wattlens --server URL`` (or ``$WATTLENS_SERVER``, token in ``$WATTLENS_TOKEN``) goes
+through a service elsewhere."""
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -17,8 +26,11 @@ from wattlens.core.calendar import SiteCalendar
 from wattlens.core.warnings import DataWarning
 from wattlens.store import open_store
 from wattlens.store.base import Store
+from wattlens.store.remote import RemoteStore, service_socket
 
 console = Console(stderr=True)
+SERVER_ENV = "WATTLENS_SERVER"
+TOKEN_ENV = "WATTLENS_TOKEN"
 EXAMPLE_CONFIG = Path(__file__).parent.with_name("wattlens.example.toml")
 
 ConfigOption = Annotated[
@@ -48,8 +60,48 @@ def get_config(path: Path | None, default: Path | None = None) -> Config:
     return Config()
 
 
-def get_store(config: Config) -> Store:
-    return open_store(config.store)
+def server_url() -> str | None:
+    """The ``--server`` URL of the command line (or ``$WATTLENS_SERVER``), if any."""
+    ctx = click.get_current_context(silent=True)
+    given = ctx.find_root().params.get("server") if ctx is not None else None
+    return given or os.environ.get(SERVER_ENV) or None
+
+
+def get_store(config: Config, local: bool = False) -> Store:
+    """The store of ``config``: through the service at ``--server`` if given; through the
+    running service on DuckDB when it holds the file; else opened here (``local``: always
+    here). A DuckDB file held by a process that does not serve it is a one-line error exit
+    naming that process."""
+    url = None if local else server_url()
+    if url:
+        return RemoteStore.over_http(url, os.environ.get(TOKEN_ENV))
+    if config.store.kind != "duckdb":
+        return open_store(config.store)
+    sock = service_socket(config.store.path)
+    if not local and sock.exists():
+        remote = RemoteStore.over_socket(sock)
+        if remote.answers():
+            return remote
+        remote.close()
+    try:
+        return open_store(config.store)
+    except RuntimeError as exc:
+        raise fail(held_by(config.store.path, exc, sock)) from None
+
+
+def held_by(path: Path, exc: RuntimeError, sock: Path) -> str:
+    """One line: which process holds the DuckDB file at ``path`` and what to do."""
+    pid = re.search(r"PID (\d+)", str(exc.__cause__ or exc))
+    if pid is None:
+        return str(exc)
+    try:
+        cmdline = Path(f"/proc/{pid[1]}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        cmdline = ""
+    what = f"process {pid[1]}" + (f" ({cmdline.strip()[:120]})" if cmdline else "")
+    return (f"the DuckDB store {path} is held by {what}, which serves no API on {sock}; stop "
+            f"it, or run `wattlens run` (its web role serves the store to every command), or "
+            f"give --server URL")
 
 
 def warn(warnings: Sequence[str | DataWarning]) -> None:

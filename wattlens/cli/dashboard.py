@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from wattlens.cli.common import fail, get_config
+from wattlens.cli.common import fail, get_config, get_store
 
 
 def dashboard(
@@ -37,7 +37,7 @@ def dashboard(
 
     cfg = get_config(config)
     try:
-        app = create_app(cfg)
+        app = create_app(cfg, get_store(cfg))
     except (StoreError, RuntimeError, ValueError) as exc:
         raise fail(str(exc)) from None
     bind_host = host or cfg.dashboard.host

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from wattlens.cli.common import console, fail, get_config, site_calendar
+from wattlens.cli.common import console, fail, get_config, get_store, site_calendar
 from wattlens.core.calendar import SiteCalendar
 from wattlens.forecasting.backtest import BacktestSpec, MeterBacktest, backtest_meter, summarise
 from wattlens.forecasting.features import load_series
@@ -176,7 +176,6 @@ def run(
     """Issue forecasts for every meter in the store and keep them as issued."""
     from wattlens.forecasting.jobs import RunSpec, run_forecasts
     from wattlens.forecasting.runner import dask_client
-    from wattlens.store import open_store
     from wattlens.store.base import StoreError, utc_timestamp
 
     cfg = get_config(config)
@@ -190,7 +189,7 @@ def run(
     except ValueError as exc:
         raise fail(str(exc)) from None
     infos = cfg.meter_infos()
-    store = open_store(cfg.store)
+    store = get_store(cfg)
     failed = 0
     try:
         with dask_client(scheduler, workers, processes) as client:

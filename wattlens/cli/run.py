@@ -1,5 +1,5 @@
 """``wattlens run``: the live loop as one always-on process — ingest, scheduled jobs and the
-dashboard, each a supervised role (see :mod:`wattlens.service`)."""
+dashboard with the HTTP API, each a supervised role (see :mod:`wattlens.service`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,7 +17,11 @@ import typer
 from wattlens.cli.common import ConfigOption, fail, get_config, get_store
 from wattlens.cli.ingest import build_sources
 from wattlens.config import Config
-from wattlens.ingest.worker import Worker
+from wattlens.ingest.worker import BUFFER_DIR, Worker
+from wattlens.service.api.app import create_api
+from wattlens.service.api.auth import Tokens
+from wattlens.service.api.serve import beside, local, remove_socket, unix_server
+from wattlens.service.metrics import ServiceCollector, ServiceMetrics
 from wattlens.service.scheduler import (
     JobContext,
     JobRunner,
@@ -26,6 +32,7 @@ from wattlens.service.scheduler import (
 )
 from wattlens.service.supervisor import Role, Supervisor
 from wattlens.store.base import Store, StoreError, StoreUnavailable
+from wattlens.store.remote import service_socket
 
 log = logging.getLogger("wattlens.run")
 
@@ -65,8 +72,16 @@ def jobs_role(cfg: Config, store: Store) -> Role:
     return run
 
 
-def web_role(cfg: Config, store: Store) -> Role:
-    """The dashboard on ``[dashboard]`` host:port."""
+def web_role(cfg: Config, store: Store, metrics: ServiceMetrics,
+             supervisor: Callable[[], Supervisor]) -> Role:
+    """The dashboard and the HTTP API on ``[dashboard]`` host:port; on DuckDB also the API
+    alone on the Unix socket beside the file, for the CLI on this machine."""
+    catalogue = cfg.meter_infos()
+    try:
+        tokens = Tokens(cfg.api.tokens, catalogue)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    sock = service_socket(cfg.store.path) if cfg.store.kind == "duckdb" else None
 
     def run(stop: threading.Event) -> None:
         # Dash loads only when the web role runs
@@ -74,15 +89,24 @@ def web_role(cfg: Config, store: Store) -> Role:
 
         from wattlens.dashboard.app import create_app
 
-        server = make_server(cfg.dashboard.host, cfg.dashboard.port,
-                             create_app(cfg, store).server, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="web-server", daemon=True)
-        thread.start()
-        log.info("dashboard on http://%s:%d", cfg.dashboard.host, cfg.dashboard.port)
+        api = create_api(store, catalogue, tokens, metrics, supervisor())
+        servers = [make_server(cfg.dashboard.host, cfg.dashboard.port,
+                               beside(api.wsgi_app, create_app(cfg, store).server),
+                               threaded=True)]
+        if sock is not None:
+            servers.append(unix_server(sock, local(api.wsgi_app)))
+        for server in servers:
+            threading.Thread(target=server.serve_forever, name="web-server",
+                             daemon=True).start()
+        log.info("dashboard on http://%s:%d, API under /api/v1%s", cfg.dashboard.host,
+                 cfg.dashboard.port, f", for local commands on {sock}" if sock else "")
         try:
             stop.wait()
         finally:
-            server.shutdown()
+            for server in servers:
+                server.shutdown()
+            if sock is not None:
+                remove_socket(servers[-1], sock)
     return run
 
 
@@ -115,7 +139,8 @@ def run_command(
     if "ingest" in names and not any(s.enabled for s in cfg.sources):
         raise fail("role ingest: no enabled sources in the config; add a sources table or "
                    "drop ingest from --role")
-    store = get_store(cfg)
+    metrics = ServiceMetrics()
+    store = metrics.timed(get_store(cfg, local=True))
     try:
         store.init()
     except StoreUnavailable as exc:
@@ -123,10 +148,14 @@ def run_command(
     except StoreError as exc:
         store.close()
         raise fail(str(exc)) from None
-    builders = {"ingest": lambda: ingest_role(cfg, store, int(buffer_mb * 2**20)),
-                "jobs": lambda: jobs_role(cfg, store), "web": lambda: web_role(cfg, store)}
+    buffer_bytes = int(buffer_mb * 2**20)
+    builders = {"ingest": lambda: ingest_role(cfg, store, buffer_bytes),
+                "jobs": lambda: jobs_role(cfg, store),
+                "web": lambda: web_role(cfg, store, metrics, lambda: supervisor)}
     stop = threading.Event()
     supervisor = Supervisor({name: builders[name]() for name in names}, stop)
+    metrics.watch(ServiceCollector(store, Path(cfg.data_dir) / BUFFER_DIR,
+                                   buffer_bytes if "ingest" in names else None, supervisor))
 
     def on_signal(signum: int, frame: object) -> None:
         log.info("%s: stopping", signal.Signals(signum).name)

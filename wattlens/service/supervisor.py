@@ -26,6 +26,8 @@ class Supervisor:
         self.stop = stop
         self.backoff, self.max_backoff = backoff, max_backoff
         self.restarts: Counter[str] = Counter()
+        self.state = dict.fromkeys(self.roles, "starting")
+        """Each role's state: starting, running, restarting (after a crash) or stopped."""
         self.threads = [threading.Thread(target=self._keep, args=(name, role), name=name,
                                          daemon=True) for name, role in self.roles.items()]
 
@@ -45,19 +47,22 @@ class Supervisor:
         delay = self.backoff
         while not self.stop.is_set():
             began = time.monotonic()
+            self.state[name] = "running"
             try:
                 role(self.stop)
             except Exception as exc:  # a crashed role is restarted, the others run on
                 reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
             else:
                 if self.stop.is_set():
-                    return
+                    break
                 reason = "returned before the stop"
             if time.monotonic() - began >= self.max_backoff:
                 delay = self.backoff
             self.restarts[name] += 1
+            self.state[name] = "restarting"
             log.error("role %s crashed (%s); restart %d in %g s", name, reason,
                       self.restarts[name], delay)
             if self.stop.wait(delay):
-                return
+                break
             delay = min(delay * 2, self.max_backoff)
+        self.state[name] = "stopped"
