@@ -10,6 +10,7 @@ on plain files (``forecast backtest``, ``savings``, ...) need no config and no s
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -71,6 +72,8 @@ def main(
                                 "$WATTLENS_TOKEN) instead of opening the store.")] = None,
 ) -> None:
     """wattlens command line."""
+    if server:  # get_store reads it from the environment, like the commands' child processes
+        os.environ[SERVER_ENV] = server
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -60,19 +59,12 @@ def get_config(path: Path | None, default: Path | None = None) -> Config:
     return Config()
 
 
-def server_url() -> str | None:
-    """The ``--server`` URL of the command line (or ``$WATTLENS_SERVER``), if any."""
-    ctx = click.get_current_context(silent=True)
-    given = ctx.find_root().params.get("server") if ctx is not None else None
-    return given or os.environ.get(SERVER_ENV) or None
-
-
 def get_store(config: Config, local: bool = False) -> Store:
     """The store of ``config``: through the service at ``--server`` if given; through the
     running service on DuckDB when it holds the file; else opened here (``local``: always
     here). A DuckDB file held by a process that does not serve it is a one-line error exit
     naming that process."""
-    url = None if local else server_url()
+    url = None if local else os.environ.get(SERVER_ENV)
     if url:
         return RemoteStore.over_http(url, os.environ.get(TOKEN_ENV))
     if config.store.kind != "duckdb":

@@ -116,7 +116,7 @@ def _seconds(text: str | None) -> float | None:
     return pd.Timestamp(text).timestamp() if text else None
 
 
-@dataclass
+@dataclass(eq=False)  # registries key collectors by identity
 class ServiceCollector(Collector):
     """Reads the sources', jobs' and roles' state when Prometheus scrapes."""
 
