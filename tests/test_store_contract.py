@@ -9,7 +9,7 @@ import pytest
 
 from wattlens.service.api.app import create_api
 from wattlens.service.api.auth import Tokens
-from wattlens.service.api.serve import local, remove_socket, unix_server
+from wattlens.service.api.serve import close_unix_server, local, unix_server
 from wattlens.service.metrics import ServiceMetrics
 from wattlens.store.duck import DuckDBStore
 from wattlens.store.remote import RemoteStore, service_socket
@@ -27,8 +27,7 @@ def remote_store(tmp_path):
     store = RemoteStore.over_socket(sock)
     yield store
     store.close()
-    server.shutdown()
-    remove_socket(server, sock)
+    close_unix_server(server, sock)
     backing.close()
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from dashboard_seed import seed
 
+from tests.support.browser import chromium_options
 from wattlens.store.duck import DuckDBStore
 from wattlens.store.influx import InfluxStore
 
@@ -44,20 +45,8 @@ def seeded(request: pytest.FixtureRequest):
 
 
 def pytest_setup_options():
-    """Headless Chromium for dash[testing]: the Debian binary, a fresh profile, no network
-    side-channels (see the brief's flags)."""
-    from selenium.webdriver.chrome.options import Options
-
-    options = Options()
-    if Path("/usr/bin/chromium").exists():
-        options.binary_location = "/usr/bin/chromium"
-    profile = tempfile.mkdtemp(prefix=f"wattlens-chromium-{os.getpid()}-")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-                 "--window-size=1400,1000"):
-        options.add_argument(flag)
-    return options
+    """Headless Chromium for dash[testing] (see tests/support/browser.py), a fresh profile."""
+    return chromium_options(Path(tempfile.mkdtemp(prefix=f"wattlens-chromium-{os.getpid()}-")))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -79,7 +79,7 @@ def main(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for noisy in ("cmdstanpy", "prophet", "urllib3", "distributed", "werkzeug",
-                  "apscheduler"):
+                  "apscheduler", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -20,7 +20,7 @@ from wattlens.config import Config
 from wattlens.ingest.worker import BUFFER_DIR, Worker
 from wattlens.service.api.app import create_api
 from wattlens.service.api.auth import Tokens
-from wattlens.service.api.serve import beside, local, remove_socket, unix_server
+from wattlens.service.api.serve import beside, close_unix_server, local, unix_server
 from wattlens.service.metrics import ServiceCollector, ServiceMetrics
 from wattlens.service.scheduler import (
     JobContext,
@@ -90,23 +90,27 @@ def web_role(cfg: Config, store: Store, metrics: ServiceMetrics,
         from wattlens.dashboard.app import create_app
 
         api = create_api(store, catalogue, tokens, metrics, supervisor())
-        servers = [make_server(cfg.dashboard.host, cfg.dashboard.port,
-                               beside(api.wsgi_app, create_app(cfg, store).server),
-                               threaded=True)]
+        server = make_server(cfg.dashboard.host, cfg.dashboard.port,
+                             beside(api.wsgi_app, create_app(cfg, store).server), threaded=True)
+        threading.Thread(target=server.serve_forever, name="web-server", daemon=True).start()
+        commands = None
         if sock is not None:
-            servers.append(unix_server(sock, local(api.wsgi_app)))
-        for server in servers:
-            threading.Thread(target=server.serve_forever, name="web-server",
-                             daemon=True).start()
+            try:
+                commands = unix_server(sock, local(api.wsgi_app))
+            except (OSError, RuntimeError, ValueError) as exc:
+                log.error("no API for local commands on %s (%s): they cannot open the store "
+                          "while this service runs", sock, exc)
+            else:
+                threading.Thread(target=commands.serve_forever, name="web-socket",
+                                 daemon=True).start()
         log.info("dashboard on http://%s:%d, API under /api/v1%s", cfg.dashboard.host,
-                 cfg.dashboard.port, f", for local commands on {sock}" if sock else "")
+                 cfg.dashboard.port, f", for local commands on {sock}" if commands else "")
         try:
             stop.wait()
         finally:
-            for server in servers:
-                server.shutdown()
-            if sock is not None:
-                remove_socket(servers[-1], sock)
+            if commands is not None and sock is not None:
+                close_unix_server(commands, sock)
+            server.shutdown()
     return run
 
 

@@ -73,8 +73,9 @@ def unix_server(path: Path, app: WSGIApp) -> BaseWSGIServer:
         private.rmdir()
 
 
-def remove_socket(server: BaseWSGIServer, path: Path) -> None:
-    """Close ``server`` and remove its socket file (unless another process answers there)."""
+def close_unix_server(server: BaseWSGIServer, path: Path) -> None:
+    """Remove the socket file (ours: :func:`unix_server` never replaces one that answers), so no
+    command connects any more, then stop ``server``."""
+    path.unlink(missing_ok=True)
+    server.shutdown()
     server.server_close()
-    if path.exists() and not _answers(path):
-        path.unlink(missing_ok=True)
