@@ -92,8 +92,8 @@ def held_by(path: Path, exc: RuntimeError, sock: Path) -> str:
         cmdline = ""
     what = f"process {pid[1]}" + (f" ({cmdline.strip()[:120]})" if cmdline else "")
     return (f"the DuckDB store {path} is held by {what}, which serves no API on {sock}; stop "
-            f"it, or run `wattlens run` (its web role serves the store to every command), or "
-            f"give --server URL")
+            f"it, or run `wattlens run` with the web role (it serves the store to every "
+            f"command), or give --server URL")
 
 
 def warn(warnings: Sequence[str | DataWarning]) -> None:

@@ -144,7 +144,7 @@ class ServiceCollector(Collector):
             docs = self.store.list_documents(STATUS_KIND)
         except StoreError:
             docs = {}
-        families = {
+        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {
             "last_success": GaugeMetricFamily(
                 "wattlens_source_last_success_timestamp_seconds",
                 "When the source's last batch was stored [Unix s]", labels=["source"]),

@@ -3,7 +3,7 @@ flask-openapi3, make its OpenAPI description."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask_openapi3 import RawModel
 from pydantic import Field
@@ -13,14 +13,14 @@ from wattlens.store.base import Aggregation
 from wattlens.store.remote import ANY_QUANTITY, PARQUET
 from wattlens.store.schema import QUANTITIES
 
-Format = Literal["json", "csv", "parquet"]
+Format = Annotated[Literal["json", "csv", "parquet"],
+                   Field(description="json (records), csv or parquet")]
 MEDIA: dict[str, str] = {"json": "application/json", "csv": "text/csv", "parquet": PARQUET}
 """Media type of each ``format``."""
 
 _METER = Field(None, description="meter id (repeatable); default every meter the token sees")
 _START = Field(None, description="start, ISO 8601 with offset, e.g. 2019-01-01T00:00:00Z")
 _END = Field(None, description="end (exclusive), ISO 8601 with offset")
-_FORMAT = Field("json", description="json (records), csv or parquet")
 _QUANTITY = Field("energy", description=f"one of {sorted(QUANTITIES)}")
 
 
@@ -34,7 +34,7 @@ class ReadingsQuery(Frozen):
                                                 f"{ANY_QUANTITY!r} for all")
     start: str | None = _START
     end: str | None = _END
-    format: Format = _FORMAT
+    format: Format = "json"
 
 
 class AggregateQuery(Frozen):
@@ -45,13 +45,13 @@ class AggregateQuery(Frozen):
     every: str = Field("1h", description="bucket width: 1min, 5min, 15min, 30min, 1h or 1d")
     how: Aggregation = Field("sum", description="sum, mean, max, min or count")
     tz: str = Field("UTC", description="IANA timezone the buckets align in")
-    format: Format = _FORMAT
+    format: Format = "json"
 
 
 class LatestQuery(Frozen):
     meter: list[str] | None = _METER
     quantity: str = _QUANTITY
-    format: Format = _FORMAT
+    format: Format = "json"
 
 
 class ForecastsQuery(Frozen):
@@ -59,7 +59,7 @@ class ForecastsQuery(Frozen):
     start: str | None = _START
     end: str | None = _END
     model: str | None = Field(None, description="only this model, e.g. prophet")
-    format: Format = _FORMAT
+    format: Format = "json"
 
 
 class EventsQuery(Frozen):
@@ -67,7 +67,7 @@ class EventsQuery(Frozen):
     start: str | None = _START
     end: str | None = _END
     kind: list[str] | None = Field(None, description="only these kinds (repeatable)")
-    format: Format = _FORMAT
+    format: Format = "json"
 
 
 class Annotation(Frozen):
