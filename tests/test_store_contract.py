@@ -34,7 +34,8 @@ def remote_store(tmp_path):
 @pytest.fixture(params=["duckdb", "influx", "remote"])
 def store(request: pytest.FixtureRequest):
     """Each contract test runs once per store implementation."""
-    return request.getfixturevalue(f"{request.param}_store")
+    fixture = {"duckdb": "duck_store", "influx": "influx_store", "remote": "remote_store"}
+    return request.getfixturevalue(fixture[request.param])
 
 HOSTILE = [
     "b12-elec",

@@ -18,6 +18,7 @@ from flask_openapi3 import Info, OpenAPI, Tag
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from wattlens.analytics.mv import MV_KIND
+from wattlens.core.base import Frozen
 from wattlens.core.meters import MeterInfo
 from wattlens.ingest.worker import STATUS_KIND
 from wattlens.service.api import models as m
@@ -189,43 +190,45 @@ def create_api(store: Store, catalogue: Mapping[str, MeterInfo], tokens: Tokens,
                                 timezone=info.timezone, stored=meter in stored).model_dump())
         return flask.jsonify(rows)
 
-    @route("get", "/readings", _DATA, responses={200: m.table(m.ReadingRow, "raw readings")})
+    def tabled(path: str, row: type[Frozen], what: str) -> Callable[[Any], Any]:
+        return route("get", path, _DATA, responses={200: m.table(row, what)})
+
+    def spanned(read: Callable[..., pd.DataFrame], query: Any, *extra: Any) -> flask.Response:
+        """``read(meters, start, end, *extra)`` in the query's format."""
+        frame = read(_meters(query.meter), utc_timestamp(query.start), utc_timestamp(query.end),
+                     *extra)
+        return _table(frame, query.format)
+
+    @tabled("/readings", m.ReadingRow, "raw readings")
     def readings(query: m.ReadingsQuery) -> Any:
         """Raw readings in [start, end)."""
         quantity = None if query.quantity == ANY_QUANTITY else query.quantity
-        frame = store.read_readings(_meters(query.meter), quantity, utc_timestamp(query.start),
-                                    utc_timestamp(query.end))
-        return _table(frame, query.format)
 
-    @route("get", "/readings/aggregate", _DATA,
-           responses={200: m.table(m.AggregateRow, "one row per meter and bucket")})
+        def read(meters: list[str] | None, start: Any, end: Any) -> pd.DataFrame:
+            return store.read_readings(meters, quantity, start, end)
+        return spanned(read, query)
+
+    @tabled("/readings/aggregate", m.AggregateRow, "one row per meter and bucket")
     def aggregate(query: m.AggregateQuery) -> Any:
         """Readings aggregated per bucket (computed in the store, buckets aligned in tz)."""
         frame = store.aggregate(_meters(query.meter), query.quantity, query.start, query.end,
                                 query.every, query.how, query.tz)
         return _table(frame, query.format)
 
-    @route("get", "/readings/latest", _DATA,
-           responses={200: m.table(m.LatestRow, "the newest reading per meter")})
+    @tabled("/readings/latest", m.LatestRow, "the newest reading per meter")
     def latest(query: m.LatestQuery) -> Any:
         """The newest reading of each meter."""
         return _table(store.latest(_meters(query.meter), query.quantity), query.format)
 
-    @route("get", "/forecasts", _DATA,
-           responses={200: m.table(m.ForecastRow, "forecasts as issued")})
+    @tabled("/forecasts", m.ForecastRow, "forecasts as issued")
     def forecasts(query: m.ForecastsQuery) -> Any:
         """Forecasts as issued whose target time is in [start, end)."""
-        frame = store.read_forecasts(_meters(query.meter), utc_timestamp(query.start),
-                                     utc_timestamp(query.end), query.model)
-        return _table(frame, query.format)
+        return spanned(store.read_forecasts, query, query.model)
 
-    @route("get", "/events", _DATA,
-           responses={200: m.table(m.EventRow, "events with their latest annotation")})
+    @tabled("/events", m.EventRow, "events with their latest annotation")
     def events(query: m.EventsQuery) -> Any:
         """Events overlapping [start, end), with their latest annotation."""
-        frame = store.read_events(_meters(query.meter), utc_timestamp(query.start),
-                                  utc_timestamp(query.end), query.kind)
-        return _table(frame, query.format)
+        return spanned(store.read_events, query, query.kind)
 
     @route("post", "/events/annotations", _DATA,
            responses={204: {"description": "recorded"}})
