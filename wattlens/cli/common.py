@@ -70,19 +70,31 @@ def get_store(config: Config, local: bool = False) -> Store:
     if config.store.kind != "duckdb":
         return open_store(config.store)
     sock = service_socket(config.store.path)
-    if not local and sock.exists():
-        remote = RemoteStore.over_socket(sock)
-        if remote.answers():
-            return remote
-        remote.close()
+    serving = _serving(sock)
+    if serving is not None and not local:
+        return serving
+    if serving is not None:
+        serving.close()
     try:
         return open_store(config.store)
     except RuntimeError as exc:
-        raise fail(held_by(config.store.path, exc, sock)) from None
+        raise fail(held_by(config.store.path, exc, sock, serving is not None)) from None
 
 
-def held_by(path: Path, exc: RuntimeError, sock: Path) -> str:
-    """One line: which process holds the DuckDB file at ``path`` and what to do."""
+def _serving(sock: Path) -> RemoteStore | None:
+    """The service answering on ``sock``, if one does."""
+    if not sock.exists():
+        return None
+    remote = RemoteStore.over_socket(sock)
+    if remote.answers():
+        return remote
+    remote.close()
+    return None
+
+
+def held_by(path: Path, exc: RuntimeError, sock: Path, serving: bool) -> str:
+    """One line: which process holds the DuckDB file at ``path`` (``serving`` its API on
+    ``sock``) and what to do."""
     pid = re.search(r"PID (\d+)", str(exc.__cause__ or exc))
     if pid is None:
         return str(exc)
@@ -91,6 +103,9 @@ def held_by(path: Path, exc: RuntimeError, sock: Path) -> str:
     except OSError:
         cmdline = ""
     what = f"process {pid[1]}" + (f" ({cmdline.strip()[:120]})" if cmdline else "")
+    if serving:
+        return (f"the DuckDB store {path} is already served by {what} on {sock}; stop it "
+                f"first (commands go through it while it runs)")
     return (f"the DuckDB store {path} is held by {what}, which serves no API on {sock}; stop "
             f"it, or run `wattlens run` with the web role (it serves the store to every "
             f"command), or give --server URL")
