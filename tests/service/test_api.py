@@ -8,6 +8,7 @@ import json
 import logging
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +18,12 @@ import pandas as pd
 import pytest
 from openapi_spec_validator import validate
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
 from wattlens.analytics.mv import MV_KIND
+from wattlens.cli import app as cli
 from wattlens.core.meters import MeterInfo
 from wattlens.ingest.worker import STATUS_KIND
 from wattlens.service.api.app import create_api
@@ -299,3 +302,13 @@ def test_metrics_parse_as_prometheus_text(tmp_path: Path) -> None:
     assert samples[("wattlens_role_restarts_total", (("role", "web"),))] == 0
     assert samples[("wattlens_role_up", (("role", "web"),))] == 0.0  # not started
     raw.close()
+
+
+def test_wattlens_api_token_prints_a_token_and_an_entry_that_admits_it() -> None:
+    result = CliRunner().invoke(cli, ["api", "token", "grafana", "--building", "bldg-a"])
+    assert result.exit_code == 0, result.output
+    token = result.output.splitlines()[1].removeprefix("# ")
+    section = ApiSection.model_validate(tomllib.loads(result.output)["api"])
+    assert token not in section.tokens[0].token_hash
+    tokens = Tokens(section.tokens, CATALOGUE)
+    assert tokens.caller(f"Bearer {token}").meters == {"a-elec"}
