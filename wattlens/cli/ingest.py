@@ -126,6 +126,10 @@ def backfill(
     finally:
         src.close()
         store.close()
+    rejected = worker.status[section.name].rejected
+    if n == 0 and rejected:
+        raise fail(f"backfilled 0 readings from {source!r}: all {rejected} records were "
+                   f"rejected; the reasons are in {worker.quarantine}", code=1)
     console.print(f"backfilled {n} readings from {source!r}; rejects in {worker.quarantine}")
 
 
