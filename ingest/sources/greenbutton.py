@@ -162,7 +162,7 @@ class GreenButtonSource:
         kwh_per_unit: float | None = Field(None, gt=0, description="gas m3/therm → kWh")
         unit: Literal["Wh", "W", "m3", "therm"] | None = Field(
             None, description="unit of series whose ReadingType (or its uom) is not in the "
-                              "file, e.g. Green Button Connect API answers")
+                              "file (Green Button Connect API answers)")
         multiplier: int = Field(
             0, description="powerOfTenMultiplier of series whose ReadingType is not in the file")
 
