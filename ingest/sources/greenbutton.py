@@ -231,10 +231,10 @@ class GreenButtonSource:
         for series in _series(tree):
             spec = self._spec(series)
             if isinstance(spec, str):
-                rejected.append(reject(f"MeterReading {series.key}", spec))
+                rejected.append(reject(f"series {series.key}", spec))
             else:
                 specs[series.key] = (series, spec)
-        rejected += [reject(f"MeterReading {key}", why) for key, why in self._merged(specs)]
+        rejected += [reject(f"series {key}", why) for key, why in self._merged(specs)]
         parts: list[pd.DataFrame] = []
         for series, spec in specs.values():
             part, problems = _series_readings(series, spec, reject)
@@ -402,7 +402,8 @@ def _series(tree: Any) -> list[Series]:
                 f"MeterReading {entry.self} links {len(rtypes)} ReadingTypes; ESPI allows one, "
                 f"so its unit is unknown: export the file again or ask the utility"))
         for href in _collections(entry, "IntervalBlock"):
-            by_block_link.setdefault(href, series)
+            if href not in types:
+                by_block_link.setdefault(href, series)
     ordered: dict[str, Series] = {}
     for block in _entries(tree, "IntervalBlock"):
         collection = block.up or _parent(block.self)
