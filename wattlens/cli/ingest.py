@@ -90,7 +90,8 @@ def backfill(
     end: Annotated[str, typer.Option(help="End (exclusive), ISO 8601 with offset.")],
     config: ConfigOption = None,
 ) -> None:
-    """Fetch a past time range of one source into the store, with a progress bar."""
+    """Fetch a past time range of one source into the store, with a progress bar. Exits 1
+    when no reading was read and records were rejected (e.g. every file refused)."""
     from wattlens.ingest.worker import Worker
     from wattlens.ingest.worker import backfill as run_backfill
 
