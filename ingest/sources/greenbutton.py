@@ -367,7 +367,7 @@ def _entries(tree: Any, kind: str) -> list[Entry]:
         hrefs: dict[str, list[str]] = {}
         for link in links:
             hrefs.setdefault(link.get("rel", ""), []).append(_path(link.get("href", "")))
-        out.append(Entry(next(iter(hrefs.get("self", [])), ""), next(iter(hrefs.get("up", [])), ""),
+        out.append(Entry(hrefs.get("self", [""])[0], hrefs.get("up", [""])[0],
                          tuple(hrefs.get("related", [])), element))
     return out
 
