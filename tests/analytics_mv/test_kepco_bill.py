@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ from wattlens.analytics.tariffs import (
     period_cost,
 )
 from wattlens.cli import app
+from wattlens.config import load_config
 from wattlens.core.calendar import SiteCalendar
 from wattlens.core.meters import MeterInfo
 
@@ -244,3 +246,24 @@ def test_readings_are_hourly_and_sum_as_documented() -> None:
     local = pd.DatetimeIndex(day["time"]).tz_convert(SEOUL)
     light = np.isin(local.hour, [23, 0, 1, 2, 3, 4, 5, 6, 7, 8])
     assert day["value"][light].sum() == LIGHT
+
+
+def test_gwangju_example_prices_the_main_meter_with_its_contract(tmp_path) -> None:
+    """examples/gwangju.toml: 일반용(을) 고압A 선택Ⅱ with 500 kW contracted, through the config
+    (KPIs) and through ``wattlens bill --config ... --tariff <catalogue id>``."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "gwangju.toml"
+    config = load_config(example)
+    info = config.meter_infos()["gj-main"]
+    assert (info.timezone, info.country) == (SEOUL, "KR")
+    month = _readings("2024-07-01", "2024-08-01")
+    subtotal = (LIGHT * 31 * 87.3 + MID_SSF * 31 * 140.2 + PEAK_SSF * 31 * 222.3 + 500 * 8320
+                + 300 * 31 * (9.0 + 5.0))
+    cost = kpis(month.assign(quantity="energy"), [info], config.tariffs).iloc[0]["cost"]
+    assert cost == pytest.approx(subtotal * 1.132)
+    path = tmp_path / "r.csv"
+    month.assign(time=month["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(path, index=False)
+    result = CliRunner().invoke(app, [
+        "bill", "--readings", str(path), "--tariff", "gwangju-kepco", "--config", str(example),
+        "--start", "2024-07-01", "--end", "2024-08-01", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["total"] == pytest.approx(subtotal * 1.132)
