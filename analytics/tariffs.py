@@ -165,8 +165,10 @@ class Surcharge(Frozen):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="column name, e.g. 'vat'")
     label: str = Field("", description="name on the bill, e.g. '부가가치세'; default: name")
-    basis: Literal["kwh", "subtotal"]
-    rates: list[DatedRate] = Field(min_length=1)
+    basis: Literal["kwh", "subtotal"] = Field(
+        description="kwh: rate per kWh; subtotal: rate is a share of the subtotal"
+    )
+    rates: list[DatedRate] = Field(min_length=1, description="dated rates")
     source: str = Field("", description="publisher, document and date of the rates")
 
     @model_validator(mode="after")
@@ -229,8 +231,12 @@ class Tariff(Frozen):
         None, description="last local date the newest version is known to apply; later times "
         "need a newer version"
     )
-    versions: list[TariffVersion] = Field(min_length=1)
-    surcharges: list[Surcharge] = Field(default_factory=list)
+    versions: list[TariffVersion] = Field(
+        min_length=1, description="dated versions (with a preset: added to the preset's)"
+    )
+    surcharges: list[Surcharge] = Field(
+        default_factory=list, description="charges beside the tariff's own (VAT, levies)"
+    )
 
     @model_validator(mode="before")
     @classmethod
