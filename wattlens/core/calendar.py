@@ -68,7 +68,7 @@ def festival_weeks(country: str, years: tuple[int, ...]) -> frozenset[dt.date]:
         return frozenset()
     found = holidays.country_holidays(code, subdiv=subdiv or None, years=list(years),
                                       language="en_US")
-    weeks = set()
+    weeks: set[dt.date] = set()
     for day, name in found.items():
         if any(festival in name for festival in names):
             monday = day - dt.timedelta(days=day.weekday())
