@@ -66,30 +66,49 @@ def _check(row: pd.Series, *, energy: float, demand: float, climate: float, fuel
     assert row["total"] == pytest.approx(subtotal * (1 + vat_rate + fund_rate))
 
 
-def test_general_eul_hva_2_summer_month() -> None:
-    """일반용(을) 고압A 선택Ⅱ, July 2024 (31 days), table key 2305, contract 400 kW."""
-    out = bill(_preset("kepco-general-eul-hva-2", 400), _readings("2024-07-01", "2024-08-01"),
-               SEOUL)
+MONTH_KWH = 300 * 31
+"""Every month billed below has 31 days."""
+MONTHS = [
+    # 일반용(을) 고압A 선택Ⅱ, table key 2305, summer: 87.3 / 140.2 / 222.3; fund 3.2 % from 2024-07
+    pytest.param("kepco-general-eul-hva-2", 400, "2024-07",
+                 LIGHT * 31 * 87.3 + MID_SSF * 31 * 140.2 + PEAK_SSF * 31 * 222.3,
+                 400 * 8320, 9.0, 5.0, 0.032, id="general-eul-hva-2-summer"),
+    # the same in winter: 94.3 / 140.4 / 197.9 on winter hours; fund still 3.7 %
+    pytest.param("kepco-general-eul-hva-2", 400, "2024-01",
+                 LIGHT * 31 * 94.3 + MID_W * 31 * 140.4 + PEAK_W * 31 * 197.9,
+                 400 * 8320, 9.0, 5.0, 0.037, id="general-eul-hva-2-winter"),
+    # 일반용(갑)Ⅰ 저압, key 2210, spring/fall 72.5; climate 7.3, fuel 5.0 (key 2207)
+    pytest.param("kepco-general-gap1-lv", 20, "2022-10", MONTH_KWH * 72.5,
+                 20 * 6160, 7.3, 5.0, 0.037, id="general-gap1-lv-spring-fall"),
+    # 일반용(갑)Ⅱ 고압A 선택Ⅰ, key 2204, summer 62.6 / 113.8 / 136.3 (KEPCO's worked example)
+    pytest.param("kepco-general-gap2-hva-1", 100, "2022-08",
+                 LIGHT * 31 * 62.6 + MID_SSF * 31 * 113.8 + PEAK_SSF * 31 * 136.3,
+                 100 * 7170, 7.3, 5.0, 0.037, id="general-gap2-hva-1-summer"),
+    # 산업용(갑)Ⅰ 고압A 선택Ⅱ, October 2024: 88.0 on the 1st-23rd, 96.5 from the 24th
+    pytest.param("kepco-industrial-gap1-hva-2", 250, "2024-10", 300 * 23 * 88.0 + 300 * 8 * 96.5,
+                 250 * 7470, 9.0, 5.0, 0.032, id="industrial-gap1-hva-2-new-table-mid-month"),
+    # 산업용(갑)Ⅱ 고압A 선택Ⅰ, 2024-10-24 table, winter 103.1 / 120.0 / 149.4
+    pytest.param("kepco-industrial-gap2-hva-1", 200, "2024-12",
+                 LIGHT * 31 * 103.1 + MID_W * 31 * 120.0 + PEAK_W * 31 * 149.4,
+                 200 * 6490, 9.0, 5.0, 0.032, id="industrial-gap2-hva-1-winter"),
+]
+
+
+@pytest.mark.parametrize(
+    ("preset", "contract_kw", "month", "energy", "demand", "climate", "fuel", "fund"), MONTHS)
+def test_month_bill_matches_the_hand_computed_bill(
+    preset: str, contract_kw: float, month: str, energy: float, demand: float, climate: float,
+    fuel: float, fund: float,
+) -> None:
+    period = pd.Period(month, "M")
+    readings = _readings(str(period.start_time.date()), str((period + 1).start_time.date()))
+    out = bill(_preset(preset, contract_kw), readings, SEOUL)
     assert len(out) == 1
     row = out.iloc[0]
-    kwh = 300 * 31
-    assert row["kwh"] == kwh
-    assert row["demand_kw"] == 400
-    _check(row,
-           energy=LIGHT * 31 * 87.3 + MID_SSF * 31 * 140.2 + PEAK_SSF * 31 * 222.3,
-           demand=400 * 8320, climate=kwh * 9.0, fuel=kwh * 5.0,
-           vat_rate=0.10, fund_rate=0.032)  # fund 3.2 % from 2024-07
-
-
-def test_general_eul_hva_2_winter_month() -> None:
-    """The same in January 2024: winter rates and hours, fund still 3.7 %."""
-    row = bill(_preset("kepco-general-eul-hva-2", 400), _readings("2024-01-01", "2024-02-01"),
-               SEOUL).iloc[0]
-    kwh = 300 * 31
-    _check(row,
-           energy=LIGHT * 31 * 94.3 + MID_W * 31 * 140.4 + PEAK_W * 31 * 197.9,
-           demand=400 * 8320, climate=kwh * 9.0, fuel=kwh * 5.0,
-           vat_rate=0.10, fund_rate=0.037)
+    assert row["kwh"] == MONTH_KWH
+    assert row["demand_kw"] == contract_kw
+    _check(row, energy=energy, demand=demand, climate=MONTH_KWH * climate,
+           fuel=MONTH_KWH * fuel, vat_rate=0.10, fund_rate=fund)
 
 
 def test_items_itemise_each_band_and_charge() -> None:
@@ -103,48 +122,11 @@ def test_items_itemise_each_band_and_charge() -> None:
                                     "연료비조정액", "부가가치세", "전력산업기반기금"]
 
 
-def test_general_gap1_lv_flat_spring_fall() -> None:
-    """일반용(갑)Ⅰ 저압, October 2022 (key 2210: 72.5 spring/fall), climate 7.3, fuel 5.0."""
-    row = bill(_preset("kepco-general-gap1-lv", 20), _readings("2022-10-01", "2022-11-01"),
-               SEOUL).iloc[0]
-    kwh = 300 * 31
-    _check(row, energy=kwh * 72.5, demand=20 * 6160, climate=kwh * 7.3, fuel=kwh * 5.0,
-           vat_rate=0.10, fund_rate=0.037)
-
-
-def test_general_gap2_hva_1_summer_matches_the_kepco_example_rates() -> None:
-    """일반용(갑)Ⅱ 고압A 선택Ⅰ, August 2022: key 2204's summer 62.6 / 113.8 / 136.3 (the
-    rates of KEPCO's worked example), climate 7.3, fuel 5.0 (from key 2207)."""
-    row = bill(_preset("kepco-general-gap2-hva-1", 100), _readings("2022-08-01", "2022-09-01"),
-               SEOUL).iloc[0]
-    kwh = 300 * 31
-    _check(row,
-           energy=LIGHT * 31 * 62.6 + MID_SSF * 31 * 113.8 + PEAK_SSF * 31 * 136.3,
-           demand=100 * 7170, climate=kwh * 7.3, fuel=kwh * 5.0,
-           vat_rate=0.10, fund_rate=0.037)
-
-
-def test_industrial_gap1_hva_2_new_table_mid_month() -> None:
-    """산업용(갑)Ⅰ 고압A 선택Ⅱ, October 2024: 88.0 on the 1st-23rd, 96.5 from the 24th."""
-    tariff = _preset("kepco-industrial-gap1-hva-2", 250)
-    row = bill(tariff, _readings("2024-10-01", "2024-11-01"), SEOUL).iloc[0]
-    kwh = 300 * 31
-    _check(row, energy=300 * 23 * 88.0 + 300 * 8 * 96.5, demand=250 * 7470,
-           climate=kwh * 9.0, fuel=kwh * 5.0, vat_rate=0.10, fund_rate=0.032)
-    items = bill_items(tariff, _readings("2024-10-01", "2024-11-01"), SEOUL)
+def test_a_new_table_mid_month_gets_its_own_energy_line() -> None:
+    items = bill_items(_preset("kepco-industrial-gap1-hva-2", 250),
+                       _readings("2024-10-01", "2024-11-01"), SEOUL)
     energy = items[items["component"] == "energy"]
     assert energy[["quantity", "rate"]].values.tolist() == [[300 * 23, 88.0], [300 * 8, 96.5]]
-
-
-def test_industrial_gap2_hva_1_winter() -> None:
-    """산업용(갑)Ⅱ 고압A 선택Ⅰ, December 2024 (2024-10-24 table): 103.1 / 120.0 / 149.4."""
-    row = bill(_preset("kepco-industrial-gap2-hva-1", 200), _readings("2024-12-01", "2025-01-01"),
-               SEOUL).iloc[0]
-    kwh = 300 * 31
-    _check(row,
-           energy=LIGHT * 31 * 103.1 + MID_W * 31 * 120.0 + PEAK_W * 31 * 149.4,
-           demand=200 * 6490, climate=kwh * 9.0, fuel=kwh * 5.0,
-           vat_rate=0.10, fund_rate=0.032)
 
 
 def test_missing_table_asks_for_a_newer_version_in_the_config() -> None:
