@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from wattlens.cli.anomalies import anomalies_app, recommend_command
+from wattlens.cli.bill import bill_command
 from wattlens.cli.common import (
     EXAMPLE_CONFIG,
     ConfigOption,
@@ -59,6 +60,7 @@ app.add_typer(ingest_app, name="ingest")
 app.command("simulate")(simulate_command)
 app.command("jobs")(jobs_command)
 app.command("run")(run_command)
+app.command("bill")(bill_command)
 
 @app.callback()
 def main(
