@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -185,6 +186,18 @@ def _add_login(server: flask.Flask, data: DashboardData) -> None:
         return flask.redirect("/login")
 
 
+class _ScriptSources:
+    """The CSP's script-src, read by Talisman on each response: this origin and the hashes of
+    Dash's inline scripts (its pages router adds one on the first request, so they cannot be
+    hashed once at start)."""
+
+    def __init__(self, app: Dash) -> None:
+        self.app = app
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["'self'", *self.app.csp_hashes()])
+
+
 def _add_headers(app: Dash, settings: DashboardConfig) -> None:
     """Security headers (Flask-Talisman): a CSP Dash renders under (its one inline script by
     hash, styles inline as plotly injects them), no framing, same-origin referrers, HSTS and
@@ -195,7 +208,7 @@ def _add_headers(app: Dash, settings: DashboardConfig) -> None:
     Talisman(
         server, force_https=False, frame_options="DENY", referrer_policy="same-origin",
         content_security_policy={
-            "default-src": "'self'", "script-src": ["'self'", *app.csp_hashes()],
+            "default-src": "'self'", "script-src": _ScriptSources(app),
             "style-src": ["'self'", "'unsafe-inline'"], "img-src": ["'self'", "data:"],
             "font-src": ["'self'", "data:"], "connect-src": "'self'", "object-src": "'none'",
             "base-uri": "'self'", "form-action": "'self'", "frame-ancestors": "'none'",
@@ -313,11 +326,11 @@ def create_app(config_or_store: Config | Store | None = None, store: Store | Non
     app.layout = _shell
     _shell_callbacks(app)
     _add_login(server, data)
-    _add_headers(app, config.dashboard)
     # Claim this app's page callbacks now (dash.callback collects them globally until the
     # first request), so several apps built in one process each keep their own.
     with server.test_request_context():
         app._setup_server()  # noqa: SLF001 — Dash has no public hook for this
+    _add_headers(app, config.dashboard)
     return app
 
 
