@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
