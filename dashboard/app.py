@@ -175,8 +175,10 @@ def _add_login(server: flask.Flask, data: DashboardData) -> None:
         log.info("user %s signed in from %s", user.name, flask.request.remote_addr)
         return flask.redirect(_safe_next(flask.request.form.get("next")))
 
-    @server.route("/logout", methods=["POST"])
+    @server.route("/logout", methods=["GET", "POST"])
     def logout() -> Any:
+        if flask.request.method != "POST":  # not the app shell either (Dash catches all paths)
+            flask.abort(405, valid_methods=["POST"])
         user = flask_login.current_user
         if user.is_authenticated:
             data.store.put_document(SESSION_KIND, user.name, {"epoch": _epoch(data, user.name) + 1})
