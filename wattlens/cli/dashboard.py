@@ -13,8 +13,8 @@ from wattlens.cli.common import fail, get_config
 
 def dashboard(
     host: Annotated[str | None, typer.Option(
-        help="Address to bind (default: dashboard.host in the config, 127.0.0.1); "
-             "0.0.0.0 exposes it.")] = None,
+        help="Address to bind (default: dashboard.host in the config, 127.0.0.1); a "
+             "non-loopback address needs logins (see docs/security.md).")] = None,
     port: Annotated[int | None, typer.Option(
         help="TCP port (default: dashboard.port in the config, 8050).")] = None,
     config: Annotated[Path | None, typer.Option(
