@@ -218,10 +218,8 @@ def _add_headers(app: Dash, settings: DashboardConfig) -> None:
         strict_transport_security=settings.secure_cookie,
         session_cookie_secure=settings.secure_cookie, session_cookie_http_only=True,
     )
-    server.config.update(REMEMBER_COOKIE_SECURE=settings.secure_cookie,
-                         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax")
     if settings.proxies:
-        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.proxies,  # type: ignore[method-assign]
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.proxies,
                                    x_proto=settings.proxies, x_host=settings.proxies)
 
 

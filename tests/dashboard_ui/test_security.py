@@ -159,6 +159,20 @@ def test_logins_are_rate_limited_per_address(duck, secret):
     assert answers == [200, 200, 200, 429]
 
 
+def test_behind_a_proxy_limits_and_logs_use_the_forwarded_address(duck, secret, caplog):
+    config = with_dashboard(site_config(login=True), login_rate="2 per minute", proxies=1)
+    c = create_app(config, duck).server.test_client()
+
+    def attempt(address: str) -> int:
+        return c.post("/login", data={"username": "alice", "password": "guess"},
+                      headers={"X-Forwarded-For": address}).status_code
+
+    with caplog.at_level(logging.WARNING, logger="wattlens.dashboard.app"):
+        assert [attempt("203.0.113.7") for _ in range(3)] == [200, 200, 429]
+    assert attempt("198.51.100.9") == 200  # another client behind the same proxy
+    assert "failed login for user 'alice' from 203.0.113.7" in caplog.text
+
+
 def test_unknown_users_take_as_long_to_refuse_as_wrong_passwords(client):
     def seconds(name: str) -> float:
         times = []
