@@ -4,11 +4,11 @@ inline scripts, and the logout button (a POST) ends the session."""
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlparse
 
 import pytest
 from dashboard_seed import PASSWORDS, needs_browser, site_config
+from test_browser import wait
 
 from wattlens.dashboard.app import create_app
 
@@ -20,15 +20,6 @@ s.textContent = 'window.__injected = 1;';
 document.body.appendChild(s);
 return window.__injected === 1;
 """
-
-
-def wait(condition, timeout: float = 20, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def drawn(duo, graph: str) -> bool:
