@@ -4,6 +4,9 @@
   ``Z``; ``quantity`` defaults to energy [kWh per interval].
 - weather: ``time,temperature[,humidity,ghi]`` — temperature [degC], humidity [%],
   ghi [W/m2]. In the store, weather is readings of a weather meter (one quantity per column).
+
+Every CSV wattlens writes goes through :func:`write_csv`, which neutralises spreadsheet
+formulas (meter ids can come straight from MQTT topic levels).
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from wattlens.store.schema import ContractError, utc_column, validate_readings
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""Cell starts a spreadsheet may read as a formula (OWASP CSV injection)."""
 
 WEATHER_COLUMNS = {"temperature": "temperature", "humidity": "humidity", "ghi": "ghi"}
 """Weather CSV column → readings quantity."""
@@ -30,8 +36,29 @@ def write_readings_csv(readings: pd.DataFrame, path: str | Path) -> int:
     """Write readings in the interchange format (UTC, ISO 8601 with ``Z``)."""
     frame = validate_readings(readings)
     out = frame.assign(time=frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    out.to_csv(path, index=False, columns=["time", "meter", "value", "quantity", "quality"])
+    write_csv(out[["time", "meter", "value", "quantity", "quality"]], path)
     return len(out)
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell that starts like a formula (``=``, ``+``, ``-``, ``@``,
+    tab, CR) prefixed with a single quote, as OWASP recommends, so Excel and LibreOffice show
+    it as text instead of running it. Numbers are left alone."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype.kind not in "OSUT":
+            continue
+        risky = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS))
+        if risky.any():
+            out[column] = values.astype(object).where(~risky, "'" + values.astype(str))
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path | None = None) -> str | None:
+    """Write ``frame`` (no index) as CSV with formulas neutralised; the text when ``path`` is
+    None. The one writer of every CSV export."""
+    return neutralise_formulas(frame).to_csv(path, index=False)
 
 
 def read_weather_csv(path: str | Path) -> pd.DataFrame:

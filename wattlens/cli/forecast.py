@@ -17,7 +17,7 @@ from wattlens.core.calendar import SiteCalendar
 from wattlens.forecasting.backtest import BacktestSpec, MeterBacktest, backtest_meter, summarise
 from wattlens.forecasting.features import load_series
 from wattlens.forecasting.models import model_names
-from wattlens.store.csvio import read_readings_csv, read_weather_csv
+from wattlens.store.csvio import read_readings_csv, read_weather_csv, write_csv
 from wattlens.store.schema import ContractError
 
 forecast_app = typer.Typer(
@@ -134,7 +134,7 @@ def _write_forecasts_csv(frames: list[pd.DataFrame], path: Path) -> None:
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     for column in ("time", "issued_at"):
         out[column] = pd.to_datetime(out[column], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out[columns].to_csv(path, index=False)
+    write_csv(out[columns], path)
 
 
 def _print_summary(doc: dict) -> None:

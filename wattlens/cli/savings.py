@@ -12,7 +12,7 @@ from rich.console import Console
 
 import wattlens.forecasting.mv  # noqa: F401 - registers the prophet baseline
 from wattlens.analytics.savings import BASELINE_MODELS, SavingsError, estimate_savings
-from wattlens.store.csvio import read_readings_csv, read_weather_csv
+from wattlens.store.csvio import read_readings_csv, read_weather_csv, write_csv
 from wattlens.store.schema import ContractError
 
 console = Console(stderr=True)
@@ -98,7 +98,7 @@ def savings(
     if series_out is not None:
         series = result.series.assign(time=pd.DatetimeIndex(result.series["time"]).strftime(
             "%Y-%m-%dT%H:%M:%SZ"))
-        series.to_csv(series_out, index=False)
+        write_csv(series, series_out)
     r, b = result.reporting, result.baseline
     console.print(
         f"{meter} [{result.model}, {result.granularity}]: savings {r.savings_kwh:,.1f} kWh "
