@@ -406,8 +406,8 @@ def after_hours_baseload(meters: dict[str, MeterYear], ctx: RecommendContext) ->
             pd.Series(np.nan_to_num(saved), index=m.hourly.index), s.confidence,
             {"after_hours_median_kw": night, "standby_kw": standby, "excess_kw": excess_kw,
              "after_hours_per_day": hours, "days_analysed": m.days},
-            f"the meter's own standby ({ctx.settings.standby_percentile:g}th percentile of "
-            f"hourly load), {_fmt(standby)}"))
+            f"the meter's own standby (the load only {ctx.settings.standby_percentile:g} % of "
+            f"hours fall below), {_fmt(standby)}"))
     return out, warnings
 
 

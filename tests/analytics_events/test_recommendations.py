@@ -6,12 +6,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wattlens.analytics.recommendations import RULES, RecommendationSettings, recommend
+from wattlens.analytics.recommendations import (
+    RULES,
+    Opportunity,
+    RecommendContext,
+    RecommendationSettings,
+    combine,
+    meter_year,
+    recommend,
+)
 from wattlens.analytics.tariffs import Tariff, TariffsSection
 from wattlens.config import parse_config
 from wattlens.core.calendar import SiteCalendar
 from wattlens.core.meters import MeterInfo
-from wattlens.sample import sample_weather
+from wattlens.sample import sample_readings, sample_weather
 
 from .synthetic import TZ, hourly_index, local_mask, office, readings
 
@@ -263,3 +271,153 @@ def test_working_hours_and_rule_settings_from_the_config():
         "after_hours_baseload": {"min_share": 5.0}}}})
     settings = config.analytics.recommendations
     assert run(series, ["after-hours-baseload"], settings=settings)[0] == []
+
+
+# --------------------------------------------------------------------- savings that add up
+OFFICE = ENGLAND.model_copy(update={"tags": {"use": "office"}})
+
+
+def claimed(recs, meter: str = "m1") -> float:
+    return sum(r.annual_kwh for r in recs if r.meter == meter)
+
+
+def test_recommendations_of_a_meter_never_sum_above_its_consumption():
+    """An adversarial meter — nights, weekends, a 03:00 start, a summer of always-on load
+    and 20 kW/K of heating from 20 °C — judged with greedy settings: the rules alone claim
+    more than the energy above the meter's floor (night heating is after-hours load,
+    always-on load and temperature-driven at once), their shares never do."""
+    weather = sample_weather()
+    temperature = weather["temperature"].reindex(YEAR).interpolate().bfill()
+    series = office(YEAR, noise=0.0)
+    series[local_mask(YEAR, hours=(19, 7))] += 20.0
+    series[local_mask(YEAR, hours=(7, 19), weekdays=(5, 6))] += 30.0
+    series[local_mask(YEAR, hours=(3, 7), weekdays=(0, 1, 2, 3, 4))] += 40.0
+    series[np.isin(YEAR.month, [6, 7, 8])] += 30.0
+    series += 20.0 * np.clip(20.0 - temperature.to_numpy(), 0, None)
+    greedy = RecommendationSettings(
+        preoccupancy_hours=0,
+        after_hours_baseload={"min_share": 0.0},
+        weekend_holiday_operation={"min_share": 0.0},
+        always_on={"achievable": 1.0, "best_share": 0.05, "min_excess_share": 0.0},
+        temperature_sensitivity={"heating_good_c": 8.0, "min_r2": 0.0})
+    recs, _ = run(series, list(RULES), info=OFFICE, weather=weather, settings=greedy)
+    rules = {r.rule for r in recs}
+    assert {"after-hours-baseload", "always-on", "temperature-sensitivity"} <= rules
+    evidence = recs[0].evidence
+    consumption = float(series.sum())
+    assert evidence["meter_consumption_kwh"] == pytest.approx(consumption, rel=0.01)
+    alone = sum(r.evidence["alone_kwh"] for r in recs)
+    total = claimed(recs)
+    assert alone > evidence["meter_bound_kwh"]  # summed naively they would overclaim
+    assert total == pytest.approx(evidence["meter_combined_kwh"], rel=1e-3)
+    assert total <= evidence["meter_bound_kwh"] + 1 < consumption
+    assert sum(r.annual_cost for r in recs) == pytest.approx(0.15 * total, rel=1e-3)
+
+
+def test_combined_shares_of_rules_claiming_the_same_energy_twice():
+    """combine() on two made-up rules each claiming three times the load every hour: their
+    shares add up to the energy above the floor, the first in order takes it all."""
+    series = office(YEAR, noise=0.0)
+    info = ENGLAND
+    year = meter_year("m1", series, info)
+    ctx = RecommendContext()
+    greedy = [Opportunity(rule, "m1", rule, 3 * series, 0.5, {}, "none")
+              for rule in ("always-on", "after-hours-baseload")]
+    totals = combine(greedy, {"m1": year}, ctx)
+    floor = totals["m1"].floor_kw
+    assert floor == pytest.approx(10.0)
+    above = float((series - floor).clip(lower=0).sum())
+    assert totals["m1"].combined_kwh == pytest.approx(above, rel=1e-6)
+    first, second = greedy[1], greedy[0]  # settings order: after-hours before always-on
+    assert float(first.share.sum()) == pytest.approx(above) and float(second.share.sum()) == 0
+    assert totals["m1"].combined_kwh < totals["m1"].consumption_kwh
+
+
+def test_real_laboratory_claims_stay_within_its_consumption():
+    """The shipped sample's six real meters (b2 tagged as a laboratory): each meter's claims
+    add up to its combined saving, within the energy above its floor and its consumption;
+    the laboratory gets no office yardstick (no always-on rule of thumb, no comfort
+    balance point) and says so."""
+    frame = sample_readings()
+    infos = {m: MeterInfo(id=m, commodity="gas" if m.endswith("gas") else "electricity",
+                          calendar=SiteCalendar(timezone=TZ, country="GB-ENG"),
+                          tags={"use": "laboratory"} if m.startswith("b2-") else {})
+             for m in frame["meter"].unique()}
+    recs, warnings = recommend(frame, weather=sample_weather(), meters=infos,
+                               carbon_factors={"electricity": 0.2, "gas": 0.18})
+    assert {r.meter for r in recs} >= {"b2-elec", "b119-gas"}
+    for meter in infos:
+        mine = [r for r in recs if r.meter == meter]
+        if not mine:
+            continue
+        e = mine[0].evidence
+        assert claimed(recs, meter) == pytest.approx(e["meter_combined_kwh"], rel=1e-3)
+        assert claimed(recs, meter) <= e["meter_bound_kwh"] < e["meter_consumption_kwh"]
+        assert claimed(recs, meter) <= sum(r.evidence["alone_kwh"] for r in mine)
+    lab = [r for r in recs if r.meter == "b2-elec"]
+    assert claimed(recs, "b2-elec") < 0.1 * lab[0].evidence["meter_consumption_kwh"]
+    assert all("own" in r.evidence["yardstick"] for r in lab)
+    codes = {w.code: w for w in warnings}
+    assert codes["recommendations.no-yardstick"].data["meters"] == ["b2-elec", "b2-gas"]
+    assert "b97-elec" in codes["recommendations.unknown-use"].data["meters"]
+    assert "b2-elec" not in codes["recommendations.unknown-use"].data["meters"]
+
+
+def test_uses_decide_the_yardsticks():
+    """Heating from 18 °C: judged against TM41's 15.5 °C for an office, not for a meter whose
+    use is unknown or a laboratory (warned); a hospital gets no schedule claims."""
+    weather = sample_weather()
+    temperature = weather["temperature"].reindex(YEAR).interpolate().bfill()
+    series = office(YEAR, noise=0.0) + 3.0 * np.clip(18.0 - temperature.to_numpy(), 0, None)
+    series[local_mask(YEAR, hours=(19, 7))] += 20.0
+    rules = ["temperature-sensitivity", "after-hours-baseload"]
+    rec = one(run(series, rules, info=OFFICE, weather=weather)[0], "temperature-sensitivity")
+    assert "CIBSE TM41" in rec.evidence["yardstick"]
+    recs, warnings = run(series, rules, weather=weather)
+    assert [r.rule for r in recs] == ["after-hours-baseload"]
+    assert [w.code for w in warnings] == ["recommendations.unknown-use"]
+    lab = ENGLAND.model_copy(update={"tags": {"use": "Laboratory"}})
+    recs, warnings = run(series, rules, info=lab, weather=weather)
+    assert [r.rule for r in recs] == ["after-hours-baseload"]
+    assert "no comfort balance-point yardstick" in messages(warnings)[0]
+    hospital = ENGLAND.model_copy(update={"tags": {"use": "hospital"}})
+    recs, warnings = run(series, ["after-hours-baseload"], info=hospital)
+    assert recs == [] and warnings[0].code == "recommendations.around-the-clock"
+
+
+def test_prices_from_the_tariff_version_of_the_period():
+    """Nights +20 kW; the tariff doubles on 2019-07-01: each half-year priced at its own
+    version, both named in the evidence."""
+    series = office(YEAR, noise=0.0)
+    series[local_mask(YEAR, hours=(19, 7))] += 20.0
+    tariff = Tariff(id="dated", source="contract 2019", versions=[
+        {"valid_from": "2018-01-01", "energy_rate": 0.10},
+        {"valid_from": "2019-07-01", "energy_rate": 0.20}])
+    rec = one(run(series, ["after-hours-baseload"], tariff=tariff)[0], "after-hours-baseload")
+    local = YEAR.tz_convert(TZ)
+    nights = local_mask(YEAR, hours=(19, 7))
+    late = nights & (local >= pd.Timestamp("2019-07-01", tz=TZ))
+    expected = 20.0 * (0.10 * (nights & ~late).sum() + 0.20 * late.sum())
+    assert rec.annual_cost == pytest.approx(expected, rel=0.02)
+    assert rec.evidence["tariff"]["versions"] == ["2018-01-01", "2019-07-01"]
+    assert any("tariff 'dated'" in line and "contract 2019" in line
+               for line in rec.evidence["sentences"])
+
+
+def test_confidence_follows_the_weeks_showing_the_pattern():
+    """Saturdays run at +30 kW every week, or every other week: half the weeks, half the
+    confidence; half the data, lower still."""
+    def saturdays(every: int) -> pd.Series:
+        series = office(YEAR, noise=0.0)
+        local = YEAR.tz_convert(TZ)
+        weeks = np.asarray(local.isocalendar().week) % every == 0
+        series[local_mask(YEAR, hours=(7, 19), weekdays=(5,)) & weeks] += 30.0
+        return series
+
+    rule = ["weekend-holiday-operation"]
+    steady = one(run(saturdays(1), rule)[0], rule[0])
+    patchy = one(run(saturdays(2), rule)[0], rule[0])
+    assert steady.evidence["weeks_with_pattern"] >= 52
+    assert patchy.confidence == pytest.approx(steady.confidence / 2, abs=0.03)
+    half = saturdays(1)[YEAR >= "2019-07-02"]
+    assert one(run(half, rule)[0], rule[0]).confidence < steady.confidence / 1.8
