@@ -9,8 +9,8 @@ import pytest
 from wattlens.analytics.recommendations import (
     RULES,
     Opportunity,
-    RecommendContext,
     RecommendationSettings,
+    RecommendContext,
     combine,
     meter_year,
     recommend,
