@@ -335,11 +335,6 @@ def _standby(m: MeterYear, ctx: RecommendContext) -> float:
     return float(np.nanpercentile(m.hourly.to_numpy(), ctx.settings.standby_percentile))
 
 
-def _night(m: MeterYear) -> float:
-    """Typical after-hours load [kW]: the median over all hours outside working hours."""
-    return float(np.nanmedian(m.hourly.to_numpy()[_after_hours(m)]))
-
-
 def _fmt(kw: float) -> str:
     return f"{kw:,.1f} kW"
 
@@ -348,13 +343,33 @@ MIN_WEEK_HOURS = 72
 """Hours of data a week needs to count (for baseloads and consistency)."""
 
 
+def weekly(m: MeterYear, quantile: float, hours: np.ndarray | None = None,
+           min_hours: int = MIN_WEEK_HOURS) -> pd.Series:
+    """A ``quantile`` (0..1) of hourly load [kW] in each local week (of its ``hours`` only,
+    if given) with at least ``min_hours`` of data."""
+    values = m.hourly.to_numpy()
+    load = pd.Series(values if hours is None else np.where(hours, values, np.nan),
+                     index=m.week)
+    grouped = load.groupby(level=0)
+    return grouped.quantile(quantile)[grouped.count() >= min_hours]
+
+
 def weekly_baseload(m: MeterYear, percentile: float) -> pd.Series:
     """Baseload [kW] of each local week with at least ``MIN_WEEK_HOURS`` of data: the
     ``percentile`` of its hourly load."""
-    load = pd.Series(m.hourly.to_numpy(), index=m.week)
-    grouped = load.groupby(level=0)
-    base = grouped.quantile(percentile / 100.0)
-    return base[grouped.count() >= MIN_WEEK_HOURS]
+    return weekly(m, percentile / 100.0)
+
+
+def each_hour(m: MeterYear, per_week: pd.Series) -> np.ndarray:
+    """A per-week number at each hour of the window (NaN in weeks without one)."""
+    return pd.Series(m.week).map(per_week).to_numpy(dtype=float)
+
+
+def _week_night(m: MeterYear) -> np.ndarray:
+    """Each hour's week's typical after-hours load [kW] (median over its after-hours hours,
+    at least a day's worth): weather and season change it, so each week is its own
+    comparison."""
+    return each_hour(m, weekly(m, 0.5, _after_hours(m), min_hours=24))
 
 
 def floor_kw(m: MeterYear, ctx: RecommendContext) -> float:
@@ -385,40 +400,48 @@ def _scheduled(meters: dict[str, MeterYear], rule: str) -> tuple[list[MeterYear]
 # --------------------------------------------------------------------------- rules
 @register_rule("after-hours-baseload")
 def after_hours_baseload(meters: dict[str, MeterYear], ctx: RecommendContext) -> Found:
-    """After-hours load above the meter's standby: each after-hours hour could drop to
-    standby, by at most the typical after-hours excess (evening tails belong to the
-    early-start/late-shutdown rule)."""
+    """After-hours load above the standby of the same week: each after-hours hour could
+    drop to its week's standby, by at most the week's typical after-hours excess (evening
+    tails belong to the early-start/late-shutdown rule; heating that runs all night in a
+    cold week raises that week's standby too, so it is not claimed)."""
     s = ctx.settings.after_hours_baseload
     kept, (out, warnings) = _scheduled(meters, "after-hours-baseload")
     for m in kept:
-        standby, night = _standby(m, ctx), _night(m)
-        excess_kw = night - standby
-        if excess_kw <= max(s.min_share * standby, 1e-6):
+        after = _after_hours(m)
+        standby = each_hour(m, weekly_baseload(m, ctx.settings.standby_percentile))
+        night = _week_night(m)
+        excess = np.clip(night - standby, 0, None)
+        typical = {k: float(np.nanmedian(v[after])) if np.isfinite(v[after]).any() else 0.0
+                   for k, v in (("night", night), ("standby", standby), ("excess", excess))}
+        if typical["excess"] <= max(s.min_share * typical["standby"], 1e-6):
             continue
         load = m.hourly.to_numpy()
-        saved = np.where(_after_hours(m), np.clip(load - standby, 0, excess_kw), 0.0)
+        saved = np.where(after, np.clip(load - standby, 0, excess), 0.0)
         working = m.info.calendar.working_hours
         hours = 24 - (working.end - working.start)
         out.append(Opportunity(
             "after-hours-baseload", m.meter,
             f"Switch off more out of hours on {m.meter}: after-hours load is typically "
-            f"{_fmt(night)}, {_fmt(excess_kw)} above the standby of {_fmt(standby)}",
+            f"{_fmt(typical['night'])}, {_fmt(typical['excess'])} above the same week's "
+            f"standby ({_fmt(typical['standby'])} typical)",
             pd.Series(np.nan_to_num(saved), index=m.hourly.index), s.confidence,
-            {"after_hours_median_kw": night, "standby_kw": standby, "excess_kw": excess_kw,
-             "after_hours_per_day": hours, "days_analysed": m.days},
-            f"the meter's own standby (the load only {ctx.settings.standby_percentile:g} % of "
-            f"hours fall below), {_fmt(standby)}"))
+            {"after_hours_median_kw": typical["night"], "standby_kw": typical["standby"],
+             "excess_kw": typical["excess"], "after_hours_per_day": hours,
+             "days_analysed": m.days},
+            f"the meter's own standby in the same week (the load only "
+            f"{ctx.settings.standby_percentile:g} % of its hours fall below)"))
     return out, warnings
 
 
 @register_rule("weekend-holiday-operation")
 def weekend_holiday_operation(meters: dict[str, MeterYear], ctx: RecommendContext) -> Found:
-    """Daytime load on weekends, public holidays, closures and bridge days above the
-    after-hours level: the building runs as if occupied when it is not."""
+    """Daytime load on weekends, public holidays, closures and bridge days above the same
+    week's after-hours level: the building runs as if occupied when it is not."""
     s = ctx.settings.weekend_holiday_operation
     kept, (out, warnings) = _scheduled(meters, "weekend-holiday-operation")
     for m in kept:
-        night = _night(m)
+        week_night = _week_night(m)
+        night = float(np.nanmedian(week_night)) if np.isfinite(week_night).any() else np.nan
         cal = m.calendar
         load = m.hourly.to_numpy()
         occupied = cal["working"].to_numpy() & ~_after_hours(m)
@@ -427,7 +450,7 @@ def weekend_holiday_operation(meters: dict[str, MeterYear], ctx: RecommendContex
         if not np.isfinite(span) or span <= 0:
             continue
         off_day = ~cal["working"].to_numpy() & ~_after_hours(m)
-        extra = load - night
+        extra = load - week_night
         hit = off_day & (extra > s.min_share * span)
         saved = np.where(hit, extra, 0.0)
         total = float(np.nansum(saved))
@@ -438,12 +461,12 @@ def weekend_holiday_operation(meters: dict[str, MeterYear], ctx: RecommendContex
         out.append(Opportunity(
             "weekend-holiday-operation", m.meter,
             f"Turn {m.meter} down at weekends and holidays: daytime load on those days is "
-            f"{_fmt(kw)} above the after-hours level of {_fmt(night)}",
+            f"{_fmt(kw)} above the same week's after-hours level ({_fmt(night)} typical)",
             pd.Series(np.nan_to_num(saved), index=m.hourly.index), s.confidence,
             {"off_day_excess_kw": kw, "after_hours_median_kw": night,
              "occupied_median_kw": occupied_kw, "hours_above_threshold": int(hit.sum()),
              "off_days": int(n_days), "days_analysed": m.days},
-            f"the meter's own typical after-hours load, {_fmt(night)}"))
+            "the meter's own typical after-hours load in the same week"))
     return out, warnings
 
 
