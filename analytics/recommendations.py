@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- settings
 class AfterHoursBaseloadSettings(Frozen):
-    """``after-hours-baseload``: after-hours load above standby."""
+    """``after-hours-baseload``: after-hours load above the same week's standby."""
 
     min_share: float = Field(0.1, ge=0, description="least excess as a share of standby")
     confidence: float = Field(0.8, ge=0, le=1, description="confidence of a full year")
@@ -81,7 +81,7 @@ class PeakDemandSettings(Frozen):
 
 class TemperatureSensitivitySettings(Frozen):
     """``temperature-sensitivity``: heating or cooling balance points off good practice;
-    applies only to buildings whose use heats and cools for comfort (:class:`BuildingUse`)."""
+    applies only to buildings whose use heats and cools for comfort (see ``uses``)."""
 
     heating_good_c: float = Field(15.5, description="good-practice heating balance [degC]")
     heating_source: str = Field(
