@@ -19,6 +19,9 @@ def test_evidence_is_sentences_and_a_chart(tmp_path):
     store = DuckDBStore(tmp_path / "recs.duckdb")
     store.init()
     store.write_readings(load_sample())
+    store.put_document("recommendation", "retired-rule:b2-elec", {  # an earlier run's
+        "rule": "retired-rule", "meter": "b2-elec", "title": "stale", "annual_kwh": 1.5e6,
+        "generated_at": "2019-01-01T00:00:00+00:00"})
     config = site_config(login=True)
     meters = config.meter_infos()
     recs, _ = recommend_job(store, meters, end="2020-01-01T00:00Z")
@@ -32,6 +35,7 @@ def test_evidence_is_sentences_and_a_chart(tmp_path):
     rows = grid["savings-recommendations"]["rowData"]
     (picked,) = grid["savings-recommendations"]["selectedRows"]
     assert picked["meter"] == "b2-elec" and len(rows) == len(recs)
+    assert "stale" not in {r["title"] for r in rows}
     for meter in {r["meter"] for r in rows}:  # shares of a meter add up to its combined share
         mine = [r for r in rows if r["meter"] == meter]
         combined = json.loads(mine[0]["evidence"])["meter_share"]
