@@ -3,9 +3,9 @@
 For each meter (electricity and gas, hourly, zeros = missing) of ../shared/data/cambridge
 the rules run on one year (default 2019, before the 2020 closures) with the Bedford
 temperatures; the table gives each meter's consumption, the total saving its recommendations
-claim and that total as a share of consumption, and per rule the total claimed and the number
-of meters claiming it. Building b2 is tagged ``use = "laboratory"``; the others have no
-``use`` tag (unknown use).
+claim, what their rules would claim alone (summed naively) and the claim as a share of
+consumption, and per rule the total claimed and the number of meters claiming it.
+Building b2 is tagged ``use = "laboratory"``; the others have no ``use`` tag (unknown use).
 
 Run: ``.venv/bin/python -m benchmarks.bench_recommendations [--year 2019]``
 """
@@ -76,7 +76,8 @@ def main() -> None:
                                tariffs=TARIFFS, carbon_factors=FACTORS)
     console = Console()
     meters = Table(title=f"Claimed saving per meter, {args.year} (annualised)")
-    for column in ("meter", "use", "consumption kWh", "claimed kWh", "share", "rules"):
+    for column in ("meter", "use", "consumption kWh", "claimed kWh", "alone, summed kWh",
+                   "share", "rules"):
         meters.add_column(column, justify="left" if column in ("meter", "use", "rules")
                           else "right")
     shares = []
@@ -85,9 +86,11 @@ def main() -> None:
         days = rows["time"].dt.floor("D").nunique()
         used = float(rows["value"].sum()) * 365.0 / max(days, 1)
         claimed = sum(r.annual_kwh for r in mine)
+        alone = sum(r.evidence.get("alone_kwh", r.annual_kwh) for r in mine)
         shares.append(claimed / used)
         meters.add_row(str(meter), infos[meter].use or "—", f"{used:,.0f}", f"{claimed:,.0f}",
-                       f"{claimed / used:.1%}", ", ".join(sorted(r.rule for r in mine)))
+                       f"{alone:,.0f}", f"{claimed / used:.1%}",
+                       ", ".join(sorted(r.rule for r in mine)))
     console.print(meters)
     console.print(f"median share {pd.Series(shares).median():.1%}, max {max(shares):.1%}")
     rules = Table(title="Per rule")
