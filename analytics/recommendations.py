@@ -27,11 +27,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from wattlens.analytics.anomalies import degree_days
 from wattlens.analytics.caltrack.degree_days import cooling_degrees, heating_degrees
@@ -197,7 +198,8 @@ class RecommendationSettings(Frozen):
         "only what the rules before it left (unlisted rules come last)")
     uses: dict[str, BuildingUse] = Field(
         default_factory=_default_uses,
-        description="building uses (meter tag 'use') and what they imply; add your own")
+        description="building uses (meter tag 'use') and what they imply; configured ones are "
+        "added to (or replace) the built-in ones")
     after_hours_baseload: AfterHoursBaseloadSettings = Field(
         default_factory=AfterHoursBaseloadSettings, description="after-hours-baseload rule"
     )
@@ -219,6 +221,13 @@ class RecommendationSettings(Frozen):
     simultaneous_heating_cooling: SimultaneousSettings = Field(
         default_factory=SimultaneousSettings, description="simultaneous-heating-cooling rule"
     )
+
+    @field_validator("uses")
+    @classmethod
+    def _use_names(cls, value: dict[str, BuildingUse]) -> dict[str, BuildingUse]:
+        """The built-in uses with the configured ones added or replacing them, named as tags
+        are matched (:func:`use_name`: 'Data-Center' = 'data centre')."""
+        return {**_default_uses(), **{use_name(k) or k: v for k, v in value.items()}}
 
 
 @dataclass
@@ -294,7 +303,7 @@ class MeterYear:
     def coverage(self) -> float:
         return min(1.0, self.days / 365.0)
 
-    @property
+    @cached_property
     def week(self) -> np.ndarray:
         """Local week (its Monday, naive) of each hour."""
         day = pd.DatetimeIndex(self.calendar["day"])

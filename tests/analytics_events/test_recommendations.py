@@ -421,3 +421,16 @@ def test_confidence_follows_the_weeks_showing_the_pattern():
     assert patchy.confidence == pytest.approx(steady.confidence / 2, abs=0.03)
     half = saturdays(1)[YEAR >= "2019-07-02"]
     assert one(run(half, rule)[0], rule[0]).confidence < steady.confidence / 1.8
+
+
+def test_configured_uses_add_to_the_built_in_ones():
+    config = parse_config({"analytics": {"recommendations": {"uses": {
+        "Cold-Store": {"around_the_clock": True}}}}})
+    uses = config.analytics.recommendations.uses
+    assert uses["cold store"].around_the_clock and uses["office"].comfort
+    store = ENGLAND.model_copy(update={"tags": {"use": "cold_store"}})
+    series = office(YEAR, noise=0.0)
+    series[local_mask(YEAR, hours=(19, 7))] += 20.0
+    recs, warnings = run(series, ["after-hours-baseload"], info=store,
+                         settings=config.analytics.recommendations)
+    assert recs == [] and warnings[0].code == "recommendations.around-the-clock"
