@@ -224,8 +224,9 @@ def recommendation_profile(profile: dict[str, list[float]], title: str) -> Figur
                    {"type": "scatter", "mode": "lines", "x": profile["hour"],
                     "y": profile[f"{key}_after_kw"], "name": f"{name}, after",
                     "line": {"color": colour, "dash": "dash"}}]
-    return _figure(traces, "local hour", "mean load [kW]", title=title, height=260,
-                   xaxis={"dtick": 3})
+    return _figure(traces, "local hour", "mean load [kW]", title=title, height=300,
+                   xaxis={"dtick": 3}, legend={"orientation": "h", "y": -0.45},
+                   margin={"l": 60, "r": 20, "t": 40, "b": 100})
 
 
 def cumulative_savings(frame: pd.DataFrame, tz: str) -> Figure:

@@ -85,7 +85,10 @@ def layout(meter: str | None = None, **_: str) -> html.Div:
     return html.Div([
         urlstate.url_state("savings", meter),
         components.section(
-            "Recommendations", dag.AgGrid(
+            "Recommendations", dcc.Checklist(
+                id="savings-rec-scope", value=["meter"], inline=True, options=[
+                    {"label": " only the picked meter", "value": "meter"}]),
+            dag.AgGrid(
                 id="savings-recommendations", columnDefs=_REC_COLUMNS, rowData=[],
                 getRowId="params.data.id",
                 defaultColDef={"sortable": True, "resizable": True, "filter": True, "flex": 1},
@@ -97,7 +100,8 @@ def layout(meter: str | None = None, **_: str) -> html.Div:
             html.Div([
                 html.Ul([html.Li(_PICK)], id="savings-rec-evidence", className="evidence"),
                 dcc.Graph(id="savings-rec-chart", figure=figures.message(_PICK),
-                          config=components.GRAPH_CONFIG, style={"height": "270px"}),
+                          config={**components.GRAPH_CONFIG, "displayModeBar": False},
+                          style={"height": "310px"}),
             ], className="two-col"),
             note="Ranked by annual value. Overlapping measures share a meter's savings: a "
                  "meter's rows add up to what they save together, never to more than it "
@@ -136,12 +140,17 @@ urlstate.sync("savings", {})
 
 
 @dash.callback(Output("savings-recommendations", "rowData"),
-               Output("savings-recommendations", "selectedRows"), Input("meter-picker", "value"))
-def update_recommendations(meter: str | None) -> tuple[list[dict[str, Any]], Any]:
-    """The recommendations, the picked meter's first one selected."""
+               Output("savings-recommendations", "selectedRows"), Input("meter-picker", "value"),
+               Input("savings-rec-scope", "value"))
+def update_recommendations(meter: str | None, scope: list[str] | None
+                           ) -> tuple[list[dict[str, Any]], Any]:
+    """The recommendations (of the picked meter only, if so chosen), the picked meter's
+    first one selected."""
     data, user = request_data()
     data.allowed(user, [meter])  # a request naming a meter outside the scope is refused
     rows = recommendation_rows(data.recommendations(user))
+    if meter and "meter" in (scope or []):
+        rows = [r for r in rows if r["meter"] == meter]
     first = next((r for r in rows if r["meter"] == meter), None)
     return rows, [first] if first else []
 

@@ -36,6 +36,10 @@ def test_evidence_is_sentences_and_a_chart(tmp_path):
     (picked,) = grid["savings-recommendations"]["selectedRows"]
     assert picked["meter"] == "b2-elec" and len(rows) == len(recs)
     assert "stale" not in {r["title"] for r in rows}
+    only = probe.call(client, probe.find(cbs, "savings-recommendations"),
+                      {"meter-picker.value": "b2-elec", "savings-rec-scope.value": ["meter"]})
+    mine = only.json()["response"]["savings-recommendations"]["rowData"]
+    assert mine and {r["meter"] for r in mine} == {"b2-elec"}
     for meter in {r["meter"] for r in rows}:  # shares of a meter add up to its combined share
         mine = [r for r in rows if r["meter"] == meter]
         combined = json.loads(mine[0]["evidence"])["meter_share"]
