@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,30 @@ class DiskBuffer:
         frame["time"] = pd.to_datetime(frame["time"], utc=True, format="ISO8601")
         return data["source"], frame, data["checkpoint"]
 
+    def entries(self) -> Iterator[tuple[Path, str, pd.DataFrame, dict[str, Any]]]:
+        """(path, source, readings, checkpoint) of each buffered batch in order; a file that
+        cannot be read (cut short by a crash, edited by hand) is moved to ``broken/`` and named
+        in the log, and the others are still returned."""
+        for path in self.files():
+            try:
+                source, frame, checkpoint = self.read(path)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                self._set_aside(path, exc)
+                continue
+            yield path, source, frame, checkpoint
+
+    def _set_aside(self, path: Path, exc: Exception) -> None:
+        broken = self.directory / "broken"
+        broken.mkdir(exist_ok=True)
+        size = path.stat().st_size
+        os.replace(path, broken / path.name)
+        self.size -= size
+        log.error(
+            "ingest buffer file %s is not readable (%s: %s); moved to %s — its batch is not "
+            "in the store: inspect it, or re-read its source (backfill) to recover it",
+            path, type(exc).__name__, str(exc)[:200], broken / path.name,
+        )
+
     def remove(self, path: Path) -> None:
         self.size -= path.stat().st_size
         path.unlink()
@@ -120,8 +144,7 @@ class DiskBuffer:
     def last_checkpoints(self) -> dict[str, dict[str, Any]]:
         """The newest buffered checkpoint of each source (newer than the store's)."""
         out: dict[str, dict[str, Any]] = {}
-        for path in self.files():
-            source, _, checkpoint = self.read(path)
+        for _, source, _, checkpoint in self.entries():
             out[source] = checkpoint
         return out
 
@@ -253,8 +276,7 @@ class Worker:
         Returns how many were flushed."""
         done = 0
         with self._lock:
-            for path in self.buffer.files():
-                name, readings, checkpoint = self.buffer.read(path)
+            for path, name, readings, checkpoint in self.buffer.entries():
                 try:
                     if not readings.empty:
                         self.store.write_readings(readings)
