@@ -368,10 +368,10 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "temperature": (-90.0, 60.0),
     "humidity": (0.0, 100.0),
     "ghi": (0.0, 1500.0),
-    "energy": (0.0, np.inf),
-    "power": (-np.inf, np.inf),
+    "energy": (0.0, 1e7),  # 10 GWh in one interval: more than any site meter measures
+    "power": (-1e7, 1e7),
     "carbon_intensity": (0.0, 2000.0),
-    "volume": (0.0, np.inf),
+    "volume": (0.0, 1e6),
 }
 """Physically plausible range of each quantity; values outside are flagged ``suspect``."""
 

@@ -11,6 +11,8 @@ checkpoint)
   go to a bounded on-disk buffer in arrival order; while it holds anything, new batches queue
   behind it, and it is flushed in order when the store answers again. It warns at 80 % full;
   when full, sources wait (MQTT messages stay unacknowledged at the broker).
+- Implausible values (:mod:`wattlens.ingest.plausibility`) are stored flagged ``suspect``,
+  with a warning naming the meter, the limit and the largest value.
 - Bad records go to ``<data_dir>/quarantine.jsonl`` (one JSON object per line with its
   reason); good records of the same batch are kept. One log line per batch with counts.
 - Status per source in ``put_document("ingest-status", source, ...)``: last success, lag,
@@ -33,6 +35,7 @@ from typing import Any
 import pandas as pd
 
 from wattlens.ingest.base import Batch, Rejected, Source, SourceSection, SourceUnavailable, prefetch
+from wattlens.ingest.plausibility import Plausibility, PlausibilityCheck
 from wattlens.store.base import Store, StoreUnavailable
 from wattlens.store.schema import READINGS_COLUMNS
 
@@ -191,8 +194,13 @@ class Worker:
         data_dir: Path,
         buffer_bytes: int = 256 * 2**20,
         status_every_s: float = 5.0,
+        plausibility: Plausibility | None = None,
     ) -> None:
         self.store = store
+        self.plausible = PlausibilityCheck(
+            plausibility or Plausibility(),
+            lambda meter, quantity: store.read_readings([meter], quantity)["value"],
+        )
         self.sources = sources
         self.buffer = DiskBuffer(Path(data_dir) / "ingest-buffer", buffer_bytes)
         self.quarantine = Path(data_dir) / "quarantine.jsonl"
@@ -221,6 +229,9 @@ class Worker:
             return "empty"
         with self._lock:
             self._quarantine(batch.rejected)
+            readings, notes = self.plausible.flag(readings)
+            for note in notes:
+                log.warning("%s: %s", name, note)
             outcome = "written"
             if len(self.buffer) == 0:
                 try:

@@ -22,6 +22,7 @@ from wattlens.core.calendar import Closure, SiteCalendar, WorkingHours, check_co
 from wattlens.core.meters import Commodity, MeterInfo, MeterKind
 from wattlens.dashboard.config import DashboardConfig
 from wattlens.ingest.base import IngestContext, SitePosition, SourceSection
+from wattlens.ingest.plausibility import Plausibility
 from wattlens.service.settings import JobsSection
 from wattlens.store.settings import DEFAULT_DATA_DIR, StoreConfig
 
@@ -105,6 +106,10 @@ class Config(Frozen):
     )
     sources: list[SourceSection] = Field(
         default_factory=list, description="ingest sources ([[sources]] tables)"
+    )
+    plausibility: Plausibility = Field(
+        default_factory=Plausibility,
+        description="limits that flag ingested readings 'suspect' (per quantity, per meter)",
     )
     tariffs: TariffsSection = Field(
         default_factory=TariffsSection, description="tariff catalogue and meter assignment"

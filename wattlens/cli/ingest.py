@@ -70,7 +70,8 @@ def run(
         console.print(f"[yellow]store unavailable at start[/] ({exc}); batches will be buffered")
     except StoreError as exc:
         raise fail(str(exc)) from None
-    worker = Worker(store, pairs, cfg.data_dir, int(buffer_mb * 2**20))
+    worker = Worker(store, pairs, cfg.data_dir, int(buffer_mb * 2**20),
+                    plausibility=cfg.plausibility)
 
     def stop(signum: int, frame: object) -> None:
         worker.stop.set()
@@ -107,7 +108,7 @@ def backfill(
         raise fail(f"--end {end} is not after --start {start}")
     [(section, src)] = build_sources(cfg, sections)
     store = get_store(cfg)
-    worker = Worker(store, [(section, src)], cfg.data_dir)
+    worker = Worker(store, [(section, src)], cfg.data_dir, plausibility=cfg.plausibility)
     span = (t1 - t0).total_seconds()
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
