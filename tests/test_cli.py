@@ -85,3 +85,56 @@ def test_demo_loads_the_sample_and_prints_a_summary(workdir):
     assert "loaded 146,064 readings of 7 meters" in done.stdout  # history before the replay
     assert "forecasts: prophet issued for 6/6 meters" in done.stdout
     assert "anomalies:" in done.stdout and "recommendations:" in done.stdout
+
+
+def _config(path: Path, db: Path) -> Path:
+    path.write_text(f'data_dir = "{path.parent / "data"}"\n[store]\nkind = "duckdb"\n'
+                    f'path = "{db}"\n')
+    return path
+
+
+def test_config_before_the_command_works_like_after_it(workdir):
+    """Issue #13 item 19: `wattlens --config FILE <command>`."""
+    before = _config(workdir / "a.toml", workdir / "a.duckdb")
+    result = runner.invoke(app, ["--config", str(before), "store", "init"])
+    assert result.exit_code == 0, result.output
+    assert (workdir / "a.duckdb").exists()
+    after = _config(workdir / "b.toml", workdir / "b.duckdb")
+    result = runner.invoke(app, ["-c", str(before), "store", "init", "--config", str(after)])
+    assert result.exit_code == 0 and (workdir / "b.duckdb").exists()  # the command's own wins
+
+
+def test_rich_markup_never_eats_text(workdir):
+    """Issue #13 item 19: square brackets in data and messages are printed as they are."""
+    from wattlens.store.duck import DuckDBStore
+
+    cfg = _config(workdir / "w.toml", workdir / "w.duckdb")
+    store = DuckDBStore(workdir / "w.duckdb")
+    store.init()
+    store.write_readings(pd.DataFrame({"time": [pd.Timestamp("2019-01-01", tz="UTC")],
+                                       "meter": ["[b]1"], "value": [1.0]}))
+    store.put_document("ingest-status", "src", {
+        "type": "files", "last_error": "locked; point [store] path elsewhere"})
+    store.close()
+    result = runner.invoke(app, ["store", "meters", "-c", str(cfg)], env={"COLUMNS": "200"})
+    assert "[b]1" in result.output, result.output
+    result = runner.invoke(app, ["ingest", "status", "-c", str(cfg)], env={"COLUMNS": "200"})
+    assert "point [store] path elsewhere" in result.output, result.output
+
+
+@pytest.mark.parametrize("path", [(), ("import", "readings"), ("ingest", "run")],
+                         ids=lambda p: " ".join(p) or "wattlens")
+def test_help_is_readable_at_80_columns(path):
+    done = subprocess.run([sys.executable, "-m", "wattlens", *path, "--help"],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "COLUMNS": "80", "TERM": "dumb"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    text = " ".join(" ".join(line.strip("│ ").split()) for line in lines)
+    if not path:  # one line per command: no line break inside a description
+        commands = lines[lines.index("Commands:") + 1:]
+        assert [line.split()[0] for line in commands if line.strip()][:2] == ["recommend",
+                                                                               "savings"]
+    if path == ("import", "readings"):
+        assert "time,meter,value[,quantity]" in text  # brackets are not markup

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from wattlens.cli.anomalies import anomalies_app, recommend_command
@@ -60,11 +61,34 @@ app.command("simulate")(simulate_command)
 app.command("jobs")(jobs_command)
 app.command("run")(run_command)
 
+for _typer in (app, store_app, import_app, export_app, anomalies_app, forecast_app, mv_app,
+               ingest_app):
+    _typer.rich_markup_mode = None  # help is plain text: "[store]" and "[,quantity]" stay
+
+
+def _config_defaults(command: Any, config: Path) -> dict[str, Any]:
+    """A click ``default_map`` giving every command below ``command`` (a group) that has a
+    --config option the value of ``wattlens --config FILE``."""
+    out: dict[str, Any] = {}
+    for name, sub in command.commands.items():
+        if hasattr(sub, "commands"):
+            out[name] = _config_defaults(sub, config)
+        elif any(p.name == "config" for p in sub.params):
+            out[name] = {"config": config}
+    return out
+
+
 @app.callback()
 def main(
+    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="TOML config file for every command (same as the command's "
+        "own --config, which wins).")] = None,
 ) -> None:
     """wattlens command line."""
+    if config is not None:
+        ctx.default_map = _config_defaults(ctx.command, config)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -85,7 +109,8 @@ def init(
     if path.exists() and not force:
         raise fail(f"{path} exists; pass --force to overwrite it")
     path.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
-    console.print(f"wrote {path}; edit the sites, buildings and meters, then `wattlens demo`")
+    console.print(f"wrote {escape(str(path))}; edit the sites, buildings and meters, then "
+                  f"`wattlens demo`", highlight=False)
 
 
 @store_app.command("init")
@@ -95,7 +120,7 @@ def store_init(config: ConfigOption = None) -> None:
     cfg = get_config(config)
     store = get_store(cfg)
     try:
-        console.print(store.init())
+        console.print(escape(store.init()), highlight=False)
     except StoreError as exc:
         raise fail(str(exc)) from None
     finally:
@@ -114,7 +139,7 @@ def store_meters(
         table = Table("meter", "newest reading (UTC)", "value")
         latest = store.latest(quantity=quantity or "energy")
         for row in latest.itertuples():
-            table.add_row(row.meter, row.time.isoformat(), f"{row.value:g}")
+            table.add_row(escape(row.meter), row.time.isoformat(), f"{row.value:g}")
         Console().print(table)
     except StoreError as exc:
         raise fail(str(exc)) from None

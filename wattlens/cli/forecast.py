@@ -10,6 +10,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from wattlens.cli.common import console, fail, get_config, site_calendar
@@ -143,15 +144,21 @@ def _print_summary(doc: dict) -> None:
                         f"observed weather")
     for meter, m in doc["meters"].items():
         if "error" in m:
-            table.add_row(meter, "[red]failed[/]", m["error"][:80], "", "", "")
+            table.add_row(escape(meter), "[red]failed[/]", escape(m["error"][:80]), "", "", "")
         else:
-            table.add_row(meter, f"{m['cv_rmse_pct']:.1f}", f"{m['nmbe_pct']:.1f}",
+            table.add_row(escape(meter), f"{m['cv_rmse_pct']:.1f}", f"{m['nmbe_pct']:.1f}",
                           f"{m['coverage_pct']:.0f}", str(m["n"]),
                           "pass" if m["g14_pass"] else "fail")
     agg = doc["aggregate"]
     Console().print(table)
-    console.print(f"median CV(RMSE) {agg['median_cv_rmse_pct']} %, median NMBE "
-                  f"{agg['median_nmbe_pct']} %; {agg['meters_failed']} meters failed")
+    console.print(f"median CV(RMSE) {_pct(agg['median_cv_rmse_pct'])}, median NMBE "
+                  f"{_pct(agg['median_nmbe_pct'])}; {agg['meters_failed']} meters failed",
+                  highlight=False)
+
+
+def _pct(value: float | None) -> str:
+    """A percentage for people: one decimal, or 'n/a'."""
+    return "n/a" if value is None else f"{value:.1f} %"
 
 
 @forecast_app.command("run")
@@ -205,7 +212,8 @@ def run(
                     failed += not ok
                     detail = (f"{s['rows']} rows, {'refitted' if s['refitted'] else 'reused fit'}"
                               if ok else s["reason"][:100])
-                    table.add_row(m, s["status"] if ok else "[red]failed[/]", detail)
+                    table.add_row(escape(m), s["status"] if ok else "[red]failed[/]",
+                                  escape(detail))
                 Console().print(table)
     except StoreError as exc:
         raise fail(str(exc)) from None

@@ -11,6 +11,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -67,7 +68,8 @@ def run(
     try:
         store.init()
     except StoreUnavailable as exc:
-        console.print(f"[yellow]store unavailable at start[/] ({exc}); batches will be buffered")
+        console.print(f"[yellow]store unavailable at start[/] ({escape(str(exc))}); batches "
+                      f"will be buffered", highlight=False)
     except StoreError as exc:
         raise fail(str(exc)) from None
     worker = Worker(store, pairs, cfg.data_dir, int(buffer_mb * 2**20),
@@ -127,7 +129,8 @@ def backfill(
     finally:
         src.close()
         store.close()
-    console.print(f"backfilled {n} readings from {source!r}; rejects in {worker.quarantine}")
+    console.print(escape(f"backfilled {n} readings from {source!r}; rejects in "
+                         f"{worker.quarantine}"), highlight=False)
 
 
 def _age(text: str | None) -> str:
@@ -157,13 +160,13 @@ def status(config: ConfigOption = None) -> None:
                   "buffered", "last error")
     for name, doc in sorted(docs.items()):
         lag = doc.get("lag_s")
-        table.add_row(
+        table.add_row(*map(escape, (
             name, str(doc.get("type", "")), _age(doc.get("last_success")),
             "-" if lag is None else f"{lag / 3600:.1f} h",
             str(doc.get("readings_last_hour", 0)), str(doc.get("rejected", 0)),
             str(doc.get("errors", 0)), str(doc.get("buffered_batches", 0)),
             (doc.get("last_error") or "")[:80],
-        )
+        )))
     Console().print(table)
 
 

@@ -8,14 +8,13 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
+from rich.markup import escape
 
 import wattlens.forecasting.mv  # noqa: F401 - registers the prophet baseline
 from wattlens.analytics.savings import BASELINE_MODELS, SavingsError, estimate_savings
+from wattlens.cli.common import console, fail, warn
 from wattlens.store.csvio import read_readings_csv, read_weather_csv
 from wattlens.store.schema import ContractError
-
-console = Console(stderr=True)
 
 
 def _non_routine(path: Path, meter: str) -> list[tuple[str, str]]:
@@ -80,9 +79,8 @@ def savings(
     """Avoided energy (IPMVP Option C/B) of one meter: baseline fit, G14 statistics,
     adjusted baseline − actual (kWh and %) and its uncertainty."""
     if model != "auto" and model not in BASELINE_MODELS:
-        console.print(f"[bold red]error:[/] unknown model {model!r}; choose auto or one of "
-                      f"{sorted(BASELINE_MODELS.names())}")
-        raise typer.Exit(2)
+        raise fail(f"unknown model {model!r}; choose auto or one of "
+                   f"{sorted(BASELINE_MODELS.names())}")
     try:
         frame = read_readings_csv(readings, missing_zero=missing_zero)
         wide = read_weather_csv(weather)
@@ -92,21 +90,19 @@ def savings(
             confidence=confidence, tz=tz, country=country, exclude=exclude,
         )
     except (SavingsError, ContractError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     out.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
     if series_out is not None:
         series = result.series.assign(time=pd.DatetimeIndex(result.series["time"]).strftime(
             "%Y-%m-%dT%H:%M:%SZ"))
         series.to_csv(series_out, index=False)
     r, b = result.reporting, result.baseline
-    console.print(
+    console.print(escape(
         f"{meter} [{result.model}, {result.granularity}]: savings {r.savings_kwh:,.1f} kWh "
         f"({r.savings_pct:.2f} %), {r.confidence:.0%} interval "
         f"[{r.savings_interval_kwh[0]:,.1f}, {r.savings_interval_kwh[1]:,.1f}] kWh; baseline "
         f"CV(RMSE) {b.cv_rmse_pct:.1f} %, NMBE {b.nmbe_pct:.2f} %, R² {b.r2:.3f}, "
-        f"G14 {'pass' if b.g14_pass else 'FAIL'}",
+        f"G14 {'pass' if b.g14_pass else 'FAIL'}"),
         highlight=False,
     )
-    for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    warn(result.warnings)
