@@ -82,8 +82,8 @@ class PlausibilityCheck:
             if self._history is not None:
                 try:
                     values = self._history(meter, quantity).to_numpy(dtype="float64")[-SAMPLE:]
-                except Exception:  # noqa: BLE001 - history is optional (store down): try later
-                    return values
+                except Exception:  # noqa: BLE001 - store down: learn from new values only,
+                    pass  # asked once, so an outage does not slow every batch
             self._seen[key] = np.abs(values)
         return self._seen[key]
 
@@ -110,9 +110,8 @@ class PlausibilityCheck:
                     typical = float(np.quantile(pool, 0.99))
                     if typical > 0:
                         scaled = np.abs(v) > s.history_factor * typical
-                if (meter, quantity) in self._seen:  # what passes joins the history
-                    passed = np.abs(v[~fixed & ~scaled])
-                    self._seen[(meter, quantity)] = np.concatenate([known, passed])[-SAMPLE:]
+                passed = np.abs(v[~fixed & ~scaled])  # what passes joins the history
+                self._seen[(meter, quantity)] = np.concatenate([known, passed])[-SAMPLE:]
             flagged = fixed | scaled
             if flagged.any():
                 bad[index[flagged]] = True

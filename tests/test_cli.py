@@ -138,3 +138,106 @@ def test_help_is_readable_at_80_columns(path):
                                                                                "savings"]
     if path == ("import", "readings"):
         assert "time,meter,value[,quantity]" in text  # brackets are not markup
+
+
+def _import(*args: str, env: dict | None = None):
+    return runner.invoke(app, ["import", "readings", *args], env={"COLUMNS": "200", **(env or {})})
+
+
+def _exported(workdir) -> pd.DataFrame:
+    assert runner.invoke(app, ["export", "readings", "out.csv"]).exit_code == 0
+    return pd.read_csv(workdir / "out.csv")
+
+
+def test_local_times_are_read_with_tz_and_dst_hours_reported(workdir):
+    """Issue #13 item 15: --tz for times without an offset, DST-correct."""
+    Path("local.csv").write_text(
+        "time,meter,value\n2019-10-27 00:30,m,1\n2019-10-27 01:30,m,2\n2019-10-27 01:30,m,3\n"
+        "2019-10-27 02:30,m,4\n")
+    result = _import("local.csv", "--tz", "Europe/London")
+    assert result.exit_code == 0, result.output
+    out = _exported(workdir)
+    assert out["time"].tolist() == ["2019-10-26T23:30:00Z", "2019-10-27T00:30:00Z",
+                                    "2019-10-27T01:30:00Z", "2019-10-27T02:30:00Z"]
+    Path("gap.csv").write_text("time,meter,value\n2019-03-31 00:30,g,1\n2019-03-31 01:30,g,2\n")
+    result = _import("gap.csv", "--tz", "Europe/London")
+    assert result.exit_code == 2
+    assert "line 3" in result.output and "does not exist in Europe/London" in result.output
+    result = _import("local.csv")  # without --tz: refused, and told how
+    assert result.exit_code == 2 and "--tz" in result.output
+
+
+def test_day_first_dates_need_a_format(workdir):
+    """Issue #13 item 16: 01/02/2018 is never guessed US-style."""
+    Path("uk.csv").write_text("time,meter,value\n01/02/2018 00:00,m,1\n")
+    result = _import("uk.csv", "--tz", "Europe/London")
+    assert result.exit_code == 2 and "01/02/2018" in result.output
+    assert "--time-format" in result.output or "time_format" in result.output
+    result = _import("uk.csv", "--tz", "Europe/London", "--time-format", "%d/%m/%Y %H:%M")
+    assert result.exit_code == 0, result.output
+    assert _exported(workdir)["time"].tolist() == ["2018-02-01T00:00:00Z"]
+
+
+def test_semicolons_decimal_commas_blanks_and_spaces(workdir):
+    """Issue #13 items 15 and 18: files as spreadsheets export them."""
+    Path("eu.csv").write_text("time ; meter ; value\n2019-01-01T00:00Z; b1 ;1,5\n"
+                              "2019-01-01T01:00Z;b1;\n2019-01-01T02:00Z;b1;2,25\n"
+                              "2019-01-01T03:00Z;b1;\n")
+    result = _import("eu.csv")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "';'-separated" in text and "decimal commas" in text
+    assert "2 blank values read as missing readings (lines 3, 5)" in text
+    out = _exported(workdir)
+    assert out["meter"].tolist() == ["b1", "b1"] and out["value"].tolist() == [1.5, 2.25]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "the file is empty (0 bytes)"),
+    (b"time,meter,value\n", "has a header but no data rows"),
+    ("time,meter,value\n2019-01-01T00:00Z,m,1\n".encode("utf-16"), "the file is UTF-16"),
+    (b"time,meter,value\n2019-01-01T00:00Z,caf\xe9,1\n", "not UTF-8 text"),
+], ids=["empty", "header-only", "utf-16", "latin-1"])
+def test_unreadable_files_are_one_line_errors(workdir, content: bytes, message: str):
+    Path("f.csv").write_bytes(content)
+    result = _import("f.csv")
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert result.output.count("\n") <= 2, result.output  # the error and "nothing written"
+
+
+def test_unknown_meter_ids_are_warned_about(workdir):
+    """Issue #13 item 18: a typo in a meter id does not silently vanish."""
+    Path("wattlens.toml").write_text(
+        'data_dir = "data"\n[store]\nkind = "duckdb"\npath = "w.duckdb"\n[[sites]]\nid = "s"\n'
+        '[[sites.buildings]]\nid = "b"\n[[sites.buildings.meters]]\nid = "b1-elec"\n'
+        'commodity = "electricity"\n')
+    Path("in.csv").write_text("time,meter,value\n2019-01-01T00:00Z,b1-elec ,1\n"
+                              "2019-01-01T00:00Z,b1-elce,2\n")
+    result = _import("in.csv")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "1 meter ids are not in the config" in text and "'b1-elce' (did you mean 'b1-elec'?)" in text
+
+
+def test_import_streams_in_chunks_with_the_same_result(workdir, monkeypatch):
+    """Issue #13 item 20: chunked reading gives what reading whole gives, duplicates across
+    chunks are still refused, and line numbers stay right."""
+    from wattlens.store.csvio import read_readings_chunks, read_readings_csv
+    from wattlens.store.schema import ContractError
+
+    times = pd.date_range("2019-01-01", periods=50, freq="h", tz="UTC")
+    Path("big.csv").write_text("time,meter,value\n" + "".join(
+        f"{t:%Y-%m-%dT%H:%M:%SZ},m,{i}\n" for i, t in enumerate(times)))
+    chunks = [c.readings for c in read_readings_chunks("big.csv", chunk_rows=7)]
+    assert len(chunks) == 9  # 8 chunks of rows and the closing one with the warnings
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True),
+                                  read_readings_csv("big.csv"))
+    with Path("big.csv").open("a") as handle:
+        handle.write("2019-01-01T00:00:00Z,m,99\nnot a time,m,1\n")
+    with pytest.raises(ContractError, match="lines 51-53"):
+        list(read_readings_chunks("big.csv", chunk_rows=7))
+    Path("dup.csv").write_text(Path("big.csv").read_text().rsplit("not a time", 1)[0])
+    monkeypatch.setattr("wattlens.store.csvio.CHUNK_ROWS", 7)  # the duplicates in two chunks
+    result = _import("dup.csv")
+    assert result.exit_code == 2 and "appear more than once" in result.output

@@ -9,10 +9,14 @@ on plain files (``forecast backtest``, ``savings``, ...) need no config and no s
 
 from __future__ import annotations
 
+import difflib
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -26,6 +30,8 @@ from wattlens.cli.common import (
     fail,
     get_config,
     get_store,
+    site_calendar,
+    warn,
 )
 from wattlens.cli.dashboard import dashboard as dashboard_command
 from wattlens.cli.forecast import forecast_app
@@ -34,9 +40,12 @@ from wattlens.cli.jobs import jobs_command
 from wattlens.cli.mv import mv_app
 from wattlens.cli.run import run_command
 from wattlens.cli.savings import savings as savings_command
+from wattlens.config import Config
+from wattlens.core.warnings import DataWarning
 from wattlens.demo import DemoPlan, run_demo
+from wattlens.ingest.normalise import parse_local_time
 from wattlens.store.base import StoreError
-from wattlens.store.csvio import read_readings_csv, write_readings_csv
+from wattlens.store.csvio import read_readings_chunks, write_readings_csv
 from wattlens.store.schema import ContractError
 
 app = typer.Typer(
@@ -154,22 +163,115 @@ def import_readings(
     missing_zero: Annotated[
         bool, typer.Option("--missing-zero", help="Treat zero energy readings as missing.")
     ] = False,
+    tz: Annotated[str | None, typer.Option(
+        help="IANA zone of times without an offset, e.g. Europe/London (DST-correct; "
+             "nonexistent and undecidable repeated hours are refused).")] = None,
+    time_format: Annotated[str | None, typer.Option(
+        help="strftime format of the times, e.g. '%d/%m/%Y %H:%M' (default ISO 8601; "
+             "dates such as 01/02/2018 need one).")] = None,
+    sep: Annotated[str | None, typer.Option(
+        help="Field separator (default: detected from the header).")] = None,
+    decimal: Annotated[str | None, typer.Option(
+        help="Decimal mark, . or , (default: detected).")] = None,
 ) -> None:
-    """Import a readings CSV (time ISO 8601 with offset or Z; quantity defaults to energy)."""
+    """Import a readings CSV (time ISO 8601 with offset or Z, or local with --tz; quantity
+    defaults to energy). The file is checked whole, then written in chunks: a bad file
+    writes nothing."""
     cfg = get_config(config)
+    options = _csv_options(file, missing_zero, tz, time_format, sep, decimal)
     try:
-        frame = read_readings_csv(file, missing_zero=missing_zero)
+        summary = _check_readings(options)
     except ContractError as exc:
-        raise fail(f"{exc}\nnothing was written") from None
+        hint = ("; or pass --tz ZONE for local times (and --time-format for dates such as "
+                "01/02/2018)" if "without a timezone" in str(exc) else "")
+        raise fail(f"{exc}{hint}\nnothing was written") from None
+    warn(summary.warnings + _unknown_meters(summary.meters, cfg))
+    if not summary.rows:
+        raise fail(f"{file}: no readings to import (every value blank or dropped); nothing "
+                   f"was written")
     store = get_store(cfg)
     try:
         store.init()
-        n = store.write_readings(frame)
+        n = sum(store.write_readings(c.readings) for c in read_readings_chunks(**options))
     except StoreError as exc:
         raise fail(str(exc)) from None
     finally:
         store.close()
-    console.print(f"imported {n} readings of {frame['meter'].nunique()} meters from {file}")
+    console.print(escape(f"imported {n} readings of {len(summary.meters)} meters from {file} "
+                         f"({summary.first:%Y-%m-%d %H:%M} to {summary.last:%Y-%m-%d %H:%M} "
+                         f"UTC)"), highlight=False)
+
+
+def _csv_options(file: Path, missing_zero: bool, tz: str | None, time_format: str | None,
+                 sep: str | None, decimal: str | None) -> dict[str, Any]:
+    """Keyword arguments of :func:`read_readings_chunks` from the import options."""
+    if decimal not in (None, ".", ","):
+        raise fail(f"--decimal {decimal!r}: use . or ,")
+    if time_format and tz is None and "%z" not in time_format:
+        raise fail(f"--time-format {time_format!r} has no offset (%z); add --tz ZONE to say "
+                   f"which zone the times are in")
+    times = None
+    if tz is not None or time_format is not None:
+        zone = site_calendar(tz or "UTC", None).timezone
+
+        def times(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+            parsed = parse_local_time(text, zone, time_format)
+            return parsed.utc, parsed.problems
+
+    return {"path": file, "missing_zero": missing_zero, "sep": sep, "decimal": decimal,
+            "times": times}
+
+
+@dataclass
+class _Checked:
+    """What a first pass over a readings CSV found."""
+
+    rows: int = 0
+    meters: set[str] = field(default_factory=set)
+    first: pd.Timestamp | None = None
+    last: pd.Timestamp | None = None
+    warnings: list[DataWarning] = field(default_factory=list)
+
+
+def _check_readings(options: dict[str, Any]) -> _Checked:
+    """Validate every chunk and refuse duplicate (meter, quantity, time) rows across chunks,
+    keeping only a 64-bit hash per row (memory stays flat)."""
+    out = _Checked()
+    keys = []
+    for chunk in read_readings_chunks(**options):
+        r = chunk.readings
+        out.warnings += chunk.warnings
+        if r.empty:
+            continue
+        out.rows += len(r)
+        out.meters |= set(r["meter"].unique())
+        first, last = r["time"].min(), r["time"].max()
+        out.first = first if out.first is None else min(out.first, first)
+        out.last = last if out.last is None else max(out.last, last)
+        keys.append(pd.util.hash_pandas_object(r[["meter", "quantity", "time"]],
+                                               index=False).to_numpy())
+    if keys:
+        _, counts = np.unique(np.concatenate(keys), return_counts=True)
+        if (counts > 1).any():
+            raise ContractError(
+                f"{options['path']}: {int((counts > 1).sum())} (meter, quantity, time) appear "
+                f"more than once; keep one row each")
+    return out
+
+
+def _unknown_meters(meters: set[str], cfg: Config) -> list[DataWarning]:
+    """A warning for imported meter ids the config does not know (when it lists meters)."""
+    known = cfg.meters()
+    unknown = sorted(meters - set(known))
+    if not known or not unknown:
+        return []
+    hints = [f"{m!r}" + (f" (did you mean {close[0]!r}?)" if (
+        close := difflib.get_close_matches(m, list(known), n=1)) else "") for m in unknown[:10]]
+    return [DataWarning(
+        "import.unknown-meters",
+        f"{len(unknown)} meter ids are not in the config, so the dashboard will not show them: "
+        f"{', '.join(hints)}{', ...' if len(unknown) > 10 else ''}; fix the ids or add the "
+        f"meters", {"meters": unknown})]
 
 
 @export_app.command("readings")
