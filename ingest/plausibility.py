@@ -22,6 +22,7 @@ Config (all keys optional)::
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import numpy as np
@@ -79,11 +80,11 @@ class PlausibilityCheck:
         key = (meter, quantity)
         if key not in self._seen:
             values = np.empty(0)
-            if self._history is not None:
-                try:
+            # the store down: learn from new values only (asked once, so that an outage does
+            # not slow every batch)
+            with contextlib.suppress(Exception):
+                if self._history is not None:
                     values = self._history(meter, quantity).to_numpy(dtype="float64")[-SAMPLE:]
-                except Exception:  # noqa: BLE001 - store down: learn from new values only,
-                    pass  # asked once, so an outage does not slow every batch
             self._seen[key] = np.abs(values)
         return self._seen[key]
 

@@ -79,7 +79,8 @@ def read_readings_chunks(
     rows, blank_lines = 0, []
     try:
         reader = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
-                             chunksize=chunk_rows or CHUNK_ROWS, encoding="utf-8-sig", skipinitialspace=True)
+                             chunksize=chunk_rows or CHUNK_ROWS, encoding="utf-8-sig",
+                             skipinitialspace=True)
         for raw in reader:
             if raw.empty:
                 continue
