@@ -216,6 +216,15 @@ def read_weather_csv(path: str | Path) -> pd.DataFrame:
     return wide.sort_index()
 
 
+def write_weather_csv(weather: pd.DataFrame, path: str | Path) -> int:
+    """Write a wide weather frame (index UTC time) as ``time,temperature[,humidity,ghi]`` —
+    the file :func:`read_weather_csv` reads. Returns the rows written."""
+    out = weather.reset_index()
+    out["time"] = pd.DatetimeIndex(out["time"]).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out.to_csv(path, index=False, columns=["time", *weather.columns])
+    return len(out)
+
+
 def weather_to_readings(weather: pd.DataFrame, meter: str) -> pd.DataFrame:
     """A wide weather frame (index time) as readings of weather meter ``meter``."""
     long = (

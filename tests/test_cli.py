@@ -66,8 +66,8 @@ def test_bad_import_writes_nothing_and_says_why(workdir):
     result = runner.invoke(app, ["import", "readings", "bad.csv"])
     assert result.exit_code == 2
     assert "without a timezone" in result.output and "nothing was written" in result.output
-    assert runner.invoke(app, ["export", "readings", "out.csv"]).exit_code == 0
-    assert pd.read_csv("out.csv").empty
+    exported = runner.invoke(app, ["export", "readings", "out.csv"])
+    assert exported.exit_code == 2 and "the store has no energy readings" in exported.output
 
 
 def test_bad_config_is_reported_not_raised(workdir):
@@ -241,3 +241,31 @@ def test_import_streams_in_chunks_with_the_same_result(workdir, monkeypatch):
     monkeypatch.setattr("wattlens.store.csvio.CHUNK_ROWS", 7)  # the duplicates in two chunks
     result = _import("dup.csv")
     assert result.exit_code == 2 and "appear more than once" in result.output
+
+
+def test_export_weather_writes_the_file_the_other_commands_take(workdir):
+    """Issue #13 item 18."""
+    from wattlens.store.csvio import read_weather_csv
+
+    Path("wx.csv").write_text(
+        "time,meter,value,quantity\n2019-01-01T00:00Z,st-weather,4.5,temperature\n"
+        "2019-01-01T00:00Z,st-weather,80,humidity\n2019-01-01T01:00Z,st-weather,4.0,temperature\n"
+        "2019-01-01T01:00Z,st-weather,82,humidity\n2019-01-01T00:00Z,b1,3,energy\n")
+    assert _import("wx.csv").exit_code == 0
+    result = runner.invoke(app, ["export", "weather", "w.csv", "--meter", "st-weather"])
+    assert result.exit_code == 0, result.output
+    assert Path("w.csv").read_text().splitlines()[0] == "time,temperature,humidity"
+    wide = read_weather_csv("w.csv")
+    assert wide["temperature"].tolist() == [4.5, 4.0] and wide["humidity"].tolist() == [80, 82]
+    result = runner.invoke(app, ["export", "weather", "w2.csv", "--meter", "b1"])
+    assert result.exit_code == 2 and "no temperature readings" in result.output
+
+
+def test_an_export_of_nothing_fails_naming_the_data_there_is(workdir):
+    """Issue #13 item 17: a command that did nothing says so and exits non-zero."""
+    Path("in.csv").write_text("time,meter,value\n2019-01-01T00:00Z,b1,1\n2019-03-01T00:00Z,b1,2\n")
+    assert _import("in.csv").exit_code == 0
+    result = runner.invoke(app, ["export", "readings", "out.csv", "--start", "2024-01-01T00:00Z"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and not Path("out.csv").exists()
+    assert "b1 2019-01-01..2019-03-01" in " ".join(result.output.split()), result.output

@@ -38,6 +38,7 @@ from wattlens.cli.forecast import forecast_app
 from wattlens.cli.ingest import ingest_app, simulate_command
 from wattlens.cli.jobs import jobs_command
 from wattlens.cli.mv import mv_app
+from wattlens.cli.ranges import data_range
 from wattlens.cli.run import run_command
 from wattlens.cli.savings import savings as savings_command
 from wattlens.config import Config
@@ -45,7 +46,13 @@ from wattlens.core.warnings import DataWarning
 from wattlens.demo import DemoPlan, run_demo
 from wattlens.ingest.normalise import parse_local_time
 from wattlens.store.base import StoreError
-from wattlens.store.csvio import read_readings_chunks, write_readings_csv
+from wattlens.store.csvio import (
+    WEATHER_COLUMNS,
+    read_readings_chunks,
+    readings_to_weather,
+    write_readings_csv,
+    write_weather_csv,
+)
 from wattlens.store.schema import ContractError
 
 app = typer.Typer(
@@ -285,17 +292,60 @@ def export_readings(
     start: Annotated[str | None, typer.Option(help="Start, ISO 8601 with offset.")] = None,
     end: Annotated[str | None, typer.Option(help="End (exclusive), ISO 8601 with offset.")] = None,
 ) -> None:
-    """Export readings to CSV in the interchange format."""
+    """Export readings to CSV in the interchange format; exits non-zero, naming the data
+    the store has, when nothing matches."""
     cfg = get_config(config)
     store = get_store(cfg)
     try:
         frame = store.read_readings(meter or None, quantity, start, end)
+        if frame.empty:
+            raise fail(f"no readings match (meters {meter or 'all'}, quantity "
+                       f"{quantity or 'any'}, {start or 'start'} to {end or 'end'}); "
+                       f"{data_range(store, meter, quantity or 'energy')}; nothing exported")
     except (StoreError, ValueError) as exc:
         raise fail(str(exc)) from None
     finally:
         store.close()
     n = write_readings_csv(frame, out)
-    console.print(f"exported {n} readings to {out}")
+    console.print(escape(f"exported {n} readings to {out} ({frame['time'].min():%Y-%m-%d %H:%M}"
+                         f" to {frame['time'].max():%Y-%m-%d %H:%M} UTC)"), highlight=False)
+
+
+@export_app.command("weather")
+def export_weather(
+    out: Annotated[Path, typer.Argument(help="CSV file to write: time,temperature[,...].")],
+    config: ConfigOption = None,
+    meter: Annotated[str | None, typer.Option(
+        "--meter", "-m", help="Weather meter id (default: the sites' weather_meter, if one).")]
+    = None,
+    start: Annotated[str | None, typer.Option(help="Start, ISO 8601 with offset.")] = None,
+    end: Annotated[str | None, typer.Option(help="End (exclusive), ISO 8601 with offset.")] = None,
+) -> None:
+    """Export a weather meter as the time,temperature[,humidity,ghi] CSV that forecast,
+    savings and anomalies take."""
+    cfg = get_config(config)
+    if meter is None:
+        found = sorted({s.weather_meter for s in cfg.sites if s.weather_meter})
+        if len(found) != 1:
+            raise fail(f"pass --meter: the config names {len(found)} weather meters "
+                       f"{found if found else ''}".rstrip())
+        meter = found[0]
+    store = get_store(cfg)
+    try:
+        readings = store.read_readings([meter], None, start, end)
+        readings = readings[readings["quantity"].isin(list(WEATHER_COLUMNS))]
+        if readings.empty or "temperature" not in set(readings["quantity"]):
+            raise fail(f"weather meter {meter!r} has no temperature readings in "
+                       f"{start or 'start'} to {end or 'end'}; "
+                       f"{data_range(store, [meter], 'temperature')}; nothing exported")
+    except (StoreError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    wide = readings_to_weather(readings)
+    n = write_weather_csv(wide, out)
+    console.print(escape(f"exported {n} rows of {', '.join(wide.columns)} of {meter} to {out}"),
+                  highlight=False)
 
 
 @app.command()
