@@ -270,3 +270,13 @@ def test_an_export_of_nothing_fails_naming_the_data_there_is(workdir):
                            env={"COLUMNS": "200"})
     assert result.exit_code == 2 and not Path("out.csv").exists()
     assert "b1 2019-01-01..2019-03-01" in " ".join(result.output.split()), result.output
+
+
+def test_forecast_run_on_old_data_names_the_date_to_use(workdir):
+    """Issue #13 item 17: `forecast run` without --at on data that ended long ago."""
+    Path("in.csv").write_text("time,meter,value\n2019-06-30T22:00Z,b1,1\n2019-06-30T23:00Z,b1,2\n")
+    assert _import("in.csv").exit_code == 0
+    result = runner.invoke(app, ["forecast", "run"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "end at 2019-06-30 23:00 UTC" in text and "--at 2019-07-01T00:00Z" in text

@@ -14,10 +14,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from wattlens.cli.common import console, fail, get_config, site_calendar
+from wattlens.cli.ranges import data_range
 from wattlens.core.calendar import SiteCalendar
 from wattlens.forecasting.backtest import BacktestSpec, MeterBacktest, backtest_meter, summarise
 from wattlens.forecasting.features import load_series
 from wattlens.forecasting.models import model_names
+from wattlens.store.base import Store
 from wattlens.store.csvio import read_readings_csv, read_weather_csv
 from wattlens.store.schema import ContractError
 
@@ -198,8 +200,10 @@ def run(
         raise fail(str(exc)) from None
     infos = cfg.meter_infos()
     store = open_store(cfg.store)
-    failed = 0
+    failed = tried = 0
     try:
+        if at is None:
+            _check_recent(store, meter, issued_at)
         with dask_client(scheduler, workers, processes) as client:
             for name in models:
                 spec = RunSpec(name, issued_at, horizon, refit, history)
@@ -210,6 +214,7 @@ def run(
                 for m, s in statuses.items():
                     ok = s["status"] == "issued"
                     failed += not ok
+                    tried += 1
                     detail = (f"{s['rows']} rows, {'refitted' if s['refitted'] else 'reused fit'}"
                               if ok else s["reason"][:100])
                     table.add_row(escape(m), s["status"] if ok else "[red]failed[/]",
@@ -219,5 +224,32 @@ def run(
         raise fail(str(exc)) from None
     finally:
         store.close()
+    if tried and failed == tried:
+        raise fail(f"every one of the {tried} meter forecasts failed; nothing was written",
+                   code=1)
     if failed:
-        console.print(f"{failed} meter forecasts failed; the others were written")
+        console.print(f"{failed} of {tried} meter forecasts failed; the others were written")
+    if not tried:
+        raise fail("no meters to forecast: the config has no energy meters"
+                   + (f" named {meter}" if meter else ""), code=1)
+
+
+STALE = pd.Timedelta("2D")
+"""Readings older than this at issue time make ``forecast run`` without --at refuse."""
+
+
+def _check_recent(store: Store, meters: list[str] | None, issued_at: pd.Timestamp) -> None:
+    """Without --at, forecasts start now: refuse when the newest readings are days older,
+    naming the --at to use."""
+    latest = store.latest(meters or None, "energy")
+    if latest.empty:
+        raise fail(f"{data_range(store, meters, 'energy')}; import or ingest readings first")
+    newest = latest["time"].max()
+    if issued_at - newest > STALE:
+        after = (newest + pd.Timedelta("1h")).floor("h")
+        raise fail(
+            f"the newest energy readings end at {newest:%Y-%m-%d %H:%M} UTC, "
+            f"{(issued_at - newest).days} days before now; a forecast issued now would use "
+            f"none of them — pass --at {after:%Y-%m-%dT%H:%MZ} to forecast from the end of "
+            f"the data")
+
