@@ -1,5 +1,6 @@
 """The wattlens command line: --help everywhere, import/export round trip, demo summary."""
 
+import json
 import os
 import subprocess
 import sys
@@ -280,3 +281,30 @@ def test_forecast_run_on_old_data_names_the_date_to_use(workdir):
     assert result.exit_code == 2
     text = " ".join(result.output.split())
     assert "end at 2019-06-30 23:00 UTC" in text and "--at 2019-07-01T00:00Z" in text
+
+
+def test_savings_dates_are_never_guessed_and_the_periods_are_echoed(workdir):
+    """Issue #13 item 16: 01/02/2018 needs --date-format; the JSON says which periods were
+    used (UTC)."""
+    from tests.analytics_mv import synthetic
+    from wattlens.store.csvio import write_readings_csv
+
+    weather = synthetic.temperature()
+    write_readings_csv(synthetic.load(weather, meter="b1-elec", saving=0.1), "r.csv")
+    weather.rename_axis("time").reset_index().assign(
+        time=lambda f: f["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv("w.csv", index=False)
+    args = ["savings", "--readings", "r.csv", "--weather", "w.csv", "--meter", "b1-elec",
+            "--out", "out.json", "--tz", "Europe/London", "--model", "caltrack-daily",
+            "--baseline", "01/01/2018", "01/01/2019", "--reporting", "15/01/2019", "01/01/2020"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "--date-format" in result.output
+    assert not Path("out.json").exists()
+    result = runner.invoke(app, [*args, "--date-format", "%d/%m/%Y"])
+    assert result.exit_code == 0, result.output
+    periods = json.loads(Path("out.json").read_text())["periods"]
+    assert periods == {"timezone": "Europe/London",
+                       "baseline": {"start": "2018-01-01T00:00:00+00:00",
+                                    "end": "2019-01-01T00:00:00+00:00"},
+                       "reporting": {"start": "2019-01-15T00:00:00+00:00",
+                                     "end": "2020-01-01T00:00:00+00:00"}}
+    assert "[caltrack-daily, daily]" in result.output  # not eaten as markup

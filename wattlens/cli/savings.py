@@ -11,7 +11,12 @@ import typer
 from rich.markup import escape
 
 import wattlens.forecasting.mv  # noqa: F401 - registers the prophet baseline
-from wattlens.analytics.savings import BASELINE_MODELS, SavingsError, estimate_savings
+from wattlens.analytics.savings import (
+    BASELINE_MODELS,
+    SavingsError,
+    estimate_savings,
+    parse_period,
+)
 from wattlens.cli.common import console, fail, warn
 from wattlens.store.csvio import read_readings_csv, read_weather_csv
 from wattlens.store.schema import ContractError
@@ -33,6 +38,26 @@ def _non_routine(path: Path, meter: str) -> list[tuple[str, str]]:
             f'{{"events": [{{"meter": "{meter}", "start": "2019-03-01T00:00Z", '
             f'"end": "2019-03-08T00:00Z"}}]}}'
         ) from None
+
+
+def _dates(period: tuple[str, str], fmt: str | None) -> tuple[str, str]:
+    """A period's two dates as ISO 8601 text: read with ``fmt`` when given, else only ISO
+    8601 is accepted (so 01/02/2018 is never guessed month-first)."""
+    out = []
+    for text in period:
+        try:
+            stamp = pd.to_datetime(text, format=fmt or "ISO8601")
+        except ValueError:
+            raise fail(f"date {text!r} is not " + (f"in the format {fmt!r}" if fmt else
+                       "ISO 8601 (2019-01-31); pass --date-format, e.g. '%d/%m/%Y'")) from None
+        out.append(stamp.isoformat())
+    return out[0], out[1]
+
+
+def _period(period: tuple[str, str], tz: str, name: str) -> dict[str, str]:
+    """The UTC start and (exclusive) end a period was evaluated with."""
+    used = parse_period(*period, tz=tz, name=name)
+    return {"start": used.start.isoformat(), "end": used.end.isoformat()}
 
 
 def savings(
@@ -75,12 +100,19 @@ def savings(
         typer.Option(help="Also write the reporting series (actual, adjusted baseline, "
                           "savings, cumulative) to this CSV."),
     ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(help="strftime format of the period dates, e.g. '%d/%m/%Y' (default ISO "
+                          "8601: 2019-01-31; 01/02/2018 is refused without a format)."),
+    ] = None,
 ) -> None:
     """Avoided energy (IPMVP Option C/B) of one meter: baseline fit, G14 statistics,
     adjusted baseline − actual (kWh and %) and its uncertainty."""
     if model != "auto" and model not in BASELINE_MODELS:
         raise fail(f"unknown model {model!r}; choose auto or one of "
                    f"{sorted(BASELINE_MODELS.names())}")
+    baseline, reporting = _dates(baseline, date_format), _dates(reporting, date_format)
+    blackout = _dates(blackout, date_format) if blackout else None
     try:
         frame = read_readings_csv(readings, missing_zero=missing_zero)
         wide = read_weather_csv(weather)
@@ -91,7 +123,10 @@ def savings(
         )
     except (SavingsError, ContractError) as exc:
         raise fail(str(exc)) from None
-    out.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
+    used = {"timezone": tz, **{name: _period(period, tz, name) for name, period in (
+        ("baseline", baseline), ("reporting", reporting), ("blackout", blackout)) if period}}
+    out.write_text(json.dumps({**result.to_json(), "periods": used}, indent=2),
+                   encoding="utf-8")
     if series_out is not None:
         series = result.series.assign(time=pd.DatetimeIndex(result.series["time"]).strftime(
             "%Y-%m-%dT%H:%M:%SZ"))
