@@ -87,7 +87,7 @@ def read_readings_chunks(
             raw.columns = names
             raw = raw.apply(lambda c: c.str.strip())
             blank = (raw["value"] == "").to_numpy()
-            blank_lines += [_line(raw, i) for i in np.flatnonzero(blank)]
+            blank_lines += [_line(raw, int(i)) for i in np.flatnonzero(blank)]
             if decimal is None:
                 decimal = _decimal(path, raw["value"], sep, warnings)
             frame = _typed(path, raw[~blank], decimal, times)
