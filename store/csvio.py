@@ -29,7 +29,7 @@ TimeParser = Callable[[pd.Series], tuple[pd.Series, pd.Series]]
 
 SEPARATORS = (",", ";", "\t", "|")
 """Separators tried when none is given."""
-CHUNK_ROWS = 250_000
+CHUNK_ROWS = 100_000
 """Rows parsed at a time: memory stays flat whatever the file size."""
 
 

@@ -281,6 +281,26 @@ def _unknown_meters(meters: set[str], cfg: Config) -> list[DataWarning]:
         f"meters", {"meters": unknown})]
 
 
+def _read_for_export(cfg: Config, meters: list[str] | None, quantity: str | None,
+                     start: str | None, end: str | None, need: str | None = None
+                     ) -> pd.DataFrame:
+    """Readings from the store in [start, end); when none match (or none of quantity
+    ``need``), exit 2 naming the data the store has."""
+    store = get_store(cfg)
+    try:
+        frame = store.read_readings(meters, quantity, start, end)
+        wanted = need or quantity
+        if frame.empty or (need is not None and need not in set(frame["quantity"])):
+            raise fail(f"no {wanted or ''} readings of {meters or 'any meter'} in "
+                       f"{start or 'the start'} to {end or 'the end'}; "
+                       f"{data_range(store, meters, wanted or 'energy')}; nothing exported")
+    except (StoreError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    return frame
+
+
 @export_app.command("readings")
 def export_readings(
     out: Annotated[Path, typer.Argument(help="CSV file to write.")],
@@ -294,18 +314,7 @@ def export_readings(
 ) -> None:
     """Export readings to CSV in the interchange format; exits non-zero, naming the data
     the store has, when nothing matches."""
-    cfg = get_config(config)
-    store = get_store(cfg)
-    try:
-        frame = store.read_readings(meter or None, quantity, start, end)
-        if frame.empty:
-            raise fail(f"no readings match (meters {meter or 'all'}, quantity "
-                       f"{quantity or 'any'}, {start or 'start'} to {end or 'end'}); "
-                       f"{data_range(store, meter, quantity or 'energy')}; nothing exported")
-    except (StoreError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    frame = _read_for_export(get_config(config), meter or None, quantity, start, end)
     n = write_readings_csv(frame, out)
     console.print(escape(f"exported {n} readings to {out} ({frame['time'].min():%Y-%m-%d %H:%M}"
                          f" to {frame['time'].max():%Y-%m-%d %H:%M} UTC)"), highlight=False)
@@ -330,19 +339,8 @@ def export_weather(
             raise fail(f"pass --meter: the config names {len(found)} weather meters "
                        f"{found if found else ''}".rstrip())
         meter = found[0]
-    store = get_store(cfg)
-    try:
-        readings = store.read_readings([meter], None, start, end)
-        readings = readings[readings["quantity"].isin(list(WEATHER_COLUMNS))]
-        if readings.empty or "temperature" not in set(readings["quantity"]):
-            raise fail(f"weather meter {meter!r} has no temperature readings in "
-                       f"{start or 'start'} to {end or 'end'}; "
-                       f"{data_range(store, [meter], 'temperature')}; nothing exported")
-    except (StoreError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
-    wide = readings_to_weather(readings)
+    readings = _read_for_export(cfg, [meter], None, start, end, need="temperature")
+    wide = readings_to_weather(readings[readings["quantity"].isin(list(WEATHER_COLUMNS))])
     n = write_weather_csv(wide, out)
     console.print(escape(f"exported {n} rows of {', '.join(wide.columns)} of {meter} to {out}"),
                   highlight=False)
