@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -101,12 +102,25 @@ def backtest(
         results = run_per_meter(_backtest_task, tasks, (wx,), client=client,
                                 description=f"backtest {model}", console=console)
     per_meter = {m: _as_backtest(m, r) for m, r in results.items()}
-    doc = summarise(model, horizon, per_meter)
+    doc = {**summarise(model, horizon, per_meter), "origins": _origins(per_meter.values(), tz)}
     out.write_text(json.dumps(doc, indent=2, allow_nan=False, default=_jsonable), encoding="utf-8")
     if forecasts_out is not None:
         _write_forecasts_csv([r.forecasts for r in per_meter.values() if not r.error],
                              forecasts_out)
     _print_summary(doc)
+    if all(r.error for r in per_meter.values()):
+        raise fail(f"every one of the {len(per_meter)} meters failed; see {out}", code=1)
+
+
+def _origins(results: Iterable[MeterBacktest], tz: str) -> dict[str, str | int | None]:
+    """The forecast origins actually used (UTC): first, last and how many, with the zone
+    whose midnights they are."""
+    issued = pd.concat([pd.Series(pd.to_datetime(r.forecasts["issued_at"], utc=True))
+                        for r in results if not r.error and not r.forecasts.empty]
+                       or [pd.Series([], dtype="datetime64[ns, UTC]")])
+    return {"first": issued.min().isoformat() if len(issued) else None,
+            "last": issued.max().isoformat() if len(issued) else None,
+            "count": int(issued.nunique()), "timezone": tz}
 
 
 def _backtest_task(
