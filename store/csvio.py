@@ -68,15 +68,16 @@ def read_readings_chunks(
       skipped and counted in one warning (the last chunk's).
     - ``times`` parses timestamps (e.g. local times without an offset); without it they
       need an offset or ``Z``.
-    - An empty (0-byte) file, a header without rows, a UTF-16 file or a file that is not UTF-8
-      text raise :class:`ContractError` with a one-line message and the fix.
+    - An empty (0-byte) file, a UTF-16 file or a file that is not UTF-8 text raise
+      :class:`ContractError` with a one-line message and the fix; a header without rows
+      gives no readings.
     ``missing_zero`` drops zero energy readings, for sources where a zero means "no reading".
     """
     header = _first_line(path)
     sep, warnings = _separator(path, header, sep)
     names = [n.strip() for n in next(csv.reader([header], delimiter=sep))]
     _require(path, names, ("time", "meter", "value"))
-    rows, blank_lines = 0, []
+    blank_lines: list[int] = []
     try:
         reader = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
                              chunksize=chunk_rows or CHUNK_ROWS, encoding="utf-8-sig",
@@ -91,7 +92,6 @@ def read_readings_chunks(
             if decimal is None:
                 decimal = _decimal(path, raw["value"], sep, warnings)
             frame = _typed(path, raw[~blank], decimal, times)
-            rows += len(raw)
             readings = validate_readings(frame, name=f"{path} (lines {_line(raw, 0)}-"
                                                      f"{_line(raw, len(raw) - 1)})")
             yield ReadingsChunk(zeros_as_missing(readings) if missing_zero else readings, [])
@@ -100,8 +100,6 @@ def read_readings_chunks(
                             f"save it as UTF-8 and import again") from None
     except pd.errors.ParserError as exc:
         raise ContractError(f"{path}: not a readable CSV ({exc}); check the file") from None
-    if rows == 0:
-        raise ContractError(f"{path}: has a header but no data rows; export the data again")
     if blank_lines:
         warnings.append(DataWarning(
             "import.blank-values",

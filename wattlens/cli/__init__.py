@@ -194,8 +194,10 @@ def import_readings(
         raise fail(f"{exc}{hint}\nnothing was written") from None
     warn(summary.warnings + _unknown_meters(summary.meters, cfg))
     if not summary.rows:
-        raise fail(f"{file}: no readings to import (every value blank or dropped); nothing "
-                   f"was written")
+        blank = any(w.code == "import.blank-values" for w in summary.warnings)
+        raise fail(f"{file}: " + ("every value is blank" if blank else
+                                  "has a header but no data rows; export the data again")
+                   + "\nnothing was written")
     store = get_store(cfg)
     try:
         store.init()
