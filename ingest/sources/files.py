@@ -253,6 +253,9 @@ class FilesSource:
             key = path.relative_to(self.options.root).as_posix()
             stat = path.stat()
             previous = state.files.get(key)
+            if previous is not None and previous["done"] and (
+                    previous["size"], previous["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns):
+                continue  # unchanged since it was read: not even hashed
             skip, head = _resume(path, stat.st_size, previous)
             entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "head": head}
             if previous is not None and skip == previous["rows"] and previous["done"] and (

@@ -273,3 +273,21 @@ def test_a_rewritten_export_is_read_again_and_corrections_overwrite(tmp_path: Pa
     again = readings_of(list(source.fetch(checkpoint)))
     assert len(again) == (10 if change == "same size" else 11)
     assert again.set_index("time")["value"][pd.Timestamp("2024-01-01T03:00Z")] == 9.5
+
+
+def test_unchanged_files_are_not_read_again(tmp_path: Path, monkeypatch) -> None:
+    """Polling a folder of big exports must not re-read (or re-hash) files that did not
+    change: only size and mtime are looked at."""
+    write_rows(tmp_path / "a.csv", 0, 10)
+    source = make_source(tmp_path)
+    checkpoint = list(source.fetch(None))[-1].checkpoint
+    opened = []
+    real_open = open
+
+    def spy(path, *args, **kwargs):
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", spy)
+    assert list(source.fetch(checkpoint)) == []
+    assert not [p for p in opened if p.endswith("a.csv")]
