@@ -30,6 +30,7 @@ from wattlens.core.redact import (
 )
 from wattlens.dashboard.config import DashboardConfig
 from wattlens.ingest.base import IngestContext, SitePosition, SourceSection
+from wattlens.ingest.plausibility import Plausibility
 from wattlens.service.settings import JobsSection
 from wattlens.store.settings import DEFAULT_DATA_DIR, StoreConfig
 
@@ -115,6 +116,10 @@ class Config(Frozen):
     )
     sources: list[SourceSection] = Field(
         default_factory=list, description="ingest sources ([[sources]] tables)"
+    )
+    plausibility: Plausibility = Field(
+        default_factory=Plausibility,
+        description="limits that flag ingested readings 'suspect' (per quantity, per meter)",
     )
     tariffs: TariffsSection = Field(
         default_factory=TariffsSection, description="tariff catalogue and meter assignment"
