@@ -38,7 +38,7 @@ def _config(tmp: Path, port: int) -> str:
     times = pd.date_range("2024-01-01", periods=6, freq="h", tz="UTC")
     pd.DataFrame({"time": times.strftime("%Y-%m-%dT%H:%M:%SZ"), "kwh": range(6)}).to_csv(
         exports / "a.csv", index=False)
-    token_hash = generate_password_hash(ADMIN_TOKEN, "pbkdf2:sha256:1000")
+    token_hash = generate_password_hash(ADMIN_TOKEN)
     return f'''data_dir = "{tmp}"
 [store]
 kind = "duckdb"

@@ -17,6 +17,7 @@ import typer
 from wattlens.cli.common import ConfigOption, fail, get_config, get_store
 from wattlens.cli.ingest import build_sources
 from wattlens.config import Config
+from wattlens.dashboard.config import bind_host
 from wattlens.ingest.worker import BUFFER_DIR, Worker
 from wattlens.service.api.app import create_api
 from wattlens.service.api.auth import Tokens
@@ -143,6 +144,11 @@ def run_command(
     if "ingest" in names and not any(s.enabled for s in cfg.sources):
         raise fail("role ingest: no enabled sources in the config; add a sources table or "
                    "drop ingest from --role")
+    try:
+        if "web" in names:
+            bind_host(cfg.dashboard)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     metrics = ServiceMetrics()
     store = metrics.timed(get_store(cfg, local=True))
     try:

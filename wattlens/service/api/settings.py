@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from wattlens.core.base import Frozen
 from wattlens.core.scope import MeterScope
-from wattlens.dashboard.config import check_hash
+from wattlens.dashboard.config import hash_weakness
 
 TOKEN_COMMAND = "wattlens api token NAME"
 
@@ -29,7 +29,11 @@ class ApiToken(MeterScope):
     @field_validator("token_hash")
     @classmethod
     def _hashed(cls, value: str) -> str:
-        return check_hash(value, "token", TOKEN_COMMAND)
+        weakness = hash_weakness(value)
+        if weakness:
+            raise ValueError(f"{weakness}; never put the token itself here: run "
+                             f"`{TOKEN_COMMAND}` and paste its token_hash")
+        return value
 
 
 class ApiSection(Frozen):
