@@ -27,6 +27,8 @@ from wattlens.service.history import job_history
 from wattlens.service.supervisor import Supervisor
 from wattlens.store.base import Store, StoreError
 
+WRITES = ("write_readings", "write_forecasts", "write_events", "annotate_event", "put_document")
+"""The store calls timed as writes (label ``operation``)."""
 WRITE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 """Store write latency histogram buckets [s]."""
 
@@ -221,6 +223,8 @@ class ServiceMetrics:
         self.write_seconds = Histogram(
             "wattlens_store_write_seconds", "Store write latency [s]", ["operation"],
             buckets=WRITE_BUCKETS, registry=self.registry)
+        for operation in WRITES:  # exported from the start, zero until the first write
+            self.write_seconds.labels(operation)
 
     def timed(self, store: Store) -> TimedStore:
         """``store`` with its writes timed into this registry."""
