@@ -14,6 +14,7 @@ from wattlens.analytics.anomalies import (
     AnomalySettings,
     DetectionContext,
     Finding,
+    MaterialitySettings,
     ScheduleSettings,
     detect,
     merge_findings,
@@ -39,7 +40,12 @@ def clean() -> pd.Series:
     return office(hourly_index("2018-12-24", "2019-04-01"))
 
 
+LENIENT = AnomalySettings(materiality=MaterialitySettings(share_of_day=0.0, min_cost=0.0))
+"""Detector-logic tests judge each detector alone: every finding is material."""
+
+
 def run(series: pd.Series, **kwargs) -> pd.DataFrame:
+    kwargs.setdefault("settings", LENIENT)
     return detect(readings(series), START, END, calendar=LONDON, **kwargs).events
 
 
@@ -328,7 +334,8 @@ def test_a_closure_day_is_not_a_working_day():
 def test_settings_from_the_config_change_a_detector_and_are_reported(clean):
     clean[pd.Timestamp("2019-03-13T03:00Z")] += 3.5  # far out, but under half the level
     assert only(run(clean, detectors=["data-quality"]), "spike").empty
-    config = parse_config({"analytics": {"anomalies": {"data_quality": {"spike_rel": 0.2}}}})
+    config = parse_config({"analytics": {"anomalies": {"data_quality": {"spike_rel": 0.2},
+                                                       "materiality": {"share_of_day": 0}}}})
     result = detect(readings(clean), START, END, calendar=LONDON, detectors=["data-quality"],
                     settings=config.analytics.anomalies)
     assert len(only(result.events, "spike")) == 1
