@@ -96,12 +96,17 @@ class DataQualitySettings(Frozen):
     tail_factor: float = Field(
         1.2, gt=0, description="spiky meters: threshold x the history's 99.9th percentile"
     )
+    gap_merge: Duration = Field(
+        "36h", description="gaps this close are one event (a meter reporting intermittently)"
+    )
 
 
 class ScheduleSettings(Frozen):
     """``schedule``: after-hours, weekend and holiday use above the meter's own norm."""
 
-    norm_days: int = Field(56, ge=7, description="days before start the norm is learned from")
+    norm_days: int = Field(
+        84, ge=7, description="days before the learning cut the norm is learned from"
+    )
     min_norm_days: int = Field(4, ge=1, description="fewest learning days of a category")
     seasonal: bool = Field(True, description="same weeks a year earlier may raise the norm")
     k_sigma: float = Field(2.5, gt=0, description="robust sigmas of a day part's excess")
@@ -160,7 +165,7 @@ class MaterialitySettings(Frozen):
     (live) projects its excess rate over a day, so a fault is raised before a day passes."""
 
     share_of_day: float = Field(
-        0.05, ge=0, description="least excess as a share of the meter's typical daily energy"
+        0.1, ge=0, description="least excess as a share of the meter's typical daily energy"
     )
     min_cost: float = Field(
         10.0, ge=0, description="least cost of the excess [tariff currency]; unpriced: not tested"
@@ -205,6 +210,8 @@ class AnomalySettings(Frozen):
 
     def merge_gap(self, kind: str) -> pd.Timedelta:
         """How far apart two findings of ``kind`` may be and still be one event."""
+        if kind == "gap":
+            return pd.Timedelta(self.data_quality.gap_merge)
         if kind == "after-hours":
             return pd.Timedelta(self.schedule.after_hours_merge)
         if kind in ("weekend", "holiday"):
@@ -535,19 +542,28 @@ def data_quality(
         return [], warnings
     typical = float(np.nanmedian(np.abs(learn.to_numpy()))) if learn.notna().any() else 0.0
     q = _Quality(meter, step, series.iloc[i0:i1], learn, typical, settings)
-    findings = _gaps(q) + _zero_runs(q) + _stuck(q) + _negatives(q)
+    findings = _gaps(q, series) + _zero_runs(q) + _stuck(q) + _negatives(q)
     spikes, warned = _spikes(q, series, len(history) if learn is history else None, (i0, i1))
     return findings + spikes, warnings + warned
 
 
-def _gaps(q: _Quality) -> list[Finding]:
+def _gaps(q: _Quality, series: pd.Series) -> list[Finding]:
     """Missing readings (a meter that stops reporting is a gap up to the end of everyone's
-    data)."""
+    data). A gap's expected energy is what the same slots used, as a median, over the four
+    weeks before (missing counted as zero): a meter that routinely reports nothing at night
+    has nothing missing then."""
     out = []
+    weeks = [series.shift(freq=pd.Timedelta(days=7 * w)) for w in range(1, 5)]
     for i, j in runs(np.isnan(q.values)):
         hours = (j - i) * q.step / pd.Timedelta("1h")
-        out.append(q.finding("gap", i, j, squash(hours / 24), None,
-                             {"intervals": j - i, "hours": hours, "typical_kwh": q.typical}))
+        slots = q.period.index[i:j]
+        before = np.column_stack([w.reindex(slots).fillna(0.0).to_numpy() for w in weeks])
+        expected = float(np.median(before, axis=1).sum())
+        f = q.finding("gap", i, j, squash(hours / 24), None,
+                      {"intervals": j - i, "hours": hours, "typical_kwh": q.typical,
+                       "expected_kwh": expected})
+        f.expected_kwh = expected
+        out.append(f)
     return out
 
 
@@ -654,9 +670,11 @@ def _design(days: pd.DataFrame) -> np.ndarray:
 
 
 SCHEDULE_KINDS = ("after-hours", "weekend", "holiday")
-DAY_TYPES = {"after-hours": "working day", "saturday": "Saturday", "sunday": "Sunday"}
-"""Day types a schedule norm is learned for: working days (after-hours), Saturdays and
-Sundays; weekday holidays, closures and bridge days are judged against the Sunday norm."""
+DAY_TYPES = {"after-hours": "working day", "first-working": "first working day after days off",
+             "saturday": "Saturday", "sunday": "Sunday"}
+"""Day types a schedule norm is learned for: working days after a working day, the first
+working day after days off (a longer pre-heat on Mondays is routine), Saturdays and Sundays;
+weekday holidays, closures and bridge days are judged against the Sunday norm."""
 
 
 def schedule_frame(series: pd.Series, calendar: SiteCalendar) -> pd.DataFrame:
@@ -674,12 +692,20 @@ def schedule_frame(series: pd.Series, calendar: SiteCalendar) -> pd.DataFrame:
         days["weekend"], "weekend",
         np.where(~days["working"], "holiday", np.where(in_hours, "", "after-hours")),
     )
-    saturday = pd.DatetimeIndex(days["day"]).day_of_week.to_numpy() == 5
-    daytype = np.where(category == "after-hours", "after-hours",
+    local_day = pd.DatetimeIndex(days["day"])
+    saturday = local_day.day_of_week.to_numpy() == 5
+    unique_days = local_day.unique()
+    noon_before = (unique_days - pd.Timedelta(days=1) + pd.Timedelta(hours=12)).tz_localize(
+        calendar.timezone, nonexistent="shift_forward", ambiguous=False)
+    after_off = pd.Series(~calendar.days(noon_before)["working"].to_numpy(), index=unique_days)
+    first = after_off.reindex(local_day).to_numpy(dtype=bool)
+    daytype = np.where(category == "after-hours",
+                       np.where(first, "first-working", "after-hours"),
                        np.where((category == "weekend") & saturday, "saturday", "sunday"))
     part = np.where(hour < hours.start, "morning", np.where(in_hours, "daytime", "evening"))
-    frame = pd.DataFrame({"value": series.to_numpy(), "category": category,
-                          "daytype": daytype, "part": part,
+    labels = {"category": category, "daytype": daytype, "part": part}
+    frame = pd.DataFrame({"value": series.to_numpy(),
+                          **{k: pd.Series(v, dtype=object).to_numpy() for k, v in labels.items()},
                           "day": days["day"].to_numpy(), "hour": hour},
                          index=series.index).dropna(subset=["value"])
     return frame[frame["category"] != ""]
@@ -732,9 +758,8 @@ def _flag_parts(report: pd.DataFrame, model: _Norm, settings: ScheduleSettings
                 ) -> pd.DataFrame:
     """Day parts of ``report`` (with ``excess`` and ``expected``) whose summed excess over
     the norm is abnormal: columns n, excess, norm, centre, sigma, total, z."""
-    parts = report.groupby(["day", "part"]).agg(
-        n=("excess", "size"), excess=("excess", "sum"),
-        norm=("expected", lambda v: float(np.abs(v).sum())))
+    grouped = report.assign(norm=report["expected"].abs(), n=1).groupby(["day", "part"])
+    parts = grouped[["n", "excess", "norm"]].sum()
     names = parts.index.get_level_values(1)
     parts["centre"] = [model.spread.get(p, model.every)[0] for p in names]
     parts["sigma"] = np.maximum.reduce([
@@ -1211,7 +1236,8 @@ def _joined(last: Finding, f: Finding) -> Finding:
         severity=max(last.severity, f.severity),
         excess=pd.concat(parts) if parts else last.excess, details=details,
         actual_kwh=_add(last.actual_kwh, f.actual_kwh),
-        expected_kwh=_add(last.expected_kwh, f.expected_kwh), band_kwh=band or last.band_kwh)
+        expected_kwh=_add(last.expected_kwh, f.expected_kwh), band_kwh=band or last.band_kwh,
+        typical_day_kwh=last.typical_day_kwh)
 
 
 @dataclass
@@ -1303,6 +1329,11 @@ def explanation(e: Episode, excess_kwh: float, tz: str) -> str:
     elif f.kind == "sensitivity-shift":
         text = f"from {when.split(' –')[0]} the use per degree day changed from " \
                f"{d.get('slope_before', 0):.1f} to {d.get('slope_after', 0):.1f} kWh"
+    elif f.kind == "level-shift":
+        shift = float(d.get("shift_kwh_per_interval", 0.0))
+        text = f"from {when.split(' –')[0]} the baseload moved {'up' if shift > 0 else 'down'} " \
+               f"from {d.get('before_kwh_per_interval', 0):,.1f} to " \
+               f"{d.get('after_kwh_per_interval', 0):,.1f} kWh per interval"
     elif np.isfinite(f.actual_kwh) and np.isfinite(f.expected_kwh) and f.expected_kwh > 0:
         share = excess_kwh / f.expected_kwh * 100
         text = f"{when} used {f.actual_kwh:,.0f} kWh, {excess_kwh:,.0f} kWh ({share:+.0f} %) " \
@@ -1367,10 +1398,16 @@ def _affected_kwh(e: Episode) -> float:
         typical = float(d.get("typical_kwh", np.nan))
         if not np.isfinite(typical) and np.isfinite(e.typical_day_kwh):
             typical = e.typical_day_kwh / 24
+        if e.primary.kind == "gap":
+            return e.primary.expected_kwh
         wrong = abs(float(d.get("min_kwh", d.get("value_kwh", 0.0)))) \
             if e.primary.kind in ("negative", "register-reset") else 0.0
         doubt = int(d.get("intervals", 1)) * typical + wrong
         return doubt if np.isfinite(typical) else float("nan")
+    if e.primary.kind in CHANGE_KINDS:  # the change's effect over one day
+        excess = e.excess
+        per_day = len(excess) / max((e.end - e.start) / pd.Timedelta("1D"), 1e-9)
+        return float(abs(excess.mean()) * per_day) if len(excess) else float("nan")
     if e.primary.kind == "above-forecast":
         rate = e.excess.clip(lower=0).sum() / max(float(e.primary.details["hours"]), 1e-9)
         return float(rate * 24)  # projected over a day: a live fault is judged early
@@ -1393,8 +1430,8 @@ def episode_rows(
         priced = _price(e, meter_tariff, (co2_factors or {}).get(e.meter), tz, warnings)
         affected = _affected_kwh(e)
         threshold = m.share_of_day * e.typical_day_kwh
-        if e.primary.kind in CHANGE_KINDS or not np.isfinite(threshold) or threshold <= 0:
-            ratio = 1.0  # a lasting change, or no typical day to judge by: always raised
+        if not np.isfinite(threshold) or threshold <= 0:
+            ratio = 1.0  # no typical day to judge by: raised
         else:
             ratio = affected / threshold if np.isfinite(affected) else 0.0
         priced_enough = not np.isfinite(priced.cost) or e.group != "usage" or \

@@ -276,7 +276,8 @@ def test_daily_and_quarter_hourly_meters():
     quarter = office(pd.date_range("2019-01-07", "2019-04-01", freq="15min", tz="UTC",
                                    inclusive="left")) / 4
     quarter[pd.Timestamp("2019-03-13T03:15Z")] += 50.0
-    events = only(detect(readings(quarter), START, END, calendar=LONDON).events, "spike")
+    events = only(detect(readings(quarter), START, END, calendar=LONDON,
+                         settings=LENIENT).events, "spike")
     assert list(events["start"]) == [pd.Timestamp("2019-03-13T03:15Z")]
     assert events["end"].iloc[0] - events["start"].iloc[0] == pd.Timedelta("15min")
 
@@ -312,7 +313,7 @@ def test_same_weeks_last_year_set_the_norm():
     found, _ = schedule("m1", series, step,
                         DetectionContext(start=T0, end=T1, calendar=LONDON, settings=settings))
     new = [f for f in found if f.kind == "after-hours"]
-    assert len(new) == 20 and new[0].start == pd.Timestamp("2019-03-04T19:00Z")
+    assert len(new) == 20 and min(f.start for f in new) == pd.Timestamp("2019-03-04T19:00Z")
 
 
 def test_a_closure_day_is_not_a_working_day():
