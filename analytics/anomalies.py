@@ -1478,32 +1478,42 @@ def episode_rows(
     return validate_events(pd.DataFrame(rows)), unique(warnings)
 
 
-def reconcile(new: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
-    """``new`` events, each taking the id (and the earlier start) of a ``stored`` event of
-    the same meter and kind group it overlaps or touches: a run that continues an episode
-    extends that event instead of adding one. Stored events no new event touches are left
-    alone (the caller keeps them)."""
+def reconcile(new: pd.DataFrame, stored: pd.DataFrame, start: pd.Timestamp,
+              end: pd.Timestamp) -> pd.DataFrame:
+    """``new`` events of a run that judged [``start``, ``end``), each taking the id of a
+    ``stored`` event of the same meter and kind group it overlaps or touches: a run that
+    continues an episode extends that event instead of adding one. Where the stored event
+    reaches outside [start, end) (judged by another run), its span, severity and excess are
+    kept as the larger of the two, so re-running an older window never shrinks an event.
+    Stored events no new event touches are left alone."""
     if new.empty or stored.empty:
         return new
     stored = stored.assign(group=stored["kind"].map(kind_group)).sort_values("start")
-    out = new.copy()
-    for i, row in out.iterrows():
+    rows = []
+    for _, row in new.iterrows():
+        row = row.copy()
         same = stored[(stored["meter"] == row["meter"])
                       & (stored["group"] == kind_group(row["kind"]))
                       & (stored["start"] <= row["end"]) & (stored["end"] >= row["start"])]
-        if same.empty:
-            continue
-        first = same.iloc[0]
-        out.at[i, "event_id"] = first["event_id"]
-        out.at[i, "start"] = min(first["start"], row["start"])
+        if not same.empty:
+            first = same.iloc[0]
+            row["event_id"] = first["event_id"]
+            outside = first["start"] < start or same["end"].max() > end
+            row["start"] = min(first["start"], row["start"])
+            if outside:
+                row["end"] = max(same["end"].max(), row["end"])
+                row["severity"] = max(float(same["severity"].max()), float(row["severity"]))
+                row["excess_kwh"] = max(float(same["excess_kwh"].max()),
+                                        float(row["excess_kwh"]))
+        rows.append(row)
+    out = pd.DataFrame(rows)
     # two new events joined to one stored event become one (the later extends the earlier)
-    out = out.sort_values("start")
     keep = []
-    for _, group in out.groupby("event_id", sort=False):
+    for _, group in out.sort_values("start").groupby("event_id", sort=False):
         row = group.iloc[0].copy()
         row["end"] = group["end"].max()
         row["severity"] = group["severity"].max()
-        row["excess_kwh"] = group["excess_kwh"].sum()
+        row["excess_kwh"] = group["excess_kwh"].max()
         keep.append(row)
     return validate_events(pd.DataFrame(keep)[EVENT_COLUMNS])
 

@@ -46,7 +46,7 @@ def _wait(condition, seconds: float = 5.0) -> None:
 def test_day_ahead_runs_at_local_midnight_of_each_site(now: str, tz: str, expected: str) -> None:
     planned = triggers(JobsSection(), ["Asia/Seoul", "Europe/London"])
     assert set(planned) == {"day-ahead@Asia/Seoul", "day-ahead@Europe/London", "intraday",
-                            "detect", "recommend"}
+                            "detect", "recommend", "kpis@Asia/Seoul", "kpis@Europe/London"}
     fire = planned[f"day-ahead@{tz}"].get_next_fire_time(None, pd.Timestamp(now).to_pydatetime())
     assert pd.Timestamp(fire) == pd.Timestamp(expected)
 
