@@ -109,6 +109,9 @@ class ScheduleSettings(Frozen):
     )
     min_norm_days: int = Field(4, ge=1, description="fewest learning days of a category")
     seasonal: bool = Field(True, description="same weeks a year earlier may raise the norm")
+    seasonal_weeks: int = Field(
+        3, ge=0, description="weeks either side of the same week a year earlier (seasonal)"
+    )
     k_sigma: float = Field(2.5, gt=0, description="robust sigmas of a day part's excess")
     rel: float = Field(0.1, ge=0, description="least excess as a share of the norm")
     big_z: float = Field(2.0, gt=0, description="sigmas of a large excess")
@@ -735,8 +738,9 @@ def _learn_norm(frame: pd.DataFrame, learn: pd.DataFrame, daytype: str,
     dd_fit = _degree_day_fit(learn, dd)
     learn["expected"] += _degree_day_shift(dd_fit, learn, dd)
     year = pd.Timedelta(days=364)  # 52 weeks: same weekdays a year earlier
-    ago = frame[(frame["daytype"] == daytype) & (frame.index >= ctx.start - year)
-                & (frame.index < ctx.end - year)]
+    around = pd.Timedelta(days=7 * settings.seasonal_weeks)
+    ago = frame[(frame["daytype"] == daytype) & (frame.index >= ctx.start - year - around)
+                & (frame.index < ctx.end - year + around)]
     report_norm = norm
     if settings.seasonal and ago["day"].nunique() >= settings.min_norm_days:
         # what was normal in the same weeks a year ago is normal now (term times,
@@ -1048,14 +1052,16 @@ def _sensitivity_shifts(
 
 # --------------------------------------------------------------------------- above forecast
 def native_intervals(times: pd.DatetimeIndex) -> np.ndarray:
-    """The interval [h] each reading covers, from its start to the next reading's start; the
-    last reading, and one followed by a gap (over twice the usual spacing), cover the usual
-    spacing (:func:`~wattlens.core.intervals.infer_interval` of ``times``)."""
-    usual = infer_interval(times, default=pd.Timedelta("1h"))
-    spacing = np.diff(times.asi8, append=times.asi8[-1] + usual.value) if len(times) else \
-        np.zeros(0, dtype=np.int64)
-    spacing = np.where(spacing > 2 * usual.value, usual.value, spacing)
-    return spacing / pd.Timedelta("1h").value
+    """The interval [h] each reading covers: up to the next reading, unless that is over
+    twice as far as the reading before (a gap follows); the last reading, and one before a
+    gap, cover as long as the spacing before them (a lone reading: one hour)."""
+    t = pd.DatetimeIndex(times).as_unit("ns").asi8
+    if len(t) < 2:
+        return np.ones(len(t))
+    spacing = np.diff(t)
+    after = np.append(spacing, spacing[-1])
+    before = np.insert(spacing, 0, spacing[0])
+    return np.where(after > 2 * before, before, after) / pd.Timedelta("1h").value
 
 
 @register_detector("above-forecast")
@@ -1079,7 +1085,7 @@ def above_forecast(meter: str, series: pd.Series, step: pd.Timedelta, ctx: Detec
     fc = fc.sort_values("issued_at").drop_duplicates("time", keep="last")
     fc = fc.set_index("time").sort_index()
     fc_h = infer_interval(fc.index, default=pd.Timedelta("1h")) / pd.Timedelta("1h")
-    times = pd.DatetimeIndex(raw.index)
+    times = pd.DatetimeIndex(raw.index).as_unit("ns")
     hours = native_intervals(times)
     pos = fc.index.searchsorted(times, side="right") - 1
     covered = (pos >= 0) & (times < fc.index[np.clip(pos, 0, None)]
@@ -1089,12 +1095,12 @@ def above_forecast(meter: str, series: pd.Series, step: pd.Timedelta, ctx: Detec
     yhat = fc["yhat"].to_numpy()[at] / fc_h
     rate = raw.to_numpy() / hours
     above = covered & (rate > upper * (1 + s.margin)) & (rate > 0)
-    # readings further apart than twice the usual spacing break a run
-    broken = np.concatenate([[False], np.diff(times.asi8) > 2 * hours[:-1].min(initial=1)
-                             * pd.Timedelta("1h").value]) if len(times) > 1 else [False]
+    # a reading that does not follow on from the one before (a gap) starts a new run
+    gap = np.diff(times.asi8) > 1.5 * hours[:-1] * pd.Timedelta("1h").value
+    broken = np.concatenate([[False], gap])
     sustain_h = pd.Timedelta(s.sustain) / pd.Timedelta("1h")
     findings = []
-    for i, j in _unbroken_runs(above, np.asarray(broken, dtype=bool)):
+    for i, j in _unbroken_runs(above, broken):
         span_h = float(hours[i:j].sum())
         if span_h + 1e-9 < sustain_h:
             continue

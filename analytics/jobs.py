@@ -23,6 +23,7 @@ import pandas as pd
 
 from wattlens.analytics.alerts import AlertReport, AlertsSection, send_alerts
 from wattlens.analytics.anomalies import (
+    CHANGE_KINDS,
     AnomalySettings,
     DetectionResult,
     day_start,
@@ -94,9 +95,11 @@ def detect_job(
 ) -> DetectionResult:
     """Detect anomalies in [local midnight of ``start``, ``end``) for every energy meter,
     learning from ``history_days`` before it (norms from before each week, see
-    :func:`~wattlens.analytics.anomalies.detect`); events continuing a stored episode keep
-    its id and extend it (:func:`~wattlens.analytics.anomalies.reconcile`), so re-running
-    any window, or overlapping ones, gives the same events. Writes the events and an
+    :func:`~wattlens.analytics.anomalies.detect`). A stored episode still open at the
+    window's start (ending within the merge reach) moves the start back to its first day
+    (at most a week), so it is judged whole; events continuing a stored episode keep its id
+    and extend it (:func:`~wattlens.analytics.anomalies.reconcile`), so re-running any
+    window, or overlapping ones, gives the same events. Writes the events and an
     ``anomaly-run`` document (keyed ``<start>/<end>``) with the warnings and settings."""
     settings = settings or AnomalySettings()
     carbon = carbon or CarbonSection()
@@ -109,6 +112,14 @@ def detect_job(
     for site, ids in _site_groups(store, meters):
         calendar = site.calendar if site else SiteCalendar()
         first = day_start(start_ts, calendar.timezone)
+        reach = max(settings.merge_gap(k) for k in ("after-hours", "gap", "weekend"))
+        stored = store.read_events(ids, first - reach, end_ts)[EVENT_COLUMNS]
+        # an episode still open at the window's start is judged again whole (up to a week)
+        opened = stored[(stored["end"] >= first - reach) & (stored["start"] < first)
+                        & ~stored["kind"].isin(CHANGE_KINDS)]
+        if not opened.empty:
+            first = day_start(max(opened["start"].min(), first - pd.Timedelta(days=7)),
+                              calendar.timezone)
         learn_from = first - pd.Timedelta(days=history_days + 7)
         readings = store.read_readings(ids, "energy", learn_from, end_ts)
         if readings.empty:
@@ -126,9 +137,7 @@ def detect_job(
             tariff={m: t for m, t in priced.items() if t is not None}, co2_factors=co2,
             detectors=detectors, settings=settings,
         )
-        reach = max(settings.merge_gap(k) for k in ("after-hours", "gap", "weekend"))
-        stored = store.read_events(ids, first - reach, end_ts)
-        frames.append(reconcile(result.events, stored[EVENT_COLUMNS], first, end_ts))
+        frames.append(reconcile(result.events, stored, first, end_ts))
         warnings += result.warnings
     events = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     written = store.write_events(events) if not events.empty else 0
