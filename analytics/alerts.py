@@ -193,6 +193,17 @@ def _recent(store: Store, rule: str, now: pd.Timestamp) -> list[str]:
     return [t for t in doc.get("sent_at", []) if pd.Timestamp(t) > hour_ago]
 
 
+def event_summary(event: dict[str, Any]) -> dict[str, Any]:
+    """What a feed shows of one event: ``severity_label`` ('high 0.82'), ``explanation``,
+    ``reasons`` (comma-separated kinds), ``co2_kg`` and ``expected_kwh`` (None when absent)."""
+    details = event_details(event)
+    severity = float(event["severity"])
+    return {"severity_label": f"{severity_word(severity)} {severity:.2f}",
+            "explanation": str(details.get("explanation", "")),
+            "reasons": ", ".join(r.get("kind", "") for r in details.get("reasons", [])),
+            "co2_kg": details.get("co2_kg"), "expected_kwh": details.get("expected_kwh")}
+
+
 _RANK = {word: rank for rank, (_, word) in enumerate(reversed(SEVERITY_WORDS))}
 
 

@@ -162,16 +162,23 @@ class AboveForecastSettings(Frozen):
 
 
 class MaterialitySettings(Frozen):
-    """When an event is worth raising: its excess energy (data-quality events: the energy
-    they leave unmeasured or in doubt) is at least ``share_of_day`` of the meter's typical
-    daily energy and, when a tariff prices it, costs at least ``min_cost``. ``above-forecast``
-    (live) projects its excess rate over a day, so a fault is raised before a day passes."""
+    """When an event is worth raising. Waste (schedule kinds, forecast-residual,
+    above-forecast): its excess energy is at least ``share_of_day`` of the meter's typical
+    daily energy and, when a tariff prices it, costs at least ``min_cost``; ``above-forecast``
+    (live) projects its excess rate over a day, so a fault is raised before a day passes.
+    Data findings (gaps, zero runs, stuck, negative, resets, spikes) and lasting changes
+    (level and sensitivity shifts): the energy in doubt (a gap: what the same slots used the
+    weeks before; a change: its effect over one day) is at least ``data_share_of_day``."""
 
     share_of_day: float = Field(
-        0.1, ge=0, description="least excess as a share of the meter's typical daily energy"
+        0.1, ge=0, description="least waste as a share of the meter's typical daily energy"
     )
     min_cost: float = Field(
-        10.0, ge=0, description="least cost of the excess [tariff currency]; unpriced: not tested"
+        10.0, ge=0, description="least cost of the waste [tariff currency]; unpriced: not tested"
+    )
+    data_share_of_day: float = Field(
+        0.02, ge=0, description="least energy in doubt of data findings and lasting changes, "
+        "as a share of the typical daily energy"
     )
     typical_days: int = Field(
         28, ge=3, description="days before the block whose median daily energy is typical"
@@ -1186,7 +1193,9 @@ KIND_GROUPS: dict[str, tuple[str, ...]] = {
 an event's id is its meter, group and start. Other kinds (``level-shift``,
 ``sensitivity-shift``) are each a group of their own."""
 CHANGE_KINDS = ("level-shift", "sensitivity-shift")
-"""Lasting changes: always material (they go on until someone acts)."""
+"""Lasting changes (they go on until someone acts)."""
+WASTE_KINDS = ("after-hours", "weekend", "holiday", "forecast-residual", "above-forecast")
+"""Kinds judged as waste by :class:`MaterialitySettings` (``share_of_day``, ``min_cost``)."""
 SEVERITY_WORDS = ((0.9, "critical"), (0.75, "high"), (0.5, "moderate"), (0.0, "low"))
 """Severity words by lowest severity (see :func:`event_severity`)."""
 
@@ -1435,13 +1444,13 @@ def episode_rows(
         meter_tariff = tariff.get(e.meter) if isinstance(tariff, dict) else tariff
         priced = _price(e, meter_tariff, (co2_factors or {}).get(e.meter), tz, warnings)
         affected = _affected_kwh(e)
-        threshold = m.share_of_day * e.typical_day_kwh
+        waste = e.primary.kind in WASTE_KINDS
+        threshold = (m.share_of_day if waste else m.data_share_of_day) * e.typical_day_kwh
         if not np.isfinite(threshold) or threshold <= 0:
             ratio = 1.0  # no typical day to judge by: raised
         else:
             ratio = affected / threshold if np.isfinite(affected) else 0.0
-        priced_enough = not np.isfinite(priced.cost) or e.group != "usage" or \
-            priced.cost >= m.min_cost
+        priced_enough = not np.isfinite(priced.cost) or not waste or priced.cost >= m.min_cost
         if ratio < 1.0 or not priced_enough:
             immaterial += 1
             continue

@@ -40,7 +40,8 @@ def clean() -> pd.Series:
     return office(hourly_index("2018-12-24", "2019-04-01"))
 
 
-LENIENT = AnomalySettings(materiality=MaterialitySettings(share_of_day=0.0, min_cost=0.0))
+LENIENT = AnomalySettings(materiality=MaterialitySettings(
+    share_of_day=0.0, min_cost=0.0, data_share_of_day=0.0))
 """Detector-logic tests judge each detector alone: every finding is material."""
 
 
@@ -336,7 +337,8 @@ def test_settings_from_the_config_change_a_detector_and_are_reported(clean):
     clean[pd.Timestamp("2019-03-13T03:00Z")] += 3.5  # far out, but under half the level
     assert only(run(clean, detectors=["data-quality"]), "spike").empty
     config = parse_config({"analytics": {"anomalies": {"data_quality": {"spike_rel": 0.2},
-                                                       "materiality": {"share_of_day": 0}}}})
+                                                       "materiality": {"share_of_day": 0,
+                                                                       "data_share_of_day": 0}}}})
     result = detect(readings(clean), START, END, calendar=LONDON, detectors=["data-quality"],
                     settings=config.analytics.anomalies)
     assert len(only(result.events, "spike")) == 1
