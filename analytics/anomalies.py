@@ -1405,28 +1405,43 @@ def _price(e: Episode, tariff: Tariff | None, co2_factor: float | None, tz: str,
     return out
 
 
-def _affected_kwh(e: Episode) -> float:
-    """Energy an episode is about [kWh]: its positive excess, or for data-quality events
-    the typical energy of the readings it leaves missing or in doubt."""
-    if e.group == "data":
-        d = e.primary.details
+def _affected_kwh(f: Finding) -> float:
+    """Energy a finding is about [kWh]: its positive excess; for data-quality findings the
+    energy it leaves missing or in doubt; for a lasting change its effect over one day."""
+    d, excess = f.details, f.excess.dropna()
+    if kind_group(f.kind) == "data":
+        if f.kind == "gap":
+            return f.expected_kwh
         typical = float(d.get("typical_kwh", np.nan))
-        if not np.isfinite(typical) and np.isfinite(e.typical_day_kwh):
-            typical = e.typical_day_kwh / 24
-        if e.primary.kind == "gap":
-            return e.primary.expected_kwh
+        if not np.isfinite(typical) and np.isfinite(f.typical_day_kwh):
+            typical = f.typical_day_kwh / 24
         wrong = abs(float(d.get("min_kwh", d.get("value_kwh", 0.0)))) \
-            if e.primary.kind in ("negative", "register-reset") else 0.0
+            if f.kind in ("negative", "register-reset") else 0.0
         doubt = int(d.get("intervals", 1)) * typical + wrong
         return doubt if np.isfinite(typical) else float("nan")
-    if e.primary.kind in CHANGE_KINDS:  # the change's effect over one day
-        excess = e.excess
-        per_day = len(excess) / max((e.end - e.start) / pd.Timedelta("1D"), 1e-9)
+    if f.kind in CHANGE_KINDS:
+        per_day = len(excess) / max((f.end - f.start) / pd.Timedelta("1D"), 1e-9)
         return float(abs(excess.mean()) * per_day) if len(excess) else float("nan")
-    if e.primary.kind == "above-forecast":
-        rate = e.excess.clip(lower=0).sum() / max(float(e.primary.details["hours"]), 1e-9)
+    if f.kind == "above-forecast":
+        rate = excess.clip(lower=0).sum() / max(float(d["hours"]), 1e-9)
         return float(rate * 24)  # projected over a day: a live fault is judged early
-    return float(e.excess.clip(lower=0).sum())
+    return float(excess.clip(lower=0).sum())
+
+
+def materiality(f: Finding, settings: MaterialitySettings, cost: float = float("nan")
+                ) -> float:
+    """How material a finding is: its energy (:func:`_affected_kwh`) over its threshold
+    (:class:`MaterialitySettings`); 0 when waste costs less than ``min_cost`` (a NaN ``cost``,
+    unpriced, is not tested); 1 without a typical day to judge by. Material at >= 1."""
+    waste = f.kind in WASTE_KINDS
+    if waste and np.isfinite(cost) and cost < settings.min_cost:
+        return 0.0
+    share = settings.share_of_day if waste else settings.data_share_of_day
+    threshold = share * f.typical_day_kwh
+    if not np.isfinite(threshold) or threshold <= 0:
+        return 1.0
+    affected = _affected_kwh(f)
+    return affected / threshold if np.isfinite(affected) else 0.0
 
 
 def episode_rows(
@@ -1443,17 +1458,17 @@ def episode_rows(
     for e in found:
         meter_tariff = tariff.get(e.meter) if isinstance(tariff, dict) else tariff
         priced = _price(e, meter_tariff, (co2_factors or {}).get(e.meter), tz, warnings)
-        affected = _affected_kwh(e)
-        waste = e.primary.kind in WASTE_KINDS
-        threshold = (m.share_of_day if waste else m.data_share_of_day) * e.typical_day_kwh
-        if not np.isfinite(threshold) or threshold <= 0:
-            ratio = 1.0  # no typical day to judge by: raised
-        else:
-            ratio = affected / threshold if np.isfinite(affected) else 0.0
-        priced_enough = not np.isfinite(priced.cost) or not waste or priced.cost >= m.min_cost
-        if ratio < 1.0 or not priced_enough:
+        # material when any reason is; the most severe material reason leads the event
+        ratios = {id(r): materiality(r, m, priced.cost) for r in e.reasons}
+        leading = [r for r in e.reasons if ratios[id(r)] >= 1.0]
+        if not leading:
             immaterial += 1
             continue
+        before = e.primary
+        e.reasons.sort(key=lambda r: (ratios[id(r)] < 1.0, -r.severity, r.start))
+        if e.primary is not before:  # priced by the excess of the reason that leads
+            priced = _price(e, meter_tariff, (co2_factors or {}).get(e.meter), tz, warnings)
+        ratio = ratios[id(e.primary)]
         f = e.primary
         excess_kwh = float(e.excess.clip(lower=0).sum()) if e.group != "data" else 0.0
         if f.kind in ("level-shift", "sensitivity-shift", "negative"):
