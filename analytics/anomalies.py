@@ -1454,7 +1454,9 @@ def episode_rows(
     ``expected_kwh``, ``band_kwh``, ``cost``/``currency`` (with a tariff; the version valid at
     each interval), ``co2_kg`` (with a factor) and the materiality test."""
     m = settings.materiality
-    rows, warnings, immaterial = [], [], 0
+    rows: list[dict[str, Any]] = []
+    warnings: list[DataWarning] = []
+    immaterial = 0
     for e in found:
         meter_tariff = tariff.get(e.meter) if isinstance(tariff, dict) else tariff
         priced = _price(e, meter_tariff, (co2_factors or {}).get(e.meter), tz, warnings)
