@@ -1434,6 +1434,8 @@ def materiality(f: Finding, settings: MaterialitySettings, cost: float = float("
     (:class:`MaterialitySettings`); 0 when waste costs less than ``min_cost`` (a NaN ``cost``,
     unpriced, is not tested); 1 without a typical day to judge by. Material at >= 1."""
     waste = f.kind in WASTE_KINDS
+    if f.kind == "above-forecast" and np.isfinite(cost):  # projected over a day, as the energy
+        cost = cost * 24 / max(float(f.details["hours"]), 1e-9)
     if waste and np.isfinite(cost) and cost < settings.min_cost:
         return 0.0
     share = settings.share_of_day if waste else settings.data_share_of_day

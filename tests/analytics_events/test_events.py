@@ -231,6 +231,7 @@ def test_above_forecast_through_detect_with_hourly_history(tmp_path):
     readings = pd.concat([stored(history), stored(live)], ignore_index=True)
     result = detect(readings, "2026-12-07T10:00Z", "2026-12-07T10:09Z", calendar=LONDON,
                     forecasts=_hourly_forecast("2026-12-07T00:00Z"),
+                    tariff=TARIFFS.for_meter("m1", "electricity"),  # 4 min cost < min_cost
                     settings=AnomalySettings(
                         above_forecast=AboveForecastSettings(sustain="3min")))
     (event,) = result.events.itertuples()
