@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wattlens.analytics.alerts import AlertRule, AlertsSection, digest, send_alerts
+from wattlens.analytics.alerts import AlertRule, AlertsSection, digest
 from wattlens.analytics.anomalies import (
     AboveForecastSettings,
     AnomalySettings,
