@@ -241,6 +241,14 @@ webhook = "{receiver.url}"
     bad = runner.invoke(app, ["anomalies", "annotate", body["event_id"], "--status", "maybe",
                               "--by", "ops", "--config", str(config)])
     assert bad.exit_code == 2 and "status='maybe'" in bad.output
+    week = runner.invoke(app, ["anomalies", "digest", "--config", str(config),
+                               "--end", "2019-03-17", "--top", "3"])
+    assert week.exit_code == 0, week.output
+    assert "top 1 events by cost" in week.output and body["event_id"] in week.output
+    assert "non-routine" in week.output and "above the readings around it" in week.output
+    empty = runner.invoke(app, ["anomalies", "digest", "--config", str(config),
+                                "--end", "2019-01-10"])
+    assert empty.exit_code == 0 and "no events in the 7 days before" in empty.output
     from wattlens.store.duck import DuckDBStore
 
     store = DuckDBStore(tmp_path / "w.duckdb")

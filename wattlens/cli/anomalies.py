@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -283,7 +284,7 @@ def digest_command(
         grid.add_row(cost, f"{row.excess_kwh:,.0f}",
                      f"{row.severity_word} {row.severity:.2f}", str(row.status), row.meter,
                      f"{escape(str(row.explanation) or row.kind)} ({row.event_id})")
-    console.print(grid)
+    Console(width=160).print(grid)
 
 
 @anomalies_app.command("annotate")
