@@ -3,8 +3,12 @@ POST) and e-mail (SMTP), at most once per event and channel, rate-limited per ru
 to the event in the dashboard (``/anomalies?event=<id>``).
 
 What was sent is remembered in store documents (kind ``alert-sent``, key
-``<rule>:<event_id>:<channel>``), so a rerun never repeats a notification; a send that failed
-or was held back by the rate limit is retried on the next run. The SMTP password comes from the
+``<rule>:<event_id>:<channel>``, with the severity sent), so a rerun never repeats a
+notification: an event that a later detection run extends keeps its id and is not alerted
+again, unless it **escalates** — its severity word (low < moderate < high < critical) rises
+above the one last sent, which sends it once more marked ``escalated``. A send that failed or
+was held back by the rate limit is retried on the next run. :func:`digest` is the weekly
+top events by cost. The SMTP password comes from the
 environment variable the config names and is never logged.
 """
 
@@ -22,6 +26,7 @@ import pandas as pd
 import requests
 from pydantic import Field, model_validator
 
+from wattlens.analytics.anomalies import SEVERITY_WORDS, severity_word
 from wattlens.core.base import Frozen
 from wattlens.core.redact import hide, url_secrets
 from wattlens.store.base import Store
@@ -112,12 +117,19 @@ def event_link(section: AlertsSection, event_id: str) -> str:
     return f"{section.dashboard_url.rstrip('/')}/anomalies?event={event_id}"
 
 
-def payload(event: dict[str, Any], rule: AlertRule, section: AlertsSection) -> dict[str, Any]:
-    """The webhook JSON body for one event."""
+def event_details(event: dict[str, Any]) -> dict[str, Any]:
+    """The parsed ``details`` of an event row (``{"raw": text}`` when not JSON)."""
     try:
         details = json.loads(event.get("details") or "{}")
     except (TypeError, json.JSONDecodeError):
-        details = {"raw": str(event.get("details"))}
+        return {"raw": str(event.get("details"))}
+    return details if isinstance(details, dict) else {"raw": str(details)}
+
+
+def payload(event: dict[str, Any], rule: AlertRule, section: AlertsSection,
+            escalated: bool = False) -> dict[str, Any]:
+    """The webhook JSON body for one event."""
+    details = event_details(event)
     return {
         "rule": rule.name,
         "event_id": str(event["event_id"]),
@@ -126,6 +138,11 @@ def payload(event: dict[str, Any], rule: AlertRule, section: AlertsSection) -> d
         "start": pd.Timestamp(event["start"]).isoformat(),
         "end": pd.Timestamp(event["end"]).isoformat(),
         "severity": float(event["severity"]),
+        "severity_word": severity_word(float(event["severity"])),
+        "escalated": escalated,
+        "explanation": str(details.get("explanation", "")),
+        "cost": details.get("cost"),
+        "currency": details.get("currency"),
         "excess_kwh": float(event["excess_kwh"]),
         "details": details,
         "link": event_link(section, str(event["event_id"])),
@@ -136,13 +153,16 @@ def _email(body: dict[str, Any], rule: AlertRule, smtp: SmtpSettings) -> EmailMe
     msg = EmailMessage()
     msg["From"] = smtp.sender
     msg["To"] = ", ".join(rule.email)
+    again = "escalated: " if body["escalated"] else ""
     msg["Subject"] = (
-        f"[wattlens] {body['kind']} on {body['meter']} (severity {body['severity']:.2f})"
+        f"[wattlens] {again}{body['severity_word']} {body['kind']} on {body['meter']} "
+        f"(severity {body['severity']:.2f})"
     )
     lines = [
-        f"{body['kind']} on meter {body['meter']}",
+        body["explanation"] or f"{body['kind']} on meter {body['meter']}",
         f"from {body['start']} to {body['end']} (UTC)",
-        f"severity {body['severity']:.2f}, excess energy {body['excess_kwh']:.1f} kWh",
+        f"severity {body['severity_word']} ({body['severity']:.2f}), excess energy "
+        f"{body['excess_kwh']:.1f} kWh",
         "",
         *(f"  {k}: {v}" for k, v in sorted(body["details"].items())),
         "",
@@ -174,6 +194,53 @@ def _recent(store: Store, rule: str, now: pd.Timestamp) -> list[str]:
     return [t for t in doc.get("sent_at", []) if pd.Timestamp(t) > hour_ago]
 
 
+def event_summary(event: dict[str, Any]) -> dict[str, Any]:
+    """What a feed shows of one event: ``severity_label`` ('high 0.82'), ``explanation``,
+    ``reasons`` (comma-separated kinds), ``co2_kg`` and ``expected_kwh`` (None when absent)."""
+    details = event_details(event)
+    severity = float(event["severity"])
+    return {"severity_label": f"{severity_word(severity)} {severity:.2f}",
+            "explanation": str(details.get("explanation", "")),
+            "reasons": ", ".join(r.get("kind", "") for r in details.get("reasons", [])),
+            "co2_kg": details.get("co2_kg"), "expected_kwh": details.get("expected_kwh")}
+
+
+_RANK = {word: rank for rank, (_, word) in enumerate(reversed(SEVERITY_WORDS))}
+
+
+def _escalated(record: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Whether ``event``'s severity word ranks above the one last sent (``record``)."""
+    before = record.get("severity_word") or severity_word(float(record.get("severity", 0.0)))
+    return _RANK[severity_word(float(event["severity"]))] > _RANK.get(before, 0)
+
+
+def digest(events: pd.DataFrame, end: Any = None, days: int = 7, top: int = 10
+           ) -> pd.DataFrame:
+    """The top ``top`` events by cost (then excess energy) that overlap the ``days`` before
+    ``end`` (default now): columns event_id, meter, kind, start, end, severity,
+    severity_word, cost, currency, excess_kwh, status, explanation."""
+    end_ts = pd.Timestamp(end) if end is not None else pd.Timestamp.now(tz="UTC")
+    start_ts = end_ts - pd.Timedelta(days=days)
+    columns = ["event_id", "meter", "kind", "start", "end", "severity", "severity_word",
+               "cost", "currency", "excess_kwh", "status", "explanation"]
+    if events.empty:
+        return pd.DataFrame(columns=columns)
+    week = events[(events["start"] < end_ts) & (events["end"] > start_ts)]
+    rows = []
+    for event in week.to_dict("records"):
+        details = event_details(event)
+        rows.append({**{k: event.get(k) for k in ("event_id", "meter", "kind", "start", "end",
+                                                  "severity", "excess_kwh")},
+                     "severity_word": severity_word(float(event["severity"])),
+                     "cost": details.get("cost"), "currency": details.get("currency"),
+                     "status": event.get("status", "open"),
+                     "explanation": details.get("explanation", "")})
+    out = pd.DataFrame(rows, columns=columns)
+    out["cost"] = pd.to_numeric(out["cost"], errors="coerce")
+    return out.sort_values(["cost", "excess_kwh"], ascending=False, na_position="last",
+                           ignore_index=True).head(top)
+
+
 def send_alerts(
     store: Store, events: pd.DataFrame, section: AlertsSection, now: Any = None
 ) -> AlertReport:
@@ -186,19 +253,22 @@ def send_alerts(
     records = events.sort_values(["severity", "start"], ascending=[False, True])
     records = records.to_dict("records")
     records = [e for e in records if e.get("status", "open") not in QUIET_STATUSES]
-    sent = set(store.list_documents(SENT_KIND))  # keys <rule>:<event_id>:<channel>
+    sent = store.list_documents(SENT_KIND)  # keys <rule>:<event_id>:<channel>
     for rule in section.rules:
         recent = _recent(store, rule.name, now_ts)
         channels = (["webhook"] if rule.webhook else []) + (["email"] if rule.email else [])
         for event in filter(rule.matches, records):
-            todo = [c for c in channels if f"{rule.name}:{event['event_id']}:{c}" not in sent]
+            keys = {c: f"{rule.name}:{event['event_id']}:{c}" for c in channels}
+            todo = [c for c in channels
+                    if keys[c] not in sent or _escalated(sent[keys[c]], event)]
             if not todo:
                 report.already_sent += 1
                 continue
             if len(recent) >= section.max_per_hour:
                 report.rate_limited += 1
                 continue
-            body = payload(event, rule, section)
+            body = payload(event, rule, section,
+                           escalated=any(keys[c] in sent for c in todo))
             delivered = False
             for channel in todo:
                 try:
@@ -217,11 +287,12 @@ def send_alerts(
                     report.failed.append(f"rule {rule.name!r} {channel} for event "
                                          f"{event['event_id']}: {type(exc).__name__}: {exc}")
                     continue
-                key = f"{rule.name}:{event['event_id']}:{channel}"
-                store.put_document(SENT_KIND, key,
-                                   {"at": now_ts.isoformat(), "rule": rule.name,
-                                    "channel": channel, "event_id": str(event["event_id"])})
-                sent.add(key)
+                key = keys[channel]
+                sent[key] = {"at": now_ts.isoformat(), "rule": rule.name, "channel": channel,
+                             "event_id": str(event["event_id"]),
+                             "severity": float(event["severity"]),
+                             "severity_word": body["severity_word"]}
+                store.put_document(SENT_KIND, key, sent[key])
                 report.sent.append((rule.name, str(event["event_id"]), channel))
                 delivered = True
             if delivered:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -32,11 +32,12 @@ from pydantic import Field
 from wattlens.analytics.tariffs import Tariff, TariffError, energy_price
 from wattlens.core.base import Duration, Frozen, Registry
 from wattlens.core.calendar import SiteCalendar, local_dates
-from wattlens.core.intervals import infer_interval
+from wattlens.core.intervals import infer_interval, interval_hours
 from wattlens.core.warnings import DataWarning, unique
 from wattlens.store.csvio import zeros_as_missing
 from wattlens.store.schema import (
     EVENT_COLUMNS,
+    event_id,
     validate_events,
     validate_forecasts,
     validate_readings,
@@ -46,6 +47,14 @@ log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- settings
+class GapEdgeSettings(Frozen):
+    """Partial readings next to a gap (a meter that reported only part of an interval)."""
+
+    ratio: float = Field(
+        0.6, gt=0, lt=1, description="suspect below this share of its references' median"
+    )
+
+
 class DegreeDaySettings(Frozen):
     """Degree-day bases of the weather normalisation."""
 
@@ -87,14 +96,22 @@ class DataQualitySettings(Frozen):
     tail_factor: float = Field(
         1.2, gt=0, description="spiky meters: threshold x the history's 99.9th percentile"
     )
+    gap_merge: Duration = Field(
+        "36h", description="gaps this close are one event (a meter reporting intermittently)"
+    )
 
 
 class ScheduleSettings(Frozen):
     """``schedule``: after-hours, weekend and holiday use above the meter's own norm."""
 
-    norm_days: int = Field(56, ge=7, description="days before start the norm is learned from")
+    norm_days: int = Field(
+        84, ge=7, description="days before the learning cut the norm is learned from"
+    )
     min_norm_days: int = Field(4, ge=1, description="fewest learning days of a category")
     seasonal: bool = Field(True, description="same weeks a year earlier may raise the norm")
+    seasonal_weeks: int = Field(
+        3, ge=0, description="weeks either side of the same week a year earlier (seasonal)"
+    )
     k_sigma: float = Field(2.5, gt=0, description="robust sigmas of a day part's excess")
     rel: float = Field(0.1, ge=0, description="least excess as a share of the norm")
     big_z: float = Field(2.0, gt=0, description="sigmas of a large excess")
@@ -132,6 +149,42 @@ class LevelShiftSettings(Frozen):
     )
 
 
+class AboveForecastSettings(Frozen):
+    """``above-forecast``: the newest readings, at their native interval, above the issued
+    forecast's upper band for their hour, sustained (the live detector of ``wattlens run``)."""
+
+    sustain: Duration = Field(
+        "30min", description="how long readings must stay above the band to raise an event"
+    )
+    margin: float = Field(
+        0.1, ge=0, description="a reading counts when its rate exceeds upper x (1 + margin)"
+    )
+
+
+class MaterialitySettings(Frozen):
+    """When an event is worth raising. Waste (schedule kinds, forecast-residual,
+    above-forecast): its excess energy is at least ``share_of_day`` of the meter's typical
+    daily energy and, when a tariff prices it, costs at least ``min_cost``; ``above-forecast``
+    (live) projects its excess rate over a day, so a fault is raised before a day passes.
+    Data findings (gaps, zero runs, stuck, negative, resets, spikes) and lasting changes
+    (level and sensitivity shifts): the energy in doubt (a gap: what the same slots used the
+    weeks before; a change: its effect over one day) is at least ``data_share_of_day``."""
+
+    share_of_day: float = Field(
+        0.1, ge=0, description="least waste as a share of the meter's typical daily energy"
+    )
+    min_cost: float = Field(
+        10.0, ge=0, description="least cost of the waste [tariff currency]; unpriced: not tested"
+    )
+    data_share_of_day: float = Field(
+        0.02, ge=0, description="least energy in doubt of data findings and lasting changes, "
+        "as a share of the typical daily energy"
+    )
+    typical_days: int = Field(
+        28, ge=3, description="days before the block whose median daily energy is typical"
+    )
+
+
 class AnomalySettings(Frozen):
     """Tunables of every detector, ``[analytics.anomalies.<detector>]`` in the config
     (``data_quality``, ``schedule``, ...); written into every result."""
@@ -151,9 +204,24 @@ class AnomalySettings(Frozen):
     level_shift: LevelShiftSettings = Field(
         default_factory=LevelShiftSettings, description="level-shift detector"
     )
+    above_forecast: AboveForecastSettings = Field(
+        default_factory=AboveForecastSettings, description="above-forecast (live) detector"
+    )
+    materiality: MaterialitySettings = Field(
+        default_factory=MaterialitySettings, description="which events are worth raising"
+    )
+    gap_edge: GapEdgeSettings = Field(
+        default_factory=GapEdgeSettings, description="partial readings at the edges of gaps"
+    )
+    grid_min: Duration = Field(
+        "15min", description="finest grid of the history-based detectors; finer readings "
+        "are summed into it (above-forecast reads them as they are)"
+    )
 
     def merge_gap(self, kind: str) -> pd.Timedelta:
         """How far apart two findings of ``kind`` may be and still be one event."""
+        if kind == "gap":
+            return pd.Timedelta(self.data_quality.gap_merge)
         if kind == "after-hours":
             return pd.Timedelta(self.schedule.after_hours_merge)
         if kind in ("weekend", "holiday"):
@@ -268,7 +336,12 @@ def robust_sigma(values: np.ndarray) -> float:
 # --------------------------------------------------------------------------- registry
 @dataclass
 class DetectionContext:
-    """Everything a detector may use besides the meter's own readings."""
+    """Everything a detector may use besides the meter's own readings. A detector reports
+    in [start, end) and learns only from readings before ``learn_end`` (default ``start``;
+    :func:`detect` sets it to the local Monday 00:00 of the week, so every window judges a
+    day alike); ``window_end`` is the end of the whole detection run (default ``end``);
+    ``cache`` holds what detectors compute once per meter and run (keys start with the
+    meter id)."""
 
     start: pd.Timestamp
     end: pd.Timestamp
@@ -276,6 +349,19 @@ class DetectionContext:
     weather: pd.DataFrame | None = None
     forecasts: pd.DataFrame | None = None
     settings: AnomalySettings = AnomalySettings()
+    learn_end: pd.Timestamp | None = None
+    window_end: pd.Timestamp | None = None
+    cache: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    @property
+    def learned_before(self) -> pd.Timestamp:
+        """The end of the history a detector may learn from."""
+        return self.start if self.learn_end is None else self.learn_end
+
+    @property
+    def run_end(self) -> pd.Timestamp:
+        """The end of the whole detection run."""
+        return self.end if self.window_end is None else self.window_end
 
     @property
     def tz(self) -> str:
@@ -291,10 +377,13 @@ class DetectionContext:
 
     @cached_property
     def degree_days(self) -> pd.DataFrame | None:
-        """:func:`degree_days` of :attr:`temperature` per local day, or None."""
-        if self.temperature is None:
-            return None
-        return degree_days(self.temperature, self.tz, self.settings.degree_days)
+        """:func:`degree_days` of :attr:`temperature` per local day, or None (computed once
+        per ``cache``)."""
+        key = ("", "degree-days")
+        if key not in self.cache:
+            self.cache[key] = None if self.temperature is None else \
+                degree_days(self.temperature, self.tz, self.settings.degree_days)
+        return self.cache[key]
 
 
 @dataclass
@@ -309,6 +398,10 @@ class Finding:
     severity: float
     excess: pd.Series
     details: dict[str, Any]
+    actual_kwh: float = float("nan")
+    expected_kwh: float = float("nan")
+    band_kwh: tuple[float, float] | None = None
+    typical_day_kwh: float = float("nan")
 
 
 Found = tuple[list[Finding], list[DataWarning]]
@@ -399,7 +492,7 @@ def forecast_residual(
 
 # --------------------------------------------------------------------------- data quality
 def _history(series: pd.Series, ctx: DetectionContext) -> pd.Series:
-    return series[series.index < ctx.start]
+    return series[series.index < ctx.learned_before]
 
 
 def _period_slice(series: pd.Series, ctx: DetectionContext) -> tuple[int, int]:
@@ -445,13 +538,13 @@ def data_quality(
     settings = ctx.settings.data_quality
     history = _history(series, ctx)
     learned = int(history.notna().sum())
-    learn = history if learned >= settings.min_history else series
+    learn = history if learned >= settings.min_history else series[series.index < ctx.end]
     warnings = []
     if learn is series:
         warnings.append(DataWarning(
             "anomalies.short-history",
             f"data-quality: meter {meter!r} has {learned} readings before "
-            f"{ctx.start.isoformat()} (want >= {settings.min_history}); learned from the "
+            f"{ctx.learned_before.isoformat()} (want >= {settings.min_history}); learned from the "
             f"period itself",
             {"meter": meter, "readings": learned, "wanted": settings.min_history}))
     i0, i1 = _period_slice(series, ctx)
@@ -459,19 +552,28 @@ def data_quality(
         return [], warnings
     typical = float(np.nanmedian(np.abs(learn.to_numpy()))) if learn.notna().any() else 0.0
     q = _Quality(meter, step, series.iloc[i0:i1], learn, typical, settings)
-    findings = _gaps(q) + _zero_runs(q) + _stuck(q) + _negatives(q)
+    findings = _gaps(q, series) + _zero_runs(q) + _stuck(q) + _negatives(q)
     spikes, warned = _spikes(q, series, len(history) if learn is history else None, (i0, i1))
     return findings + spikes, warnings + warned
 
 
-def _gaps(q: _Quality) -> list[Finding]:
+def _gaps(q: _Quality, series: pd.Series) -> list[Finding]:
     """Missing readings (a meter that stops reporting is a gap up to the end of everyone's
-    data)."""
+    data). A gap's expected energy is what the same slots used, as a median, over the four
+    weeks before (missing counted as zero): a meter that routinely reports nothing at night
+    has nothing missing then."""
     out = []
+    weeks = [series.shift(freq=pd.Timedelta(days=7 * w)) for w in range(1, 5)]
     for i, j in runs(np.isnan(q.values)):
         hours = (j - i) * q.step / pd.Timedelta("1h")
-        out.append(q.finding("gap", i, j, squash(hours / 24), None,
-                             {"intervals": j - i, "hours": hours, "typical_kwh": q.typical}))
+        slots = q.period.index[i:j]
+        before = np.column_stack([w.reindex(slots).fillna(0.0).to_numpy() for w in weeks])
+        expected = float(np.median(before, axis=1).sum())
+        f = q.finding("gap", i, j, squash(hours / 24), None,
+                      {"intervals": j - i, "hours": hours, "typical_kwh": q.typical,
+                       "expected_kwh": expected})
+        f.expected_kwh = expected
+        out.append(f)
     return out
 
 
@@ -578,14 +680,20 @@ def _design(days: pd.DataFrame) -> np.ndarray:
 
 
 SCHEDULE_KINDS = ("after-hours", "weekend", "holiday")
+DAY_TYPES = {"after-hours": "working day", "first-working": "first working day after days off",
+             "saturday": "Saturday", "sunday": "Sunday"}
+"""Day types a schedule norm is learned for: working days after a working day, the first
+working day after days off (a longer pre-heat on Mondays is routine), Saturdays and Sundays;
+weekday holidays, closures and bridge days are judged against the Sunday norm."""
 
 
 def schedule_frame(series: pd.Series, calendar: SiteCalendar) -> pd.DataFrame:
     """The readings judged by :func:`schedule` (NaN dropped), with ``category`` (the event
-    kind they may raise), ``part`` of the day (morning, daytime, evening), local ``day`` and
+    kind they may raise), ``daytype`` (the norm they are judged against, see
+    :data:`DAY_TYPES`), ``part`` of the day (morning, daytime, evening), local ``day`` and
     ``hour``. Working days give ``after-hours`` outside the working hours; weekends give
-    ``weekend``; weekday public holidays, closures and bridge days give ``holiday`` (judged
-    like a weekend day). Readings within working hours of working days are left out."""
+    ``weekend``; weekday public holidays, closures and bridge days give ``holiday``.
+    Readings within working hours of working days are left out."""
     days = calendar.days(series.index)
     hour = days["hour"].to_numpy()
     hours = calendar.working_hours
@@ -594,8 +702,20 @@ def schedule_frame(series: pd.Series, calendar: SiteCalendar) -> pd.DataFrame:
         days["weekend"], "weekend",
         np.where(~days["working"], "holiday", np.where(in_hours, "", "after-hours")),
     )
+    local_day = pd.DatetimeIndex(days["day"])
+    saturday = local_day.day_of_week.to_numpy() == 5
+    unique_days = local_day.unique()
+    noon_before = (unique_days - pd.Timedelta(days=1) + pd.Timedelta(hours=12)).tz_localize(
+        calendar.timezone, nonexistent="shift_forward", ambiguous=False)
+    after_off = pd.Series(~calendar.days(noon_before)["working"].to_numpy(), index=unique_days)
+    first = after_off.reindex(local_day).to_numpy(dtype=bool)
+    daytype = np.where(category == "after-hours",
+                       np.where(first, "first-working", "after-hours"),
+                       np.where((category == "weekend") & saturday, "saturday", "sunday"))
     part = np.where(hour < hours.start, "morning", np.where(in_hours, "daytime", "evening"))
-    frame = pd.DataFrame({"value": series.to_numpy(), "category": category, "part": part,
+    labels = {"category": category, "daytype": daytype, "part": part}
+    frame = pd.DataFrame({"value": series.to_numpy(),
+                          **{k: pd.Series(v, dtype=object).to_numpy() for k, v in labels.items()},
                           "day": days["day"].to_numpy(), "hour": hour},
                          index=series.index).dropna(subset=["value"])
     return frame[frame["category"] != ""]
@@ -603,7 +723,7 @@ def schedule_frame(series: pd.Series, calendar: SiteCalendar) -> pd.DataFrame:
 
 @dataclass
 class _Norm:
-    """What :func:`schedule` learned for one kind: the hourly norm for the report, the
+    """What :func:`schedule` learned for one day type: the hourly norm for the report, the
     degree-day fit and the robust (centre, sigma) of day-part excess sums per part and
     over all parts."""
 
@@ -614,9 +734,9 @@ class _Norm:
     every: tuple[float, float]
 
 
-def _learn_norm(frame: pd.DataFrame, learn: pd.DataFrame, learn_kind: str,
+def _learn_norm(frame: pd.DataFrame, learn: pd.DataFrame, daytype: str,
                 ctx: DetectionContext) -> _Norm:
-    """The norm of ``learn`` (one category's learning readings) per local hour, shifted by
+    """The norm of ``learn`` (one day type's learning readings) per local hour, shifted by
     degree days, raised by the same weeks a year earlier (``seasonal``), and the spread of
     the learning days' excess per day part."""
     settings, dd = ctx.settings.schedule, ctx.degree_days
@@ -625,8 +745,9 @@ def _learn_norm(frame: pd.DataFrame, learn: pd.DataFrame, learn_kind: str,
     dd_fit = _degree_day_fit(learn, dd)
     learn["expected"] += _degree_day_shift(dd_fit, learn, dd)
     year = pd.Timedelta(days=364)  # 52 weeks: same weekdays a year earlier
-    ago = frame[(frame["category"] == learn_kind) & (frame.index >= ctx.start - year)
-                & (frame.index < ctx.end - year)]
+    around = pd.Timedelta(days=7 * settings.seasonal_weeks)
+    ago = frame[(frame["daytype"] == daytype) & (frame.index >= ctx.start - year - around)
+                & (frame.index < ctx.end - year + around)]
     report_norm = norm
     if settings.seasonal and ago["day"].nunique() >= settings.min_norm_days:
         # what was normal in the same weeks a year ago is normal now (term times,
@@ -648,9 +769,8 @@ def _flag_parts(report: pd.DataFrame, model: _Norm, settings: ScheduleSettings
                 ) -> pd.DataFrame:
     """Day parts of ``report`` (with ``excess`` and ``expected``) whose summed excess over
     the norm is abnormal: columns n, excess, norm, centre, sigma, total, z."""
-    parts = report.groupby(["day", "part"]).agg(
-        n=("excess", "size"), excess=("excess", "sum"),
-        norm=("expected", lambda v: float(np.abs(v).sum())))
+    grouped = report.assign(norm=report["expected"].abs(), n=1).groupby(["day", "part"])
+    parts = grouped[["n", "excess", "norm"]].sum()
     names = parts.index.get_level_values(1)
     parts["centre"] = [model.spread.get(p, model.every)[0] for p in names]
     parts["sigma"] = np.maximum.reduce([
@@ -664,8 +784,9 @@ def _flag_parts(report: pd.DataFrame, model: _Norm, settings: ScheduleSettings
         | ((parts["z"] > s.big_z) & (parts["total"] > s.big_rel * parts["norm"])))]
 
 
-def _part_findings(meter: str, kind: str, report: pd.DataFrame, flagged: pd.DataFrame,
-                   step: pd.Timedelta, ctx: DetectionContext) -> list[Finding]:
+def _part_findings(meter: str, kind: str, daytype: str, report: pd.DataFrame,
+                   flagged: pd.DataFrame, step: pd.Timedelta, ctx: DetectionContext,
+                   weather: bool) -> list[Finding]:
     """One finding per flagged day part, spanning its readings above ``hot_share`` of its
     largest excess."""
     s, hours = ctx.settings.schedule, ctx.calendar.working_hours
@@ -681,14 +802,18 @@ def _part_findings(meter: str, kind: str, report: pd.DataFrame, flagged: pd.Data
         threshold = min(max(s.k_sigma * sigma, s.rel * norm_sum),
                         max(s.big_z * sigma, s.big_rel * norm_sum))
         rows = rows.iloc[hot[0]: hot[-1] + 1]
+        expected = float(rows["expected"].sum())
         findings.append(Finding(
             meter=meter, kind=kind, start=rows.index[0], end=rows.index[-1] + step,
             severity=squash(total / threshold), excess=rows["excess"],
             details={"day": str(pd.Timestamp(day).date()), "part": day_part,
+                     "norm": DAY_TYPES[daytype], "weather_normalised": weather,
                      "intervals": int(len(rows)), "actual_kwh": float(rows["value"].sum()),
-                     "norm_kwh": float(rows["expected"].sum()), "sigma_kwh": sigma,
+                     "norm_kwh": expected, "sigma_kwh": sigma,
                      "robust_z": z, "threshold_kwh": threshold,
-                     "hours": f"{hours.start:02d}-{hours.end:02d} local"}))
+                     "hours": f"{hours.start:02d}-{hours.end:02d} local"},
+            actual_kwh=float(rows["value"].sum()), expected_kwh=expected,
+            band_kwh=(max(expected - threshold, 0.0), expected + threshold)))
     return findings
 
 
@@ -696,12 +821,13 @@ def _part_findings(meter: str, kind: str, report: pd.DataFrame, flagged: pd.Data
 def schedule(meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionContext
              ) -> Found:
     """After-hours (working days outside the calendar's working hours), weekend and
-    holiday (weekday public holidays, closures, bridge days) use above the meter's own norm.
+    holiday (weekday public holidays, closures, bridge days) use above the meter's own norm
+    for that day type (:data:`DAY_TYPES`: working day, Saturday, Sunday), hour and season.
 
-    The norm per category and local hour is the median of the last ``norm_days`` before
-    ``start`` (holidays are held to the weekend norm), shifted by the day's heating/cooling
-    degree days when temperature explains the history; with ``seasonal`` and a year of
-    history, the same weeks 52 weeks earlier raise the norm where they were higher.
+    The norm per day type and local hour is the median of the last ``norm_days`` before
+    the learning cut (holidays are held to the Sunday norm), shifted by the day's
+    heating/cooling degree days when temperature explains the history; with ``seasonal`` and
+    a year of history, the same weeks 52 weeks earlier raise the norm where they were higher.
 
     Each day splits into morning (before opening), daytime and evening (after closing); a
     part is reported when its summed excess over the norm exceeds ``k_sigma`` robust sigmas
@@ -715,35 +841,36 @@ def schedule(meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionCo
             f"schedule: meter {meter!r} reads every {step}; local-hour checks need hourly or "
             f"finer readings; skipped",
             {"meter": meter, "interval_h": step / pd.Timedelta("1h")})]
-    frame = schedule_frame(series, ctx.calendar)
-    learn_from = ctx.start - pd.Timedelta(days=settings.norm_days)
+    key = (meter, "schedule-frame")
+    if key not in ctx.cache:
+        ctx.cache[key] = schedule_frame(series, ctx.calendar)
+    frame = ctx.cache[key]
+    learn_end = ctx.learned_before
+    learn_from = learn_end - pd.Timedelta(days=settings.norm_days)
     findings: list[Finding] = []
     warnings: list[DataWarning] = []
-    for kind in SCHEDULE_KINDS:
-        report = frame[(frame["category"] == kind) & (frame.index >= ctx.start)
-                       & (frame.index < ctx.end)]
-        if report.empty:
-            continue
-        learn_kind = "weekend" if kind == "holiday" else kind  # a holiday should look like one
-        learn = frame[(frame["category"] == learn_kind) & (frame.index < ctx.start)
+    period = frame[(frame.index >= ctx.start) & (frame.index < ctx.end)]
+    for (kind, daytype), report in period.groupby(["category", "daytype"], sort=True):
+        learn = frame[(frame["daytype"] == daytype) & (frame.index < learn_end)
                       & (frame.index >= learn_from)]
         n_days = learn["day"].nunique()
         if n_days < settings.min_norm_days:
             warnings.append(DataWarning(
                 "anomalies.few-norm-days",
-                f"schedule: meter {meter!r} has {n_days} {learn_kind} days in the "
-                f"{settings.norm_days} days before {ctx.start.date()} (want >= "
+                f"schedule: meter {meter!r} has {n_days} {DAY_TYPES[daytype]} days in the "
+                f"{settings.norm_days} days before {learn_end.date()} (want >= "
                 f"{settings.min_norm_days}); {kind} check skipped",
                 {"meter": meter, "kind": kind, "days": int(n_days),
                  "wanted": settings.min_norm_days}))
             continue
-        model = _learn_norm(frame, learn, learn_kind, ctx)
+        model = _learn_norm(frame, learn, daytype, ctx)
         report = report.assign(
             expected=report["hour"].map(model.report_norm).fillna(model.mean))
         report["expected"] += _degree_day_shift(model.dd_fit, report, ctx.degree_days)
         report = report.assign(excess=report["value"] - report["expected"])
         flagged = _flag_parts(report, model, settings)
-        findings += _part_findings(meter, kind, report, flagged, step, ctx)
+        findings += _part_findings(meter, str(kind), str(daytype), report, flagged, step, ctx,
+                                   model.dd_fit is not None)
     return findings, warnings
 
 
@@ -867,7 +994,7 @@ def _baseload_shifts(
         if abs(shift) <= threshold or raw_shift * shift <= 0 or abs(raw_shift) < threshold / 2:
             continue  # weather normalisation must not create a shift the raw baseload lacks
         start = _day_bounds(day, ctx.tz)
-        stop = min(_day_bounds(signal.index[b - 1] + pd.Timedelta(days=1), ctx.tz), ctx.end)
+        stop = min(_day_bounds(signal.index[b - 1] + pd.Timedelta(days=1), ctx.tz), ctx.run_end)
         part = series[(series.index >= start) & (series.index < stop)].dropna()
         findings.append(Finding(
             meter=meter, kind="level-shift", start=start, end=stop,
@@ -915,7 +1042,7 @@ def _sensitivity_shifts(
         if abs(slope_after - slope_before) <= s.sensitivity_rel * abs(slope_before):
             continue
         start = _day_bounds(days[cp], ctx.tz)
-        stop = min(_day_bounds(days[b - 1] + pd.Timedelta(days=1), ctx.tz), ctx.end)
+        stop = min(_day_bounds(days[b - 1] + pd.Timedelta(days=1), ctx.tz), ctx.run_end)
         after_days = pd.Series(x[cp:b], index=days[cp:b])
         extra_daily = (slope_after - slope_before) * after_days
         findings.append(Finding(
@@ -930,61 +1057,502 @@ def _sensitivity_shifts(
     return findings
 
 
-# --------------------------------------------------------------------------- running
+# --------------------------------------------------------------------------- above forecast
+def native_intervals(times: pd.DatetimeIndex) -> np.ndarray:
+    """The interval [h] each reading covers: up to the next reading, unless that is over
+    twice as far as the reading before (a gap follows); the last reading, and one before a
+    gap, cover as long as the spacing before them (a lone reading: one hour)."""
+    t = pd.DatetimeIndex(times).as_unit("ns").asi8
+    if len(t) < 2:
+        return np.ones(len(t))
+    spacing = np.diff(t)
+    after = np.append(spacing, spacing[-1])
+    before = np.insert(spacing, 0, spacing[0])
+    return np.where(after > 2 * before, before, after) / pd.Timedelta("1h").value
+
+
+@register_detector("above-forecast")
+def above_forecast(meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionContext
+                   ) -> Found:
+    """The newest readings at their native interval (not the regular grid: a 1-minute
+    reading counts as one minute, a partial hour is never taken for a whole one) whose rate
+    [kWh/h] exceeds the issued forecast's upper band for their hour by ``margin``, for at
+    least ``sustain`` without a break. Uses, for each hour, the latest forecast issued
+    before it; the excess is measured against the forecast itself."""
+    s = ctx.settings.above_forecast
+    if ctx.forecasts is None:
+        return [], [DataWarning("anomalies.no-forecasts",
+                                "above-forecast: no forecasts given; detector skipped")]
+    fc = ctx.forecasts[(ctx.forecasts["meter"] == meter)
+                       & (ctx.forecasts["issued_at"] <= ctx.forecasts["time"])]
+    raw = ctx.cache.get((meter, "raw"), series.dropna())
+    raw = raw[(raw.index >= ctx.start) & (raw.index < ctx.end)]
+    if fc.empty or raw.empty:
+        return [], []
+    fc = fc.sort_values("issued_at").drop_duplicates("time", keep="last")
+    fc = fc.set_index("time").sort_index()
+    fc_h = infer_interval(fc.index, default=pd.Timedelta("1h")) / pd.Timedelta("1h")
+    times = pd.DatetimeIndex(raw.index).as_unit("ns")
+    hours = native_intervals(times)
+    pos = fc.index.searchsorted(times, side="right") - 1
+    covered = (pos >= 0) & (times < fc.index[np.clip(pos, 0, None)]
+                            + pd.Timedelta(hours=fc_h))
+    at = np.clip(pos, 0, None)
+    upper = fc["yhat_upper"].to_numpy()[at] / fc_h
+    yhat = fc["yhat"].to_numpy()[at] / fc_h
+    rate = raw.to_numpy() / hours
+    above = covered & (rate > upper * (1 + s.margin)) & (rate > 0)
+    # a reading that does not follow on from the one before (a gap) starts a new run
+    gap = np.diff(times.asi8) > 1.5 * hours[:-1] * pd.Timedelta("1h").value
+    broken = np.concatenate([[False], gap])
+    sustain_h = pd.Timedelta(s.sustain) / pd.Timedelta("1h")
+    findings = []
+    for i, j in _unbroken_runs(above, broken):
+        span_h = float(hours[i:j].sum())
+        if span_h + 1e-9 < sustain_h:
+            continue
+        excess = pd.Series((rate[i:j] - yhat[i:j]) * hours[i:j], index=times[i:j])
+        expected = float((yhat[i:j] * hours[i:j]).sum())
+        top = float((upper[i:j] * hours[i:j]).sum())
+        ratio = float(np.mean((rate[i:j] - upper[i:j]) / np.maximum(upper[i:j], 1e-9)))
+        findings.append(Finding(
+            meter=meter, kind="above-forecast", start=times[i],
+            end=times[j - 1] + pd.Timedelta(hours=float(hours[j - 1])),
+            severity=squash(ratio / max(s.margin, 0.05)), excess=excess,
+            details={"readings": j - i, "hours": round(span_h, 4),
+                     "mean_rate_kwh_h": float(rate[i:j].mean()),
+                     "forecast_rate_kwh_h": float(yhat[i:j].mean()),
+                     "upper_rate_kwh_h": float(upper[i:j].mean()),
+                     "model": str(fc["model"].iloc[int(at[i])])},
+            actual_kwh=float(raw.to_numpy()[i:j].sum()), expected_kwh=expected,
+            band_kwh=(float((fc["yhat_lower"].to_numpy()[at[i:j]] / fc_h
+                             * hours[i:j]).sum()), top)))
+    return findings, []
+
+
+def _unbroken_runs(mask: np.ndarray, broken: np.ndarray) -> list[tuple[int, int]]:
+    """:func:`runs` of ``mask``, split where ``broken`` starts a new run."""
+    out = []
+    for i, j in runs(mask):
+        cuts = [i, *(k for k in range(i + 1, j) if broken[k]), j]
+        out += list(zip(cuts[:-1], cuts[1:], strict=True))
+    return out
+
+
+# --------------------------------------------------------------------------- gap edges
+def gap_edge_mask(series: pd.Series, settings: GapEdgeSettings | None = None) -> np.ndarray:
+    """True where a reading of ``series`` (a regular grid, NaN = missing) sits right next to
+    a gap and is below ``ratio`` x the median of its references (the readings just beside
+    it, and the same slot one day and one week earlier, where present): a partial reading
+    (the meter reported only part of the interval). Such readings are ``suspect``: kept,
+    but never learned from, used by persistence forecasts or M&V."""
+    settings = settings or GapEdgeSettings()
+    values = series.to_numpy(dtype=float)
+    present = np.isfinite(values)
+    before = np.concatenate([[False], ~present[:-1]])  # the series' ends are not gaps
+    after = np.concatenate([~present[1:], [False]])
+    edge = present & (before | after)
+    step = series.index[1] - series.index[0] if len(series) > 1 else pd.Timedelta("1h")
+    lags = [int(pd.Timedelta(days=d) / step) for d in (1, 7)]
+    out = np.zeros(len(values), dtype=bool)
+    for i in np.flatnonzero(edge):
+        refs = [values[j] for j in (i - 1, i + 1, *(i - lag for lag in lags))
+                if 0 <= j < len(values) and j != i]
+        refs = [r for r in refs if np.isfinite(r)]
+        if refs and values[i] < settings.ratio * float(np.median(refs)):
+            out[i] = True
+    return out
+
+
+def flag_gap_edges(readings: pd.DataFrame, settings: GapEdgeSettings | None = None
+                   ) -> pd.DataFrame:
+    """``readings`` with the partial energy readings at gap edges (:func:`gap_edge_mask`,
+    per meter on its own interval) marked quality ``suspect``. Forecasting (persistence,
+    training), M&V and charts call this and drop or draw ``suspect`` as gaps."""
+    readings = validate_readings(readings)
+    quality = readings["quality"].to_numpy(dtype=object).copy()
+    energy = readings["quantity"] == "energy"
+    for _meter, rows in readings[energy].groupby("meter", sort=False):
+        step = infer_interval(rows["time"], default=pd.Timedelta("1h"))
+        values = pd.Series(rows["value"].to_numpy(float), index=pd.DatetimeIndex(rows["time"]))
+        values = values[~values.index.duplicated()]
+        grid = regular_series(values, step, values.index[-1] + step)
+        suspect = grid.index[gap_edge_mask(grid, settings)]
+        hit = rows.index[pd.DatetimeIndex(rows["time"]).isin(suspect)]
+        quality[readings.index.get_indexer(hit)] = "suspect"
+    return readings.assign(quality=quality)
+
+
+# --------------------------------------------------------------------------- events
+KIND_GROUPS: dict[str, tuple[str, ...]] = {
+    "usage": ("above-forecast", "forecast-residual", "after-hours", "weekend", "holiday",
+              "spike"),
+    "data": ("gap", "zero-run", "stuck", "negative", "register-reset"),
+}
+"""Findings of kinds in one group that overlap on a meter are one event listing its reasons;
+an event's id is its meter, group and start. Other kinds (``level-shift``,
+``sensitivity-shift``) are each a group of their own."""
+CHANGE_KINDS = ("level-shift", "sensitivity-shift")
+"""Lasting changes (they go on until someone acts)."""
+WASTE_KINDS = ("after-hours", "weekend", "holiday", "forecast-residual", "above-forecast")
+"""Kinds judged as waste by :class:`MaterialitySettings` (``share_of_day``, ``min_cost``)."""
+SEVERITY_WORDS = ((0.9, "critical"), (0.75, "high"), (0.5, "moderate"), (0.0, "low"))
+"""Severity words by lowest severity (see :func:`event_severity`)."""
+
+
+def kind_group(kind: str) -> str:
+    """The group (:data:`KIND_GROUPS`) of an event kind."""
+    return next((g for g, kinds in KIND_GROUPS.items() if kind in kinds), kind)
+
+
+def event_severity(materiality: float, confidence: float) -> float:
+    """Severity in 0..1: ``1 - exp(-m·c)`` with ``m`` the excess over the materiality
+    threshold (1 = just material) and ``c`` the detector's confidence in 0..1 (how far its
+    statistic passed its own threshold, squashed). Monotonic in both; words by
+    :data:`SEVERITY_WORDS`: low < 0.5 ≤ moderate < 0.75 ≤ high < 0.9 ≤ critical."""
+    return float(np.clip(1.0 - np.exp(-max(materiality, 0.0) * max(confidence, 0.0)), 0, 1))
+
+
+def severity_word(severity: float) -> str:
+    """The word of a severity (:data:`SEVERITY_WORDS`)."""
+    return next(word for low, word in SEVERITY_WORDS if severity >= low)
+
+
 def merge_findings(findings: Sequence[Finding], gap: pd.Timedelta) -> list[Finding]:
     """Merge findings of the same meter and kind that touch or are at most ``gap`` apart."""
     merged: list[Finding] = []
     for f in sorted(findings, key=lambda f: (f.meter, f.kind, f.start)):
         last = merged[-1] if merged else None
         if last and last.meter == f.meter and last.kind == f.kind and f.start <= last.end + gap:
-            parts = [p for p in (last.excess, f.excess) if not p.empty]
-            details = dict(last.details)
-            details["merged"] = int(details.get("merged", 1)) + 1
-            for key, value in f.details.items():
-                if isinstance(value, int | float) and not isinstance(value, bool) and \
-                        key in ("intervals", "hours"):
-                    details[key] = details.get(key, 0) + value
-            merged[-1] = Finding(
-                meter=f.meter, kind=f.kind, start=last.start, end=max(last.end, f.end),
-                severity=max(last.severity, f.severity),
-                excess=pd.concat(parts) if parts else last.excess, details=details)
+            merged[-1] = _joined(last, f)
         else:
             merged.append(f)
     return merged
 
 
-def findings_to_events(
-    findings: Sequence[Finding], tariff: Tariff | dict[str, Tariff] | None = None,
-    tz: str = "UTC",
-) -> tuple[pd.DataFrame, list[DataWarning]]:
-    """Event rows and warnings; with a tariff (one, or one per meter id), ``details.cost`` is
-    the excess priced per interval [currency] and ``details.currency`` its currency. A
-    tariff that cannot price an event leaves its cost out with a warning saying why."""
-    rows, warnings = [], []
+def _add(a: float, b: float) -> float:
+    return float(np.nansum([a, b])) if not (np.isnan(a) and np.isnan(b)) else float("nan")
+
+
+def _joined(last: Finding, f: Finding) -> Finding:
+    """Two findings of one kind as one."""
+    parts = [p for p in (last.excess, f.excess) if not p.empty]
+    details = dict(last.details)
+    details["merged"] = int(details.get("merged", 1)) + 1
+    for key, value in f.details.items():
+        if isinstance(value, int | float) and not isinstance(value, bool) and \
+                key in ("intervals", "hours", "readings", "actual_kwh", "norm_kwh"):
+            details[key] = details.get(key, 0) + value
+    band = None
+    if last.band_kwh is not None and f.band_kwh is not None:
+        band = (last.band_kwh[0] + f.band_kwh[0], last.band_kwh[1] + f.band_kwh[1])
+    return Finding(
+        meter=f.meter, kind=f.kind, start=min(last.start, f.start), end=max(last.end, f.end),
+        severity=max(last.severity, f.severity),
+        excess=pd.concat(parts) if parts else last.excess, details=details,
+        actual_kwh=_add(last.actual_kwh, f.actual_kwh),
+        expected_kwh=_add(last.expected_kwh, f.expected_kwh), band_kwh=band or last.band_kwh,
+        typical_day_kwh=last.typical_day_kwh)
+
+
+@dataclass
+class Episode:
+    """One event before it becomes a row: overlapping findings of one kind group on one
+    meter (the first of ``reasons`` is the primary, the most severe)."""
+
+    meter: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    reasons: list[Finding]
+
+    @property
+    def primary(self) -> Finding:
+        return self.reasons[0]
+
+    @property
+    def typical_day_kwh(self) -> float:
+        """The meter's typical daily energy [kWh] learned before the primary's week."""
+        return self.primary.typical_day_kwh
+
+    @property
+    def group(self) -> str:
+        return kind_group(self.primary.kind)
+
+    @property
+    def excess(self) -> pd.Series:
+        """Excess [kWh per interval] of the primary reason (reasons overlap; never summed)."""
+        return self.primary.excess.dropna()
+
+
+def episodes(findings: Sequence[Finding], settings: AnomalySettings) -> list[Episode]:
+    """Findings merged per kind (touching or within :meth:`AnomalySettings.merge_gap`), then
+    overlapping findings of one kind group on one meter joined into episodes."""
+    by_kind: dict[tuple[str, str], list[Finding]] = {}
     for f in findings:
+        by_kind.setdefault((f.meter, f.kind), []).append(f)
+    merged = [m for (_, kind), group in sorted(by_kind.items())
+              for m in merge_findings(group, settings.merge_gap(kind))]
+    out: list[Episode] = []
+    merged.sort(key=lambda f: (f.meter, kind_group(f.kind), f.start))
+    for f in merged:
+        last = out[-1] if out else None
+        if last and last.meter == f.meter and last.group == kind_group(f.kind) \
+                and f.start < last.end:
+            last.reasons.append(f)
+            last.end = max(last.end, f.end)
+        else:
+            out.append(Episode(f.meter, f.start, f.end, [f]))
+    for e in out:
+        e.reasons.sort(key=lambda f: (-f.severity, f.start))
+    return out
+
+
+def _when(start: pd.Timestamp, end: pd.Timestamp, tz: str) -> str:
+    """'Saturday 06:00–13:00' within a local day, else 'Sat 7 Dec 22:00 – Sun 8 Dec 03:00'."""
+    a, b = start.tz_convert(tz), end.tz_convert(tz)
+    if (b - pd.Timedelta(1, "ns")).date() == a.date():
+        return f"{a:%A} {a:%d %b} {a:%H:%M}–{b:%H:%M}"
+    return f"{a:%a %d %b %H:%M} – {b:%a %d %b %H:%M}"
+
+
+def _usual(f: Finding) -> str:
+    """What a finding's expected energy is, for the explanation."""
+    d = f.details
+    if f.kind in SCHEDULE_KINDS:
+        weather = " at this temperature" if d.get("weather_normalised") else ""
+        return f"the usual {d.get('norm', f.kind)} at these hours{weather}"
+    return {"forecast-residual": "the issued forecast",
+            "above-forecast": "the issued forecast (sustained above its upper band)",
+            "spike": "the readings around it",
+            "level-shift": "the baseload before"}.get(f.kind, "what is usual")
+
+
+def explanation(e: Episode, excess_kwh: float, tz: str) -> str:
+    """One sentence saying what happened, how much and against what."""
+    f, when = e.primary, _when(e.start, e.end, tz)
+    d = f.details
+    if f.kind == "gap":
+        text = f"{when}: no readings for {d.get('hours', 0):g} h"
+    elif f.kind == "zero-run":
+        text = f"{when}: {d.get('intervals')} readings of zero, unusual for this meter"
+    elif f.kind == "stuck":
+        text = f"{when}: the same reading {d.get('value_kwh', 0):.4g} kWh repeated " \
+               f"{d.get('intervals')} times"
+    elif f.kind in ("negative", "register-reset"):
+        text = f"{when}: negative readings down to {d.get('min_kwh', d.get('value_kwh', 0)):.4g}" \
+               f" kWh ({'a register reset' if f.kind == 'register-reset' else 'impossible use'})"
+    elif f.kind == "sensitivity-shift":
+        text = f"from {when.split(' –')[0]} the use per degree day changed from " \
+               f"{d.get('slope_before', 0):.1f} to {d.get('slope_after', 0):.1f} kWh"
+    elif f.kind == "level-shift":
+        shift = float(d.get("shift_kwh_per_interval", 0.0))
+        text = f"from {when.split(' –')[0]} the baseload moved {'up' if shift > 0 else 'down'} " \
+               f"from {d.get('before_kwh_per_interval', 0):,.1f} to " \
+               f"{d.get('after_kwh_per_interval', 0):,.1f} kWh per interval"
+    elif np.isfinite(f.actual_kwh) and np.isfinite(f.expected_kwh) and f.expected_kwh > 0:
+        share = excess_kwh / f.expected_kwh * 100
+        text = f"{when} used {f.actual_kwh:,.0f} kWh, {excess_kwh:,.0f} kWh ({share:+.0f} %) " \
+               f"above {_usual(f)}"
+    else:
+        text = f"{when}: {excess_kwh:,.0f} kWh above {_usual(f)}"
+    others = sorted({r.kind for r in e.reasons[1:]} - {f.kind})
+    return text + (f" (also {', '.join(others)})" if others else "") + "."
+
+
+def typical_day_kwh(series: pd.Series, before: pd.Timestamp, tz: str, days: int) -> float:
+    """Median daily energy [kWh] over the ``days`` local days before ``before`` (days with
+    at least 75 % of their readings, scaled to a whole day); NaN without such days."""
+    history = series[(series.index < before)
+                     & (series.index >= before - pd.Timedelta(days=days))].dropna()
+    if history.empty:
+        return float("nan")
+    step_h = interval_hours(history.index)
+    per_day = 24 / step_h
+    grouped = history.groupby(local_dates(history.index, tz))
+    count = grouped.count()
+    full = count >= 0.75 * per_day
+    if not full.any():
+        return float("nan")
+    return float((grouped.mean()[full] * per_day).median())
+
+
+@dataclass
+class _Priced:
+    """What pricing one episode gives: cost, currency and CO2 (NaN/None when unknown)."""
+
+    cost: float = float("nan")
+    currency: str | None = None
+    co2_kg: float = float("nan")
+
+
+def _price(e: Episode, tariff: Tariff | None, co2_factor: float | None, tz: str,
+           warnings: list[DataWarning]) -> _Priced:
+    excess = e.excess.clip(lower=0)
+    out = _Priced()
+    if co2_factor is not None:
+        out.co2_kg = float(excess.sum() * co2_factor)
+    if tariff is None or excess.empty:
+        return out
+    try:
+        price = energy_price(tariff, pd.DatetimeIndex(excess.index), tz)
+    except TariffError as exc:
+        warnings.append(DataWarning(
+            "anomalies.cost-left-out", f"meter {e.meter!r}: event costs left out: {exc}",
+            {"meter": e.meter, "tariff": tariff.id}))
+        return out
+    out.cost = float((excess.to_numpy() * price.to_numpy()).sum())
+    out.currency = tariff.currency
+    return out
+
+
+def _affected_kwh(f: Finding) -> float:
+    """Energy a finding is about [kWh]: its positive excess; for data-quality findings the
+    energy it leaves missing or in doubt; for a lasting change its effect over one day."""
+    d, excess = f.details, f.excess.dropna()
+    if kind_group(f.kind) == "data":
+        if f.kind == "gap":
+            return f.expected_kwh
+        typical = float(d.get("typical_kwh", np.nan))
+        if not np.isfinite(typical) and np.isfinite(f.typical_day_kwh):
+            typical = f.typical_day_kwh / 24
+        wrong = abs(float(d.get("min_kwh", d.get("value_kwh", 0.0)))) \
+            if f.kind in ("negative", "register-reset") else 0.0
+        doubt = int(d.get("intervals", 1)) * typical + wrong
+        return doubt if np.isfinite(typical) else float("nan")
+    if f.kind in CHANGE_KINDS:
+        per_day = len(excess) / max((f.end - f.start) / pd.Timedelta("1D"), 1e-9)
+        return float(abs(excess.mean()) * per_day) if len(excess) else float("nan")
+    if f.kind == "above-forecast":
+        rate = excess.clip(lower=0).sum() / max(float(d["hours"]), 1e-9)
+        return float(rate * 24)  # projected over a day: a live fault is judged early
+    return float(excess.clip(lower=0).sum())
+
+
+def materiality(f: Finding, settings: MaterialitySettings, cost: float = float("nan")
+                ) -> float:
+    """How material a finding is: its energy (:func:`_affected_kwh`) over its threshold
+    (:class:`MaterialitySettings`); 0 when waste costs less than ``min_cost`` (a NaN ``cost``,
+    unpriced, is not tested); 1 without a typical day to judge by. Material at >= 1."""
+    waste = f.kind in WASTE_KINDS
+    if f.kind == "above-forecast" and np.isfinite(cost):  # projected over a day, as the energy
+        cost = cost * 24 / max(float(f.details["hours"]), 1e-9)
+    if waste and np.isfinite(cost) and cost < settings.min_cost:
+        return 0.0
+    share = settings.share_of_day if waste else settings.data_share_of_day
+    threshold = share * f.typical_day_kwh
+    if not np.isfinite(threshold) or threshold <= 0:
+        return 1.0
+    affected = _affected_kwh(f)
+    return affected / threshold if np.isfinite(affected) else 0.0
+
+
+def episode_rows(
+    found: Sequence[Episode], settings: AnomalySettings, tz: str,
+    tariff: Tariff | dict[str, Tariff] | None = None,
+    co2_factors: dict[str, float] | None = None,
+) -> tuple[pd.DataFrame, list[DataWarning]]:
+    """Event rows of the material episodes (see :class:`MaterialitySettings`) and warnings.
+    Each row's ``details`` carry ``reasons``, ``explanation``, ``severity_word``,
+    ``expected_kwh``, ``band_kwh``, ``cost``/``currency`` (with a tariff; the version valid at
+    each interval), ``co2_kg`` (with a factor) and the materiality test."""
+    m = settings.materiality
+    rows: list[dict[str, Any]] = []
+    warnings: list[DataWarning] = []
+    immaterial = 0
+    for e in found:
+        meter_tariff = tariff.get(e.meter) if isinstance(tariff, dict) else tariff
+        priced = _price(e, meter_tariff, (co2_factors or {}).get(e.meter), tz, warnings)
+        # material when any reason is; the most severe material reason leads the event
+        ratios = {id(r): materiality(r, m, priced.cost) for r in e.reasons}
+        leading = [r for r in e.reasons if ratios[id(r)] >= 1.0]
+        if not leading:
+            immaterial += 1
+            continue
+        before = e.primary
+        e.reasons.sort(key=lambda r: (ratios[id(r)] < 1.0, -r.severity, r.start))
+        if e.primary is not before:  # priced by the excess of the reason that leads
+            priced = _price(e, meter_tariff, (co2_factors or {}).get(e.meter), tz, warnings)
+        ratio = ratios[id(e.primary)]
+        f = e.primary
+        excess_kwh = float(e.excess.clip(lower=0).sum()) if e.group != "data" else 0.0
+        if f.kind in ("level-shift", "sensitivity-shift", "negative"):
+            excess_kwh = float(e.excess.sum())
+        severity = event_severity(ratio, max(r.severity for r in e.reasons))
         details = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in f.details.items()}
-        excess = f.excess.dropna()
-        meter_tariff = tariff.get(f.meter) if isinstance(tariff, dict) else tariff
-        if meter_tariff is not None and not excess.empty:
-            try:
-                price = energy_price(meter_tariff, pd.DatetimeIndex(excess.index), tz)
-            except TariffError as exc:
-                warnings.append(DataWarning(
-                    "anomalies.cost-left-out", f"meter {f.meter!r}: event costs left out: {exc}",
-                    {"meter": f.meter, "tariff": meter_tariff.id}))
-            else:
-                details["cost"] = round(float((excess.to_numpy() * price.to_numpy()).sum()), 2)
-                details["currency"] = meter_tariff.currency
-        rows.append({"meter": f.meter, "start": f.start, "end": f.end, "kind": f.kind,
-                     "severity": round(f.severity, 4),
-                     "excess_kwh": round(float(excess.sum()), 3),
+        details.update({
+            "reasons": [{"kind": r.kind, "start": r.start.isoformat(), "end": r.end.isoformat(),
+                         "confidence": round(r.severity, 4)} for r in e.reasons],
+            "explanation": explanation(e, excess_kwh, tz),
+            "severity_word": severity_word(severity),
+            "typical_day_kwh": round(e.typical_day_kwh, 3),
+            "materiality": round(ratio, 3),
+        })
+        if np.isfinite(f.expected_kwh):
+            details["expected_kwh"] = round(f.expected_kwh, 3)
+        if f.band_kwh is not None:
+            details["band_kwh"] = [round(f.band_kwh[0], 3), round(f.band_kwh[1], 3)]
+        if np.isfinite(f.actual_kwh):
+            details["actual_kwh"] = round(f.actual_kwh, 3)
+        if np.isfinite(priced.cost):
+            details["cost"], details["currency"] = round(priced.cost, 2), priced.currency
+        if np.isfinite(priced.co2_kg):
+            details["co2_kg"] = round(priced.co2_kg, 2)
+        rows.append({"event_id": event_id(e.meter, e.group, e.start), "meter": e.meter,
+                     "start": e.start, "end": e.end, "kind": f.kind,
+                     "severity": round(severity, 4), "excess_kwh": round(excess_kwh, 3),
                      "details": json.dumps(details, sort_keys=True, default=str)})
+    if immaterial:
+        warnings.append(DataWarning(
+            "anomalies.immaterial",
+            f"{immaterial} findings left out as immaterial (excess below "
+            f"{m.share_of_day:.0%} of a typical day or cost below {m.min_cost:g})",
+            {"findings": immaterial}))
     if not rows:
-        empty = pd.DataFrame(columns=[c for c in EVENT_COLUMNS if c != "event_id"])
-        return validate_events(empty), unique(warnings)
+        return validate_events(pd.DataFrame(columns=EVENT_COLUMNS)), unique(warnings)
     return validate_events(pd.DataFrame(rows)), unique(warnings)
 
 
+def reconcile(new: pd.DataFrame, stored: pd.DataFrame, start: pd.Timestamp,
+              end: pd.Timestamp) -> pd.DataFrame:
+    """``new`` events of a run that judged [``start``, ``end``), each taking the id of a
+    ``stored`` event of the same meter and kind group it overlaps or touches: a run that
+    continues an episode extends that event instead of adding one. Where the stored event
+    reaches outside [start, end) (judged by another run), its span, severity and excess are
+    kept as the larger of the two, so re-running an older window never shrinks an event.
+    Stored events no new event touches are left alone."""
+    if new.empty or stored.empty:
+        return new
+    stored = stored.assign(group=stored["kind"].map(kind_group)).sort_values("start")
+    rows = []
+    for _, row in new.iterrows():
+        row = row.copy()
+        same = stored[(stored["meter"] == row["meter"])
+                      & (stored["group"] == kind_group(row["kind"]))
+                      & (stored["start"] <= row["end"]) & (stored["end"] >= row["start"])]
+        if not same.empty:
+            first = same.iloc[0]
+            row["event_id"] = first["event_id"]
+            outside = first["start"] < start or same["end"].max() > end
+            row["start"] = min(first["start"], row["start"])
+            if outside:
+                row["end"] = max(same["end"].max(), row["end"])
+                row["severity"] = max(float(same["severity"].max()), float(row["severity"]))
+                row["excess_kwh"] = max(float(same["excess_kwh"].max()),
+                                        float(row["excess_kwh"]))
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    # two new events joined to one stored event become one (the later extends the earlier)
+    keep = []
+    for _, group in out.sort_values("start").groupby("event_id", sort=False):
+        row = group.iloc[0].copy()
+        row["end"] = group["end"].max()
+        row["severity"] = group["severity"].max()
+        row["excess_kwh"] = group["excess_kwh"].max()
+        keep.append(row)
+    return validate_events(pd.DataFrame(keep)[EVENT_COLUMNS])
+
+
+# --------------------------------------------------------------------------- running
 def _period(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     """``start`` and ``end`` as UTC timestamps; ValueError unless tz-aware and ordered."""
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
@@ -997,22 +1565,54 @@ def _period(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start_ts, end_ts
 
 
+def day_start(at: pd.Timestamp, tz: str) -> pd.Timestamp:
+    """Local midnight [UTC] of the local day holding ``at``."""
+    return at.tz_convert(tz).normalize().tz_convert("UTC")
+
+
+def blocks(start: pd.Timestamp, end: pd.Timestamp, tz: str
+           ) -> list[tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]]:
+    """The (learn_end, report start, report end) of each local week (Monday 00:00) that
+    [local midnight of ``start``, ``end``) touches: a day is always judged with what was
+    learned before its week, whichever window holds it."""
+    first = start.tz_convert(tz).normalize()
+    monday = (first - pd.DateOffset(days=first.day_of_week)).normalize()
+    out = []
+    while monday.tz_convert("UTC") < end:
+        nxt = monday + pd.DateOffset(days=7)
+        out.append((monday.tz_convert("UTC"), max(monday, first).tz_convert("UTC"),
+                    min(nxt.tz_convert("UTC"), end)))
+        monday = nxt
+    return out
+
+
+def grid_series(raw: pd.Series, step: pd.Timedelta, native: pd.Timedelta, end: pd.Timestamp
+                ) -> pd.Series:
+    """Energy readings [kWh] summed into a regular grid of ``step`` up to ``end`` (missing
+    slots NaN); a last slot the readings (every ``native``) do not yet fill is left out, so
+    a partial current interval is never taken for a whole one."""
+    if raw.empty:
+        return raw.astype("float64")
+    origin = raw.index[0].floor(step) if step <= pd.Timedelta("1D") else raw.index[0]
+    slots = raw.index.floor(step) if step <= pd.Timedelta("1D") else raw.index
+    summed = raw.groupby(slots).sum(min_count=1)
+    last = summed.index[-1]
+    if native < step and raw.index[-1] + native < last + step:
+        end = min(end, last)
+    grid = pd.date_range(origin, end - pd.Timedelta(1, "ns"), freq=step)
+    return summed.reindex(grid).astype("float64")
+
+
 def _meter_findings(meter: str, series: pd.Series, step: pd.Timedelta, names: list[str],
                     ctx: DetectionContext) -> Found:
-    """Every detector of ``names`` on one meter, findings of a kind merged."""
+    """Every detector of ``names`` on one meter for one block."""
     found: list[Finding] = []
     warnings: list[DataWarning] = []
     for name in names:
         more, warned = DETECTORS[name](meter, series, step, ctx)
         found += more
         warnings += warned
-    by_kind: dict[str, list[Finding]] = {}
-    for f in found:
-        by_kind.setdefault(f.kind, []).append(f)
-    merged = []
-    for kind, group in by_kind.items():
-        merged += merge_findings(group, ctx.settings.merge_gap(kind))
-    return merged, warnings
+    return found, warnings
 
 
 def detect(
@@ -1024,6 +1624,7 @@ def detect(
     forecasts: pd.DataFrame | None = None,
     calendar: SiteCalendar | None = None,
     tariff: Tariff | dict[str, Tariff] | None = None,
+    co2_factors: dict[str, float] | None = None,
     detectors: Sequence[str] | None = None,
     missing_zero: bool = False,
     settings: AnomalySettings | None = None,
@@ -1033,22 +1634,30 @@ def detect(
     ``readings`` should include history before ``start`` (a year is best) to learn normal
     behaviour; ``weather`` is wide (index UTC time, temperature [degC]); ``forecasts`` are
     forecasts as issued; ``calendar`` (default UTC, no holidays) is the site's days and
-    working hours. Returns validated events in [start, end), warnings and the settings."""
+    working hours; ``co2_factors`` [kgCO2/kWh] per meter.
+
+    The period reported is [local midnight of ``start``, ``end``), judged week by week
+    (:func:`blocks`) with norms learned before each week, so any window holding a day gives
+    that day the same events. Readings marked ``suspect`` and partial readings at gap edges
+    (:func:`gap_edge_mask`) are left out. Findings become material events
+    (:func:`episode_rows`). Returns validated events, warnings and the settings."""
     start_ts, end_ts = _period(start, end)
     settings = settings or AnomalySettings()
     names = list(detectors) if detectors else DETECTORS.names()
     unknown = [n for n in names if n not in DETECTORS]
     if unknown:
         raise ValueError(f"unknown detector(s) {unknown}; choose from {DETECTORS.names()}")
+    calendar = calendar or SiteCalendar()
+    tz = calendar.timezone
+    start_ts = day_start(start_ts, tz)
     readings = validate_readings(readings)
     energy = readings[readings["quantity"] == "energy"]
-    ctx = DetectionContext(
-        start=start_ts, end=end_ts, calendar=calendar or SiteCalendar(), weather=weather,
-        forecasts=validate_forecasts(forecasts) if forecasts is not None else None,
-        settings=settings,
-    )
+    forecasts = validate_forecasts(forecasts) if forecasts is not None else None
+    cache: dict[tuple[str, str], Any] = {}
+    base = DetectionContext(start=start_ts, end=end_ts, calendar=calendar, weather=weather,
+                            forecasts=forecasts, settings=settings, cache=cache)
     warnings: list[DataWarning] = []
-    if weather is not None and ctx.temperature is None:
+    if weather is not None and base.temperature is None:
         warnings.append(DataWarning(
             "anomalies.no-weather",
             "weather has no temperature values; weather normalisation is off",
@@ -1060,24 +1669,49 @@ def detect(
             f"no energy readings between {start_ts.isoformat()} and {end_ts.isoformat()}; "
             f"nothing to detect (check --start/--end against the data)",
             {"start": start_ts.isoformat(), "end": end_ts.isoformat()}))
-        return DetectionResult(findings_to_events([])[0], warnings, settings)
+        return DetectionResult(episode_rows([], settings, tz)[0], warnings, settings)
     data_end = min(end_ts, energy["time"].max() + infer_interval(energy["time"]))
-    findings: list[Finding] = []
     # in_period and data_end above count zeros, so trailing zeros still become gaps
     kept = zeros_as_missing(energy) if missing_zero else energy
+    suspect = 0
+    found: list[Episode] = []
+    finest = pd.Timedelta(settings.grid_min)
+    plan = blocks(start_ts, end_ts, tz)
     for meter, rows in kept.groupby("meter", sort=True):
-        rows = rows[rows["time"] < end_ts]
+        rows = rows[(rows["time"] < end_ts) & (rows["quality"] != "suspect")]
         if rows.empty:
             continue
-        step = infer_interval(rows["time"], default=pd.Timedelta("1h"))
-        series = regular_series(rows.set_index("time")["value"], step, data_end)
+        raw = pd.Series(rows["value"].to_numpy(float),
+                        index=pd.DatetimeIndex(rows["time"]).astype("datetime64[ns, UTC]"))
+        raw = raw[~raw.index.duplicated(keep="last")]
+        native = infer_interval(raw.index, default=pd.Timedelta("1h"))
+        step = max(native, finest)
+        series = grid_series(raw, step, native, data_end)
         if series.empty:
             continue
-        series.index = pd.DatetimeIndex(series.index).astype("datetime64[ns, UTC]")
-        found, warned = _meter_findings(str(meter), series, step, names, ctx)
-        findings += found
-        warnings += warned
-    events, warned = findings_to_events(findings, tariff, ctx.tz)
+        edges = gap_edge_mask(series, settings.gap_edge)
+        suspect += int(edges.sum())
+        series[edges] = np.nan
+        cache[(str(meter), "raw")] = raw
+        meter_found: list[Finding] = []
+        for learn_end, b_start, b_end in plan:
+            ctx = DetectionContext(
+                start=b_start, end=b_end, calendar=calendar, weather=weather,
+                forecasts=forecasts, settings=settings, learn_end=learn_end,
+                window_end=end_ts, cache=cache)
+            more, warned = _meter_findings(str(meter), series, step, names, ctx)
+            typical = typical_day_kwh(series, learn_end, tz, settings.materiality.typical_days)
+            for f in more:
+                f.typical_day_kwh = typical
+            meter_found += more
+            warnings += warned
+        found += episodes(meter_found, settings)
+    if suspect:
+        warnings.append(DataWarning(
+            "anomalies.gap-edge-readings",
+            f"{suspect} partial readings at gap edges left out (suspect)",
+            {"readings": suspect}))
+    events, warned = episode_rows(found, settings, tz, tariff, co2_factors)
     warnings = unique(warnings + warned)
     log.info("anomalies: %d meters, %d events in [%s, %s), %d warnings",
              energy["meter"].nunique(), len(events), start_ts.isoformat(), end_ts.isoformat(),

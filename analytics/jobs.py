@@ -8,7 +8,9 @@ Jobs take the meters' context (``dict[str, MeterInfo]``, built once at the entry
 - :func:`recommend_job` → documents of kind ``recommendation`` keyed ``<rule>:<meter>``
   (each with its rule's settings), and a document ``recommendation-run/latest`` with the
   run's warnings and settings;
-- :func:`alert_job` → notifications for recent events (see :mod:`wattlens.analytics.alerts`).
+- :func:`alert_job` → notifications for recent events (see :mod:`wattlens.analytics.alerts`);
+- :func:`kpi_job` → documents of kind ``kpi-daily`` keyed ``<level>:<id>:<commodity>/<date>``
+  with one local day's KPIs per meter, building and site.
 """
 
 from __future__ import annotations
@@ -20,8 +22,16 @@ from typing import Any
 import pandas as pd
 
 from wattlens.analytics.alerts import AlertReport, AlertsSection, send_alerts
-from wattlens.analytics.anomalies import AnomalySettings, DetectionResult, detect
+from wattlens.analytics.anomalies import (
+    CHANGE_KINDS,
+    AnomalySettings,
+    DetectionResult,
+    day_start,
+    detect,
+    reconcile,
+)
 from wattlens.analytics.carbon import CarbonSection, intensity_from_readings
+from wattlens.analytics.kpis import kpis
 from wattlens.analytics.recommendations import (
     Recommendation,
     RecommendationSettings,
@@ -34,12 +44,14 @@ from wattlens.core.meters import MeterInfo
 from wattlens.core.warnings import DataWarning, unique
 from wattlens.store.base import Store, utc_timestamp
 from wattlens.store.csvio import readings_to_weather
+from wattlens.store.schema import EVENT_COLUMNS
 
 log = logging.getLogger(__name__)
 
 RECOMMENDATION_KIND = "recommendation"
 RECOMMENDATION_RUN_KIND = "recommendation-run"
 ANOMALY_RUN_KIND = "anomaly-run"
+KPI_KIND = "kpi-daily"
 
 
 def _site_groups(store: Store, meters: dict[str, MeterInfo]
@@ -76,37 +88,56 @@ def detect_job(
     end: Any,
     *,
     tariffs: TariffsSection | None = None,
+    carbon: CarbonSection | None = None,
     settings: AnomalySettings | None = None,
     history_days: int = 365,
     detectors: Sequence[str] | None = None,
 ) -> DetectionResult:
-    """Detect anomalies in [start, end) for every energy meter, learning from
-    ``history_days`` before ``start``; writes the events and an ``anomaly-run`` document
-    (keyed ``<start>/<end>``) with the warnings and settings, and returns them."""
+    """Detect anomalies in [local midnight of ``start``, ``end``) for every energy meter,
+    learning from ``history_days`` before it (norms from before each week, see
+    :func:`~wattlens.analytics.anomalies.detect`). A stored episode still open at the
+    window's start (ending within the merge reach) moves the start back to its first day
+    (at most a week), so it is judged whole; events continuing a stored episode keep its id
+    and extend it (:func:`~wattlens.analytics.anomalies.reconcile`), so re-running any
+    window, or overlapping ones, gives the same events. Writes the events and an
+    ``anomaly-run`` document (keyed ``<start>/<end>``) with the warnings and settings."""
     settings = settings or AnomalySettings()
+    carbon = carbon or CarbonSection()
     start_ts, end_ts = utc_timestamp(start, "start"), utc_timestamp(end, "end")
     if start_ts is None or end_ts is None:
         raise ValueError(f"detect_job needs both start and end; got start={start!r}, "
                          f"end={end!r}: pass tz-aware times")
-    learn_from = start_ts - pd.Timedelta(days=history_days)
     frames: list[pd.DataFrame] = []
     warnings: list[DataWarning] = []
     for site, ids in _site_groups(store, meters):
+        calendar = site.calendar if site else SiteCalendar()
+        first = day_start(start_ts, calendar.timezone)
+        reach = max(settings.merge_gap(k) for k in ("after-hours", "gap", "weekend"))
+        stored = store.read_events(ids, first - reach, end_ts)[EVENT_COLUMNS]
+        # an episode still open at the window's start is judged again whole (up to a week)
+        opened = stored[(stored["end"] >= first - reach) & (stored["start"] < first)
+                        & ~stored["kind"].isin(CHANGE_KINDS)]
+        if not opened.empty:
+            first = day_start(max(opened["start"].min(), first - pd.Timedelta(days=7)),
+                              calendar.timezone)
+        learn_from = first - pd.Timedelta(days=history_days + 7)
         readings = store.read_readings(ids, "energy", learn_from, end_ts)
         if readings.empty:
             continue
-        forecasts = store.read_forecasts(ids, start_ts, end_ts)
+        forecasts = store.read_forecasts(ids, first, end_ts)
         priced = {m: tariffs.for_meter(m, meters[m].commodity) for m in ids if m in meters} \
             if tariffs else {}
+        co2 = {m: carbon.factors[meters[m].commodity] for m in ids
+               if m in meters and meters[m].commodity in carbon.factors}
         result = detect(
-            readings, start_ts, end_ts,
+            readings, first, end_ts,
             weather=_weather(store, site, learn_from, end_ts),
             forecasts=forecasts if not forecasts.empty else None,
-            calendar=site.calendar if site else SiteCalendar(),
-            tariff={m: t for m, t in priced.items() if t is not None},
+            calendar=calendar,
+            tariff={m: t for m, t in priced.items() if t is not None}, co2_factors=co2,
             detectors=detectors, settings=settings,
         )
-        frames.append(result.events)
+        frames.append(reconcile(result.events, stored, first, end_ts))
         warnings += result.warnings
     events = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     written = store.write_events(events) if not events.empty else 0
@@ -182,3 +213,34 @@ def alert_job(store: Store, alerts: AlertsSection, since: Any, now: Any = None) 
     """Send alerts for events overlapping [since, now) per the ``[alerts]`` section."""
     events = store.read_events(start=since, end=now)
     return send_alerts(store, events, alerts, now=now)
+
+
+def kpi_job(
+    store: Store,
+    meters: dict[str, MeterInfo],
+    day: Any,
+    timezone: str,
+    *,
+    tariffs: TariffsSection | None = None,
+    carbon: CarbonSection | None = None,
+) -> int:
+    """KPIs (:func:`~wattlens.analytics.kpis.kpis`) of the local ``day`` (a date in
+    ``timezone``) for the configured meters of that timezone, stored as ``kpi-daily``
+    documents keyed ``<level>:<id>:<commodity>/<YYYY-MM-DD>``; returns how many."""
+    carbon = carbon or CarbonSection()
+    date = pd.Timestamp(day).date()
+    start = pd.Timestamp(date).tz_localize(timezone).tz_convert("UTC")
+    end = (pd.Timestamp(date) + pd.DateOffset(days=1)).tz_localize(timezone).tz_convert("UTC")
+    infos = [i for i in meters.values() if i.timezone == timezone]
+    readings = store.read_readings([i.id for i in infos], "energy", start, end)
+    if readings.empty:
+        return 0
+    table = kpis(readings, infos, tariffs, carbon, _intensity(store, carbon, start, end))
+    now = pd.Timestamp.now(tz="UTC").isoformat()
+    for row in table.to_dict("records"):
+        body = {k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in row.items()}
+        store.put_document(KPI_KIND, f"{row['level']}:{row['id']}:{row['commodity']}/{date}",
+                           {**body, "date": str(date), "timezone": timezone,
+                            "generated_at": now})
+    log.info("kpi job: %d rows for %s (%s)", len(table), date, timezone)
+    return len(table)

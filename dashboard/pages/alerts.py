@@ -1,6 +1,7 @@
-"""Alerts: the event feed of every meter the user may see, newest first, with its cost and
-status; each row links to the event on the Anomalies page; acknowledge or annotate the selected
-event (persisted in the store with who and when).
+"""Alerts: the event feed of every meter the user may see, newest first, with its severity
+(word and number), cost, status and one-sentence explanation; each row links to the event on
+the Anomalies page; acknowledge or annotate the selected event (persisted in the store with who
+and when). Below, the weekly digest: the top events by cost of the week to the newest event.
 
 URL: ``/alerts?status=open&meter=<id>`` filters by status and meter (a meter the user may not
 see is ignored)."""
@@ -13,6 +14,7 @@ import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, dcc, html
 
+from wattlens.analytics.alerts import digest, event_summary
 from wattlens.dashboard import components, transforms, urlstate
 from wattlens.dashboard.annotate import annotate_selected
 from wattlens.dashboard.data import request_data
@@ -27,9 +29,10 @@ _COLUMNS = [
     {"field": "end", "headerName": "end (local)", "minWidth": 190},
     {"field": "meter_name", "headerName": "meter"},
     {"field": "kind"},
-    {"field": "severity", "width": 110},
+    {"field": "severity_label", "headerName": "severity", "width": 130},
     {"field": "excess_kwh", "headerName": "excess [kWh]"},
     {"field": "cost"},
+    {"field": "explanation", "flex": 3, "tooltipField": "explanation"},
     {"field": "status"},
     {"field": "annotated_by", "headerName": "by"},
     {"field": "note", "flex": 2},
@@ -71,7 +74,25 @@ def layout(status: str | None = None, meter: str | None = None, **_: str) -> htm
             html.Button("annotate", id="alerts-annotate", className="button"),
             html.Span(id="alerts-saved", className="note"),
         ], className="toolbar"),
+        components.section("Weekly digest: top events by cost", html.Div(id="alerts-digest")),
     ])
+
+
+def _digest_block(frame: Any) -> html.Div:
+    """The week's top events by cost (the week to the newest event) as a short list."""
+    if frame.empty:
+        return html.Div("No events yet.", className="note")
+    end = frame["end"].max()
+    top = digest(frame, end, days=7, top=10)
+    items = []
+    for row in top.itertuples():
+        cost = f"{row.cost:,.2f} {row.currency or ''}" if row.cost == row.cost else "unpriced"
+        link = f"/anomalies{urlstate.search(event=row.event_id)}"
+        items.append(html.Li([html.B(cost), f" · {row.severity_word} {row.severity:.2f} · ",
+                              dcc.Link(row.explanation or f"{row.kind} on {row.meter}",
+                                       href=link), f" ({row.status})"]))
+    return html.Div([html.Div(f"week to {end:%Y-%m-%d %H:%M} UTC", className="note"),
+                     html.Ol(items)])
 
 
 def _summary(n: int, status: str | None, meter: str | None) -> str:
@@ -85,6 +106,7 @@ def _summary(n: int, status: str | None, meter: str | None) -> str:
 
 @dash.callback(Output("alerts-grid", "rowData"), Output("alerts-count", "children"),
                Output("alerts-meter", "options"), Output("alerts-location", "search"),
+               Output("alerts-digest", "children"),
                Input("alerts-status", "value"), Input("alerts-meter", "value"),
                Input("alerts-saved", "children"))
 def update_feed(status: str | None, meter: str | None, _saved: Any) -> tuple:
@@ -96,10 +118,11 @@ def update_feed(status: str | None, meter: str | None, _saved: Any) -> tuple:
     if status:
         frame = frame[frame["status"] == status]
     rows = transforms.event_rows(frame, {i.id: i for i in catalogue})
-    for row in rows:
+    for row, event in zip(rows, frame.to_dict("records"), strict=True):
+        row.update(event_summary(event))
         row["link"] = f"[open](/anomalies{urlstate.search(event=row['event_id'])})"
     return (rows, _summary(len(rows), status, meter), components.meter_options(catalogue),
-            urlstate.search(status=status, meter=meter))
+            urlstate.search(status=status, meter=meter), _digest_block(frame))
 
 
 @dash.callback(Output("alerts-saved", "children"), Input("alerts-ack", "n_clicks"),

@@ -12,6 +12,7 @@ import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, dcc, html
 
+from wattlens.analytics.alerts import event_summary
 from wattlens.dashboard import components, figures, transforms, urlstate
 from wattlens.dashboard.annotate import annotate_selected
 from wattlens.dashboard.data import request_data
@@ -26,8 +27,12 @@ _COLUMNS = [
      "minWidth": 190},
     {"field": "meter", "filter": "agTextColumnFilter"},
     {"field": "kind", "filter": "agTextColumnFilter"},
-    {"field": "severity", "filter": "agNumberColumnFilter", "width": 110},
+    {"field": "severity_label", "headerName": "severity", "filter": "agTextColumnFilter",
+     "width": 130, "headerTooltip": "word and number: low < 0.5 <= moderate < 0.75 <= high "
+     "< 0.9 <= critical; 1 - exp(-materiality x confidence)"},
     {"field": "excess_kwh", "headerName": "excess [kWh]", "filter": "agNumberColumnFilter"},
+    {"field": "explanation", "flex": 3, "tooltipField": "explanation"},
+    {"field": "reasons", "filter": "agTextColumnFilter"},
     {"field": "status", "filter": "agTextColumnFilter"},
     {"field": "annotated_by", "headerName": "by"},
     {"field": "note", "flex": 2},
@@ -80,6 +85,8 @@ def update_grid(meter: str | None, scope: list[str], _saved: Any,
     only = [meter] if meter and "meter" in (scope or []) else None
     frame = data.events(user, only)
     rows = transforms.event_rows(frame, {i.id: i for i in data.catalogue(user)})
+    for row, event_row in zip(rows, frame.to_dict("records"), strict=True):
+        row.update(event_summary(event_row))
     event = urlstate.from_url(query, meter, "event")
     chosen = [r for r in rows if r["event_id"] == event]
     counted = components.count(len(frame), "event")

@@ -46,7 +46,7 @@ def _wait(condition, seconds: float = 5.0) -> None:
 def test_day_ahead_runs_at_local_midnight_of_each_site(now: str, tz: str, expected: str) -> None:
     planned = triggers(JobsSection(), ["Asia/Seoul", "Europe/London"])
     assert set(planned) == {"day-ahead@Asia/Seoul", "day-ahead@Europe/London", "intraday",
-                            "detect", "recommend"}
+                            "detect", "recommend", "kpis@Asia/Seoul", "kpis@Europe/London"}
     fire = planned[f"day-ahead@{tz}"].get_next_fire_time(None, pd.Timestamp(now).to_pydatetime())
     assert pd.Timestamp(fire) == pd.Timestamp(expected)
 
@@ -174,3 +174,61 @@ def test_jobs_forecast_per_site_timezone_detect_and_recommend(duck_store: DuckDB
     assert set(duck_store.read_forecasts(["seoul-m"])["meter"]) == {"seoul-m"}
     assert work["detect"](now) == {"events_found": 0, "alerts_sent": 0, "alerts_failed": 0}
     assert set(work["recommend"](now)) == {"recommendations"}
+
+
+def test_detect_job_alerts_once_within_the_cycle_and_kpis_run_daily(
+        duck_store: DuckDBStore, tmp_path: Path) -> None:
+    """Every minute the detect job sees the same late evening grow: one event, extended,
+    alerted in the cycle that found it and never again; the KPI job stores yesterday."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from wattlens.analytics.alerts import AlertRule, AlertsSection
+    from wattlens.analytics.jobs import KPI_KIND
+
+    bodies: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        times = pd.date_range("2026-09-01T00:00Z", "2026-12-03T21:00Z", freq="h",
+                              inclusive="left")
+        local = times.tz_convert("Europe/London")
+        working = (local.day_of_week < 5) & (local.hour >= 7) & (local.hour < 19)
+        value = pd.Series(10.0, index=times).where(~working, 50.0)
+        late = (times >= "2026-12-01T19:00Z") & (local.hour >= 19) & (local.hour < 23)
+        value[late] += 40.0  # the evenings of this week run late
+        duck_store.write_readings(pd.DataFrame({"time": times, "meter": "m1",
+                                                "quantity": "energy", "value": value.values,
+                                                "quality": "ok"}))
+        meters = {"m1": MeterInfo(id="m1", commodity="electricity",
+                                  calendar=SiteCalendar(timezone="Europe/London"))}
+        alerts = AlertsSection(rules=[AlertRule(
+            name="all", min_severity=0.0,
+            webhook=f"http://127.0.0.1:{server.server_address[1]}/hook")])
+        section = JobsSection(detect_window="3D")
+        work = tasks(JobContext(duck_store, meters, tmp_path, alerts=alerts), section,
+                     ["Europe/London"])
+        first = work["detect"](pd.Timestamp("2026-12-03T21:00Z"))
+        assert first["events_found"] == 1 and first["alerts_sent"] == 1
+        event = duck_store.read_events()
+        assert pd.Timestamp(event["start"].iloc[0]) == pd.Timestamp("2026-12-01T19:00Z")
+        later = work["detect"](pd.Timestamp("2026-12-03T21:01Z"))
+        assert later == {"events_found": 1, "alerts_sent": 0, "alerts_failed": 0}
+        assert list(duck_store.read_events()["event_id"]) == list(event["event_id"])
+        assert len(bodies) == 1 and bodies[0]["kind"] == "after-hours"
+        assert work["kpis@Europe/London"](pd.Timestamp("2026-12-03T00:30Z")) == {"kpi_rows": 1}
+        assert duck_store.get_document(KPI_KIND, "meter:m1:electricity/2026-12-02")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -9,8 +9,11 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
+from wattlens.analytics.alerts import digest
 from wattlens.analytics.anomalies import DETECTORS, AnomalySettings, detect
 from wattlens.analytics.jobs import alert_job, detect_job
 from wattlens.analytics.recommendations import RULES, RecommendationSettings, recommend
@@ -226,7 +229,8 @@ def run_command(
     try:
         result = detect_job(store, cfg.meter_infos(), parse_time(start, tz, "--start"),
                             parse_time(end, tz, "--end"), tariffs=cfg.tariffs,
-                            settings=cfg.analytics.anomalies, history_days=history_days)
+                            carbon=cfg.carbon, settings=cfg.analytics.anomalies,
+                            history_days=history_days)
     except (StoreError, ValueError) as exc:
         raise fail(str(exc)) from None
     finally:
@@ -255,6 +259,40 @@ def alert_command(
         console.print(f"[yellow]not delivered:[/] {escape(failure)}", highlight=False)
     if report.failed:
         raise typer.Exit(1)
+
+
+@anomalies_app.command("digest")
+def digest_command(
+    config: ConfigOption = None,
+    end: Annotated[str | None, typer.Option(help="End of the week (ISO 8601 or date); "
+                                                 "default now.")] = None,
+    days: Annotated[int, typer.Option(min=1, help="Days the digest covers.")] = 7,
+    top: Annotated[int, typer.Option(min=1, help="Events listed.")] = 10,
+) -> None:
+    """The weekly digest: the top events of the last --days by cost, with their severity,
+    status and one-sentence explanation."""
+    cfg, store = _config_and_store(config)
+    tz = cfg.sites[0].timezone if cfg.sites else "UTC"
+    until = parse_time(end, tz, "--end") if end else pd.Timestamp.now(tz="UTC")
+    try:
+        events = store.read_events(start=until - pd.Timedelta(days=days), end=until)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    table = digest(events, until, days, top)
+    if table.empty:
+        console.print(f"no events in the {days} days before {until:%Y-%m-%d %H:%M} UTC")
+        return
+    grid = Table("cost", "kWh", "severity", "status", "meter", "what happened (event id)",
+                 title=f"top {len(table)} events by cost, {days} days to "
+                       f"{until:%Y-%m-%d %H:%M} UTC")
+    for row in table.itertuples():
+        cost = f"{row.cost:,.2f} {row.currency or ''}" if pd.notna(row.cost) else "-"
+        grid.add_row(cost, f"{row.excess_kwh:,.0f}",
+                     f"{row.severity_word} {row.severity:.2f}", str(row.status), row.meter,
+                     f"{escape(str(row.explanation) or row.kind)} ({row.event_id})")
+    Console(width=160).print(grid)
 
 
 @anomalies_app.command("annotate")

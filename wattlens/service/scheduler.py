@@ -1,5 +1,5 @@
-"""The jobs role of ``wattlens run``: forecasts, anomaly detection + alerts and
-recommendations on APScheduler, each run recorded in the store's job-run history.
+"""The jobs role of ``wattlens run``: forecasts, anomaly detection + alerts, recommendations
+and daily KPI roll-ups on APScheduler, each run recorded in the store's job-run history.
 
 A missed run (the process was down or busy) runs once, never once per missed slot
 (``coalesce``); a failing run is logged in one line, counted, recorded and retried with
@@ -23,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from wattlens.analytics.alerts import AlertsSection
 from wattlens.analytics.carbon import CarbonSection
-from wattlens.analytics.jobs import alert_job, detect_job, recommend_job
+from wattlens.analytics.jobs import alert_job, detect_job, kpi_job, recommend_job
 from wattlens.analytics.settings import AnalyticsSettings
 from wattlens.analytics.tariffs import TariffsSection
 from wattlens.core.meters import MeterInfo
@@ -63,12 +63,13 @@ def trigger(schedule: JobSchedule, timezone: str = "UTC") -> BaseTrigger:
 
 
 def triggers(section: JobsSection, timezones: list[str]) -> dict[str, BaseTrigger]:
-    """Every enabled job's trigger by job name; day-ahead forecasts once per timezone
-    (``day-ahead@<timezone>``)."""
+    """Every enabled job's trigger by job name; day-ahead forecasts and KPI roll-ups once
+    per timezone (``day-ahead@<timezone>``, ``kpis@<timezone>``)."""
     out: dict[str, BaseTrigger] = {}
-    if section.day_ahead.enabled:
-        for tz in timezones:
-            out[f"day-ahead@{tz}"] = trigger(section.day_ahead, tz)
+    for name, local in (("day-ahead", section.day_ahead), ("kpis", section.kpis)):
+        if local.enabled:
+            for tz in timezones:
+                out[f"{name}@{tz}"] = trigger(local, tz)
     for name, schedule in (("intraday", section.intraday), ("detect", section.detect),
                            ("recommend", section.recommend)):
         if schedule.enabled:
@@ -116,7 +117,10 @@ def tasks(ctx: JobContext, section: JobsSection, timezones: list[str]) -> dict[s
     def detect(start: pd.Timestamp) -> dict[str, int]:
         since = start - pd.Timedelta(section.detect_window)
         found = detect_job(ctx.store, ctx.meters, since, start, tariffs=ctx.tariffs,
-                           settings=ctx.analytics.anomalies)
+                           carbon=ctx.carbon, settings=ctx.analytics.anomalies,
+                           history_days=section.detect_history_days,
+                           detectors=section.detect_detectors or None)
+        # the events this run wrote or extended: alerted now, within the same cycle
         report = alert_job(ctx.store, ctx.alerts, since, start)
         return {"events_found": len(found.events), "alerts_sent": len(report.sent),
                 "alerts_failed": len(report.failed)}
@@ -127,7 +131,15 @@ def tasks(ctx: JobContext, section: JobsSection, timezones: list[str]) -> dict[s
                                         settings=ctx.analytics.recommendations)
         return {"recommendations": len(recs)}
 
+    def daily_kpis(tz: str) -> Task:
+        def run(start: pd.Timestamp) -> dict[str, int]:
+            yesterday = start.tz_convert(tz).normalize() - pd.DateOffset(days=1)
+            return {"kpi_rows": kpi_job(ctx.store, ctx.meters, yesterday.date(), tz,
+                                        tariffs=ctx.tariffs, carbon=ctx.carbon)}
+        return run
+
     out: dict[str, Task] = {f"day-ahead@{tz}": day_ahead(tz) for tz in timezones}
+    out.update({f"kpis@{tz}": daily_kpis(tz) for tz in timezones})
     out.update(intraday=intraday, detect=detect, recommend=recommend)
     return out
 

@@ -53,8 +53,9 @@ def _scheduled(description: str, **when: str) -> Any:
 
 
 class JobsSection(Frozen):
-    """The scheduled jobs of ``wattlens run --role jobs``. Cron lines of ``day_ahead`` are read
-    in each site's timezone (one job per timezone); the other cron lines in UTC."""
+    """The scheduled jobs of ``wattlens run --role jobs``. Cron lines of ``day_ahead`` and
+    ``kpis`` are read in each site's timezone (one job per timezone); the other cron lines in
+    UTC."""
 
     day_ahead: JobSchedule = _scheduled(
         "day-ahead forecasts, at local midnight of each site's timezone", cron="0 0 * * *")
@@ -64,10 +65,21 @@ class JobsSection(Frozen):
         "anomaly detection on the last detect_window, then alert dispatch", every="15min")
     recommend: JobSchedule = _scheduled(
         "recommendations, weekly (Monday 06:00 UTC)", cron="0 6 * * 1")
+    kpis: JobSchedule = _scheduled(
+        "daily KPI roll-ups of the local day before, at 00:30 in each site's timezone",
+        cron="30 0 * * *")
     forecast_model: str = Field("prophet", description="model the forecast jobs issue")
     day_ahead_hours: int = Field(48, ge=1, description="horizon of day-ahead forecasts [h]")
     intraday_hours: int = Field(24, ge=1, description="horizon of intraday forecasts [h]")
-    detect_window: Duration = Field("2D", description="period each detection run reports")
+    detect_window: Duration = Field(
+        "2D", description="period each detection run reports (from local midnight of its start)"
+    )
+    detect_detectors: list[str] = Field(
+        default_factory=list, description="detectors the detect job runs; empty = all"
+    )
+    detect_history_days: int = Field(
+        365, ge=7, description="days of history each detection run learns from"
+    )
     misfire_grace: Duration = Field(
         "1h", description="how late a missed run may still start; missed runs run once"
     )
