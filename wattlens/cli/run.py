@@ -8,8 +8,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from wattlens.cli.common import ConfigOption, fail, get_config, get_store
@@ -23,6 +25,7 @@ from wattlens.service.scheduler import (
     site_timezones,
     tasks,
     triggers,
+    utc_now,
 )
 from wattlens.service.supervisor import Role, Supervisor
 from wattlens.store.base import Store, StoreError, StoreUnavailable
@@ -30,6 +33,7 @@ from wattlens.store.base import Store, StoreError, StoreUnavailable
 log = logging.getLogger("wattlens.run")
 
 ROLES = ("ingest", "jobs", "web")
+Clock = Callable[[], pd.Timestamp]
 STOP_SECONDS = 8.0
 """How long the roles get to flush and return after SIGTERM/SIGINT [s] (exit within 10 s)."""
 
@@ -45,15 +49,16 @@ def ingest_role(cfg: Config, store: Store, buffer_bytes: int) -> Role:
     return run
 
 
-def jobs_role(cfg: Config, store: Store) -> Role:
-    """The ``[jobs]`` schedule: forecasts, detection + alerts, recommendations."""
+def jobs_role(cfg: Config, store: Store, clock: Clock = utc_now) -> Role:
+    """The ``[jobs]`` schedule: forecasts, detection + alerts, recommendations; each run
+    starts at ``clock()`` (the demo's simulated clock, else the wall clock)."""
     meters = cfg.meter_infos()
     zones = site_timezones(meters)
     ctx = JobContext(store, meters, cfg.data_dir, cfg.tariffs, cfg.carbon, cfg.alerts,
                      cfg.analytics)
 
     def run(stop: threading.Event) -> None:
-        sched = scheduler(JobRunner(store, cfg.jobs, stop), triggers(cfg.jobs, zones),
+        sched = scheduler(JobRunner(store, cfg.jobs, stop, clock), triggers(cfg.jobs, zones),
                           tasks(ctx, cfg.jobs, zones))
         sched.start()
         for job in sched.get_jobs():
@@ -115,6 +120,12 @@ def run_command(
     if "ingest" in names and not any(s.enabled for s in cfg.sources):
         raise fail("role ingest: no enabled sources in the config; add a sources table or "
                    "drop ingest from --role")
+    serve(cfg, names, int(buffer_mb * 2**20))
+
+
+def serve(cfg: Config, names: list[str], buffer_bytes: int = 256 * 2**20,
+          clock: Clock = utc_now) -> None:
+    """Run the roles ``names`` of ``cfg`` until SIGTERM/SIGINT (jobs on ``clock``)."""
     store = get_store(cfg)
     try:
         store.init()
@@ -123,8 +134,8 @@ def run_command(
     except StoreError as exc:
         store.close()
         raise fail(str(exc)) from None
-    builders = {"ingest": lambda: ingest_role(cfg, store, int(buffer_mb * 2**20)),
-                "jobs": lambda: jobs_role(cfg, store), "web": lambda: web_role(cfg, store)}
+    builders = {"ingest": lambda: ingest_role(cfg, store, buffer_bytes),
+                "jobs": lambda: jobs_role(cfg, store, clock), "web": lambda: web_role(cfg, store)}
     stop = threading.Event()
     supervisor = Supervisor({name: builders[name]() for name in names}, stop)
 
