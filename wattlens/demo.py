@@ -42,8 +42,8 @@ LOOP_WEEKS = 104
 """Whole weeks of the sample played per loop (2018-01-01 to 2019-12-30)."""
 READING_INTERVAL = "1min"
 """Energy interval of the live readings (the sample's hours spread evenly)."""
-POLL_INTERVAL = "10s"
-"""How often ingest polls the simulated meters."""
+POLL_SECONDS = 10.0
+"""How often ingest polls the simulated meters [s of the demo's clock]."""
 MARKER = ".wattlens-demo"
 """File marking a data directory as the demo's own (wiped at each start)."""
 DETECTOR_SETTINGS: dict[str, Any] = {"above_forecast": {"sustain": "2min"}}
@@ -187,8 +187,8 @@ def prepare(plan: DemoPlan, base_config: Path, console: Console) -> Demo:
         store.put_document("demo-fault", step.label, step.to_dict())
     finally:
         store.close()
-    data = demo_config(base, plan, sim.sources(POLL_INTERVAL,
-                                                reading_interval=READING_INTERVAL))
+    poll = f"{max(0.1, POLL_SECONDS / plan.speed):g}s"
+    data = demo_config(base, plan, sim.sources(poll, reading_interval=READING_INTERVAL))
     (plan.data_dir / "wattlens.toml").write_text(
         "# written by `wattlens demo` (rebuilt at each start)\n" + toml_document(data),
         encoding="utf-8")
@@ -202,7 +202,7 @@ def announce(demo: Demo, plan: DemoPlan, console: Console) -> None:
     pace = "in real time" if plan.speed == 1 else f"{plan.speed:g}x as fast as the wall clock"
     console.print(
         f"live: {len(sim.plays)} simulated Modbus TCP meters read now {pace}, looping over the "
-        f"sample; ingest polls them every {POLL_INTERVAL} (one reading a minute each)",
+        f"sample; ingest polls them every {POLL_SECONDS:g} s of that clock (a reading a minute)",
         highlight=False)
     console.print(
         f"fault: \"{step.label}\" on {step.meter}, +{step.kw:g} kW from "
