@@ -44,6 +44,8 @@ READING_INTERVAL = "1min"
 """Energy interval of the live readings (the sample's hours spread evenly)."""
 POLL_SECONDS = 10.0
 """How often ingest polls the simulated meters [s of the demo's clock]."""
+MIN_DETECT_SECONDS = 10.0
+"""Shortest real time between detection runs when the clock runs fast (a run takes seconds)."""
 MARKER = ".wattlens-demo"
 """File marking a data directory as the demo's own (wiped at each start)."""
 DETECTOR_SETTINGS: dict[str, Any] = {"above_forecast": {"sustain": "2min"}}
@@ -94,7 +96,8 @@ def demo_config(base: dict[str, Any], plan: DemoPlan, sources: list[dict[str, An
                 ) -> dict[str, Any]:
     """The demo's configuration: ``base`` (sites, tariffs, carbon of the sample) with the
     demo's store, live sources, dashboard address and jobs. The jobs run on the demo's clock:
-    detection every simulated minute, the intraday refresh every simulated hour."""
+    detection every simulated minute (every 10 s at most when it runs fast), the intraday
+    refresh every simulated hour."""
     anomalies = base.get("analytics", {}).get("anomalies", {})
     anomalies = {**anomalies, **{k: v for k, v in DETECTOR_SETTINGS.items()
                                  if k in AnomalySettings.model_fields}}
@@ -107,7 +110,7 @@ def demo_config(base: dict[str, Any], plan: DemoPlan, sources: list[dict[str, An
         "analytics": {**base.get("analytics", {}), "anomalies": anomalies},
         "jobs": {**base.get("jobs", {}),
                  "forecast_model": plan.forecast_model,
-                 "detect": {"every": f"{max(1.0, 60 / plan.speed):g}s"},
+                 "detect": {"every": f"{max(MIN_DETECT_SECONDS, 60 / plan.speed):g}s"},
                  "intraday": {"every": f"{max(60.0, 3600 / plan.speed):g}s"}},
     }
 

@@ -66,7 +66,7 @@ def jobs_role(cfg: Config, store: Store, clock: Clock = utc_now) -> Role:
         try:
             stop.wait()
         finally:
-            sched.shutdown(wait=False)
+            sched.shutdown(wait=True)  # a running job ends before the store closes
     return run
 
 
