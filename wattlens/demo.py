@@ -29,6 +29,7 @@ from rich.console import Console
 from wattlens.analytics.anomalies import AnomalySettings
 from wattlens.analytics.jobs import detect_job
 from wattlens.config import Config, parse_config
+from wattlens.forecasting.models import model_names
 from wattlens.ingest.simulator import LiveSimulation, LoadStep, toml_document
 from wattlens.sample import TIMEZONE, load_sample
 from wattlens.service.scheduler import JobContext, JobRunner, site_timezones, tasks
@@ -68,6 +69,18 @@ class DemoPlan:
     serve: bool = True
     host: str = "127.0.0.1"
     port: int = 8050
+
+    def __post_init__(self) -> None:
+        for option, value in (("--fault-after", self.fault_after),
+                              ("--fault-for", self.fault_for)):
+            try:
+                pd.Timedelta(value)
+            except ValueError:
+                raise ValueError(f"{option} {value!r} is not a duration; write one such as "
+                                 f"2min, 90s or 2h") from None
+        if self.forecast_model not in model_names():
+            raise ValueError(f"--forecast-model {self.forecast_model!r} is not a model; choose "
+                             f"one of {', '.join(model_names())}")
 
 
 def sample_shift(now: pd.Timestamp) -> pd.Timedelta:

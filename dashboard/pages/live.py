@@ -142,14 +142,14 @@ def update_side(_tick: int, meter: str | None) -> tuple:
     # however old), not the bounded per-hour estimate of the other rows
     (meter,) = data.allowed(user, [meter])
     latest = data.store.latest([meter])
-    if not latest.empty:
-        newest = pd.Timestamp(latest["time"].iloc[0])
-        fresh.loc[fresh["source"] == f"meter {meter}", ["newest", "age_h"]] = [
-            newest, _age_h(newest)]
-    rows = [{"source": r.source,
-             "newest": "–" if pd.isna(r.newest) else _when(r.newest, source_tz(r.source)),
-             "age": "–" if pd.isna(r.age_h) else _ago(r.age_h), "state": r.state}
-            for r in fresh.itertuples()]
+    exact = {} if latest.empty else {f"meter {meter}": pd.Timestamp(latest["time"].iloc[0])}
+    rows = []
+    for r in fresh.itertuples():
+        newest = exact.get(r.source, r.newest)
+        age_h = _age_h(newest) if r.source in exact else r.age_h
+        rows.append({"source": r.source,
+                     "newest": "–" if pd.isna(newest) else _when(newest, source_tz(r.source)),
+                     "age": "–" if pd.isna(age_h) else _ago(age_h), "state": r.state})
     freshness = dash_table.DataTable(
         rows, page_size=8, style_cell={"textAlign": "left", "fontSize": 13},
         id="freshness-table") if rows else "No meters visible to you yet."

@@ -215,13 +215,17 @@ def demo(
     """The live loop happening now on the shipped sample (3 Cambridge buildings): its history
     shifted to end now, forecasts issued, then simulated Modbus meters reading now (looping
     over the sample) with a plant left on a few minutes in, served by `wattlens run`."""
-    plan = DemoPlan(data_dir=data_dir, speed=speed, fault_after=fault_after,
-                    fault_for=fault_for, forecast_model=forecast_model, serve=serve, port=port)
     out = Console(highlight=False)
     try:
+        plan = DemoPlan(data_dir=data_dir, speed=speed, fault_after=fault_after,
+                        fault_for=fault_for, forecast_model=forecast_model, serve=serve,
+                        port=port)
         prepared = prepare(plan, config or EXAMPLE_CONFIG, out)
     except (StoreError, ConfigError, ValueError) as exc:
         raise fail(str(exc)) from None
+    except KeyboardInterrupt:  # Ctrl-C while loading or forecasting: the store is closed
+        out.print("demo stopped before serving")
+        raise typer.Exit(130) from None
     if not serve:
         return
     prepared.simulation.start_serving()
