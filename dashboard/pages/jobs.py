@@ -22,14 +22,14 @@ LIMIT = 500
 REFRESH_MS = 10_000
 
 _COLUMNS = [
-    {"field": "job", "minWidth": 190},
-    {"field": "start", "headerName": "start (UTC)", "minWidth": 170, "sort": "desc"},
-    {"field": "end", "headerName": "end (UTC)", "minWidth": 170},
-    {"field": "seconds", "headerName": "duration [s]", "width": 120},
-    {"field": "status", "width": 100},
-    {"field": "attempt", "width": 100},
-    {"field": "counts", "flex": 2},
-    {"field": "error", "flex": 2},
+    {"field": "job", "minWidth": 230},
+    {"field": "start", "headerName": "start (UTC)", "minWidth": 180},
+    {"field": "end", "headerName": "end (UTC)", "minWidth": 180},
+    {"field": "seconds", "headerName": "duration [s]", "maxWidth": 130},
+    {"field": "status", "maxWidth": 110},
+    {"field": "attempt", "maxWidth": 110},
+    {"field": "counts", "flex": 3, "minWidth": 320},
+    {"field": "error", "flex": 2, "minWidth": 200},
 ]
 
 
@@ -45,6 +45,7 @@ def layout(job: str | None = None, **_: str) -> html.Div:
             id="jobs-grid", columnDefs=_COLUMNS, rowData=[],
             defaultColDef={"resizable": True, "flex": 1, "minWidth": 90},
             dashGridOptions={"pagination": True, "paginationPageSize": 25,
+                             "paginationPageSizeSelector": [25, 50, 100],
                              "localeText": {"noRowsToShow": "No job runs to show."}},
             style={"height": "560px"},
         ),
