@@ -222,8 +222,8 @@ def announce(demo: Demo, plan: DemoPlan, console: Console) -> None:
         highlight=False)
     console.print(
         f"fault: \"{step.label}\" on {step.meter}, +{step.kw:g} kW from "
-        f"{step.start.tz_convert(tz):%H:%M} to {step.end.tz_convert(tz):%H:%M %Z}; anomaly "
-        f"detection runs every simulated minute", highlight=False)
+        f"{step.start.tz_convert(tz):%Y-%m-%d %H:%M} to {step.end.tz_convert(tz):%H:%M %Z}; "
+        f"anomaly detection runs every simulated minute", highlight=False)
     console.print(
         f"open http://{plan.host}:{plan.port}  (Live, Alerts and Jobs pages) · Ctrl-C stops "
         f"the demo · config {plan.data_dir / 'wattlens.toml'}", highlight=False)
