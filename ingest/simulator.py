@@ -13,6 +13,9 @@ Hours missing from the sample do not advance the registers (an ingest source wit
 ``zero_is_missing`` leaves them absent, as the sample does). :meth:`Simulation.expected` is the
 truth an end-to-end test compares the store against; :meth:`Simulation.sources` is the matching
 ``[[sources]]`` configuration for ``wattlens ingest run``.
+
+:class:`LiveSimulation` (``wattlens demo``) instead plays the sample continuously from now on,
+looping forever, with labelled faults (:class:`LoadStep`) on top.
 """
 
 from __future__ import annotations
