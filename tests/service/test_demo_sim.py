@@ -1,16 +1,22 @@
 """The demo's clock and meters without servers: the whole-week shift keeps weekday, hour and
 time of year; the looped registers advance continuously (across the loop's wrap too) by the
-sample's energy plus the fault's; a live source never stores a partial interval."""
+sample's energy plus the fault's; a live source never stores a partial interval; forecasts
+of a meter with hourly history and one-minute live readings are made on whole hours."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
+from wattlens.config import parse_config
+from wattlens.core.intervals import to_interval
 from wattlens.demo import LOOP_START, LOOP_WEEKS, READING_INTERVAL, WEEK, sample_shift
+from wattlens.forecasting.jobs import RunSpec, run_forecasts
+from wattlens.forecasting.runner import dask_client
 from wattlens.ingest.live import register_intervals
 from wattlens.ingest.simulator import LiveSimulation, LoadStep
 from wattlens.sample import sample_readings
+from wattlens.store.duck import DuckDBStore
 
 LOOP_END = LOOP_START + LOOP_WEEKS * WEEK
 
@@ -97,3 +103,45 @@ def test_a_source_started_mid_interval_stores_no_partial_reading() -> None:
     aligned = register_intervals(None, [(t0.floor("1min") + pd.Timedelta(seconds=10 * i),
                                          float(i)) for i in range(8)], pd.Timedelta("1min"))
     assert [t for t, _, _ in aligned.rows] == [pd.Timestamp("2026-12-07T00:41Z")]
+
+
+def test_to_interval_sums_whole_intervals_of_finer_readings_only() -> None:
+    hours = pd.date_range("2026-12-06T20:00Z", periods=4, freq="1h")
+    minutes = pd.date_range("2026-12-07T00:00Z", "2026-12-07T02:30Z", freq="1min",
+                            inclusive="left")
+    minutes = minutes[minutes != pd.Timestamp("2026-12-07T01:17Z")]  # one minute missing
+    mixed = pd.concat([pd.Series(60.0, index=hours), pd.Series(1.0, index=minutes)])
+    out = to_interval(mixed, pd.Timedelta("1h"))
+    # 00:00 whole (60 minutes), 01:00 lacks a minute and 02:00 is running: not readings
+    assert out.to_dict() == {**{t: 60.0 for t in hours}, pd.Timestamp("2026-12-07T00:00Z"): 60.0}
+    hourly = pd.Series(1.0, index=pd.date_range("2026-12-01", periods=48, freq="1h", tz="UTC"))
+    assert to_interval(hourly, pd.Timedelta("1h")).equals(hourly)
+
+
+def test_forecasts_of_a_meter_with_one_minute_live_readings_are_those_of_its_hours(
+        tmp_path) -> None:
+    """persistence-day forecasts tomorrow from today: today's one-minute readings count as the
+    hours they add up to, so the forecasts equal those of the same energy stored hourly."""
+    issued = pd.Timestamp("2026-12-07T15:00Z")
+    cfg = parse_config({"sites": [{"id": "s", "timezone": "Europe/London", "buildings": [
+        {"id": "b", "meters": [{"id": "m", "commodity": "electricity", "interval": "1h"}]}]}]})
+    hours = pd.date_range(issued - pd.Timedelta("30D"), issued, freq="1h", inclusive="left")
+    hourly = pd.DataFrame({"time": hours, "meter": "m", "value": 50.0 + hours.hour})
+    today = hourly["time"] >= issued.normalize()
+    minutes = pd.DataFrame({"time": [t + pd.Timedelta(minutes=k) for t in hourly["time"][today]
+                                     for k in range(60)], "meter": "m"})
+    minutes["value"] = (50.0 + minutes["time"].dt.hour) / 60
+    issued_rows = []
+    for name, frame in (("hourly", hourly), ("mixed", pd.concat([hourly[~today], minutes]))):
+        store = DuckDBStore(tmp_path / f"{name}.duckdb")
+        store.init()
+        store.write_readings(frame)
+        with dask_client(workers=1, processes=False) as client:
+            spec = RunSpec("persistence-day", issued, horizon_hours=24)
+            assert run_forecasts(cfg.meter_infos(), tmp_path / name, store, spec, client
+                                 )["m"]["status"] == "issued"
+        issued_rows.append(store.read_forecasts(["m"])[["time", "yhat"]])
+        store.close()
+    hourly_fc, mixed_fc = issued_rows
+    assert len(hourly_fc) == 24 and hourly_fc["time"].equals(mixed_fc["time"])
+    assert mixed_fc["yhat"].to_numpy() == pytest.approx(hourly_fc["yhat"].to_numpy())
