@@ -62,7 +62,7 @@ class DemoPlan:
 
     data_dir: Path = Path("data/demo")
     speed: float = 1.0
-    fault_after: str = "2min"
+    fault_after: str = "90s"
     fault_for: str = "2h"
     fault_meter: str = "b2-elec"
     forecast_model: str = "prophet"

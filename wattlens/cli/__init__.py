@@ -201,7 +201,7 @@ def demo(
                       "(above 1 the readings run ahead of the wall clock).")] = 1.0,
     fault_after: Annotated[str, typer.Option(
         help="Simulated time after start when the plant is left on (pandas duration).")
-    ] = "2min",
+    ] = "90s",
     fault_for: Annotated[str, typer.Option(
         help="How long the plant stays on (pandas duration).")] = "2h",
     forecast_model: Annotated[str, typer.Option(
