@@ -23,6 +23,7 @@ import requests
 from pydantic import Field, model_validator
 
 from wattlens.core.base import Frozen
+from wattlens.core.redact import hide, url_secrets
 from wattlens.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -229,5 +230,6 @@ def send_alerts(
     log.info("alerts: %d sent, %d already sent, %d rate-limited, %d failed",
              len(report.sent), report.already_sent, report.rate_limited, len(report.failed))
     for failure in report.failed:
-        log.warning("alert not delivered (retried next run): %s", failure)
+        log.warning("alert not delivered (retried next run): %s",
+                    hide(failure, [u for r in section.rules for u in url_secrets(r.webhook)]))
     return report

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from wattlens.analytics.carbon import CarbonSection, carbon_kg
-from wattlens.analytics.tariffs import Tariff, TariffsSection, bill
+from wattlens.analytics.tariffs import TariffsSection, period_cost
 from wattlens.core.intervals import interval_hours
 from wattlens.core.meters import MeterInfo
 
@@ -59,7 +59,8 @@ def _meter_row(
     cost = np.nan  # NaN: no tariff configured for this meter
     tariff = tariffs.for_meter(info.id, info.commodity) if tariffs else None
     if tariff is not None:
-        cost = _period_cost(series, info, tariff, step_h)
+        frame = pd.DataFrame({"time": series.index, "meter": info.id, "value": series.values})
+        cost = period_cost(tariff, frame, info.timezone)
     co2 = np.nan  # NaN: no factor (and no intensity series) for this commodity
     use = intensity if info.commodity == "electricity" else None
     if carbon is not None and (info.commodity in carbon.factors or use is not None):
@@ -73,20 +74,6 @@ def _meter_row(
         "eui_kwh_m2_year": _eui(total, days, info.floor_area_m2),
         "cost": cost, "co2_kg": co2,
     }
-
-
-def _period_cost(series: pd.Series, info: MeterInfo, tariff: Tariff, step_h: float) -> float:
-    """Cost [currency] of the period the readings cover: energy charges in full, each month's
-    demand and standing charges in proportion to the share of the month covered (a day's KPI
-    carries a day's share of the month's fixed charges, not all of them)."""
-    frame = pd.DataFrame({"time": series.index, "meter": info.id, "value": series.values})
-    monthly = bill(tariff, frame, info.timezone).set_index("month")  # local month starts
-    monthly.index = pd.DatetimeIndex(monthly.index).tz_localize(None).to_period("M")
-    months = series.index.tz_convert(info.timezone).tz_localize(None).to_period("M")
-    covered_days = pd.Series(step_h / 24, index=months).groupby(level=0).sum()
-    share = (covered_days / covered_days.index.days_in_month).clip(upper=1.0)
-    fixed = monthly["demand_cost"] + monthly["standing_cost"]
-    return float(monthly["energy_cost"].sum() + (fixed * share.reindex(fixed.index)).sum())
 
 
 def _eui(kwh: float, days: float, area: float | None) -> float:

@@ -7,16 +7,15 @@ fetch what the page would not show.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from wattlens.core.meters import MeterInfo
 from wattlens.dashboard.config import DashboardConfig
-
-SESSION_USER = "wattlens_user"
-"""Key of the logged-in user's name in the Flask session."""
 
 
 class AccessDenied(PermissionError):
@@ -49,6 +48,9 @@ class Access:
         self.names = dict(names)
         self.login_required = settings.login
         self._users = {u.name: u for u in settings.users}
+        # checked for unknown names, so they take as long to refuse as a wrong password
+        method = settings.users[0].password_hash.split("$")[0] if settings.users else "scrypt"
+        self._decoy = generate_password_hash(secrets.token_hex(16), method=method)
         buildings = {m.building for m in self.meters.values()}
         for user in settings.users:
             unknown = (set(user.buildings) - buildings) | (set(user.meters) - set(self.meters))
@@ -76,11 +78,19 @@ class Access:
         return User(cfg.name, frozenset(meters | set(cfg.meters)))
 
     def authenticate(self, name: str, password: str) -> User | None:
-        """The user if ``password`` matches the stored hash, else None."""
+        """The user if ``password`` matches the stored hash, else None; an unknown name costs
+        the same hash check, so timing does not tell which users exist."""
         cfg = self._users.get(name)
-        if cfg is None or not check_password_hash(cfg.password_hash, password):
-            return None
-        return self.user(name)
+        matches = check_password_hash(cfg.password_hash if cfg else self._decoy, password)
+        return self.user(name) if cfg is not None and matches else None
+
+    def credential_tag(self, name: str) -> str:
+        """A short digest of ``name``'s password hash: sessions carry it, so changing the
+        password ends them. Empty for unknown users."""
+        cfg = self._users.get(name)
+        if cfg is None:
+            return ""
+        return hashlib.sha256(cfg.password_hash.encode()).hexdigest()[:16]
 
     def catalogue(self, user: User) -> list[MeterInfo]:
         """The meters ``user`` may see, in config order."""

@@ -14,13 +14,15 @@ GRAPH_CONFIG = {"displaylogo": False}
 
 
 def navbar(pages: list[dict[str, Any]], user: str | None) -> html.Nav:
-    """Links to every registered page, and the logged-in user with a logout link."""
+    """Links to every registered page, and the logged-in user with a logout button (a POST)."""
     links = [dcc.Link(p["name"], href=p["relative_path"], className="nav-link",
                       id=f"nav-{p['module'].split('.')[-1]}") for p in pages]
     right = []
     if user:
         right = [html.Span(f"signed in as {user}", className="nav-user"),
-                 html.A("log out", href="/logout", className="nav-link")]
+                 html.Form(html.Button("log out", type="submit", id="logout-button",
+                                       className="nav-link link-button"),
+                           method="POST", action="/logout", className="logout-form")]
     return html.Nav([html.Span("wattlens", className="brand"), *links,
                      html.Span(right, className="nav-right")], className="navbar")
 

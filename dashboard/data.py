@@ -8,8 +8,9 @@ Access control lives in :mod:`wattlens.dashboard.access`, the cache in
 from __future__ import annotations
 
 import flask
+import flask_login
 
-from wattlens.dashboard.access import ANONYMOUS, SESSION_USER, User
+from wattlens.dashboard.access import ANONYMOUS, User
 from wattlens.dashboard.queries import DashboardData
 
 EXTENSION = "wattlens_dashboard"
@@ -21,4 +22,4 @@ def request_data() -> tuple[DashboardData, User]:
     data: DashboardData = flask.current_app.extensions[EXTENSION]
     if not data.access.login_required:
         return data, ANONYMOUS
-    return data, data.access.user(flask.session.get(SESSION_USER))
+    return data, data.access.user(getattr(flask_login.current_user, "name", None))

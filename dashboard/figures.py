@@ -212,6 +212,23 @@ def savings(frame: pd.DataFrame, tz: str, per: str = "day") -> Figure:
     return _figure(traces, f"time ({tz})", f"energy [kWh per {per}]")
 
 
+def recommendation_profile(profile: dict[str, list[float]], title: str) -> Figure:
+    """A recommendation's small chart: mean load [kW] by local hour on working days and on
+    other days, now (solid) and after the measure (dashed)."""
+    traces = []
+    for key, name, colour in (("working", "working days", COLOURS[0]),
+                              ("off", "weekends and holidays", COLOURS[2])):
+        traces += [{"type": "scatter", "mode": "lines", "x": profile["hour"],
+                    "y": profile[f"{key}_kw"], "name": f"{name}, now",
+                    "line": {"color": colour}},
+                   {"type": "scatter", "mode": "lines", "x": profile["hour"],
+                    "y": profile[f"{key}_after_kw"], "name": f"{name}, after",
+                    "line": {"color": colour, "dash": "dash"}}]
+    return _figure(traces, "local hour", "mean load [kW]", title=title, height=300,
+                   xaxis={"dtick": 3}, legend={"orientation": "h", "y": -0.45},
+                   margin={"l": 60, "r": 20, "t": 40, "b": 100})
+
+
 def cumulative_savings(frame: pd.DataFrame, tz: str) -> Figure:
     """Cumulative avoided energy [kWh] with its uncertainty band."""
     x = _times(frame["time"], tz)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from wattlens.analytics import kpis
 from wattlens.analytics.carbon import CarbonSection
-from wattlens.analytics.jobs import RECOMMENDATION_KIND
+from wattlens.analytics.jobs import RECOMMENDATION_KIND, RECOMMENDATION_RUN_KIND
 from wattlens.analytics.mv import MVSpec, mv_result
 from wattlens.analytics.savings import SavingsSettings
 from wattlens.analytics.tariffs import TariffError, TariffsSection
@@ -365,13 +365,19 @@ class DashboardData:
 
     # --------------------------------------------------------- recommendations
     def recommendations(self, user: User) -> pd.DataFrame:
-        """Stored recommendations on visible meters, ranked by annual value."""
+        """Stored recommendations of the latest run on visible meters, ranked by annual value
+        (those an earlier run left behind no longer add up with the latest ones)."""
         docs = self._cache.get(("docs", RECOMMENDATION_KIND),
                                lambda: self.store.list_documents(RECOMMENDATION_KIND))
+        runs = self._cache.get(("docs", RECOMMENDATION_RUN_KIND),
+                               lambda: self.store.list_documents(RECOMMENDATION_RUN_KIND))
+        latest = runs.get("latest", {}).get("generated_at")
         rows = []
         for key, body in docs.items():
             meter = body.get("meter")
             if not isinstance(meter, str) or not user.may_see(meter):
+                continue
+            if latest and body.get("generated_at", latest) != latest:
                 continue
             rows.append({"key": key, **body})
         columns = ["rule", "meter", "title", "annual_kwh", "annual_cost", "annual_co2_kg",

@@ -10,6 +10,7 @@ them with :meth:`Store.write_forecasts`. A status document per meter and model
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -59,9 +60,14 @@ class Issued:
 
 
 def model_path(data_dir: Path, meter: str, model: str) -> Path:
-    """Where the fitted model of ``meter`` is saved."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", meter)
-    return data_dir / "models" / f"{safe}.{model}.json"
+    """Where the fitted model of ``meter`` is saved: a plain id (lower-case letters, digits,
+    ``.``, ``_``, ``-``) names its file; any other id gets a readable form plus a hash of
+    the exact id, so ``plug 1``, ``plug/1`` and ``Plug 1`` never share a file."""
+    if re.fullmatch(r"[a-z0-9][a-z0-9._-]*", meter):
+        return data_dir / "models" / f"{meter}.{model}.json"
+    readable = re.sub(r"[^A-Za-z0-9_-]", "_", meter)[:60]
+    digest = hashlib.blake2b(meter.encode(), digest_size=6).hexdigest()
+    return data_dir / "models" / f"{readable}-{digest}.{model}.json"
 
 
 def load_saved(path: Path, spec: RunSpec) -> tuple[str, str] | None:

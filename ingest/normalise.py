@@ -276,11 +276,11 @@ def parse_local_time(
     problems = pd.Series(None, index=text.index, dtype=object)
     if explicit.any():
         parsed = pd.to_datetime(raw[explicit], utc=True, errors="coerce", format=fmt or "ISO8601")
-        utc[explicit] = parsed.astype("datetime64[ns, UTC]")
+        utc[explicit] = _nanoseconds(parsed, problems).astype("datetime64[ns, UTC]")
     naive_rows = ~explicit
     if naive_rows.any():
         naive = pd.to_datetime(raw[naive_rows], errors="coerce", format=fmt or "ISO8601")
-        naive = naive.astype("datetime64[ns]")
+        naive = _nanoseconds(naive, problems).astype("datetime64[ns]")
         if timezone in ("UTC", "Etc/UTC"):
             local = naive.dt.tz_localize("UTC")
         else:
@@ -295,6 +295,21 @@ def parse_local_time(
             for v in raw[unparsed]
         ]
     return LocalTimes(utc, problems)
+
+
+def _nanoseconds(parsed: pd.Series, problems: pd.Series) -> pd.Series:
+    """``parsed`` with times outside pandas' nanosecond range (1677-09-22..2262-04-11, e.g.
+    ``9999-12-31`` sentinels) set to NaT and reported in ``problems``."""
+    wall = parsed.dt.tz_convert(None) if parsed.dt.tz is not None else parsed
+    outside = (wall < pd.Timestamp.min) | (wall > pd.Timestamp.max)
+    if not outside.any():
+        return parsed
+    problems[outside[outside].index] = [
+        f"time {t} is outside the range wattlens stores ({pd.Timestamp.min:%Y-%m-%d} to "
+        f"{pd.Timestamp.max:%Y-%m-%d}): a placeholder date or a typo; fix or remove the row"
+        for t in wall[outside]
+    ]
+    return parsed.mask(outside)
 
 
 def _localise(
@@ -353,10 +368,10 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "temperature": (-90.0, 60.0),
     "humidity": (0.0, 100.0),
     "ghi": (0.0, 1500.0),
-    "energy": (0.0, np.inf),
-    "power": (-np.inf, np.inf),
+    "energy": (0.0, 1e7),  # 10 GWh in one interval: more than any site meter measures
+    "power": (-1e7, 1e7),
     "carbon_intensity": (0.0, 2000.0),
-    "volume": (0.0, np.inf),
+    "volume": (0.0, 1e6),
 }
 """Physically plausible range of each quantity; values outside are flagged ``suspect``."""
 

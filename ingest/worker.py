@@ -11,6 +11,8 @@ checkpoint)
   go to a bounded on-disk buffer in arrival order; while it holds anything, new batches queue
   behind it, and it is flushed in order when the store answers again. It warns at 80 % full;
   when full, sources wait (MQTT messages stay unacknowledged at the broker).
+- Implausible values (:mod:`wattlens.ingest.plausibility`) are stored flagged ``suspect``,
+  with a warning naming the meter, the limit and the largest value.
 - Bad records go to ``<data_dir>/quarantine.jsonl`` (one JSON object per line with its
   reason); good records of the same batch are kept. One log line per batch with counts.
 - Status per source in ``put_document("ingest-status", source, ...)``: last success, lag,
@@ -25,7 +27,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from typing import Any
 import pandas as pd
 
 from wattlens.ingest.base import Batch, Rejected, Source, SourceSection, SourceUnavailable, prefetch
+from wattlens.ingest.plausibility import Plausibility, PlausibilityCheck
 from wattlens.store.base import Store, StoreUnavailable
 from wattlens.store.schema import READINGS_COLUMNS
 
@@ -111,6 +114,30 @@ class DiskBuffer:
         frame["time"] = pd.to_datetime(frame["time"], utc=True, format="ISO8601")
         return data["source"], frame, data["checkpoint"]
 
+    def entries(self) -> Iterator[tuple[Path, str, pd.DataFrame, dict[str, Any]]]:
+        """(path, source, readings, checkpoint) of each buffered batch in order; a file that
+        cannot be read (cut short by a crash, edited by hand) is moved to ``broken/`` and named
+        in the log, and the others are still returned."""
+        for path in self.files():
+            try:
+                source, frame, checkpoint = self.read(path)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                self._set_aside(path, exc)
+                continue
+            yield path, source, frame, checkpoint
+
+    def _set_aside(self, path: Path, exc: Exception) -> None:
+        broken = self.directory / "broken"
+        broken.mkdir(exist_ok=True)
+        size = path.stat().st_size
+        os.replace(path, broken / path.name)
+        self.size -= size
+        log.error(
+            "ingest buffer file %s is not readable (%s: %s); moved to %s — its batch is not "
+            "in the store: inspect it, or re-read its source (backfill) to recover it",
+            path, type(exc).__name__, str(exc)[:200], broken / path.name,
+        )
+
     def remove(self, path: Path) -> None:
         self.size -= path.stat().st_size
         path.unlink()
@@ -120,8 +147,7 @@ class DiskBuffer:
     def last_checkpoints(self) -> dict[str, dict[str, Any]]:
         """The newest buffered checkpoint of each source (newer than the store's)."""
         out: dict[str, dict[str, Any]] = {}
-        for path in self.files():
-            source, _, checkpoint = self.read(path)
+        for _, source, _, checkpoint in self.entries():
             out[source] = checkpoint
         return out
 
@@ -168,8 +194,13 @@ class Worker:
         data_dir: Path,
         buffer_bytes: int = 256 * 2**20,
         status_every_s: float = 5.0,
+        plausibility: Plausibility | None = None,
     ) -> None:
         self.store = store
+        self.plausible = PlausibilityCheck(
+            plausibility or Plausibility(),
+            lambda meter, quantity: store.read_readings([meter], quantity)["value"],
+        )
         self.sources = sources
         self.buffer = DiskBuffer(Path(data_dir) / "ingest-buffer", buffer_bytes)
         self.quarantine = Path(data_dir) / "quarantine.jsonl"
@@ -198,6 +229,9 @@ class Worker:
             return "empty"
         with self._lock:
             self._quarantine(batch.rejected)
+            readings, notes = self.plausible.flag(readings)
+            for note in notes:
+                log.warning("%s: %s", name, note)
             outcome = "written"
             if len(self.buffer) == 0:
                 try:
@@ -253,8 +287,7 @@ class Worker:
         Returns how many were flushed."""
         done = 0
         with self._lock:
-            for path in self.buffer.files():
-                name, readings, checkpoint = self.buffer.read(path)
+            for path, name, readings, checkpoint in self.buffer.entries():
                 try:
                     if not readings.empty:
                         self.store.write_readings(readings)

@@ -329,7 +329,10 @@ class DuckDBStore:
         events = cur.execute(
             f"SELECT * FROM events WHERE {' AND '.join(clauses)}", params
         ).df()
-        annotations = cur.execute("SELECT * FROM annotations").df()
+        annotations = cur.execute(  # only the events read: notes of others stay on disk
+            "SELECT * FROM annotations WHERE list_contains(?, event_id)",
+            [[str(e) for e in events["event_id"]]],
+        ).df()
         for frame, columns in ((events, ("start", "end")), (annotations, ("at",))):
             for column in columns:
                 frame[column] = _utc(frame[column])

@@ -575,9 +575,15 @@ class InfluxStore:
                 frame = frame[frame["end"] >= span.start]
             if kinds is not None:
                 frame = frame[frame["kind"].isin(list(kinds))]
-        annotations = self._frame(
-            'SELECT "status", "by", "note" FROM "annotations" GROUP BY "event_id"'
-        )
+        ids = [str(e) for e in frame["event_id"]]
+        parts = [  # only the events read (500 per query): notes of others stay in the server
+            self._frame('SELECT "status", "by", "note" FROM "annotations" WHERE '
+                        + " OR ".join(f'"event_id" = {tag_literal(e)}' for e in ids[i:i + 500])
+                        + ' GROUP BY "event_id"')
+            for i in range(0, len(ids), 500)
+        ]
+        annotations = pd.concat([p for p in parts if not p.empty] or [pd.DataFrame()],
+                                ignore_index=True)
         if annotations.empty:
             annotations = pd.DataFrame(columns=ANNOTATION_COLUMNS)
         else:

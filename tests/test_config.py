@@ -1,6 +1,8 @@
 """A wrong config file fails with the key, the value and the fix."""
 
 
+import logging
+
 import pytest
 
 from wattlens.cli import EXAMPLE_CONFIG as EXAMPLE
@@ -68,3 +70,96 @@ def test_secrets_come_only_from_the_environment(monkeypatch):
     monkeypatch.setenv("MY_TOKEN", "t0k3n")
     assert cfg.store.secret("token") == "t0k3n"
     assert "t0k3n" not in cfg.model_dump_json()
+
+
+# ---------------------------------------------------------- secrets never echoed (#13, 13)
+@pytest.mark.parametrize("data, secret", [
+    ({"dashboard": {"login": True, "users": [{"name": "bob", "password_hash": "hunter2-pw"}]}},
+     "hunter2-pw"),
+    ({"sources": [{"name": "m", "type": "mqtt", "topics": ["a/#"], "password": "s3cret-pw"}]},
+     "s3cret-pw"),
+    ({"sources": [{"name": "m", "type": "mqtt", "token": "tok-1234"}]}, "tok-1234"),
+    ({"store": {"kind": "influx", "url": "http://admin:pw-in-url@127.0.0.1:8086"}},
+     "pw-in-url"),
+])
+def test_config_errors_show_secrets_as_hidden(data, secret):
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, "site.toml")
+    assert secret not in str(err.value)
+    assert "<hidden>" in str(err.value)
+
+
+def test_urls_with_credentials_are_refused_with_the_fix():
+    with pytest.raises(ConfigError) as err:
+        parse_config({"store": {"kind": "influx",
+                                "url": "https://admin:pw-in-url@influx.example:8086/"}})
+    assert ("store.url = 'https://<hidden>@influx.example:8086/': a URL must not carry a user "
+            "name and password") in str(err.value)
+    assert "username" in str(err.value) and "password_env" in str(err.value)
+    assert "admin" not in str(err.value)
+    ok = parse_config({"store": {"kind": "influx", "url": "https://influx.example:8086/",
+                                 "username": "admin", "password_env": "INFLUX_PW"}})
+    assert ok.store.username == "admin"
+
+
+@pytest.mark.parametrize("weak", [
+    "pbkdf2:sha1:1$salt$0123abcd",
+    "pbkdf2:sha256:1000$salt$0123abcd",
+    "pbkdf2:md5:1000000$salt$0123abcd",
+    "scrypt:1024:8:1$salt$0123abcd",
+    "scrypt:32768$salt$0123abcd",
+    "plain-password",
+])
+def test_weak_password_hashes_are_refused_at_load(weak):
+    users = [{"name": "bob", "password_hash": weak}]
+    with pytest.raises(ConfigError, match=r"password_hash = <hidden>: .*--hash-password"):
+        parse_config({"dashboard": {"login": True, "users": users}})
+
+
+def test_strong_password_hashes_load():
+    from werkzeug.security import generate_password_hash
+
+    for method in ("scrypt", "pbkdf2", "pbkdf2:sha256:600000", "pbkdf2:sha512:210000"):
+        users = [{"name": "bob", "password_hash": generate_password_hash("pw", method=method)}]
+        parse_config({"dashboard": {"login": True, "users": users}})
+
+
+def test_a_failed_webhook_delivery_log_hides_the_url(tmp_path, caplog):
+    import http.server
+    import threading
+
+    import pandas as pd
+
+    from wattlens.analytics.alerts import AlertsSection, send_alerts
+    from wattlens.core.net import free_port
+    from wattlens.store.duck import DuckDBStore
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    token = "T000/B000/XXXXsecretXXXX"
+    rules = [{"name": "refused", "webhook": f"http://127.0.0.1:{free_port()}/hook/{token}"},
+             {"name": "missing", "webhook": f"http://127.0.0.1:{server.server_port}/h/{token}"}]
+    store = DuckDBStore(tmp_path / "a.duckdb")
+    store.init()
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    store.write_events(pd.DataFrame({
+        "meter": ["m"], "start": [start], "end": [start + pd.Timedelta("1h")],
+        "kind": ["spike"], "severity": [0.9], "excess_kwh": [1.0], "details": ["{}"]}))
+    try:
+        with caplog.at_level(logging.WARNING, logger="wattlens.analytics.alerts"):
+            report = send_alerts(store, store.read_events(),
+                                 AlertsSection.model_validate({"rules": rules, "timeout_s": 2}))
+    finally:
+        server.shutdown()
+        store.close()
+    assert len(report.failed) == 2
+    assert caplog.text.count("alert not delivered") == 2
+    assert token not in caplog.text and "<hidden>" in caplog.text

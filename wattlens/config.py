@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,22 @@ from wattlens.analytics.tariffs import TariffsSection
 from wattlens.core.base import Duration, Frozen, TimeZone
 from wattlens.core.calendar import Closure, SiteCalendar, WorkingHours, check_country
 from wattlens.core.meters import Commodity, MeterInfo, MeterKind
+from wattlens.core.redact import (
+    HIDDEN,
+    hide,
+    hide_url_credentials,
+    is_secret_key,
+    url_has_credentials,
+)
 from wattlens.dashboard.config import DashboardConfig
 from wattlens.ingest.base import IngestContext, SitePosition, SourceSection
+from wattlens.ingest.plausibility import Plausibility
 from wattlens.service.settings import JobsSection
 from wattlens.store.settings import DEFAULT_DATA_DIR, StoreConfig
 
-_SECRET_KEYS = {"token", "password", "secret", "api_key"}
+_MIN_HIDDEN = 4
+"""Secret values shorter than this [characters] are hidden by key only, not searched for in
+messages (a one-letter password would blank every such letter)."""
 
 
 class ConfigError(ValueError):
@@ -105,6 +116,10 @@ class Config(Frozen):
     )
     sources: list[SourceSection] = Field(
         default_factory=list, description="ingest sources ([[sources]] tables)"
+    )
+    plausibility: Plausibility = Field(
+        default_factory=Plausibility,
+        description="limits that flag ingested readings 'suspect' (per quantity, per meter)",
     )
     tariffs: TariffsSection = Field(
         default_factory=TariffsSection, description="tariff catalogue and meter assignment"
@@ -201,26 +216,66 @@ def _location(loc: tuple[Any, ...], data: Any) -> tuple[str, Any]:
     return ".".join(parts), value
 
 
+def _leaves(data: Any, path: str = "", key: str = "") -> Iterator[tuple[str, str, Any]]:
+    """(key path, key, value) of every scalar in parsed TOML, e.g. ``sources[0].url``."""
+    if isinstance(data, dict):
+        for name, value in data.items():
+            yield from _leaves(value, f"{path}.{name}" if path else str(name), str(name))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            yield from _leaves(item, f"{path}[{i}]", key)
+    else:
+        yield path, key, data
+
+
+def _secrets_in(data: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The secret values in parsed TOML (under secret keys, and URLs with credentials) to hide
+    in messages, and an error line for each URL that carries credentials."""
+    secrets: list[str] = []
+    url_errors: list[str] = []
+    for path, key, value in _leaves(data):
+        if not isinstance(value, str):
+            continue
+        if is_secret_key(key):
+            secrets.append(value)
+        if url_has_credentials(value):
+            secrets.append(value)
+            secrets.append(value.split("://", 1)[1].rpartition("@")[0])
+            url_errors.append(
+                f"  {path} = {hide_url_credentials(value)!r}: a URL must not carry a user name "
+                f"and password (they end up in logs and error messages); remove them from the "
+                f"URL, set username = '...' and put the password in the environment variable "
+                f"named by password_env"
+            )
+    return [s for s in secrets if len(s) >= _MIN_HIDDEN], url_errors
+
+
 def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
-    """Build a :class:`Config` from parsed TOML; errors name the key, the value and the fix."""
+    """Build a :class:`Config` from parsed TOML; errors name the key, the value and the fix,
+    and show secrets as ``<hidden>``. A URL with credentials in it is refused."""
+    secrets, lines = _secrets_in(data)
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
-        lines = []
         for err in exc.errors():
             key, value = _location(err["loc"], data)
+            name = str(err["loc"][-1]) if err["loc"] else ""
             shown = "" if err["type"] == "missing" else f" = {value!r}"
+            if is_secret_key(name) and shown:
+                shown = f" = {HIDDEN}"
             fix = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 fix = "unknown key; remove it or check its spelling in wattlens.example.toml"
-                if str(err["loc"][-1]) in _SECRET_KEYS:
-                    shown = " = <hidden>"
+                if is_secret_key(name):
                     fix = (
                         "secrets never go in the file; remove it and set the environment "
                         "variable named by token_env / password_env"
                     )
-            lines.append(f"  {key}{shown}: {fix}")
-        raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(lines)) from None
+            lines.append(hide(f"  {key}{shown}: {fix}", secrets))
+    else:
+        if not lines:
+            return config
+    raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(lines)) from None
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

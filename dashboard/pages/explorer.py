@@ -14,6 +14,7 @@ from dash import Input, Output, State, dcc, html
 
 from wattlens.dashboard import components, figures, urlstate
 from wattlens.dashboard.data import request_data
+from wattlens.store.csvio import write_csv
 
 dash.register_page(__name__, path="/explorer", name="Explorer", order=1,
                    title="wattlens · explorer")
@@ -169,4 +170,4 @@ def download(_clicks: int, meter: str, start_date: str | None, end_date: str | N
         "meter": frame["meter"], "mean_power_kw": frame["value"].round(4), "bucket": every,
     })
     name = f"{meter}_{start.tz_convert(tz):%Y%m%d}_{end.tz_convert(tz):%Y%m%d}.csv"
-    return dcc.send_data_frame(out.to_csv, name, index=False)
+    return dcc.send_string(write_csv(out) or "", name, type="text/csv")

@@ -1,6 +1,8 @@
-"""Savings: recommendations ranked by value, and M&V projects (IPMVP Option B/C) — baseline,
-blackout and reporting periods and a model; adjusted baseline against actual, cumulative
-savings with its uncertainty band, Guideline 14 checks, warnings and a downloadable report.
+"""Savings: recommendations ranked by value — the selected one's evidence in sentences and
+a small chart of its meter's daily profile now and after the measure — and M&V projects
+(IPMVP Option B/C) — baseline, blackout and reporting periods and a model; adjusted baseline
+against actual, cumulative savings with its uncertainty band, Guideline 14 checks, warnings
+and a downloadable report.
 
 The estimate is the M&V job of :mod:`wattlens.analytics.mv` (the one ``wattlens mv run``
 runs): "estimate savings" runs it and stores the result document, the report renders the
@@ -8,6 +10,7 @@ stored document. URL: ``/savings?meter=<id>``."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import dash
@@ -26,32 +29,83 @@ dash.register_page(__name__, path="/savings", name="Savings", order=4,
 MODELS = {"caltrack-daily": "CalTRACK daily (HDD/CDD change-point)",
           "towt": "CalTRACK hourly TOWT", "prophet": "Prophet"}
 
+_FORMAT = {"function": "params.value == null ? '' : d3.format(',.0f')(params.value)"}
 _REC_COLUMNS = [
     {"field": "title", "flex": 3, "wrapText": True, "autoHeight": True},
     {"field": "meter"},
-    {"field": "annual_kwh", "headerName": "kWh / year", "valueFormatter":
-        {"function": "d3.format(',.0f')(params.value)"}, "sort": None},
-    {"field": "annual_cost", "headerName": "cost / year", "sort": "desc", "valueFormatter":
-        {"function": "d3.format(',.0f')(params.value)"}},
-    {"field": "annual_co2_kg", "headerName": "kgCO2 / year", "valueFormatter":
-        {"function": "d3.format(',.0f')(params.value)"}},
+    {"field": "annual_kwh", "headerName": "kWh / year", "valueFormatter": _FORMAT},
+    {"field": "share", "headerName": "% of meter", "width": 110, "valueFormatter":
+        {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}},
+    {"field": "annual_cost", "headerName": "cost / year", "sort": "desc",
+     "valueFormatter": _FORMAT},
+    {"field": "annual_co2_kg", "headerName": "kgCO2 / year", "valueFormatter": _FORMAT},
     {"field": "confidence", "width": 110},
-    {"field": "evidence", "flex": 2, "wrapText": True, "autoHeight": True},
     {"field": "rule"},
 ]
+_PICK = "Select a recommendation to see its evidence."
+
+
+def _evidence(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's evidence as a dict (stored as JSON text by the data layer)."""
+    evidence = row.get("evidence")
+    if isinstance(evidence, str):
+        try:
+            evidence = json.loads(evidence)
+        except ValueError:
+            return {}
+    return evidence if isinstance(evidence, dict) else {}
+
+
+def evidence_sentences(row: dict[str, Any]) -> list[str]:
+    """The evidence of a recommendation in words: its own sentences, or (for documents
+    written before they had them) one line per number."""
+    evidence = _evidence(row)
+    if evidence.get("sentences"):
+        return [str(s) for s in evidence["sentences"]]
+    lines = [f"{str(row.get('title', ''))}."]
+    for key, value in evidence.items():
+        shown = f"{value:,.1f}" if isinstance(value, float) else str(value)
+        lines.append(f"{key.replace('_', ' ')}: {shown}")
+    return lines
+
+
+def recommendation_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Grid rows: each recommendation with its share of its meter's consumption."""
+    rows = frame.to_dict("records")
+    for row in rows:
+        used = _evidence(row).get("meter_consumption_kwh")
+        kwh = row.get("annual_kwh")
+        row["share"] = kwh / used if isinstance(used, int | float) and used > 0 and \
+            isinstance(kwh, int | float) else None
+        row["id"] = f"{row.get('rule')}:{row.get('meter')}"
+    return rows
 
 
 def layout(meter: str | None = None, **_: str) -> html.Div:
     return html.Div([
         urlstate.url_state("savings", meter),
         components.section(
-            "Recommendations", dag.AgGrid(
+            "Recommendations", dcc.Checklist(
+                id="savings-rec-scope", value=["meter"], inline=True, options=[
+                    {"label": " only the picked meter", "value": "meter"}]),
+            dag.AgGrid(
                 id="savings-recommendations", columnDefs=_REC_COLUMNS, rowData=[],
+                getRowId="params.data.id",
                 defaultColDef={"sortable": True, "resizable": True, "filter": True, "flex": 1},
-                dashGridOptions={"localeText": {
-                    "noRowsToShow": "No recommendations yet: run `wattlens recommend`."}},
-                style={"height": "300px"}),
-            note="Ranked by annual value; every number comes with its evidence."),
+                dashGridOptions={
+                    "rowSelection": {"mode": "singleRow", "enableClickSelection": True},
+                    "localeText": {
+                        "noRowsToShow": "No recommendations yet: run `wattlens recommend`."}},
+                style={"height": "360px"}),
+            html.Div([
+                html.Ul([html.Li(_PICK)], id="savings-rec-evidence", className="evidence"),
+                dcc.Graph(id="savings-rec-chart", figure=figures.message(_PICK),
+                          config={**components.GRAPH_CONFIG, "displayModeBar": False},
+                          style={"height": "310px"}),
+            ], className="two-col"),
+            note="Ranked by annual value. Overlapping measures share a meter's savings: a "
+                 "meter's rows add up to what they save together, never to more than it "
+                 "uses."),
         components.section(
             "M&V project on the picked meter (IPMVP Option C for a building meter, B for a "
             "submeter)", html.Div([
@@ -85,11 +139,36 @@ def layout(meter: str | None = None, **_: str) -> html.Div:
 urlstate.sync("savings", {})
 
 
-@dash.callback(Output("savings-recommendations", "rowData"), Input("meter-picker", "value"))
-def update_recommendations(meter: str | None) -> list[dict[str, Any]]:
+@dash.callback(Output("savings-recommendations", "rowData"),
+               Output("savings-recommendations", "selectedRows"), Input("meter-picker", "value"),
+               Input("savings-rec-scope", "value"))
+def update_recommendations(meter: str | None, scope: list[str] | None
+                           ) -> tuple[list[dict[str, Any]], Any]:
+    """The recommendations (of the picked meter only, if so chosen), the picked meter's
+    first one selected."""
     data, user = request_data()
     data.allowed(user, [meter])  # a request naming a meter outside the scope is refused
-    return data.recommendations(user).to_dict("records")
+    rows = recommendation_rows(data.recommendations(user))
+    if meter and "meter" in (scope or []):
+        rows = [r for r in rows if r["meter"] == meter]
+    first = next((r for r in rows if r["meter"] == meter), None)
+    return rows, [first] if first else []
+
+
+@dash.callback(Output("savings-rec-evidence", "children"), Output("savings-rec-chart", "figure"),
+               Input("savings-recommendations", "selectedRows"))
+def show_evidence(selected: list[dict[str, Any]] | None) -> tuple[list[html.Li], Any]:
+    """The selected recommendation's evidence in sentences and its profile chart."""
+    if not selected:
+        return [html.Li(_PICK)], figures.message(_PICK)
+    row = selected[0]
+    sentences = [html.Li(s) for s in evidence_sentences(row)]
+    profile = _evidence(row).get("profile")
+    if not profile:
+        return sentences, figures.message("No profile stored with this recommendation: run "
+                                          "`wattlens recommend` again.")
+    return sentences, figures.recommendation_profile(
+        profile, f"{row.get('meter')}: typical day now and after this measure")
 
 
 @dash.callback(Output("mv-baseline", "start_date"), Output("mv-baseline", "end_date"),

@@ -37,13 +37,15 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import itertools
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import pandas as pd
@@ -251,27 +253,32 @@ class FilesSource:
             key = path.relative_to(self.options.root).as_posix()
             stat = path.stat()
             previous = state.files.get(key)
-            skip = 0
-            if previous is not None:
-                unchanged = previous["size"] == stat.st_size and (
-                    previous["mtime_ns"] == stat.st_mtime_ns
-                )
-                if unchanged and previous["done"]:
-                    continue
-                if stat.st_size >= previous["size"]:
-                    skip = previous["rows"]
+            if previous is not None and previous["done"] and (
+                    previous["size"], previous["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns):
+                continue  # unchanged since it was read: not even hashed
+            skip, head = _resume(path, stat.st_size, previous)
+            entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "head": head}
+            if previous is not None and skip == previous["rows"] and previous["done"] and (
+                    stat.st_size == previous["size"]):
+                state.files[key] = {**entry, "rows": skip, "done": True}  # only touched
+                continue
             reader = _FileReader(self, path, key, spec, start, end, state)
             rows = skip
-            for chunk in reader.chunks(skip):
-                rows += chunk.rows
-                state.files[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                                    "rows": rows, "done": False}
-                pending.append(chunk)
-                if sum(c.rows for c in pending) >= self.options.chunk_rows:
-                    yield self._batch(pending, state)
-                    pending = []
-            state.files[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                                "rows": rows, "done": True}
+            try:
+                for chunk in reader.chunks(skip):
+                    rows += chunk.rows
+                    state.files[key] = {**entry, "rows": rows, "done": False}
+                    pending.append(chunk)
+                    if sum(c.rows for c in pending) >= self.options.chunk_rows:
+                        yield self._batch(pending, state)
+                        pending = []
+            except _UNREADABLE as exc:  # this file only: the others are still read
+                where = "(whole file)" if rows == skip else f"after data row {rows}"
+                pending.append(_Chunk(empty_readings(), [reader.reject(
+                    where, f"cannot read the file ({type(exc).__name__}: {exc}); the rows "
+                    f"before were kept; fix or re-export the file (it is read again when it "
+                    f"changes)")], 0))
+            state.files[key] = {**entry, "rows": rows, "done": True}
         if pending or state.dump() != (checkpoint or _State({}, {}).dump()):
             yield self._batch(pending, state)
 
@@ -281,6 +288,37 @@ class FilesSource:
             pd.concat([c.readings for c in chunks], ignore_index=True)),
             name=f"{self.name} batch")
         return Batch(readings, [r for c in chunks for r in c.rejected], state.dump())
+
+
+_UNREADABLE = (OSError, EOFError, ValueError, UnicodeError, pa.ArrowException, csv.Error,
+               zlib.error)
+"""Errors that make a whole file unreadable (a broken gzip stream, a corrupt Parquet footer)."""
+
+
+def _resume(path: Path, size: int, previous: dict[str, Any] | None) -> tuple[int, str]:
+    """The data rows to skip in ``path`` and the hash of its first ``size`` bytes. Rows are
+    skipped only when the part read before is unchanged (its hash matches), so a rewritten
+    export — shorter, as long or longer — is read again from the start."""
+    old = previous["size"] if previous is not None and size >= previous["size"] else None
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        _hash(handle, digest, old or 0)
+        old_head = digest.hexdigest()
+        _hash(handle, digest, size - (old or 0))
+    if previous is None or old is None:
+        return 0, digest.hexdigest()
+    same = previous.get("head", old_head) == old_head  # no head: a checkpoint from before
+    return (previous["rows"] if same else 0), digest.hexdigest()
+
+
+def _hash(handle: BinaryIO, digest: Any, size: int) -> None:
+    """Feed the next ``size`` bytes of ``handle`` to ``digest`` (1 MB at a time)."""
+    while size > 0:
+        block = handle.read(min(1 << 20, size))
+        if not block:
+            return
+        digest.update(block)
+        size -= len(block)
 
 
 @dataclass
@@ -325,7 +363,7 @@ class _FileReader:
         self.columns: dict[str, ColumnMap] = dict(spec.columns)
         self.wanted: list[str] = [spec.time_column, *spec.columns]
 
-    def _reject(self, record: str, reason: str) -> Rejected:
+    def reject(self, record: str, reason: str) -> Rejected:
         return Rejected.of(self.source.name, f"{self.key}: {record}", reason)
 
     def chunks(self, skip: int) -> Iterator[_Chunk]:
@@ -335,7 +373,7 @@ class _FileReader:
         except KeyError as exc:
             missing_group = exc.args[0]
         if missing_group is not None:
-            yield _Chunk(empty_readings(), [self._reject(
+            yield _Chunk(empty_readings(), [self.reject(
                 "(whole file)", f"meter id template needs {{{missing_group}}} but path_regex "
                 f"{self.spec.path_regex!r} does not capture it from this path; fix path_regex "
                 f"or the meter id")], 0)
@@ -356,7 +394,7 @@ class _FileReader:
         missing = [c for c in self.wanted if c not in names]
         if not missing:
             return None
-        return _Chunk(empty_readings(), [self._reject(
+        return _Chunk(empty_readings(), [self.reject(
             "(header) " + ",".join(map(str, names)),
             f"column(s) {missing} not in the file (it has {names}); fix time_column / the "
             f"columns mapping, or the file's header")], 0)
@@ -377,8 +415,11 @@ class _FileReader:
             line = skip + 2  # 1-based file line of the next data row (header is line 1)
             for data in _line_blocks(handle, block_size):
                 total = data.count(b"\n")
+                data, undecodable = _undecodable_lines(data)
+                rejected = [self.reject(f"line {line + i}: {text}", reason)
+                            for i, text, reason in undecodable]
                 table, invalid = self._parse_block(data, names)
-                rejected = [self._invalid(r, line - 1) for r in invalid]
+                rejected += [self._invalid(r, line - 1) for r in invalid]
                 skipped = [line - 1 + r.number for r in invalid if r.number is not None]
                 skipped += list(line + _empty_lines(data))
                 lines = np.setdiff1d(np.arange(line, line + total), skipped)[: table.num_rows]
@@ -411,7 +452,7 @@ class _FileReader:
 
     def _invalid(self, row: Any, offset: int = 0) -> Rejected:
         """A CSV row with the wrong number of fields (``offset``: lines before its block)."""
-        return self._reject(
+        return self.reject(
             f"line {row.number + offset}: {row.text}" if row.number is not None else row.text,
             f"row has {row.actual_columns} field(s), the header has {row.expected_columns}: "
             f"a malformed or truncated row; fix or remove it",
@@ -421,7 +462,7 @@ class _FileReader:
         try:
             handle = pq.ParquetFile(self.path)
         except (pa.ArrowInvalid, OSError) as exc:
-            yield _Chunk(empty_readings(), [self._reject(
+            yield _Chunk(empty_readings(), [self.reject(
                 "(whole file)", f"not a readable Parquet file ({exc}); re-export it")], 0)
             return
         bad = self._missing_columns(handle.schema_arrow.names)
@@ -446,7 +487,7 @@ class _FileReader:
         try:
             frame = pd.read_excel(self.path, sheet_name=self.source.options.sheet, dtype=object)
         except (ValueError, OSError, KeyError) as exc:
-            yield _Chunk(empty_readings(), [self._reject(
+            yield _Chunk(empty_readings(), [self.reject(
                 "(whole file)", f"not a readable Excel sheet ({exc}); check 'sheet' and the "
                 f"file")], 0)
             return
@@ -483,7 +524,7 @@ class _FileReader:
         bad_time = times.isna()
         for i in np.flatnonzero(bad_time.to_numpy()):
             reason = problems.iloc[i] or "empty time; every row needs a timestamp"
-            rejected.append(self._reject(f"line {lines[i]}: {raw_time.iloc[i]}", reason))
+            rejected.append(self.reject(f"line {lines[i]}: {raw_time.iloc[i]}", reason))
         in_range = ~bad_time
         if self.start is not None:
             in_range &= times >= self.start
@@ -512,12 +553,12 @@ class _FileReader:
         values, ok = _numbers(frame[column], self.source.options.decimal)
         empty = frame[column].isna().to_numpy()
         for i in np.flatnonzero(~ok.to_numpy() & ~empty & keep):
-            rejected.append(self._reject(
+            rejected.append(self.reject(
                 f"line {lines[i]}: {raw_time.iloc[i]},{frame[column].iloc[i]}",
                 f"{column!r} value {frame[column].iloc[i]!r} is not a number; write a "
                 f"plain decimal in {unit}"))
         for i in np.flatnonzero(empty & keep):
-            rejected.append(self._reject(
+            rejected.append(self.reject(
                 f"line {lines[i]}: {raw_time.iloc[i]},",
                 f"{column!r} is empty; a missing reading is a missing row (delete the row "
                 f"or fill the value)"))
@@ -533,7 +574,7 @@ class _FileReader:
         ids = frame[spec.meter_column].astype("string").str.strip()
         no_id = (ids.isna() | (ids == "")).to_numpy()
         for i in np.flatnonzero(no_id & keep):
-            rejected.append(self._reject(f"line {lines[i]}: {raw_time.iloc[i]},",
+            rejected.append(self.reject(f"line {lines[i]}: {raw_time.iloc[i]},",
                                          f"{spec.meter_column!r} is empty; every row needs a "
                                          f"meter id"))
         values, keep = self._values(frame, spec.value_column, "the meter's unit", keep & ~no_id,
@@ -553,7 +594,7 @@ class _FileReader:
                            f"meter id needs {{{exc.args[0]}}} from path_regex")
                 index = group.index.to_numpy()
                 rejected.extend(
-                    self._reject(f"line {lines[i]}: {raw_time.iloc[i]},{meter_id},"
+                    self.reject(f"line {lines[i]}: {raw_time.iloc[i]},{meter_id},"
                                  f"{values.iloc[i]},{unit}",
                                  f"meter {meter_id!r} unit {unit!r}: {message}")
                     for i in index)
@@ -594,7 +635,7 @@ class _FileReader:
                                            zip(open_bucket["time"], open_bucket["value"],
                                                strict=True)]
             for t, v, reason in converted.problems.itertuples(index=False):
-                rejected.append(self._reject(f"{t.isoformat()},{v:g}", f"{meter}: {reason}"))
+                rejected.append(self.reject(f"{t.isoformat()},{v:g}", f"{meter}: {reason}"))
             out = converted.frame
         quantity = "energy" if mapping.kind == "power" else conversion.quantity
         return out.assign(meter=meter, quantity=quantity)
@@ -614,6 +655,27 @@ def _line_blocks(handle: io.BufferedIOBase, size: int) -> Iterator[bytes]:
         data, carry = data[:cut], data[cut:]
         if data:
             yield data
+
+
+def _undecodable_lines(data: bytes) -> tuple[bytes, list[tuple[int, str, str]]]:
+    """``data`` with the lines that are not UTF-8 emptied (so Arrow skips them), and those
+    lines as (index in the block, text with replacement marks, reason)."""
+    try:
+        data.decode("utf-8")
+        return data, []
+    except UnicodeDecodeError:
+        pass
+    lines = data.split(b"\n")
+    bad = []
+    for i, raw in enumerate(lines):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.append((i, raw.decode("utf-8", "replace"),
+                        f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is not UTF-8 "
+                        f"text; re-export the file as UTF-8 or fix that byte"))
+            lines[i] = b""
+    return b"\n".join(lines), bad
 
 
 def _empty_lines(data: bytes) -> np.ndarray:

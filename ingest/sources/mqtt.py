@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -47,9 +48,13 @@ from wattlens.ingest.base import (
 )
 from wattlens.ingest.live import RegisterState, meter_interval, register_intervals
 from wattlens.ingest.normalise import collapse_duplicates, parse_local_time, unit_conversion
-from wattlens.store.schema import validate_readings
+from wattlens.store.schema import ContractError, validate_readings
 
 log = logging.getLogger(__name__)
+
+_FIRST_S = pd.Timestamp.min.timestamp() + 1
+_LAST_S = pd.Timestamp.max.timestamp() - 1
+"""UNIX times [s] that fit a timestamp (pandas' nanosecond range, 1677-09-22..2262-04-11)."""
 
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -73,6 +78,21 @@ def extract(payload: Any, path: str) -> Any:
         except (KeyError, IndexError, TypeError):
             raise KeyError(f"payload has no {path!r} (missing at {token!r})") from None
     return value
+
+
+def _finite(raw: Any, what: str) -> float:
+    """``raw`` as a finite float; ValueError naming ``what`` for text, booleans, NaN,
+    infinities and integers too large for a float."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ValueError(f"{what} = {raw!r} is not a number")
+    try:
+        number = float(raw)
+    except OverflowError:
+        raise ValueError(f"{what} = {str(raw)[:20]}... is not a finite number (too large for "
+                         f"a float)") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{what} = {raw!r} is not a finite number")
+    return number
 
 
 class ValueOptions(Frozen):
@@ -191,6 +211,7 @@ class MqttSource:
         self._pending: deque[_Message] = deque()
         self._early: list[Rejected] = []
         self._meter_topics: dict[str, TopicOptions] = {}
+        self._meter_ids: dict[str, str] = {}  # meter id -> "" if valid, else why not
         self._lock = threading.Lock()
         self._client: Any = None
         self._connected = threading.Event()
@@ -272,9 +293,13 @@ class MqttSource:
             return arrival
         raw = extract(body, topic.time)
         if topic.time_format in ("unix", "unix_ms"):
-            if isinstance(raw, bool) or not isinstance(raw, int | float):
-                raise ValueError(f"time {topic.time!r} = {raw!r} is not a UNIX timestamp")
-            return pd.Timestamp(raw, unit="s" if topic.time_format == "unix" else "ms", tz="UTC")
+            seconds = _finite(raw, f"time {topic.time!r}")
+            if topic.time_format == "unix_ms":
+                seconds /= 1000
+            if not _FIRST_S <= seconds < _LAST_S:
+                raise ValueError(f"time {topic.time!r} = {raw!r} is out of range for a UNIX "
+                                 f"timestamp in seconds (years 1678-2261)")
+            return pd.Timestamp(seconds, unit="s", tz="UTC")
         parsed = parse_local_time(pd.Series([str(raw)]), self.options.timezone)
         problem = parsed.problems.iloc[0]
         if isinstance(problem, str):
@@ -293,21 +318,35 @@ class MqttSource:
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 return [], f"payload on {msg.topic!r} is not JSON ({exc}); check the publisher"
             try:
-                meter = topic.meter.format(*match.groups())
-                self._meter_topics[meter] = topic
+                meter = self._meter(topic.meter.format(*match.groups()))
                 when = self._time(topic, body, msg.arrival)
                 out: list[tuple[str, str, pd.Timestamp, float]] = []
                 for value in topic.values:
-                    raw = extract(body, value.path)
-                    if isinstance(raw, bool) or not isinstance(raw, int | float):
-                        raise ValueError(f"{value.path!r} = {raw!r} is not a number")
-                    factor = unit_conversion(value.unit).factor
-                    out.append((meter, value.kind, when, float(raw) * factor))
-            except (KeyError, ValueError, IndexError) as exc:
+                    number = _finite(extract(body, value.path), repr(value.path))
+                    converted = number * unit_conversion(value.unit).factor
+                    out.append((meter, value.kind, when, _finite(converted, repr(value.path))))
+                self._meter_topics[meter] = topic
+            except (KeyError, ValueError, IndexError, OverflowError) as exc:
                 text = str(exc).strip("'\"")
                 return [], f"payload on {msg.topic!r}: {text}; check the topic's path options"
             return out, ""
         return [], f"topic {msg.topic!r} matches no [[sources.topics]] filter"
+
+    def _meter(self, meter: str) -> str:
+        """``meter`` if it is a valid meter id (checked once per id by the readings contract),
+        else ValueError."""
+        known = self._meter_ids.get(meter)
+        if known is None:
+            try:
+                validate_readings(pd.DataFrame({"time": [pd.Timestamp(0, tz="UTC")],
+                                                "meter": [meter], "value": [0.0]}))
+                known = ""
+            except ContractError as exc:
+                known = f"meter id {meter!r} from the topic is not usable ({exc})"
+            self._meter_ids[meter] = known
+        if known:
+            raise ValueError(known)
+        return meter
 
     def _interval(self, meter: str) -> pd.Timedelta:
         topic = self._meter_topics.get(meter)
@@ -335,6 +374,21 @@ class MqttSource:
             rejected, self._early = self._early, []
         if not taken and not rejected and not self._connected.is_set():
             raise SourceUnavailable(f"source {self.name!r}: {self._error or 'not connected'}")
+        try:
+            batch = self._batch(taken, rejected, checkpoint)
+            yield batch
+        except BaseException:  # not stored (or a bug): keep the messages for the next fetch
+            with self._lock:
+                self._pending.extendleft(reversed(taken))
+            raise
+        for msg in taken:
+            if msg.qos:
+                self._client.ack(msg.mid, msg.qos)
+
+    def _batch(self, taken: list[_Message], rejected: list[Rejected],
+               checkpoint: dict[str, Any] | None) -> Batch:
+        """The batch of the ``taken`` messages: each message mapped on its own (a bad one is
+        rejected with its topic, a payload excerpt and the reason), registers advanced."""
         state: dict[str, dict[str, Any]] = {  # a copy: the stored checkpoint stays as it was
             meter: dict(s) for meter, s in (checkpoint or {}).get("meters", {}).items()}
         registers: dict[str, list[tuple[pd.Timestamp, float]]] = {}
@@ -375,16 +429,8 @@ class MqttSource:
             for quantity in ("power", "energy"):
                 if f"newest_{quantity}" in mstate:
                     mstate[f"last_{quantity}"] = mstate.pop(f"newest_{quantity}")
-        readings = validate_readings(frame, f"source {self.name!r}")
-        try:
-            yield Batch(readings, rejected, {"meters": state})
-        except GeneratorExit:  # not stored: keep the messages for the next fetch
-            with self._lock:
-                self._pending.extendleft(reversed(taken))
-            raise
-        for msg in taken:
-            if msg.qos:
-                self._client.ack(msg.mid, msg.qos)
+        return Batch(validate_readings(frame, f"source {self.name!r}"), rejected,
+                     {"meters": state})
 
     def close(self) -> None:
         if self._client is not None:

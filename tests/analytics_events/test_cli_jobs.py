@@ -62,7 +62,8 @@ def test_anomalies_detect_cli(small):
         "--out", str(out)])
     assert result.exit_code == 0, result.output
     body = json.loads(out.read_text())
-    assert set(body) == {"events", "warnings", "settings"}
+    assert set(body) == {"period", "events", "warnings", "settings"}
+    assert body["period"]["start"].startswith("2019-03-01") and body["period"]["timezone"]
     assert body["settings"]["schedule"]["k_sigma"] == 2.5
     assert all(set(w) == {"code", "message", "data"} for w in body["warnings"])
     for event in body["events"]:
@@ -89,7 +90,8 @@ def test_anomalies_detect_cli_details_and_bad_input(small):
                                   str(out), "--start", "2019-03-01", "--end", "2019-04-01"])
     assert missing.exit_code == 2 and "no such file" in missing.output
     empty = runner.invoke(app, [*base, "--start", "2021-01-01", "--end", "2021-02-01"])
-    assert empty.exit_code == 0 and "no energy readings" in empty.output
+    assert empty.exit_code == 1 and "no energy readings" in empty.output  # did nothing
+    assert "has 2019-" in " ".join(empty.output.split())  # names the data there is
     body = json.loads(out.read_text())
     assert body["events"] == [] and body["warnings"][0]["code"] == "anomalies.no-readings"
     assert body["warnings"][0]["data"]["start"].startswith("2021-01-01")

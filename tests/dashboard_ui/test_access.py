@@ -59,7 +59,7 @@ def test_requests_without_login_are_refused(client):
     assert client.get("/explorer").headers["Location"].startswith("/login")
     assert client.get("/_dash-layout").status_code == 401
     cb = probe.find(probe.callbacks(_logged_in(client)), "explorer-series")
-    client.get("/logout")
+    client.post("/logout")
     assert probe.call(client, cb, {"meter-picker.value": OWN}).status == 401
 
 
@@ -136,7 +136,7 @@ def test_freshness_hides_other_buildings_and_sources(client):
                       ).body.decode()
     assert "meter b2-elec" in text and "b97" not in text and "b119" not in text
     assert "source modbus-b97" not in text
-    client.get("/logout")
+    client.post("/logout")
     login(client, "admin")
     text = probe.call(client, cb, {"meter-picker.value": OWN, "live-tick.n_intervals": 1}
                       ).body.decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -67,6 +68,11 @@ def test_backtest_cli_writes_metrics_and_forecasts(tmp_path: Path, make_meter, m
     assert frame["time"].str.endswith("Z").all()
     assert set(frame["issued_at"]) == {"2019-02-10T00:00:00Z", "2019-02-11T00:00:00Z",
                                        "2019-02-12T00:00:00Z"}
+    # issue #13: the origins used are echoed, percentages are printed rounded
+    assert doc["origins"] == {"first": "2019-02-10T00:00:00+00:00", "count": 3,
+                              "last": "2019-02-12T00:00:00+00:00", "timezone": "Europe/London"}
+    assert re.search(r"median CV\(RMSE\) \d+\.\d %, median NMBE -?\d+\.\d %",
+                     " ".join(result.output.split())), result.output
 
 
 def test_backtest_cli_rejects_naive_timestamps_and_unknown_model(tmp_path: Path,

@@ -130,3 +130,42 @@ def test_a_new_checkpoint_leaves_the_stored_one_unchanged(mosquitto) -> None:
     source.close()
     assert first.checkpoint == stored
     assert second.checkpoint != first.checkpoint
+
+
+def test_nan_infinity_and_huge_numbers_are_quarantined_and_acknowledged(mosquitto) -> None:
+    """Issue #13 item 1: one poison payload must not cost the batch it arrived in, nor come
+    back after a restart."""
+    source = MqttSource("mqtt", _options(mosquitto), {})
+    list(source.fetch(None))
+    t0 = int(pd.Timestamp("2019-07-01T00:00Z").timestamp())
+    topic = "shellies/plug9/status/switch:0"
+    poison = [
+        shelly(1000.0, 400.0, t0).replace('"apower": 400.0', '"apower": NaN'),
+        shelly(1000.0, 400.0, t0).replace('"apower": 400.0', '"apower": Infinity'),
+        shelly(1000.0, 400.0, t0).replace('"apower": 400.0', '"apower": 1' + "0" * 400),
+        shelly(1000.0, 400.0, t0).replace(f'"minute_ts": {t0}', '"minute_ts": 1' + "0" * 30),
+        shelly(1000.0, 400.0, t0).replace(f'"minute_ts": {t0}', '"minute_ts": -Infinity'),
+    ]
+    good = [shelly(1000.0 + 500 * i, 400.0 + i, t0 + 3600 * i) for i in range(3)]
+    publish(mosquitto.host, mosquitto.port,
+            [(topic, good[0]), *((topic, p) for p in poison), (topic, good[1]),
+             (topic, good[2])])
+    batches = list(drain(source, None, want=len(good) + len(poison)))
+    readings = pd.concat([b.readings for b in batches], ignore_index=True)
+    rejected = [r for b in batches for r in b.rejected]
+    assert len(rejected) == len(poison), [r.reason for r in rejected]
+    for r in rejected:
+        assert r.record.startswith(topic), r.record  # the topic and a payload excerpt
+        assert topic in r.reason and ("not a finite number" in r.reason
+                                      or "out of range" in r.reason), r.reason
+    power = readings[readings["quantity"] == "power"].set_index("time")["value"]
+    assert sorted(power.round(3)) == [0.4, 0.401, 0.402]  # every good message stored
+    energy = readings[readings["quantity"] == "energy"]
+    assert len(energy) == 2 and energy["value"].sum() == pytest.approx(1.0)
+    source.close()
+    again = MqttSource("mqtt", _options(mosquitto), {})  # same session: nothing redelivered
+    list(again.fetch(None))
+    time.sleep(0.5)
+    late = list(again.fetch(None))
+    again.close()
+    assert all(b.readings.empty and not b.rejected for b in late)

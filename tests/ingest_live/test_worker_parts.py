@@ -158,3 +158,30 @@ def test_stop_while_the_store_is_down_keeps_the_buffer_for_the_next_start(
     expected = sim.expected()
     assert list(stored["time"]) == list(expected["time"])
     assert stored["value"].to_numpy() == pytest.approx(expected["value"].to_numpy(), abs=0.01)
+
+
+def test_a_truncated_buffer_file_is_quarantined_by_name_and_the_worker_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue #13 item 5: a broken buffer file (power cut mid-write) must not stop the start."""
+    buffer = DiskBuffer(tmp_path / "data" / "ingest-buffer", max_bytes=2**20)
+    buffer.append("src", _readings(3), {"n": 1})
+    buffer.append("src", _readings(3, "2019-02-01T00:00Z"), {"n": 2})
+    buffer.append("src", _readings(3, "2019-03-01T00:00Z"), {"n": 3})
+    broken = buffer.files()[1]
+    broken.write_bytes(broken.read_bytes()[:50])
+    store = DuckDBStore(tmp_path / "w.duckdb")
+    worker = Worker(store, [], tmp_path / "data")
+    with caplog.at_level(logging.ERROR, logger="wattlens.ingest"):
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        time.sleep(1.5)
+        worker.stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    assert broken.name in caplog.text and "not readable" in caplog.text
+    kept = tmp_path / "data" / "ingest-buffer" / "broken" / broken.name
+    assert kept.exists() and len(worker.buffer) == 0
+    stored = store.read_readings(quantity="energy")
+    store.close()
+    assert len(stored) == 6  # the two good batches, in order

@@ -221,3 +221,73 @@ def test_parquet_and_excel_resume_from_a_mid_file_checkpoint(tmp_path: Path, ext
     assert first.checkpoint["files"][f"a.{ext}"]["rows"] == 1000
     rest = readings_of(list(source.fetch(first.checkpoint)))
     assert rest["value"].tolist() == [float(i) for i in range(1000, 2500)]
+
+
+def test_bad_bytes_and_out_of_range_times_cost_only_their_rows(tmp_path: Path) -> None:
+    """Issue #13 item 2: per-file and per-row isolation, rejects named by file and line."""
+    write_rows(tmp_path / "a.csv", 0, 5)
+    with (tmp_path / "a.csv").open("ab") as handle:  # line 7: a Latin-1 byte in the value
+        handle.write(b"2024-01-01T05:00:00Z,1\xb55\n2024-01-01T06:00:00Z,6.5\n")
+    (tmp_path / "b.csv").write_text(
+        "time,kwh\n2024-02-01T00:00:00Z,1\n9999-12-31T00:00:00Z,2\n1500-01-01 00:00,3\n"
+        "2024-02-01T01:00:00Z,4\n")
+    write_rows(tmp_path / "c.csv", 100, 103)
+    (tmp_path / "d.csv").write_bytes(b"\x1f\x8b\x08not gzip at all")  # unreadable whole file
+    source = make_source(tmp_path)
+    batches = list(source.fetch(None))
+    stored = readings_of(batches)
+    assert len(stored) == 6 + 2 + 3
+    assert 4.0 in set(stored["value"]) and 6.5 in set(stored["value"])
+    rejected = {r.record.split(": ")[0] + ":" + r.record.split(": ")[1].split(":")[0]
+                for b in batches for r in b.rejected}
+    assert {"a.csv:line 7", "b.csv:line 3", "b.csv:line 4"} <= rejected, rejected
+    reasons = " | ".join(r.reason for b in batches for r in b.rejected)
+    assert "not UTF-8" in reasons and "outside the range" in reasons
+    # the checkpoint moves past the bad rows: nothing is read twice or raised again
+    assert list(source.fetch(batches[-1].checkpoint)) == []
+
+
+def test_an_unreadable_file_is_quarantined_and_the_others_read(tmp_path: Path) -> None:
+    write_rows(tmp_path / "a.csv", 0, 3)
+    (tmp_path / "b.csv.gz").write_bytes(b"\x1f\x8b\x08not gzip at all")
+    write_rows(tmp_path / "c.csv", 10, 12)
+    source = make_source(tmp_path, glob="*.csv*")
+    batches = list(source.fetch(None))
+    assert len(readings_of(batches)) == 5
+    [bad] = [r for b in batches for r in b.rejected]
+    assert bad.record.startswith("b.csv.gz: (whole file)") and "re-export" in bad.reason
+    assert list(source.fetch(batches[-1].checkpoint)) == []  # not retried until it changes
+
+
+@pytest.mark.parametrize("change", ["same size", "larger"])
+def test_a_rewritten_export_is_read_again_and_corrections_overwrite(tmp_path: Path,
+                                                                    change: str) -> None:
+    """Issue #13 item 3: a rewrite of the same or larger size is detected (head hash)."""
+    write_rows(tmp_path / "a.csv", 0, 10)
+    source = make_source(tmp_path)
+    checkpoint = list(source.fetch(None))[-1].checkpoint
+    text = (tmp_path / "a.csv").read_text().replace(",3.5\n", ",9.5\n")  # a corrected value
+    if change == "larger":
+        text += "2024-01-01T10:00:00Z,10.5\n"
+    (tmp_path / "a.csv").write_text(text)
+    again = readings_of(list(source.fetch(checkpoint)))
+    assert len(again) == (10 if change == "same size" else 11)
+    assert again.set_index("time")["value"][pd.Timestamp("2024-01-01T03:00Z")] == 9.5
+
+
+def test_unchanged_files_are_not_read_again(tmp_path: Path, monkeypatch) -> None:
+    """Polling a folder of big exports must not re-read (or re-hash) files that did not
+    change: only size and mtime are looked at."""
+    write_rows(tmp_path / "a.csv", 0, 10)
+    source = make_source(tmp_path)
+    checkpoint = list(source.fetch(None))[-1].checkpoint
+    opened = []
+    real_open = open
+
+    def spy(path, *args, **kwargs):
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", spy)
+    assert list(source.fetch(checkpoint)) == []
+    assert not [p for p in opened if p.endswith("a.csv")]

@@ -113,8 +113,9 @@ def detect_command(
     if fc is not None and fc.empty:
         raise fail(f"{forecasts}: no forecast rows")
     if frame[frame["time"] < start_ts].empty:
-        console.print(f"[yellow]warning:[/] {readings} has no readings before {start_ts} to "
-                      f"learn from; detectors learn from the period itself")
+        console.print(escape(f"{readings} has no readings before {start_ts} to learn from; "
+                             f"detectors learn from the period itself"),
+                      style="yellow", highlight=False)
     try:
         result = detect(frame, start_ts, end_ts, weather=wide, forecasts=fc, calendar=calendar,
                         detectors=detector, missing_zero=missing_zero, settings=settings)
@@ -130,9 +131,16 @@ def detect_command(
             row["event_id"] = event["event_id"]
             row["details"] = json.loads(event["details"])
         rows.append(row)
-    _write(out, {"events": rows}, result.warnings, result.settings)
+    period = {"start": start_ts.isoformat(), "end": end_ts.isoformat(), "timezone": tz}
+    _write(out, {"period": period, "events": rows}, result.warnings, result.settings)
     kinds = result.events["kind"].value_counts().to_dict()
-    console.print(f"wrote {len(rows)} events to {out} {kinds if kinds else ''}")
+    console.print(escape(f"wrote {len(rows)} events to {out} {kinds if kinds else ''}"),
+                  highlight=False)
+    if any(w.code == "anomalies.no-readings" for w in result.warnings):
+        span = (f"{frame['time'].min():%Y-%m-%d %H:%M} to {frame['time'].max():%Y-%m-%d %H:%M} "
+                f"UTC" if not frame.empty else "no readings")
+        raise fail(f"nothing was detected: {readings} has {span}; choose --start/--end "
+                   f"inside it", code=1)
 
 
 def recommend_command(

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from wattlens.cli.common import console, fail, get_config, site_calendar
+from wattlens.cli.ranges import data_range
 from wattlens.core.calendar import SiteCalendar
 from wattlens.forecasting.backtest import BacktestSpec, MeterBacktest, backtest_meter, summarise
 from wattlens.forecasting.features import load_series
 from wattlens.forecasting.models import model_names
-from wattlens.store.csvio import read_readings_csv, read_weather_csv
+from wattlens.store.base import Store
+from wattlens.store.csvio import read_readings_csv, read_weather_csv, write_csv
 from wattlens.store.schema import ContractError
 
 forecast_app = typer.Typer(
@@ -98,12 +102,25 @@ def backtest(
         results = run_per_meter(_backtest_task, tasks, (wx,), client=client,
                                 description=f"backtest {model}", console=console)
     per_meter = {m: _as_backtest(m, r) for m, r in results.items()}
-    doc = summarise(model, horizon, per_meter)
+    doc = {**summarise(model, horizon, per_meter), "origins": _origins(per_meter.values(), tz)}
     out.write_text(json.dumps(doc, indent=2, allow_nan=False, default=_jsonable), encoding="utf-8")
     if forecasts_out is not None:
         _write_forecasts_csv([r.forecasts for r in per_meter.values() if not r.error],
                              forecasts_out)
     _print_summary(doc)
+    if all(r.error for r in per_meter.values()):
+        raise fail(f"every one of the {len(per_meter)} meters failed; see {out}", code=1)
+
+
+def _origins(results: Iterable[MeterBacktest], tz: str) -> dict[str, str | int | None]:
+    """The forecast origins actually used (UTC): first, last and how many, with the zone
+    whose midnights they are."""
+    issued = pd.concat([pd.Series(pd.to_datetime(r.forecasts["issued_at"], utc=True))
+                        for r in results if not r.error and not r.forecasts.empty]
+                       or [pd.Series([], dtype="datetime64[ns, UTC]")])
+    return {"first": issued.min().isoformat() if len(issued) else None,
+            "last": issued.max().isoformat() if len(issued) else None,
+            "count": int(issued.nunique()), "timezone": tz}
 
 
 def _backtest_task(
@@ -134,7 +151,7 @@ def _write_forecasts_csv(frames: list[pd.DataFrame], path: Path) -> None:
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     for column in ("time", "issued_at"):
         out[column] = pd.to_datetime(out[column], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out[columns].to_csv(path, index=False)
+    write_csv(out[columns], path)
 
 
 def _print_summary(doc: dict) -> None:
@@ -143,15 +160,21 @@ def _print_summary(doc: dict) -> None:
                         f"observed weather")
     for meter, m in doc["meters"].items():
         if "error" in m:
-            table.add_row(meter, "[red]failed[/]", m["error"][:80], "", "", "")
+            table.add_row(escape(meter), "[red]failed[/]", escape(m["error"][:80]), "", "", "")
         else:
-            table.add_row(meter, f"{m['cv_rmse_pct']:.1f}", f"{m['nmbe_pct']:.1f}",
+            table.add_row(escape(meter), f"{m['cv_rmse_pct']:.1f}", f"{m['nmbe_pct']:.1f}",
                           f"{m['coverage_pct']:.0f}", str(m["n"]),
                           "pass" if m["g14_pass"] else "fail")
     agg = doc["aggregate"]
     Console().print(table)
-    console.print(f"median CV(RMSE) {agg['median_cv_rmse_pct']} %, median NMBE "
-                  f"{agg['median_nmbe_pct']} %; {agg['meters_failed']} meters failed")
+    console.print(f"median CV(RMSE) {_pct(agg['median_cv_rmse_pct'])}, median NMBE "
+                  f"{_pct(agg['median_nmbe_pct'])}; {agg['meters_failed']} meters failed",
+                  highlight=False)
+
+
+def _pct(value: float | None) -> str:
+    """A percentage for people: one decimal, or 'n/a'."""
+    return "n/a" if value is None else f"{value:.1f} %"
 
 
 @forecast_app.command("run")
@@ -191,8 +214,10 @@ def run(
         raise fail(str(exc)) from None
     infos = cfg.meter_infos()
     store = open_store(cfg.store)
-    failed = 0
+    failed = tried = 0
     try:
+        if at is None:
+            _check_recent(store, meter, issued_at)
         with dask_client(scheduler, workers, processes) as client:
             for name in models:
                 spec = RunSpec(name, issued_at, horizon, refit, history)
@@ -203,13 +228,42 @@ def run(
                 for m, s in statuses.items():
                     ok = s["status"] == "issued"
                     failed += not ok
+                    tried += 1
                     detail = (f"{s['rows']} rows, {'refitted' if s['refitted'] else 'reused fit'}"
                               if ok else s["reason"][:100])
-                    table.add_row(m, s["status"] if ok else "[red]failed[/]", detail)
+                    table.add_row(escape(m), s["status"] if ok else "[red]failed[/]",
+                                  escape(detail))
                 Console().print(table)
     except StoreError as exc:
         raise fail(str(exc)) from None
     finally:
         store.close()
+    if tried and failed == tried:
+        raise fail(f"every one of the {tried} meter forecasts failed; nothing was written",
+                   code=1)
     if failed:
-        console.print(f"{failed} meter forecasts failed; the others were written")
+        console.print(f"{failed} of {tried} meter forecasts failed; the others were written")
+    if not tried:
+        raise fail("no meters to forecast: the config has no energy meters"
+                   + (f" named {meter}" if meter else ""), code=1)
+
+
+STALE = pd.Timedelta("2D")
+"""Readings older than this at issue time make ``forecast run`` without --at refuse."""
+
+
+def _check_recent(store: Store, meters: list[str] | None, issued_at: pd.Timestamp) -> None:
+    """Without --at, forecasts start now: refuse when the newest readings are days older,
+    naming the --at to use."""
+    latest = store.latest(meters or None, "energy")
+    if latest.empty:
+        raise fail(f"{data_range(store, meters, 'energy')}; import or ingest readings first")
+    newest = latest["time"].max()
+    if issued_at - newest > STALE:
+        after = (newest + pd.Timedelta("1h")).floor("h")
+        raise fail(
+            f"the newest energy readings end at {newest:%Y-%m-%d %H:%M} UTC, "
+            f"{(issued_at - newest).days} days before now; a forecast issued now would use "
+            f"none of them — pass --at {after:%Y-%m-%dT%H:%MZ} to forecast from the end of "
+            f"the data")
+

@@ -11,6 +11,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -67,10 +68,12 @@ def run(
     try:
         store.init()
     except StoreUnavailable as exc:
-        console.print(f"[yellow]store unavailable at start[/] ({exc}); batches will be buffered")
+        console.print(f"[yellow]store unavailable at start[/] ({escape(str(exc))}); batches "
+                      f"will be buffered", highlight=False)
     except StoreError as exc:
         raise fail(str(exc)) from None
-    worker = Worker(store, pairs, cfg.data_dir, int(buffer_mb * 2**20))
+    worker = Worker(store, pairs, cfg.data_dir, int(buffer_mb * 2**20),
+                    plausibility=cfg.plausibility)
 
     def stop(signum: int, frame: object) -> None:
         worker.stop.set()
@@ -90,7 +93,8 @@ def backfill(
     end: Annotated[str, typer.Option(help="End (exclusive), ISO 8601 with offset.")],
     config: ConfigOption = None,
 ) -> None:
-    """Fetch a past time range of one source into the store, with a progress bar."""
+    """Fetch a past time range of one source into the store, with a progress bar. Exits 1
+    when no reading was read and records were rejected (e.g. every file refused)."""
     from wattlens.ingest.worker import Worker
     from wattlens.ingest.worker import backfill as run_backfill
 
@@ -107,7 +111,7 @@ def backfill(
         raise fail(f"--end {end} is not after --start {start}")
     [(section, src)] = build_sources(cfg, sections)
     store = get_store(cfg)
-    worker = Worker(store, [(section, src)], cfg.data_dir)
+    worker = Worker(store, [(section, src)], cfg.data_dir, plausibility=cfg.plausibility)
     span = (t1 - t0).total_seconds()
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
@@ -126,7 +130,12 @@ def backfill(
     finally:
         src.close()
         store.close()
-    console.print(f"backfilled {n} readings from {source!r}; rejects in {worker.quarantine}")
+    rejected = worker.status[section.name].rejected
+    if n == 0 and rejected:
+        raise fail(f"backfilled 0 readings from {source!r}: all {rejected} records were "
+                   f"rejected; the reasons are in {worker.quarantine}", code=1)
+    console.print(escape(f"backfilled {n} readings from {source!r}; rejects in "
+                         f"{worker.quarantine}"), highlight=False)
 
 
 def _age(text: str | None) -> str:
@@ -156,13 +165,13 @@ def status(config: ConfigOption = None) -> None:
                   "buffered", "last error")
     for name, doc in sorted(docs.items()):
         lag = doc.get("lag_s")
-        table.add_row(
+        table.add_row(*map(escape, (
             name, str(doc.get("type", "")), _age(doc.get("last_success")),
             "-" if lag is None else f"{lag / 3600:.1f} h",
             str(doc.get("readings_last_hour", 0)), str(doc.get("rejected", 0)),
             str(doc.get("errors", 0)), str(doc.get("buffered_batches", 0)),
             (doc.get("last_error") or "")[:80],
-        )
+        )))
     Console().print(table)
 
 

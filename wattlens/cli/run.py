@@ -17,6 +17,7 @@ import typer
 from wattlens.cli.common import ConfigOption, fail, get_config, get_store
 from wattlens.cli.ingest import build_sources
 from wattlens.config import Config
+from wattlens.dashboard.config import bind_host
 from wattlens.ingest.worker import Worker
 from wattlens.service.scheduler import (
     JobContext,
@@ -120,6 +121,11 @@ def run_command(
     if "ingest" in names and not any(s.enabled for s in cfg.sources):
         raise fail("role ingest: no enabled sources in the config; add a sources table or "
                    "drop ingest from --role")
+    try:
+        if "web" in names:
+            bind_host(cfg.dashboard)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     serve(cfg, names, int(buffer_mb * 2**20))
 
 

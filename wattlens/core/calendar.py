@@ -3,13 +3,16 @@ hour a time is.
 
 A country is an ISO 3166 code, optionally with a subdivision after a hyphen, as the
 ``holidays`` package knows them: ``GB`` has the UK-wide holidays only, ``GB-ENG`` adds
-England's (Easter Monday, the August bank holiday), ``US-CA`` California's, ``KR`` Korea's.
+England's (Easter Monday, the August bank holiday), ``US-CA`` California's, ``KR`` Korea's
+(with the lunar holidays Seollal, Buddha's Birthday and Chuseok, substitute holidays 대체공휴일,
+election days and temporary holidays as the package's release knows them).
 
 :class:`SiteCalendar` joins the site's timezone, country, closures and working hours;
 :meth:`SiteCalendar.days` gives per time the local date and hour, ``weekend``, ``holiday``,
-``closure``, ``bridge`` and ``working`` (a weekday that is none of the others), and
-``occupied`` (working day, within working hours). Times go in UTC tz-aware; local time is
-used only to decide the day and hour.
+``closure``, ``bridge`` and ``working`` (a weekday that is none of the others),
+``occupied`` (working day, within working hours) and ``festival`` (in the calendar week of a
+lunar festival: Seollal or Chuseok for ``KR``, :data:`LUNAR_FESTIVALS`). Times go in UTC
+tz-aware; local time is used only to decide the day and hour.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ BRIDGE_MAX_DAYS = 2
 """Longest run of weekdays between days off whose days are bridge days [days]."""
 BRIDGE_PAD = pd.Timedelta(days=14)
 """Calendar looked at either side of the dates judged, to see the runs they are in."""
+LUNAR_FESTIVALS: dict[str, tuple[str, ...]] = {"KR": ("Korean New Year", "Chuseok")}
+"""Country → the ``holidays`` package's English names of its lunar festivals whose whole
+calendar week (Monday-Sunday) is a ``festival`` week: many staff take the working days
+around Seollal and Chuseok off, so those weeks' load differs from an ordinary week's."""
 
 
 class UnknownCountry(ValueError):
@@ -49,6 +56,24 @@ def public_holidays(country: str, years: tuple[int, ...]) -> frozenset[dt.date]:
             f"code such as GB, or a subdivision such as GB-ENG, or leave it out"
         ) from None
     return frozenset(found)
+
+
+@lru_cache(maxsize=128)
+def festival_weeks(country: str, years: tuple[int, ...]) -> frozenset[dt.date]:
+    """Local dates of the calendar weeks (Monday-Sunday) holding a day of a lunar festival of
+    ``country`` (:data:`LUNAR_FESTIVALS`, substitute days included) in ``years``."""
+    code, _, subdiv = country.partition("-")
+    names = LUNAR_FESTIVALS.get(code)
+    if not names:
+        return frozenset()
+    found = holidays.country_holidays(code, subdiv=subdiv or None, years=list(years),
+                                      language="en_US")
+    weeks: set[dt.date] = set()
+    for day, name in found.items():
+        if any(festival in name for festival in names):
+            monday = day - dt.timedelta(days=day.weekday())
+            weeks.update(monday + dt.timedelta(days=i) for i in range(7))
+    return frozenset(weeks)
 
 
 def local_dates(times: _Times, tz: str) -> _Times:
@@ -164,7 +189,8 @@ class SiteCalendar(Frozen):
     def days(self, times: pd.DatetimeIndex) -> pd.DataFrame:
         """Per UTC time: ``day`` (local date, naive midnight), ``hour`` (local), ``weekend``,
         ``holiday`` (public holiday), ``closure`` (in a site closure), ``bridge``, ``working`` (a
-        weekday that is none of these) and ``occupied`` (working, within working hours)."""
+        weekday that is none of these), ``occupied`` (working, within working hours) and
+        ``festival`` (in a Seollal or Chuseok week, :func:`festival_weeks`; working or not)."""
         times = pd.DatetimeIndex(times)
         local = times.tz_convert(self.timezone)
         day = local_dates(times, self.timezone)
@@ -174,6 +200,11 @@ class SiteCalendar(Frozen):
         if len(times) and (self.country or self.closures):
             grid = pd.date_range(day.min() - BRIDGE_PAD, day.max() + BRIDGE_PAD, freq="D")
             bridge = self._bridge_days(grid).reindex(day).to_numpy(dtype=bool)
+        festival = np.zeros(len(times), dtype=bool)
+        if len(times) and self.country:
+            years = tuple(range(int(day.year.min()), int(day.year.max()) + 1))
+            weeks = pd.DatetimeIndex(sorted(festival_weeks(self.country, years)))
+            festival = np.asarray(day.isin(weeks), dtype=bool)
         hour = np.asarray(local.hour)
         working = ~weekend & ~holiday & ~closure & ~bridge
         hours = self.working_hours
@@ -187,6 +218,7 @@ class SiteCalendar(Frozen):
                 "bridge": bridge,
                 "working": working,
                 "occupied": working & (hour >= hours.start) & (hour < hours.end),
+                "festival": festival,
             },
             index=times,
         )

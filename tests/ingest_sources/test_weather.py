@@ -1,11 +1,10 @@
-"""Weather (Open-Meteo against a loopback replay server) and Green Button edge cases."""
+"""Weather (Open-Meteo against a loopback replay server) and the example config's sources."""
 
 from __future__ import annotations
 
 import json
 import re
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -14,7 +13,6 @@ import pytest
 from wattlens.cli import EXAMPLE_CONFIG as EXAMPLE
 from wattlens.config import load_config, parse_config
 from wattlens.ingest.base import SourceUnavailable, build_source
-from wattlens.ingest.sources.greenbutton import GreenButtonSource
 from wattlens.ingest.sources.weather import WeatherSource
 from wattlens.store.schema import validate_readings
 
@@ -112,18 +110,6 @@ def test_weather_needs_a_position() -> None:
     with pytest.raises(ValueError, match="needs a latitude and longitude"):
         config = parse_config({"sources": [{"name": "w", "type": "weather", "meter": "x"}]})
         build_source(config.sources[0], config.ingest_context())
-
-
-def test_greenbutton_malformed_xml_is_rejected_and_other_files_kept(tmp_path: Path) -> None:
-    good = Path(__file__).resolve().parents[1] / "data" / "greenbutton" / "electricity_delta"
-    (tmp_path / "a.xml").write_bytes((good / "usage.xml").read_bytes())
-    (tmp_path / "b.xml").write_bytes((good / "usage.xml").read_bytes()[:900])  # truncated
-    source = GreenButtonSource("gb", GreenButtonSource.Options(root=tmp_path))
-    batches = list(source.fetch(None))
-    assert len(batches[0].readings) == 3
-    (bad,) = batches[1].rejected
-    assert "b.xml" in bad.record and "not well-formed XML" in bad.reason
-    assert list(source.fetch(batches[-1].checkpoint)) == []
 
 
 def test_example_config_sections_validate() -> None:
