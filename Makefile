@@ -33,8 +33,11 @@ system-deps:
 	  fi; \
 	fi
 
+# `wattlens demo`: the sample moved to now, served by `wattlens run` (Ctrl-C stops it); options
+# through DEMO_ARGS, e.g. make demo DEMO_ARGS="--speed 30 --port 8051".
+DEMO_ARGS ?=
 demo: $(STAMP)
-	$(BIN)/wattlens demo
+	$(BIN)/wattlens demo $(DEMO_ARGS)
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .

@@ -271,8 +271,10 @@ class DashboardData:
             for key, body in self.store.list_documents(INGEST_STATUS_KIND).items():
                 when = body.get("newest_reading") or body.get("last_success")
                 stamp = pd.Timestamp(when) if when else pd.NaT
-                state = (f"{body.get('type', 'source')}: {body.get('readings_last_hour', 0)} "
-                         f"readings in the last hour, {body.get('errors', 0)} errors")
+                # arrivals by the wall clock; "newest" is the newest reading's own time
+                state = (f"{body.get('type', 'source')}: received "
+                         f"{body.get('readings_last_hour', 0)} readings in the last hour, "
+                         f"{body.get('errors', 0)} errors")
                 if body.get("last_error"):
                     state += f" (last: {body['last_error']})"
                 rows.append({"source": f"source {key}", "newest": stamp,

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from wattlens.core.calendar import SiteCalendar
-from wattlens.core.intervals import infer_interval
+from wattlens.core.intervals import infer_interval, to_interval
 from wattlens.core.meters import MeterInfo
 from wattlens.forecasting.features import ForecastInputError, load_series
 from wattlens.forecasting.models import fit_model, get_model, model_from_json, model_to_json
@@ -141,6 +141,8 @@ def run_forecasts(
         readings = store.read_readings([meter], "energy", start, issued_at)
         load = load_series(readings, meter) if len(readings) else pd.Series(
             [], index=pd.DatetimeIndex([], tz="UTC"), dtype=float)
+        if meter in infos:  # e.g. hourly history + one-minute live readings: hourly throughout
+            load = to_interval(load, info.interval_td)
         saved = load_saved(model_path(data_dir, meter, spec.model), spec)
         tasks[meter] = (load, weather_cache[weather_meter], site, saved, spec)
     results = run_per_meter(issue_one, tasks, client=client, description=f"issue {spec.model}")

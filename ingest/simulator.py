@@ -13,11 +13,15 @@ Hours missing from the sample do not advance the registers (an ingest source wit
 ``zero_is_missing`` leaves them absent, as the sample does). :meth:`Simulation.expected` is the
 truth an end-to-end test compares the store against; :meth:`Simulation.sources` is the matching
 ``[[sources]]`` configuration for ``wattlens ingest run``.
+
+:class:`LiveSimulation` (``wattlens demo``) instead plays the sample continuously from now on,
+looping forever, with labelled faults (:class:`LoadStep`) on top.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import threading
@@ -152,6 +156,10 @@ class Simulation:
         power = float(play.values[k - 1]) if k > 0 else 0.0
         return self.start + k * HOUR, float(play.cumulative[k]), power
 
+    def current(self, play: MeterPlay) -> tuple[pd.Timestamp, float, float]:
+        """What the device reads now: :meth:`state` at the current step."""
+        return self.state(play, self.step())
+
     # ---------------------------------------------------------------- truth & config
     def expected(self) -> pd.DataFrame:
         """The readings ingest must end up with: energy [kWh per hour] of every replayed hour
@@ -164,14 +172,15 @@ class Simulation:
         ]
         return pd.concat(frames, ignore_index=True)
 
-    def sources(self, interval: str = "100ms", client_id: str = "wattlens-ingest") -> list[
-        dict[str, Any]
-    ]:
-        """``[[sources]]`` tables that ingest this simulation (modbus and, if used, mqtt)."""
+    def sources(self, interval: str = "100ms", client_id: str = "wattlens-ingest",
+                reading_interval: str = "1h") -> list[dict[str, Any]]:
+        """``[[sources]]`` tables that ingest this simulation (modbus and, if used, mqtt):
+        polled every ``interval``, one energy reading per ``reading_interval``."""
         out: list[dict[str, Any]] = []
         devices = [
             {"meter": p.meter, "host": self.host, "port": p.port, "unit": 1,
-             "profile": p.style, "clock": "device", "interval": "1h", "zero_is_missing": True}
+             "profile": p.style, "clock": "device", "interval": reading_interval,
+             "zero_is_missing": True}
             for p in self.plays if p.protocol == "modbus"
         ]
         if devices:
@@ -179,7 +188,7 @@ class Simulation:
                         "timeout_s": 1.0, "devices": devices})
         topics = [
             {"topic": self.topic(p), "meter": p.meter, "preset": p.style,
-             "interval": "1h", "zero_is_missing": True}
+             "interval": reading_interval, "zero_is_missing": True}
             for p in self.plays if p.protocol == "mqtt"
         ]
         if topics and self.mqtt is not None:
@@ -214,7 +223,7 @@ class Simulation:
                 return ExcCodes.DEVICE_FAILURE
             if fault == "timeout":
                 await asyncio.sleep(self.timeout_s)
-            clock, kwh, kw = self.state(play, self.step())
+            clock, kwh, kw = self.current(play)
             for reg in profile.registers:
                 if reg.kind == "clock":
                     value = clock.timestamp()
@@ -327,7 +336,120 @@ class Simulation:
         self.stop()
 
 
+@dataclass(frozen=True)
+class LoadStep:
+    """A labelled fault: ``kw`` [kW] more load on ``meter`` during [``start``, ``end``)
+    (simulated UTC time), e.g. a plant left on."""
+
+    label: str
+    meter: str
+    start: pd.Timestamp
+    duration: pd.Timedelta
+    kw: float
+
+    @property
+    def end(self) -> pd.Timestamp:
+        return self.start + self.duration
+
+    def energy(self, at: pd.Timestamp) -> float:
+        """Energy [kWh] the step has added by ``at``."""
+        return self.kw * max(0.0, (min(at, self.end) - self.start) / HOUR)
+
+    def power(self, at: pd.Timestamp) -> float:
+        """Load [kW] the step adds at ``at``."""
+        return self.kw if self.start <= at < self.end else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "meter": self.meter, "start": self.start.isoformat(),
+                "end": self.end.isoformat(), "kw": self.kw}
+
+
+class LiveSimulation(Simulation):
+    """The sample looped forever as meters that read now: Modbus TCP only.
+
+    Simulated time starts at ``origin`` and runs ``speed`` times as fast as the wall clock;
+    the device clock register reads it. Simulated time ``t`` plays sample time
+    ``loop_start + (t - shift - loop_start) mod weeks`` (``shift`` and ``weeks`` whole weeks,
+    so weekday and hour of day stay true); each sample hour's energy accrues evenly through
+    the hour, so the registers advance continuously and a poll every few seconds yields
+    sub-hourly readings. ``steps`` add their load on top. Hours missing from the sample do not
+    advance the registers (ingest with ``zero_is_missing`` leaves them absent).
+    """
+
+    def __init__(
+        self,
+        readings: pd.DataFrame,
+        *,
+        origin: pd.Timestamp,
+        shift: pd.Timedelta,
+        loop_start: pd.Timestamp,
+        weeks: int,
+        speed: float = 1.0,
+        steps: tuple[LoadStep, ...] = (),
+        host: str = "127.0.0.1",
+        meters: list[str] | None = None,
+    ) -> None:
+        super().__init__(readings, start=loop_start, hours=weeks * 168, speed=speed,
+                         warmup_s=0.0, host=host, meters=meters)
+        self.origin = origin
+        self.shift = shift
+        self.steps = steps
+        for play in self.plays:  # known before serving: the ingest config names them
+            play.port = free_port()
+        # registers read 0 at origin: a float32 register keeps its resolution for longer
+        self._zero = {p.meter: self._energy(p, origin) for p in self.plays}
+
+    def now(self) -> pd.Timestamp:
+        """The simulated time (UTC); ``origin`` until the meters are served."""
+        if not self._t0:
+            return self.origin
+        elapsed = pd.Timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
+        return (self.origin + elapsed).floor("us")  # the wall clock's resolution
+
+    def position(self, at: pd.Timestamp) -> tuple[int, float]:
+        """(loops completed, sample hours into the loop) at simulated time ``at``."""
+        loops, into = divmod((at - self.shift - self.start) / HOUR, self.hours)
+        return int(loops), float(into)
+
+    def _energy(self, play: MeterPlay, at: pd.Timestamp) -> float:
+        """The sample's energy [kWh] played from the first loop's start to ``at``."""
+        loops, into = self.position(at)
+        k = int(into)
+        return (loops * float(play.cumulative[-1]) + float(play.cumulative[k])
+                + (into - k) * float(play.values[k]))
+
+    def reading(self, play: MeterPlay, at: pd.Timestamp) -> tuple[float, float]:
+        """(cumulative energy [kWh] since origin, load [kW]) of ``play`` at simulated ``at``."""
+        kwh = self._energy(play, at) - self._zero[play.meter]
+        kw = float(play.values[int(self.position(at)[1])])
+        for step in self.steps:
+            if step.meter == play.meter:
+                kwh += step.energy(at)
+                kw += step.power(at)
+        return kwh, kw
+
+    def current(self, play: MeterPlay) -> tuple[pd.Timestamp, float, float]:
+        at = self.now()
+        return (at, *self.reading(play, at))
+
+    def intervals(self, start: pd.Timestamp, end: pd.Timestamp, step: str) -> pd.DataFrame:
+        """The energy readings [kWh per ``step``] the meters would have given between the
+        ``step`` boundaries ``start`` and ``end`` (intervals without energy left out, as
+        ``zero_is_missing`` ingests them)."""
+        edges = pd.date_range(start, end, freq=step)
+        frames = []
+        for play in self.plays:
+            energy = np.diff([self.reading(play, t)[0] for t in edges])
+            keep = energy > 0
+            frames.append(pd.DataFrame({"time": edges[:-1][keep], "meter": play.meter,
+                                        "quantity": "energy", "value": energy[keep],
+                                        "quality": "ok"}))
+        return pd.concat(frames, ignore_index=True)
+
+
 def _toml_value(value: Any) -> str:
+    if isinstance(value, datetime.date):
+        return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -349,3 +471,9 @@ def sources_toml(tables: list[dict[str, Any]]) -> str:
         out += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
         out.append("")
     return "\n".join(out)
+
+
+def toml_document(data: dict[str, Any]) -> str:
+    """``data`` as a TOML document: one ``key = value`` line per top-level key, tables and
+    lists of tables inline."""
+    return "".join(f"{key} = {_toml_value(value)}\n" for key, value in data.items())

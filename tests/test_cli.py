@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from wattlens.cli import app
 from wattlens.config import load_config
+from wattlens.store.duck import DuckDBStore
 
 runner = CliRunner()
 
@@ -78,15 +79,21 @@ def test_bad_config_is_reported_not_raised(workdir):
     assert result.exit_code == 2 and "store.kind = 'mongo'" in result.output
 
 
-def test_demo_loads_the_sample_and_prints_a_summary(workdir):
+def test_demo_loads_the_sample_shifted_to_now_and_prints_a_summary(workdir):
     env = {**os.environ, "COLUMNS": "160"}
-    done = subprocess.run([sys.executable, "-m", "wattlens", "demo", "--no-serve"], capture_output=True,
-                          text=True, env=env, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "wattlens", "demo", "--no-serve"],
+                          capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "b2-elec" in done.stdout and "bedford-weather" in done.stdout
-    assert "loaded 146,064 readings of 7 meters" in done.stdout  # history before the replay
-    assert "forecasts: prophet issued for 6/6 meters" in done.stdout
-    assert "anomalies:" in done.stdout and "recommendations:" in done.stdout
+    assert "so its history ends now" in done.stdout
+    assert "readings written to data/demo/wattlens.duckdb" in done.stdout
+    assert "job day-ahead@Europe/London ok" in done.stderr  # prophet, as issued at start
+    assert "forecasts_issued 6, forecasts_failed 0" in done.stderr
+    assert "anomalies:" in done.stdout and "job recommend ok" in done.stderr
+    store = DuckDBStore(workdir / "data/demo/wattlens.duckdb")
+    newest = store.latest()["time"].max()
+    store.close()
+    now = pd.Timestamp.now(tz="UTC")
+    assert now - pd.Timedelta("3min") < newest < now  # history ends now (1-min readings)
 
 
 def _config(path: Path, db: Path) -> Path:

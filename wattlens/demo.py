@@ -1,139 +1,229 @@
-"""The demo job: the whole wattlens loop on the shipped sample with the embedded store.
+"""``wattlens demo``: the live loop happening now, on the shipped sample.
 
-1. load the sample history (Cambridge b2/b97/b119, 2018 up to the replay start) and weather;
-2. issue day-ahead forecasts (Prophet and previous-week persistence) as of the replay start;
-3. detect anomalies over the month before it and rank recommendations over the year before;
-4. replay the next hours of the sample as live Modbus TCP meters (the simulator) and ingest
-   them with the worker while the dashboard serves http://127.0.0.1:8050.
-
-DuckDB lets one process write a file, so the worker and the dashboard share one store in this
-process; the simulated meters run in background threads.
+1. The sample (Cambridge b2/b97/b119, hourly, 2018-2019) is shifted by whole weeks so that its
+   history ends now at the same time of year (weekday and hour of day stay true, site
+   timezone Europe/London kept) and written to a fresh embedded store in ``data_dir``; today
+   so far at the live resolution (one reading a minute), older days hourly.
+2. Day-ahead forecasts are issued at the current hour and recommendations ranked (both as
+   runs in the job history); anomalies of the 30 days before are detected.
+3. Simulated Modbus TCP meters (:class:`wattlens.ingest.simulator.LiveSimulation`) go on
+   reading now, looping over the sample forever, ``speed`` times as fast as the wall clock;
+   a labelled fault (a plant left on: a step up of one meter's load) starts ``fault_after``
+   into the demo.
+4. ``wattlens run`` serves it (:func:`wattlens.cli.run.serve`, in this process): ingest polls
+   the meters every 10 s, the jobs run on the demo's clock (detection every simulated minute)
+   and the dashboard serves the Live, Alerts and Jobs pages.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
+import shutil
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
 
-from wattlens.analytics.jobs import detect_job, recommend_job
-from wattlens.config import Config
-from wattlens.ingest.base import SourceSection, build_source
-from wattlens.ingest.worker import Worker
+from wattlens.analytics.anomalies import AnomalySettings
+from wattlens.analytics.jobs import detect_job
+from wattlens.config import Config, parse_config
+from wattlens.forecasting.models import model_names
+from wattlens.ingest.simulator import LiveSimulation, LoadStep, toml_document
 from wattlens.sample import TIMEZONE, load_sample
+from wattlens.service.scheduler import JobContext, JobRunner, site_timezones, tasks
+from wattlens.store import open_store
 from wattlens.store.base import Store
 
-REPLAY_START = pd.Timestamp("2019-12-02", tz=TIMEZONE)  # a Monday
-"""Where the sample's history ends and the live replay begins (site-local midnight)."""
+WEEK = pd.Timedelta("7D")
+LOOP_START = pd.Timestamp("2018-01-01", tz="UTC")
+"""The sample's first hour, a Monday: where each loop over the sample starts."""
+LOOP_WEEKS = 104
+"""Whole weeks of the sample played per loop (2018-01-01 to 2019-12-30)."""
+READING_INTERVAL = "1min"
+"""Energy interval of the live readings (the sample's hours spread evenly)."""
+POLL_SECONDS = 10.0
+"""How often ingest polls the simulated meters [s of the demo's clock]."""
+MIN_DETECT_SECONDS = 10.0
+"""Shortest real time between detection runs when the clock runs fast (a run takes seconds)."""
+MARKER = ".wattlens-demo"
+"""File marking a data directory as the demo's own (wiped at each start)."""
+DETECTOR_SETTINGS: dict[str, Any] = {"above_forecast": {"sustain": "2min"}}
+"""``[analytics.anomalies]`` of the demo: the live above-forecast detector reports a run of
+readings above the issued band once it lasted ``sustain``. Written into the demo's config only
+when that detector is installed (:func:`demo_config`)."""
 
 
 @dataclass(frozen=True)
 class DemoPlan:
-    """What the demo does: replay ``hours`` sample hours at ``speed`` simulated seconds per
-    real second; ``serve`` the dashboard on ``host``:``port`` (else stop after the jobs)."""
+    """What the demo does: where its state lives, how fast its clock runs, the fault, the
+    forecast model, and where the dashboard serves (``serve`` False: stop after step 2)."""
 
-    replay_start: pd.Timestamp = REPLAY_START
-    hours: int = 48
-    speed: float = 240.0
+    data_dir: Path = Path("data/demo")
+    speed: float = 1.0
+    fault_after: str = "90s"
+    fault_for: str = "2h"
+    fault_meter: str = "b2-elec"
+    forecast_model: str = "prophet"
     serve: bool = True
     host: str = "127.0.0.1"
     port: int = 8050
 
-
-def load_history(store: Store, console: Console, until: pd.Timestamp) -> pd.DataFrame:
-    """Provision ``store``, write the sample up to ``until`` (weather in full) and print a
-    summary table of what the store holds. Returns the sample's energy readings, those
-    after ``until`` too (the live replay's)."""
-    started = time.perf_counter()
-    console.print(store.init())
-    readings = load_sample()
-    history = readings[(readings["quantity"] != "energy") | (readings["time"] < until)]
-    written = store.write_readings(history)
-    seconds = time.perf_counter() - started
-    table = Table(title=f"wattlens sample in {store!r}")
-    for column in ("meter", "quantity", "readings", "first (UTC)", "last (UTC)", "total"):
-        table.add_column(column, justify="right" if column in ("readings", "total") else "left")
-    stored = store.read_readings(quantity=None)
-    for (meter, quantity), group in stored.groupby(["meter", "quantity"], sort=True):
-        total = f"{group['value'].sum():,.0f} kWh" if quantity == "energy" else "-"
-        table.add_row(
-            meter, quantity, f"{len(group):,}", f"{group['time'].min():%Y-%m-%d %H:%M}",
-            f"{group['time'].max():%Y-%m-%d %H:%M}", total,
-        )
-    console.print(table)
-    console.print(
-        f"loaded {written:,} readings of {stored['meter'].nunique()} meters in {seconds:.1f} s"
-    )
-    return readings[readings["quantity"] == "energy"]
+    def __post_init__(self) -> None:
+        for option, value in (("--fault-after", self.fault_after),
+                              ("--fault-for", self.fault_for)):
+            try:
+                pd.Timedelta(value)
+            except ValueError:
+                raise ValueError(f"{option} {value!r} is not a duration; write one such as "
+                                 f"2min, 90s or 2h") from None
+        if self.forecast_model not in model_names():
+            raise ValueError(f"--forecast-model {self.forecast_model!r} is not a model; choose "
+                             f"one of {', '.join(model_names())}")
 
 
-def run_jobs(store: Store, config: Config, console: Console, plan: DemoPlan) -> None:
-    """Forecasts as of the replay start, anomalies of the month before, recommendations."""
-    # Prophet and Dask load only when the demo runs (``wattlens --help`` stays fast)
-    from wattlens.forecasting.jobs import RunSpec, run_forecasts
-    from wattlens.forecasting.runner import dask_client
+def sample_shift(now: pd.Timestamp) -> pd.Timedelta:
+    """Whole weeks that move the sample to ``now``: sample time ``now - shift`` falls at
+    about the same time of year as ``now``, in the sample's last year."""
+    loop_end = LOOP_START + LOOP_WEEKS * WEEK
+    same_day = now - pd.DateOffset(years=now.year - (loop_end - WEEK).year)
+    shift = round((now - same_day) / WEEK) * WEEK
+    while now - shift >= loop_end:
+        shift += WEEK
+    return shift
 
-    logging.getLogger("distributed").setLevel(logging.WARNING)  # set on import by dask
-    issued_at = plan.replay_start.tz_convert("UTC")
-    with dask_client(workers=2, processes=False) as client:
-        for model in ("prophet", "persistence-week"):
-            spec = RunSpec(model, issued_at, horizon_hours=plan.hours, history_days=365)
-            statuses = run_forecasts(config.meter_infos(), config.data_dir, store, spec, client)
-            issued = sum(s["status"] == "issued" for s in statuses.values())
-            console.print(f"forecasts: {model} issued for {issued}/{len(statuses)} meters "
-                          f"at {issued_at:%Y-%m-%d %H:%M} UTC, {plan.hours} h ahead")
+
+def prepare_dir(data_dir: Path) -> None:
+    """A fresh, empty ``data_dir`` marked as the demo's; refuses a directory that is not."""
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not (data_dir / MARKER).exists():
+            raise ValueError(f"--data-dir {data_dir} holds files the demo did not write; "
+                             f"choose an empty or new directory")
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / MARKER).write_text("wiped and rebuilt by each `wattlens demo`\n")
+
+
+def demo_config(base: dict[str, Any], plan: DemoPlan, sources: list[dict[str, Any]]
+                ) -> dict[str, Any]:
+    """The demo's configuration: ``base`` (sites, tariffs, carbon of the sample) with the
+    demo's store, live sources, dashboard address and jobs. The jobs run on the demo's clock:
+    detection every simulated minute (every 10 s at most when it runs fast), the intraday
+    refresh every simulated hour."""
+    anomalies = base.get("analytics", {}).get("anomalies", {})
+    anomalies = {**anomalies, **{k: v for k, v in DETECTOR_SETTINGS.items()
+                                 if k in AnomalySettings.model_fields}}
+    return {
+        **base,
+        "data_dir": str(plan.data_dir),
+        "store": {"kind": "duckdb", "path": str(plan.data_dir / "wattlens.duckdb")},
+        "sources": sources,
+        "dashboard": {**base.get("dashboard", {}), "host": plan.host, "port": plan.port},
+        "analytics": {**base.get("analytics", {}), "anomalies": anomalies},
+        "jobs": {**base.get("jobs", {}),
+                 "forecast_model": plan.forecast_model,
+                 "detect": {"every": f"{max(MIN_DETECT_SECONDS, 60 / plan.speed):g}s"},
+                 "intraday": {"every": f"{max(60.0, 3600 / plan.speed):g}s"}},
+    }
+
+
+def load_history(store: Store, shift: pd.Timedelta, now: pd.Timestamp) -> int:
+    """Write the sample shifted by ``shift``: energy before the hour of ``now``, weather up
+    to 3 days after it (as if forecast). Returns the readings written."""
+    sample = load_sample()
+    loop_end = LOOP_START + LOOP_WEEKS * WEEK
+    sample = sample[(sample["time"] >= LOOP_START) & (sample["time"] < loop_end)]
+    sample = sample.assign(time=sample["time"] + shift)
+    energy = sample["quantity"] == "energy"
+    keep = (energy & (sample["time"] < now.floor("h"))) | (
+        ~energy & (sample["time"] < now + pd.Timedelta("3D")))
+    return store.write_readings(sample[keep])
+
+
+def initial_jobs(store: Store, config: Config, clock: Any, console: Console) -> None:
+    """Day-ahead forecasts now and recommendations (runs in the job history), then the
+    anomalies of the 30 days before now."""
     meters = config.meter_infos()
-    detected = detect_job(store, meters, issued_at - pd.Timedelta(days=30), issued_at,
-                          tariffs=config.tariffs, settings=config.analytics.anomalies)
-    console.print(f"anomalies: {len(detected.events)} events in the 30 days before the replay")
-    recs, _warnings = recommend_job(store, meters, end=issued_at, tariffs=config.tariffs,
-                                    carbon=config.carbon,
-                                    settings=config.analytics.recommendations)
-    console.print(f"recommendations: {len(recs)} ranked by annual value")
-    for rec in recs[:3]:
-        console.print(f"  {rec.meter}: {rec.title}", highlight=False)
+    zones = site_timezones(meters)
+    ctx = JobContext(store, meters, config.data_dir, config.tariffs, config.carbon,
+                     config.alerts, config.analytics)
+    work = tasks(ctx, config.jobs, zones)
+    runner = JobRunner(store, config.jobs.model_copy(update={"retries": 0}), clock=clock)
+    for name in [f"day-ahead@{tz}" for tz in zones] + ["recommend"]:
+        runner.run(name, work[name])  # logs its one line
+    now = clock()
+    found = detect_job(store, meters, now - pd.Timedelta("30D"), now, tariffs=config.tariffs,
+                       settings=config.analytics.anomalies)
+    console.print(f"  anomalies: {len(found.events)} events in the 30 days before now")
 
 
-def serve_live(
-    store: Store, config: Config, console: Console, plan: DemoPlan, energy: pd.DataFrame
-) -> None:
-    """Replay the sample's ``energy`` readings as live Modbus meters, ingest them, and serve
-    the dashboard until Ctrl-C."""
-    # Dash and pymodbus load only when the demo serves (``wattlens --help`` stays fast)
-    from wattlens.dashboard.app import create_app
-    from wattlens.ingest.simulator import Simulation
+def fault(plan: DemoPlan, sim_start: pd.Timestamp) -> LoadStep:
+    """The labelled fault: a plant left on, adding half the meter's mean load [kW]."""
+    sample = load_sample()
+    mean_kw = float(sample.loc[sample["meter"] == plan.fault_meter, "value"].mean())
+    return LoadStep("plant left on", plan.fault_meter,
+                    sim_start + pd.Timedelta(plan.fault_after), pd.Timedelta(plan.fault_for),
+                    round(mean_kw / 2))
 
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    simulation = Simulation(energy, start=plan.replay_start.tz_convert("UTC"),
-                            hours=plan.hours, speed=plan.speed)
-    simulation.start_serving()
-    sections = [SourceSection.model_validate(t) for t in simulation.sources(interval="1s")]
-    context = config.ingest_context()
-    worker = Worker(store, [(s, build_source(s, context)) for s in sections], config.data_dir)
-    ingest = threading.Thread(target=worker.run, name="ingest", daemon=True)
-    ingest.start()
+
+@dataclass
+class Demo:
+    """A prepared demo: its configuration and its (not yet serving) simulated meters."""
+
+    config: Config
+    simulation: LiveSimulation
+
+
+def prepare(plan: DemoPlan, base_config: Path, console: Console) -> Demo:
+    """Steps 1-2 of the module docstring and the simulated meters of step 3; writes the
+    configuration to ``data_dir/wattlens.toml``."""
+    prepare_dir(plan.data_dir)
+    base = tomllib.loads(base_config.read_text(encoding="utf-8"))
+    now = pd.Timestamp.now(tz="UTC")
+    shift = sample_shift(now)
     console.print(
-        f"live: {len(simulation.plays)} simulated Modbus TCP meters replay "
-        f"{plan.hours} h from {plan.replay_start:%Y-%m-%d %H:%M %Z} at {plan.speed:g}x "
-        f"(one hour every {3600 / plan.speed:g} s); the ingest worker polls them every second"
-    )
-    console.print(f"dashboard: http://{plan.host}:{plan.port}  (Ctrl-C stops the demo)")
+        f"wattlens demo: the Cambridge sample (3 buildings, hourly 2018-2019) moved "
+        f"{shift.days // 7} weeks on, so its history ends now "
+        f"({now.tz_convert(TIMEZONE):%a %d %b %Y %H:%M %Z})", highlight=False)
+    config = parse_config(demo_config(base, plan, []), "the demo's configuration")
+    store = open_store(config.store)
     try:
-        create_app(config, store).run(host=plan.host, port=plan.port, debug=False)
+        store.init()
+        written = load_history(store, shift, now)
+        console.print(f"  {written:,} readings written to {config.store.path}", highlight=False)
+        initial_jobs(store, config, lambda: pd.Timestamp.now(tz="UTC"), console)
+        origin = pd.Timestamp.now(tz="UTC")
+        step = fault(plan, origin)
+        sim = LiveSimulation(load_sample(), origin=origin, shift=shift, loop_start=LOOP_START,
+                             weeks=LOOP_WEEKS, speed=plan.speed, steps=(step,))
+        day_start = origin.tz_convert(TIMEZONE).normalize().tz_convert("UTC")
+        store.write_readings(sim.intervals(day_start, origin.floor(READING_INTERVAL),
+                                           READING_INTERVAL))
+        store.put_document("demo-fault", step.label, step.to_dict())
     finally:
-        worker.stop.set()
-        ingest.join(timeout=30)
-        simulation.stop()
+        store.close()
+    poll = f"{max(0.1, POLL_SECONDS / plan.speed):g}s"
+    data = demo_config(base, plan, sim.sources(poll, reading_interval=READING_INTERVAL))
+    (plan.data_dir / "wattlens.toml").write_text(
+        "# written by `wattlens demo` (rebuilt at each start)\n" + toml_document(data),
+        encoding="utf-8")
+    return Demo(parse_config(data, "the demo's configuration"), sim)
 
 
-def run_demo(store: Store, config: Config, console: Console, plan: DemoPlan) -> None:
-    """The whole loop (see the module docstring)."""
-    energy = load_history(store, console, plan.replay_start.tz_convert("UTC"))
-    run_jobs(store, config, console, plan)
-    if plan.serve:
-        serve_live(store, config, console, plan, energy)
+def announce(demo: Demo, plan: DemoPlan, console: Console) -> None:
+    """What happens next and what to open, in a few lines."""
+    sim, (step,) = demo.simulation, demo.simulation.steps
+    tz = TIMEZONE
+    pace = "in real time" if plan.speed == 1 else f"{plan.speed:g}x as fast as the wall clock"
+    console.print(
+        f"live: {len(sim.plays)} simulated Modbus TCP meters read now {pace}, looping over the "
+        f"sample; ingest polls them every {POLL_SECONDS:g} s of that clock (a reading a minute)",
+        highlight=False)
+    console.print(
+        f"fault: \"{step.label}\" on {step.meter}, +{step.kw:g} kW from "
+        f"{step.start.tz_convert(tz):%Y-%m-%d %H:%M} to {step.end.tz_convert(tz):%H:%M %Z}; "
+        f"anomaly detection runs every simulated minute", highlight=False)
+    console.print(
+        f"open http://{plan.host}:{plan.port}  (Live, Alerts and Jobs pages) · Ctrl-C stops "
+        f"the demo · config {plan.data_dir / 'wattlens.toml'}", highlight=False)

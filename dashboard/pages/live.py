@@ -1,5 +1,9 @@
 """Live overview: today so far against the issued forecast and a typical day, KPI cards, data
-freshness and the newest anomalies, refreshed every few seconds. URL: ``/?meter=<id>``."""
+freshness and the newest anomalies, refreshed every few seconds. URL: ``/?meter=<id>``.
+
+Today's chart is in mean power [kW] (each series' energy per its own interval), so sub-hourly
+live readings, hourly forecasts and the typical day share one axis. The status line and the
+selected meter's freshness row read the same newest reading, so they always agree."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import dash
 import pandas as pd
 from dash import Input, Output, dash_table, dcc, html
 
+from wattlens.core.intervals import interval_hours
 from wattlens.dashboard import components, figures, urlstate
 from wattlens.dashboard.access import AccessDenied
 from wattlens.dashboard.data import request_data
@@ -54,6 +59,9 @@ def _n(value: float, unit: str, digits: int = 1) -> str:
 
 
 def _ago(hours: float) -> str:
+    """An age in words; a negative one (a reading ahead of this clock) as "ahead"."""
+    if hours < 0:
+        return f"{_ago(-hours).removesuffix(' ago')} ahead of this clock"
     if hours < 1:
         return f"{hours * 60:.0f} min ago"
     if hours < 48:
@@ -74,9 +82,8 @@ def update_live(meter: str | None, _tick: int) -> tuple:
         return (figures.message(text), text, *["–"] * len(_CARDS))
     info = live["info"]
     newest = pd.Timestamp(live["latest"]["time"])
-    age_h = (pd.Timestamp.now(tz="UTC") - newest) / pd.Timedelta("1h")
-    status = (f"{info.label}: latest reading {newest.tz_convert(info.timezone):%Y-%m-%d %H:%M %Z}"
-              f" = {live['latest']['value']:,.2f} kWh ({_ago(age_h)})")
+    status = (f"{info.label}: latest reading {_when(newest, info.timezone)}"
+              f" = {live['latest']['value']:,.2f} kWh ({_ago(_age_h(newest))})")
     tariff = live["tariff"]
     cur = tariff.currency if tariff is not None else ""
     cards = []
@@ -86,7 +93,37 @@ def update_live(meter: str | None, _tick: int) -> tuple:
                   _n(k["cost"], cur, 0), _n(k["co2_kg"], "kgCO2", 0)]
     status += (f" · costs in {cur} (tariff {tariff.id})" if tariff is not None
                else " · no tariff for this meter: add one in [tariffs] to see costs")
-    return (figures.live_today(live), status, *cards)
+    return (_in_kw(figures.live_today(_per_hour(live))), status, *cards)
+
+
+def _when(time: pd.Timestamp, tz: str) -> str:
+    """A reading's time as the page shows it (local, to the minute)."""
+    return f"{time.tz_convert(tz):%Y-%m-%d %H:%M %Z}"
+
+
+def _age_h(time: pd.Timestamp) -> float:
+    """Hours from ``time`` to now."""
+    return (pd.Timestamp.now(tz="UTC") - time) / pd.Timedelta("1h")
+
+
+def _per_hour(live: dict) -> dict:
+    """The live data with today, the forecasts and the typical day in kWh per hour (mean kW):
+    each series divided by its own interval [h]."""
+    today, forecast = live["today"], live["forecast"]
+    bands = ["yhat", "yhat_lower", "yhat_upper"]
+    if len(forecast):
+        forecast = pd.concat([g.assign(**{c: g[c] / interval_hours(g["time"]) for c in bands})
+                              for _, g in forecast.groupby("model", sort=True)])
+    typical_h = min(live["info"].interval_h, 1.0)  # the unit queries give the typical day
+    return {**live, "forecast": forecast,
+            "today": today.assign(value=today["value"] / interval_hours(today["time"])),
+            "typical": live["typical"].assign(value=live["typical"]["value"] / typical_h)}
+
+
+def _in_kw(figure: figures.Figure) -> figures.Figure:
+    """``figure`` with its value axis titled in mean power."""
+    figure["layout"]["yaxis"]["title"] = {"text": "mean power [kW] (kWh per hour)"}
+    return figure
 
 
 @dash.callback(Output("live-freshness", "children"), Output("live-anomalies", "children"),
@@ -101,11 +138,18 @@ def update_side(_tick: int, meter: str | None) -> tuple:
         kind, _, name = source.partition(" ")
         return tzs.get(name, "UTC") if kind == "meter" else "UTC"
 
-    rows = [{"source": r.source,
-             "newest": "–" if pd.isna(r.newest) else
-             f"{r.newest.tz_convert(source_tz(r.source)):%Y-%m-%d %H:%M %Z}",
-             "age": "–" if pd.isna(r.age_h) else _ago(r.age_h), "state": r.state}
-            for r in fresh.itertuples()]
+    # the selected meter's row reads its newest reading as the status line does (exact,
+    # however old), not the bounded per-hour estimate of the other rows
+    (meter,) = data.allowed(user, [meter])
+    latest = data.store.latest([meter])
+    exact = {} if latest.empty else {f"meter {meter}": pd.Timestamp(latest["time"].iloc[0])}
+    rows = []
+    for r in fresh.itertuples():
+        newest = exact.get(r.source, r.newest)
+        age_h = _age_h(newest) if r.source in exact else r.age_h
+        rows.append({"source": r.source,
+                     "newest": "–" if pd.isna(newest) else _when(newest, source_tz(r.source)),
+                     "age": "–" if pd.isna(age_h) else _ago(age_h), "state": r.state})
     freshness = dash_table.DataTable(
         rows, page_size=8, style_cell={"textAlign": "left", "fontSize": 13},
         id="freshness-table") if rows else "No meters visible to you yet."

@@ -43,11 +43,12 @@ from wattlens.cli.ingest import ingest_app, simulate_command
 from wattlens.cli.jobs import jobs_command
 from wattlens.cli.mv import mv_app
 from wattlens.cli.ranges import data_range
-from wattlens.cli.run import run_command
+from wattlens.cli.run import ROLES, run_command
+from wattlens.cli.run import serve as run_service
 from wattlens.cli.savings import savings as savings_command
-from wattlens.config import Config
+from wattlens.config import Config, ConfigError
 from wattlens.core.warnings import DataWarning
-from wattlens.demo import DemoPlan, run_demo
+from wattlens.demo import DemoPlan, announce, prepare
 from wattlens.ingest.normalise import parse_local_time
 from wattlens.store.base import StoreError
 from wattlens.store.csvio import (
@@ -100,6 +101,26 @@ def _config_defaults(command: Any, config: Path) -> dict[str, Any]:
     return out
 
 
+LIBRARY_LOGGERS = ("apscheduler", "asyncio", "bokeh", "cmdstanpy", "dask", "distributed",
+                   "httpx", "prophet", "pymodbus", "tornado", "urllib3", "werkzeug")
+"""Libraries whose INFO lines say nothing to a wattlens user: WARNING and above only."""
+SUMMARISED_LOGGERS = ("wattlens.analytics", "wattlens.forecasting")
+"""wattlens parts whose INFO lines the calling job or command summarises (shown with -v)."""
+
+
+def configure_logging(verbose: bool) -> None:
+    """The log levels of every command, set once here: wattlens INFO (DEBUG with
+    ``verbose``), libraries WARNING."""
+    # distributed sets its own levels when imported (lazily, by the forecast jobs): tell it
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+    )
+    for name in LIBRARY_LOGGERS + (() if verbose else SUMMARISED_LOGGERS):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -116,13 +137,7 @@ def main(
         ctx.default_map = _config_defaults(ctx.command, config)
     if server:  # get_store reads it from the environment, like the commands' child processes
         os.environ[SERVER_ENV] = server
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("cmdstanpy", "prophet", "urllib3", "distributed", "werkzeug",
-                  "apscheduler", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(verbose)
 
 
 @app.command()
@@ -361,26 +376,50 @@ def export_weather(
 
 @app.command()
 def demo(
-    config: ConfigOption = None,
-    serve: Annotated[
-        bool, typer.Option(help="Replay live meters and serve the dashboard after the jobs.")
-    ] = True,
-    speed: Annotated[float, typer.Option(help="Replay speed: simulated s per real s.")] = 240.0,
-    hours: Annotated[int, typer.Option(help="Sample hours replayed as live meters.")] = 48,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="Config with the sample's sites and tariffs (default: "
+        "wattlens.example.toml); the demo replaces its store, sources and jobs.")] = None,
+    serve: Annotated[bool, typer.Option(
+        help="Run the live service (simulated meters, ingest, jobs, dashboard) after "
+             "loading the sample.")] = True,
+    speed: Annotated[float, typer.Option(
+        min=1.0, help="Clock of the simulated meters and the jobs: simulated s per real s "
+                      "(above 1 the readings run ahead of the wall clock).")] = 1.0,
+    fault_after: Annotated[str, typer.Option(
+        help="Simulated time after start when the plant is left on (pandas duration).")
+    ] = "90s",
+    fault_for: Annotated[str, typer.Option(
+        help="How long the plant stays on (pandas duration).")] = "2h",
+    forecast_model: Annotated[str, typer.Option(
+        help="Model of the day-ahead forecasts, e.g. prophet or persistence-week.")
+    ] = "prophet",
+    data_dir: Annotated[Path, typer.Option(
+        help="The demo's own directory (store, config), wiped at each start.")
+    ] = Path("data/demo"),
     port: Annotated[int, typer.Option(help="Dashboard port on 127.0.0.1.")] = 8050,
 ) -> None:
-    """The whole loop on the shipped sample (3 Cambridge buildings, 2018-2019): load it into
-    the store, issue forecasts, detect anomalies, rank recommendations, then replay live
-    Modbus meters into the ingest worker and serve the dashboard."""
-    cfg = get_config(config, default=EXAMPLE_CONFIG)
-    store = get_store(cfg)
+    """The live loop happening now on the shipped sample (3 Cambridge buildings): its history
+    shifted to end now, forecasts issued, then simulated Modbus meters reading now (looping
+    over the sample) with a plant left on a few minutes in, served by `wattlens run`."""
+    out = Console(highlight=False)
     try:
-        run_demo(store, cfg, Console(), DemoPlan(hours=hours, speed=speed, serve=serve,
-                                                 port=port))
-    except StoreError as exc:
+        plan = DemoPlan(data_dir=data_dir, speed=speed, fault_after=fault_after,
+                        fault_for=fault_for, forecast_model=forecast_model, serve=serve,
+                        port=port)
+        prepared = prepare(plan, config or EXAMPLE_CONFIG, out)
+    except (StoreError, ConfigError, ValueError) as exc:
         raise fail(str(exc)) from None
+    except KeyboardInterrupt:  # Ctrl-C while loading or forecasting: the store is closed
+        out.print("demo stopped before serving")
+        raise typer.Exit(130) from None
+    if not serve:
+        return
+    prepared.simulation.start_serving()
+    announce(prepared, plan, out)
+    try:
+        run_service(prepared.config, list(ROLES), clock=prepared.simulation.now)
     finally:
-        store.close()
+        prepared.simulation.stop()
 
 
 __all__ = ["EXAMPLE_CONFIG", "app", "fail", "get_config"]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from wattlens.cli.common import ConfigOption, fail, get_config, get_store
@@ -30,6 +31,7 @@ from wattlens.service.scheduler import (
     site_timezones,
     tasks,
     triggers,
+    utc_now,
 )
 from wattlens.service.supervisor import Role, Supervisor
 from wattlens.store.base import Store, StoreError, StoreUnavailable
@@ -38,6 +40,7 @@ from wattlens.store.remote import service_socket
 log = logging.getLogger("wattlens.run")
 
 ROLES = ("ingest", "jobs", "web")
+Clock = Callable[[], pd.Timestamp]
 STOP_SECONDS = 8.0
 """How long the roles get to flush and return after SIGTERM/SIGINT [s] (exit within 10 s)."""
 
@@ -53,15 +56,16 @@ def ingest_role(cfg: Config, store: Store, buffer_bytes: int) -> Role:
     return run
 
 
-def jobs_role(cfg: Config, store: Store) -> Role:
-    """The ``[jobs]`` schedule: forecasts, detection + alerts, recommendations."""
+def jobs_role(cfg: Config, store: Store, clock: Clock = utc_now) -> Role:
+    """The ``[jobs]`` schedule: forecasts, detection + alerts, recommendations; each run
+    starts at ``clock()`` (the demo's simulated clock, else the wall clock)."""
     meters = cfg.meter_infos()
     zones = site_timezones(meters)
     ctx = JobContext(store, meters, cfg.data_dir, cfg.tariffs, cfg.carbon, cfg.alerts,
                      cfg.analytics)
 
     def run(stop: threading.Event) -> None:
-        sched = scheduler(JobRunner(store, cfg.jobs, stop), triggers(cfg.jobs, zones),
+        sched = scheduler(JobRunner(store, cfg.jobs, stop, clock), triggers(cfg.jobs, zones),
                           tasks(ctx, cfg.jobs, zones))
         sched.start()
         for job in sched.get_jobs():
@@ -69,7 +73,7 @@ def jobs_role(cfg: Config, store: Store) -> Role:
         try:
             stop.wait()
         finally:
-            sched.shutdown(wait=False)
+            sched.shutdown(wait=True)  # a running job ends before the store closes
     return run
 
 
@@ -149,6 +153,12 @@ def run_command(
             bind_host(cfg.dashboard)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    serve(cfg, names, int(buffer_mb * 2**20))
+
+
+def serve(cfg: Config, names: list[str], buffer_bytes: int = 256 * 2**20,
+          clock: Clock = utc_now) -> None:
+    """Run the roles ``names`` of ``cfg`` until SIGTERM/SIGINT (jobs on ``clock``)."""
     metrics = ServiceMetrics()
     store = metrics.timed(get_store(cfg, local=True))
     try:
@@ -158,9 +168,8 @@ def run_command(
     except StoreError as exc:
         store.close()
         raise fail(str(exc)) from None
-    buffer_bytes = int(buffer_mb * 2**20)
     builders = {"ingest": lambda: ingest_role(cfg, store, buffer_bytes),
-                "jobs": lambda: jobs_role(cfg, store),
+                "jobs": lambda: jobs_role(cfg, store, clock),
                 "web": lambda: web_role(cfg, store, metrics, lambda: supervisor)}
     stop = threading.Event()
     supervisor = Supervisor({name: builders[name]() for name in names}, stop)

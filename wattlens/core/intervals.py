@@ -36,3 +36,24 @@ def infer_interval(
 def interval_hours(times: pd.Series | pd.DatetimeIndex) -> float:
     """:func:`infer_interval` in hours (1 h for fewer than two readings)."""
     return infer_interval(times, default=pd.Timedelta("1h")) / pd.Timedelta("1h")
+
+
+def to_interval(values: pd.Series, interval: pd.Timedelta) -> pd.Series:
+    """Energy readings [kWh per reading] (index UTC time) as readings on ``interval``: readings
+    finer than it (spaced less than ``interval`` from the next) are summed into the interval
+    they fall in, kept only where they cover it whole — a partial interval is not a reading;
+    the other readings stay as they are. Unchanged when no reading is finer (e.g. hourly
+    history followed by one-minute live readings becomes hourly throughout)."""
+    values = values.sort_index()
+    if len(values) < 2:
+        return values
+    times = pd.DatetimeIndex(values.index)
+    spans = np.diff(times.as_unit("ns").asi8)
+    fine = np.append(spans, spans[-1]) < pd.Timedelta(interval).value
+    if not fine.any():
+        return values
+    step = infer_interval(times[fine], default=MIN_INTERVAL)
+    groups = values[fine].groupby(times[fine].floor(interval))
+    summed = groups.sum()[groups.size() * step >= interval]
+    out = pd.concat([values[~fine], summed]).sort_index()
+    return out[~out.index.duplicated(keep="first")]
