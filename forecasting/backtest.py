@@ -2,8 +2,13 @@
 
 At each origin (site-local midnight) a model issues the next ``horizon`` hours using only
 readings before the origin; it is refitted every ``refit`` days on the preceding ``history``
-days. Weather over the horizon is the *observed* weather (a perfect weather forecast), which
-the output says. Metrics are computed over every issued time with an actual reading.
+days. Weather over the horizon is the spec's ``weather`` mode
+(:data:`~wattlens.forecasting.features.WEATHER_MODES`): ``observed`` (a perfect weather
+forecast, which flatters accuracy) or ``issue-time`` (only weather known at the origin: a
+stored weather forecast when given, else the previous-day stand-in); the output says which.
+Every issue goes through :func:`wattlens.forecasting.guard.issue` (implausible forecasts
+replaced by a baseline and counted). Metrics are computed over every issued time with an
+actual reading.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ import pandas as pd
 
 from wattlens.core.calendar import SiteCalendar
 from wattlens.core.intervals import IntervalError, infer_interval
-from wattlens.forecasting.features import ForecastInputError, check_series
+from wattlens.core.warnings import DataWarning, unique
+from wattlens.forecasting.features import (
+    ForecastInputError,
+    check_series,
+    check_weather_mode,
+    issue_time_weather,
+)
+from wattlens.forecasting.guard import FALLBACK, GuardSettings, issue
 from wattlens.forecasting.models import INTERVAL_WIDTH, ForecastModel, fit_model
 from wattlens.store.schema import ContractError
 
@@ -35,8 +47,9 @@ residuals over the 8 days before issue, each with a 24 h trailing mean temperatu
 
 @dataclass(frozen=True)
 class BacktestSpec:
-    """What to backtest: a model, horizon [h], refit cadence [days], history [days] and
-    optional local start/end dates (end exclusive)."""
+    """What to backtest: a model, horizon [h], refit cadence [days], history [days],
+    optional local start/end dates (end exclusive), the weather mode over the horizon and
+    the guard's settings."""
 
     model: str
     horizon_hours: int = 24
@@ -44,6 +57,11 @@ class BacktestSpec:
     history_days: int = 365
     start: dt.date | None = None
     end: dt.date | None = None
+    weather: str = "observed"
+    guard: GuardSettings = field(default_factory=GuardSettings)
+
+    def __post_init__(self) -> None:
+        check_weather_mode(self.weather)
 
 
 @dataclass
@@ -57,6 +75,8 @@ class MeterBacktest:
     skipped: list[str] = field(default_factory=list)
     fits: int = 0
     fit_seconds: float = 0.0
+    warnings: list[DataWarning] = field(default_factory=list)
+    weather_sources: set[str] = field(default_factory=set)
 
 
 def origins(start: dt.date, end: dt.date, tz: str) -> pd.DatetimeIndex:
@@ -151,6 +171,7 @@ def backtest_meter(
     history = pd.Timedelta(days=spec.history_days)
     model: ForecastModel | None = None
     fitted_at: pd.Timestamp | None = None
+    train = load.iloc[:0]
     issued: list[pd.DataFrame] = []
     for origin in origins(start, end, site.timezone):
         if model is None or origin - fitted_at >= pd.Timedelta(days=spec.refit_days):
@@ -170,12 +191,16 @@ def backtest_meter(
                 result.fit_seconds += time.perf_counter() - began
         times = pd.date_range(origin, origin + horizon, freq=interval, inclusive="left")
         recent = load[(load.index >= origin - RECENT_ACTUALS) & (load.index < origin)]
+        wx = _slice(weather, origin - WEATHER_LEAD, origin + horizon)
+        if spec.weather == "issue-time":
+            wx, source = issue_time_weather(wx, origin, origin + horizon)
+            result.weather_sources.add(source)
         try:
-            pred = model.predict(times, _slice(weather, origin - WEATHER_LEAD, origin + horizon),
-                                 recent)
+            pred, warnings = issue(model, times, wx, recent, train, site, spec.guard)
         except (ForecastInputError, ContractError, ValueError) as exc:
             result.skipped.append(f"{origin.isoformat()}: predict failed: {exc}")
             continue
+        result.warnings.extend(warnings)
         issued.append(pred.assign(issued_at=origin))
     if not issued:
         reasons = result.skipped[-1] if result.skipped else "no origin in the backtest window"
@@ -185,12 +210,13 @@ def backtest_meter(
     forecasts = pd.concat(issued, ignore_index=True)
     forecasts.insert(0, "meter", meter)
     result.forecasts = forecasts[["time", "meter", "issued_at", "yhat", "yhat_lower",
-                                  "yhat_upper"]]
+                                  "yhat_upper", FALLBACK]]
     actual = load.reindex(pd.DatetimeIndex(forecasts["time"])).to_numpy()
     ok = np.isfinite(actual)
     result.metrics = metrics(actual[ok], *(forecasts[c].to_numpy()[ok]
                                            for c in ("yhat", "yhat_lower", "yhat_upper")))
-    result.metrics.update({"origins": len(issued), "origins_skipped": len(result.skipped)})
+    result.metrics.update({"origins": len(issued), "origins_skipped": len(result.skipped),
+                           "origins_replaced": len(result.warnings)})
     if result.metrics["n"] == 0:
         result.error = f"{meter}: forecasts issued but no actual readings to score them against"
     return result
@@ -203,10 +229,14 @@ def _slice(weather: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timestamp
     return weather[(weather.index >= start) & (weather.index < end)]
 
 
-def summarise(model: str, horizon_hours: int, results: dict[str, MeterBacktest]
-              ) -> dict[str, Any]:
-    """The metrics document: per meter metrics (or error) and medians across meters."""
+def summarise(model: str, horizon_hours: int, results: dict[str, MeterBacktest],
+              weather: str = "observed", guard: GuardSettings | None = None) -> dict[str, Any]:
+    """The metrics document: per meter metrics (or error) and medians across meters, the
+    weather mode (and what the issue-time weather was made of), the guard's settings and
+    its warnings."""
     meters: dict[str, Any] = {}
+    sources: set[str] = set()
+    warnings: list[DataWarning] = []
     for meter, res in sorted(results.items()):
         if res.error:
             meters[meter] = {"error": res.error}
@@ -215,6 +245,8 @@ def summarise(model: str, horizon_hours: int, results: dict[str, MeterBacktest]
                              for k, v in res.metrics.items()}
             if res.skipped:
                 meters[meter]["skipped_first"] = res.skipped[0]
+        sources |= res.weather_sources
+        warnings.extend(res.warnings)
     scored = [m for m in meters.values() if "error" not in m]
 
     def median(key: str) -> float | None:
@@ -224,8 +256,11 @@ def summarise(model: str, horizon_hours: int, results: dict[str, MeterBacktest]
     return {
         "model": model,
         "horizon_hours": horizon_hours,
-        "weather": "observed",
+        "weather": weather if weather == "observed" else
+        f"{weather} ({', '.join(sorted(sources)) or 'no issue'})",
         "interval_width": INTERVAL_WIDTH,
+        "settings": {"guard": (guard or GuardSettings()).model_dump(mode="json")},
+        "warnings": [w.to_dict() for w in unique(warnings)],
         "meters": meters,
         "aggregate": {
             "median_cv_rmse_pct": median("cv_rmse_pct"),
@@ -235,5 +270,6 @@ def summarise(model: str, horizon_hours: int, results: dict[str, MeterBacktest]
             "g14_pass_meters": sum(bool(m["g14_pass"]) for m in scored),
             "meters_scored": len(scored),
             "meters_failed": len(meters) - len(scored),
+            "origins_replaced": sum(m.get("origins_replaced", 0) for m in scored),
         },
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -15,7 +15,7 @@ from rich.table import Table
 from wattlens.cli.common import console, fail, get_config, site_calendar
 from wattlens.core.calendar import SiteCalendar
 from wattlens.forecasting.backtest import BacktestSpec, MeterBacktest, backtest_meter, summarise
-from wattlens.forecasting.features import load_series
+from wattlens.forecasting.features import WEATHER_MODES, load_series
 from wattlens.forecasting.models import model_names
 from wattlens.store.csvio import read_readings_csv, read_weather_csv
 from wattlens.store.schema import ContractError
@@ -33,6 +33,12 @@ SchedulerOption = Annotated[
 WorkersOption = Annotated[
     int | None, typer.Option(help="Workers of the local cluster (default: one per core).")
 ]
+def _weather_option(default: str) -> Any:
+    return typer.Option(help="Weather over the horizon: observed (a perfect weather forecast) "
+                             "or issue-time (only what was known at issue: the stored weather "
+                             f"forecast, else the previous day's same hours). Default {default}.")
+
+
 ProcessesOption = Annotated[
     bool, typer.Option("--processes/--threads",
                        help="Local cluster workers as processes (default) or threads.")
@@ -72,12 +78,13 @@ def backtest(
     forecasts_out: Annotated[Path | None, typer.Option(
         help="CSV of every issued forecast: time,meter,issued_at,yhat,yhat_lower,yhat_upper.")]
     = None,
+    weather_mode: Annotated[str, _weather_option("observed")] = "observed",
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
     processes: ProcessesOption = True,
 ) -> None:
-    """Rolling-origin backtest of MODEL on every meter of READINGS (observed weather over
-    the horizon); writes per-meter metrics and their medians."""
+    """Rolling-origin backtest of MODEL on every meter of READINGS (observed or issue-time
+    weather over the horizon); writes per-meter metrics and their medians."""
 
     if model not in model_names():
         raise fail(f"--model {model!r} is unknown; choose one of {model_names()}")
@@ -89,7 +96,10 @@ def backtest(
         raise fail(f"{exc}\nnothing was backtested") from None
     from wattlens.forecasting.runner import dask_client, run_per_meter
 
-    spec = BacktestSpec(model, horizon, refit, history, _date(start, "start"), _date(end, "end"))
+    if weather_mode not in WEATHER_MODES:
+        raise fail(f"--weather-mode {weather_mode!r} is unknown; choose one of {WEATHER_MODES}")
+    spec = BacktestSpec(model, horizon, refit, history, _date(start, "start"), _date(end, "end"),
+                        weather_mode)
     frame = frame[frame["quantity"] == "energy"]
     tasks = {m: (load_series(frame, m), site, spec) for m in sorted(frame["meter"].unique())}
     if not tasks:
@@ -98,7 +108,7 @@ def backtest(
         results = run_per_meter(_backtest_task, tasks, (wx,), client=client,
                                 description=f"backtest {model}", console=console)
     per_meter = {m: _as_backtest(m, r) for m, r in results.items()}
-    doc = summarise(model, horizon, per_meter)
+    doc = summarise(model, horizon, per_meter, weather_mode)
     out.write_text(json.dumps(doc, indent=2, allow_nan=False, default=_jsonable), encoding="utf-8")
     if forecasts_out is not None:
         _write_forecasts_csv([r.forecasts for r in per_meter.values() if not r.error],
@@ -140,7 +150,7 @@ def _write_forecasts_csv(frames: list[pd.DataFrame], path: Path) -> None:
 def _print_summary(doc: dict) -> None:
     table = Table("meter", "CV(RMSE) %", "NMBE %", "coverage %", "n", "G14",
                   title=f"{doc['model']} backtest, {doc['horizon_hours']} h ahead, "
-                        f"observed weather")
+                        f"{doc['weather']} weather")
     for meter, m in doc["meters"].items():
         if "error" in m:
             table.add_row(meter, "[red]failed[/]", m["error"][:80], "", "", "")
@@ -169,6 +179,7 @@ def run(
     refit: Annotated[int, typer.Option(min=1, help="Refit a saved model older than N days."
                                        )] = 7,
     history: Annotated[int, typer.Option(min=14, help="Fit on the preceding N days.")] = 365,
+    weather_mode: Annotated[str, _weather_option("issue-time")] = "issue-time",
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
     processes: ProcessesOption = True,
@@ -195,7 +206,10 @@ def run(
     try:
         with dask_client(scheduler, workers, processes) as client:
             for name in models:
-                spec = RunSpec(name, issued_at, horizon, refit, history)
+                if weather_mode not in WEATHER_MODES:
+                    raise fail(f"--weather-mode {weather_mode!r} is unknown; choose one of "
+                               f"{WEATHER_MODES}")
+                spec = RunSpec(name, issued_at, horizon, refit, history, weather_mode)
                 statuses = run_forecasts(infos, cfg.data_dir, store, spec, client,
                                          meter or None)
                 table = Table("meter", "status", "detail", title=f"{name} issued at "
@@ -204,6 +218,8 @@ def run(
                     ok = s["status"] == "issued"
                     failed += not ok
                     detail = (f"{s['rows']} rows, {'refitted' if s['refitted'] else 'reused fit'}"
+                              f", weather {s['weather']}"
+                              + "".join(f"; {w['message'][:120]}" for w in s["warnings"])
                               if ok else s["reason"][:100])
                     table.add_row(m, s["status"] if ok else "[red]failed[/]", detail)
                 Console().print(table)
