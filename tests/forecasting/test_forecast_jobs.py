@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from wattlens.cli import app
 from wattlens.config import Config
+from wattlens.forecasting.features import issue_time_weather
 from wattlens.forecasting.jobs import RunSpec, model_path, run_forecasts
 from wattlens.forecasting.models import model_from_json
 from wattlens.forecasting.prophet_model import ProphetModel
@@ -66,8 +67,11 @@ def test_forecasts_are_stored_as_issued_and_models_reused(store, tmp_path: Path,
     known = store.read_readings(["b1-elec"], "energy", ISSUED - pd.Timedelta(days=60), ISSUED)
     wx = store.read_readings(["wx"], None, None, None).pivot(
         index="time", columns="quantity", values="value")
-    again = model.predict(pd.DatetimeIndex(issue["time"]), wx,
-                          known.set_index("time")["value"])
+    times = pd.DatetimeIndex(issue["time"])
+    # the weather known at issue: observations before it, yesterday's over the horizon
+    assert first["b1-elec"]["weather"] == "issue-time (previous-day)"
+    known_wx, _ = issue_time_weather(wx, ISSUED, times[-1] + pd.Timedelta("1h"))
+    again = model.predict(times, known_wx, known.set_index("time")["value"])
     np.testing.assert_allclose(issue["yhat"].to_numpy(), again["yhat"].to_numpy(), rtol=1e-6)
     assert store.get_document("forecast_status", "short/prophet")["status"] == "failed"
 

@@ -13,8 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from wattlens.cli.common import console, fail, get_config, site_calendar
-from wattlens.core.calendar import SiteCalendar
-from wattlens.forecasting.backtest import BacktestSpec, MeterBacktest, backtest_meter, summarise
+from wattlens.forecasting.backtest import BacktestSpec, backtest_many, summarise
 from wattlens.forecasting.features import WEATHER_MODES, load_series
 from wattlens.forecasting.models import model_names
 from wattlens.store.csvio import read_readings_csv, read_weather_csv
@@ -94,42 +93,25 @@ def backtest(
         wx = read_weather_csv(weather)
     except ContractError as exc:
         raise fail(f"{exc}\nnothing was backtested") from None
-    from wattlens.forecasting.runner import dask_client, run_per_meter
+    from wattlens.forecasting.runner import dask_client
 
     if weather_mode not in WEATHER_MODES:
         raise fail(f"--weather-mode {weather_mode!r} is unknown; choose one of {WEATHER_MODES}")
     spec = BacktestSpec(model, horizon, refit, history, _date(start, "start"), _date(end, "end"),
                         weather_mode)
     frame = frame[frame["quantity"] == "energy"]
-    tasks = {m: (load_series(frame, m), site, spec) for m in sorted(frame["meter"].unique())}
-    if not tasks:
+    loads = {m: load_series(frame, m) for m in sorted(frame["meter"].unique())}
+    if not loads:
         raise fail(f"{readings}: no energy readings; nothing to backtest")
     with dask_client(scheduler, workers, processes) as client:
-        results = run_per_meter(_backtest_task, tasks, (wx,), client=client,
-                                description=f"backtest {model}", console=console)
-    per_meter = {m: _as_backtest(m, r) for m, r in results.items()}
+        per_meter = backtest_many(loads, wx, dict.fromkeys(loads, site), spec, client,
+                                  console=console)
     doc = summarise(model, horizon, per_meter, weather_mode)
     out.write_text(json.dumps(doc, indent=2, allow_nan=False, default=_jsonable), encoding="utf-8")
     if forecasts_out is not None:
         _write_forecasts_csv([r.forecasts for r in per_meter.values() if not r.error],
                              forecasts_out)
     _print_summary(doc)
-
-
-def _backtest_task(
-    meter: str, load: pd.Series, site: SiteCalendar, spec: BacktestSpec, weather: pd.DataFrame
-) -> MeterBacktest:
-    """Worker side of ``forecast backtest`` (argument order matches run_per_meter)."""
-    return backtest_meter(meter, load, weather, site, spec)
-
-
-def _as_backtest(meter: str, result: object) -> MeterBacktest:
-    from wattlens.forecasting.runner import MeterFailure
-
-    if isinstance(result, MeterFailure):
-        return MeterBacktest(meter, error=f"{meter}: {result.reason}")
-    assert isinstance(result, MeterBacktest)
-    return result
 
 
 def _jsonable(value: object) -> object:
