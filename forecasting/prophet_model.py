@@ -23,7 +23,9 @@ The model (all in site-local wall-clock time, which is where occupancy lives):
 - intervals: the 10 % / 90 % quantiles of the corrected in-sample errors per lead hour and
   kind of day, scaled by a split-conformal factor per kind of day: a second fit that leaves
   out the last :data:`CALIBRATION` issues day-ahead forecasts over it from every local
-  midnight, and the factor is the conformal quantile of those out-of-sample errors in units
+  midnight with the weather known at issue (the previous-day stand-in: calibrated for how
+  forecasts are issued, so slightly wide under a perfect weather forecast), and the factor
+  is the conformal quantile of those out-of-sample errors in units
   of the in-sample quantiles (refreshed with each refit; no sampling, so predicting is a
   matrix product).
 
@@ -216,12 +218,33 @@ class ProphetModel(ForecastModel):
         lowest, highest = self.params["range"]
         return Plausible.of(lowest, highest, GuardSettings())
 
+    def _issue_time_shift(self, history: pd.Series, temp: np.ndarray | None,
+                          times: pd.DatetimeIndex, origins: pd.DatetimeIndex) -> np.ndarray:
+        """How much larger each residual at ``times`` [kWh per interval] would have been
+        with the weather known at its issue ``origins``: under the previous-day stand-in
+        (:func:`wattlens.forecasting.features.issue_time_weather`) the 24-hour trailing mean
+        temperature of every hour of a day-ahead horizon is the one of the 24 hours before
+        issue, so the intervals are calibrated for forecasts issued without future weather."""
+        if temp is None or not len(times) or self.params["temp_range"] is None:
+            return np.zeros(len(times))
+        smoothed = pd.Series(temp, index=history.index)
+        at_issue = fill_at(smoothed, origins - pd.Timedelta(hours=1))
+        known = np.isfinite(at_issue)
+        shift = np.zeros(len(times))
+        if known.any():
+            observed = _design(times[known], self.site, self.params,
+                               temp=fill_at(smoothed, times[known]))
+            issued = _design(times[known], self.site, self.params, temp=at_issue[known])
+            shift[known] = self._raw(observed) - self._raw(issued)
+        return shift
+
     def _conformal_factors(self, history: pd.Series, temp: np.ndarray | None,
                            cut: pd.Timestamp) -> list[float]:
         """Split-conformal factor per kind of day: this model (fitted before ``cut``) issues
-        day-ahead forecasts from every local midnight from ``cut`` on; each error in units of
-        its cell's in-sample quantile (lower for negative errors, upper for positive) is a
-        score, and the factor is the scores' conformal :data:`INTERVAL_WIDTH` quantile."""
+        day-ahead forecasts from every local midnight from ``cut`` on, with issue-time
+        weather (:meth:`_issue_time_shift`); each error in units of its cell's in-sample
+        quantile (lower for negative errors, upper for positive) is a score, and the factor
+        is the scores' conformal :data:`INTERVAL_WIDTH` quantile."""
         design = _design(history.index, self.site, self.params, temp=temp)
         pairs = _pairs(self._residuals(history, design), self.site,
                        pd.Timedelta(self.params["interval_ns"]))
@@ -229,7 +252,9 @@ class ProphetModel(ForecastModel):
         coef = np.asarray(self.params["correction"])
         q = np.asarray(self.params["quantiles"])
         kinds, bins = pairs.working[late], pairs.bins[late]
-        err = pairs.y[late] - np.sum(pairs.x[late] * coef[kinds, bins], axis=1)
+        y = pairs.y[late] + self._issue_time_shift(history, temp, pairs.time[late],
+                                                   pairs.origin[late])
+        err = y - np.sum(pairs.x[late] * coef[kinds, bins], axis=1)
         lo, hi = q[kinds, bins, 0], q[kinds, bins, 1]
         with np.errstate(divide="ignore", invalid="ignore"):
             score = np.where(err >= 0, err / np.maximum(hi, 1e-9), err / np.minimum(lo, -1e-9))
@@ -444,6 +469,7 @@ class _Pairs:
     working: np.ndarray
     bins: np.ndarray
     origin: pd.DatetimeIndex
+    time: pd.DatetimeIndex
 
 
 def _pairs(resid: pd.Series, site: SiteCalendar, interval: pd.Timedelta) -> _Pairs:
@@ -466,8 +492,8 @@ def _pairs(resid: pd.Series, site: SiteCalendar, interval: pd.Timedelta) -> _Pai
     at = at[at >= 0] + front
     if not len(at):
         empty = np.zeros(0, dtype=int)
-        return _Pairs(np.zeros((0, n_feat)), np.zeros(0), empty, empty,
-                      pd.DatetimeIndex([], tz="UTC"))
+        none = pd.DatetimeIndex([], tz="UTC")
+        return _Pairs(np.zeros((0, n_feat)), np.zeros(0), empty, empty, none, none)
     level = _window_means(r, at, max(1, int(RECENT / interval)), _min_count(RECENT, interval))
     latest = _window_means(r, at, max(1, int(LATEST / interval)), 1)
     pos = at[:, None] + np.arange(horizon)[None, :]  # (origins, leads)
@@ -481,7 +507,8 @@ def _pairs(resid: pd.Series, site: SiteCalendar, interval: pd.Timedelta) -> _Pai
     working = site.days(pd.DatetimeIndex(times))["working"].to_numpy().astype(int)
     bins = _lead_bin(np.tile(np.arange(horizon, dtype=np.int64) * interval.value, len(at))[ok])
     origin = grid[np.repeat(at - front, horizon)[ok]]
-    return _Pairs(x, y.ravel()[ok], working, bins, pd.DatetimeIndex(origin))
+    return _Pairs(x, y.ravel()[ok], working, bins, pd.DatetimeIndex(origin),
+                  pd.DatetimeIndex(times))
 
 
 def _fit_correction(pairs: _Pairs) -> tuple[np.ndarray, np.ndarray]:
