@@ -163,9 +163,10 @@ def run_forecasts(
     for meter in meters or store.meters("energy"):
         info = infos.get(meter, MeterInfo(id=meter))
         site, weather_meter = info.calendar, info.weather_meter
-        forecast_meter = None if weather_meter is None else \
-            FORECAST_METER.format(weather_meter=weather_meter)
-        if weather_meter is not None and weather_meter not in weather_cache:
+        forecast_meter = None
+        if weather_meter is not None:
+            forecast_meter = FORECAST_METER.format(weather_meter=weather_meter)
+        if weather_meter is not None and forecast_meter and weather_meter not in weather_cache:
             raw = store.read_readings([weather_meter], None, start - pd.Timedelta(days=2),
                                       observed_end)
             weather_cache[weather_meter] = readings_to_weather(raw) if len(raw) else None
