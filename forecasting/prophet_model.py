@@ -100,7 +100,7 @@ CARRY_LAGS = tuple(pd.Timedelta(days=d) for d in (1, 2, 3, 7))
 """Lags of the same-time residuals carried into the forecast (1, 2, 3 and 7 days)."""
 MIN_DEGREE_HOURS = 240
 """Hours of history beyond a balance point needed to keep its degree term [h]."""
-CALIBRATION = pd.Timedelta(days=56)
+CALIBRATION = pd.Timedelta(days=21)
 """Held-out end of the history whose out-of-sample day-ahead errors calibrate the intervals
 (at most a quarter of the history; none under :data:`MIN_CALIBRATION`)."""
 MIN_CALIBRATION = pd.Timedelta(days=7)
