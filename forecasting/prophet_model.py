@@ -185,8 +185,11 @@ class ProphetModel(ForecastModel):
         cut = _calibration_start(history.index, site)
         if cut is not None:
             early_rows = history.index < cut
-            early = cls._fit_once(history[early_rows],
-                                  None if temp is None else temp[early_rows], site, dict(params))
+            try:
+                early = cls._fit_once(history[early_rows], None if temp is None
+                                      else temp[early_rows], site, dict(params))
+            except (ValueError, RuntimeError):  # e.g. Stan fails on the shorter history
+                return model  # in-sample intervals (factor 1)
             params["conformal"] = early._conformal_factors(history, temp, cut)
         return model
 
