@@ -101,3 +101,21 @@ def test_forecast_run_cli_on_duckdb(tmp_path: Path, make_meter) -> None:
         duck.close()
     assert sorted(stored["meter"].unique()) == ["b1-elec", "b2-elec"]
     assert (stored["issued_at"] == ISSUED).all() and len(stored) == 48
+
+
+def test_forecast_run_uses_the_stored_weather_forecast_and_says_so(store, tmp_path: Path,
+                                                                   make_meter) -> None:
+    cfg = _config(tmp_path)
+    readings = _readings(make_meter)
+    wx = readings[readings["meter"] == "wx"]
+    store.write_readings(readings[(readings["meter"] != "wx") | (readings["time"] < ISSUED)])
+    ahead = wx[wx["time"] >= ISSUED].assign(meter="wx-forecast")
+    spec = RunSpec("prophet", ISSUED, 24, 7, 60)
+    with dask_client(workers=1, processes=False) as client:
+        before = run_forecasts(cfg.meter_infos(), cfg.data_dir, store, spec, client, ["b1-elec"])
+        store.write_readings(ahead)  # the weather source's forecast mode writes this meter
+        after = run_forecasts(cfg.meter_infos(), cfg.data_dir, store, spec, client, ["b1-elec"])
+    assert before["b1-elec"]["weather"] == "issue-time (previous-day)"
+    assert after["b1-elec"]["weather"] == "issue-time (stored forecast)"
+    assert after["b1-elec"]["warnings"] == []
+    assert after["b1-elec"]["settings"]["guard"]["fallbacks"][0] == "persistence-week"
