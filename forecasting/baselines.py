@@ -33,7 +33,7 @@ def _local(times: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
     return times.tz_convert(tz).tz_localize(None)
 
 
-class _Persistence(ForecastModel):
+class Persistence(ForecastModel):
     """Forecast = actuals on earlier local days at the same wall-clock time."""
 
     version: ClassVar[str] = "1"
@@ -55,7 +55,7 @@ class _Persistence(ForecastModel):
     @classmethod
     def fit(
         cls, history: pd.Series, weather: pd.DataFrame | None, site: SiteCalendar
-    ) -> _Persistence:
+    ) -> Persistence:
         history = check_series(history, "history")
         in_sample = cls._forecast(history, history.index, site.timezone, cutoff=None)
         err = (history - in_sample).dropna()
@@ -100,10 +100,8 @@ class _Persistence(ForecastModel):
         actuals: pd.Series | None = None,
     ) -> pd.DataFrame:
         times = check_times(times)
-        known = self.tail if actuals is None else check_series(actuals, "actuals")
+        yhat = self.lagged(times, actuals)
         origin = times[0]
-        known = known[known.index < origin]
-        yhat = self._forecast(known, times, self.tz, cutoff=origin).to_numpy()
         missing = ~np.isfinite(yhat)
         if missing.any():
             raise ForecastInputError(
@@ -112,6 +110,13 @@ class _Persistence(ForecastModel):
                 f"{max(self.lags)} local days before {origin.isoformat()} are missing"
             )
         return frame(times, yhat, yhat + self.quantiles[0], yhat + self.quantiles[1])
+
+    def lagged(self, times: pd.DatetimeIndex, actuals: pd.Series | None = None) -> np.ndarray:
+        """The point forecast at ``times`` [kWh per interval] from the actuals before
+        ``times[0]`` (the kept tail when None); NaN where no lagged day has a reading."""
+        known = self.tail if actuals is None else check_series(actuals, "actuals")
+        known = known[known.index < times[0]]
+        return self._forecast(known, times, self.tz, cutoff=times[0]).to_numpy()
 
     def state(self) -> dict[str, Any]:
         return {
@@ -124,7 +129,7 @@ class _Persistence(ForecastModel):
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> _Persistence:
+    def from_state(cls, state: dict[str, Any]) -> Persistence:
         tail = pd.Series(
             state["tail"]["value"],
             index=pd.DatetimeIndex(pd.to_datetime(state["tail"]["time"], utc=True)),
@@ -134,21 +139,21 @@ class _Persistence(ForecastModel):
 
 
 @register_model("persistence-day")
-class PersistenceDay(_Persistence):
+class PersistenceDay(Persistence):
     """Same local time on the latest day before issue (yesterday for day-ahead)."""
 
     lags = tuple(range(1, 15))
 
 
 @register_model("persistence-week")
-class PersistenceWeek(_Persistence):
+class PersistenceWeek(Persistence):
     """Same local time and weekday one week earlier (two or three if missing)."""
 
     lags = (7, 14, 21)
 
 
 @register_model("persistence-ensemble")
-class PersistenceEnsemble(_Persistence):
+class PersistenceEnsemble(Persistence):
     """Mean of the same local time over the last 7 available days."""
 
     lags = tuple(range(1, 22))

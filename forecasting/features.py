@@ -52,10 +52,46 @@ def check_series(series: pd.Series, name: str) -> pd.Series:
     return out[~out.index.duplicated(keep="last")].sort_index()
 
 
+GAP_FILL = pd.Timedelta(hours=3)
+"""Weather gaps are filled from values at most this far away [h]: interpolated between known
+values on both sides, held from the one side at the edges (so a horizon ending an hour after
+the weather still has temperature)."""
+
+
+def fill_at(values: pd.Series, times: pd.DatetimeIndex, limit: pd.Timedelta = GAP_FILL
+            ) -> np.ndarray:
+    """``values`` (finite, on a sorted unique UTC index) at ``times``: exact where known,
+    linear in time where known values lie within ``limit`` on both sides, else the nearest
+    value within ``limit`` on one side, else NaN."""
+    if values.empty:
+        return np.full(len(times), np.nan)
+    known = pd.DatetimeIndex(values.index).as_unit("ns").asi8
+    v = values.to_numpy(dtype=float)
+    t = pd.DatetimeIndex(times).as_unit("ns").asi8
+    after = np.searchsorted(known, t, side="left")  # first known >= t
+    before = np.searchsorted(known, t, side="right") - 1  # last known <= t
+    has_b = before >= 0
+    has_a = after < len(known)
+    tb = np.where(has_b, known[np.clip(before, 0, None)], np.iinfo(np.int64).min // 2)
+    ta = np.where(has_a, known[np.clip(after, None, len(known) - 1)], np.iinfo(np.int64).max // 2)
+    vb = v[np.clip(before, 0, len(v) - 1)]
+    va = v[np.clip(after, 0, len(v) - 1)]
+    near_b = has_b & (t - tb <= limit.value)
+    near_a = has_a & (ta - t <= limit.value)
+    span = np.where(ta > tb, ta - tb, 1).astype(float)
+    w = np.clip((t - tb) / span, 0.0, 1.0)
+    out = np.full(len(t), np.nan)
+    out = np.where(near_b, vb, out)
+    out = np.where(near_a & ~near_b, va, out)
+    both = near_b & near_a
+    out[both] = (vb + w * (va - vb))[both]
+    return out
+
+
 def temperature_at(weather: pd.DataFrame | None, times: pd.DatetimeIndex, name: str) -> np.ndarray:
-    """Outdoor temperature [degC] at ``times``: hourly (or finer) weather reindexed, gaps up
-    to 3 hours interpolated. Raises :class:`ForecastInputError` when weather does not cover
-    ``times``."""
+    """Outdoor temperature [degC] at ``times`` from hourly (or finer) weather, gaps filled by
+    :func:`fill_at` (within :data:`GAP_FILL`). Raises :class:`ForecastInputError` when the
+    weather does not cover ``times``."""
     if weather is None or "temperature" not in weather.columns:
         raise ForecastInputError(f"{name}: no temperature column in the weather given")
     temp = weather["temperature"].dropna()
@@ -64,9 +100,7 @@ def temperature_at(weather: pd.DataFrame | None, times: pd.DatetimeIndex, name: 
     if temp.index.tz is None:
         raise ContractError(f"{name}: weather timestamps are naive; give them as UTC")
     temp = temp[~temp.index.duplicated(keep="last")].sort_index()
-    union = temp.index.union(times)
-    filled = temp.reindex(union).interpolate(method="time", limit=3, limit_area="inside")
-    values = filled.reindex(times).to_numpy(dtype=float)
+    values = fill_at(temp, times)
     missing = ~np.isfinite(values)
     if missing.any():
         first = times[missing][0]
@@ -77,3 +111,59 @@ def temperature_at(weather: pd.DataFrame | None, times: pd.DatetimeIndex, name: 
             f"forecast) for the whole horizon"
         )
     return values
+
+
+WEATHER_MODES = ("observed", "issue-time")
+"""Weather over a forecast's horizon: ``observed`` (what happened: a perfect weather forecast,
+which flatters accuracy) or ``issue-time`` (only what was known when the forecast was issued:
+see :func:`issue_time_weather`)."""
+
+STAND_IN = "previous-day"
+"""Name of the issue-time stand-in when no weather forecast is stored: each hour of the
+horizon takes the observed weather at the same time on the latest day before issue."""
+
+
+def check_weather_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`WEATHER_MODES`, else a ValueError naming them."""
+    if mode not in WEATHER_MODES:
+        raise ValueError(f"weather mode {mode!r} is unknown; choose one of {WEATHER_MODES}")
+    return mode
+
+
+def issue_time_weather(
+    observed: pd.DataFrame | None,
+    origin: pd.Timestamp,
+    end: pd.Timestamp,
+    forecast: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame | None, str]:
+    """Weather known at ``origin`` for a horizon up to ``end`` (UTC) and what it is made of.
+
+    Observations before ``origin``; over ``[origin, end)`` the stored weather ``forecast``
+    (e.g. Open-Meteo's forecast API) where it has temperature, and elsewhere the
+    :data:`STAND_IN`: the observation at ``t - k days``, ``k`` the smallest whole number of
+    days that lands before ``origin`` (yesterday's same hours for a day-ahead forecast).
+    """
+    if observed is None or "temperature" not in observed.columns:
+        return observed, "none"
+    past = observed[observed.index < origin]
+    hours = pd.date_range(origin.ceil("h"), end, freq="h", inclusive="left")
+    parts = [past]
+    source = STAND_IN
+    have = pd.DatetimeIndex([], tz="UTC")
+    if forecast is not None and "temperature" in forecast.columns:
+        ahead = forecast[(forecast.index >= origin) & (forecast.index < end)].dropna(
+            subset=["temperature"])
+        if len(ahead):
+            parts.append(ahead)
+            have = ahead.index
+            source = "stored forecast" if have.size >= hours.size else \
+                f"stored forecast + {STAND_IN}"
+    todo = hours.difference(have)
+    if todo.size:
+        day = pd.Timedelta(days=1)
+        k = np.floor((todo - origin) / day).astype(int) + 1
+        lagged = past.reindex(todo - k * day)
+        lagged.index = todo
+        parts.append(lagged.dropna(how="all"))
+    out = pd.concat(parts).sort_index()
+    return out[~out.index.duplicated(keep="last")], source

@@ -1,11 +1,18 @@
 """``forecast run``: issue forecasts for every meter in the store and keep them as issued.
 
 For each energy meter the job reads the history before the issue time and the site's
-weather (the weather meter's readings, observed and forecast, as far as the store has them),
-fits the model when its saved fit is older than the refit cadence (fitted models are kept as
+weather in the spec's mode (:data:`~wattlens.forecasting.features.WEATHER_MODES`):
+``issue-time`` (default) uses the weather meter's observations before the issue time and,
+over the horizon, the stored weather forecast (meter ``<weather meter>-forecast``, written by
+the ``weather`` source in ``forecast`` mode) or else the previous-day stand-in; ``observed``
+uses the weather meter's readings over the horizon too (for re-issuing past days). It fits
+the model when its saved fit is older than the refit cadence (fitted models are kept as
 JSON under ``data_dir/models`` and reused), predicts the next ``horizon`` hours and writes
-them with :meth:`Store.write_forecasts`. A status document per meter and model
-(kind ``forecast_status``) records what was issued or why not.
+them with :meth:`Store.write_forecasts` after :func:`wattlens.forecasting.guard.issue`: an
+implausible forecast is replaced by a baseline, its ``model_version`` says so (``<baseline>
+replacing <model version>``) and the status carries the warning. A status document per
+meter and model (kind ``forecast_status``) records what was issued, with which weather, or
+why not.
 """
 
 from __future__ import annotations
@@ -24,7 +31,14 @@ import pandas as pd
 from wattlens.core.calendar import SiteCalendar
 from wattlens.core.intervals import infer_interval, to_interval
 from wattlens.core.meters import MeterInfo
-from wattlens.forecasting.features import ForecastInputError, load_series
+from wattlens.core.warnings import DataWarning
+from wattlens.forecasting.features import (
+    ForecastInputError,
+    check_weather_mode,
+    issue_time_weather,
+    load_series,
+)
+from wattlens.forecasting.guard import FALLBACK, GuardSettings, issue
 from wattlens.forecasting.models import fit_model, get_model, model_from_json, model_to_json
 from wattlens.forecasting.runner import MeterFailure, run_per_meter
 from wattlens.store.base import Store
@@ -35,18 +49,25 @@ log = logging.getLogger(__name__)
 
 STATUS_KIND = "forecast_status"
 """Document kind of the per-meter status the job writes (key ``<meter>/<model>``)."""
+FORECAST_METER = "{weather_meter}-forecast"
+"""The meter holding a site's stored weather forecast (the ``weather`` source's default)."""
 
 
 @dataclass(frozen=True)
 class RunSpec:
     """What ``forecast run`` issues: model, issue time (UTC), horizon [h], refit cadence
-    [days] and fitting history [days]."""
+    [days], fitting history [days], weather mode and the guard's settings."""
 
     model: str
     issued_at: pd.Timestamp
     horizon_hours: int = 24
     refit_days: int = 7
     history_days: int = 365
+    weather: str = "issue-time"
+    guard: GuardSettings = GuardSettings()
+
+    def __post_init__(self) -> None:
+        check_weather_mode(self.weather)
 
 
 @dataclass
@@ -57,6 +78,9 @@ class Issued:
     model_json: str | None
     """The newly fitted model (None when a saved one was reused)."""
     fitted_at: str
+    weather: str
+    """The weather used over the horizon (mode and source)."""
+    warnings: list[DataWarning]
 
 
 def model_path(data_dir: Path, meter: str, model: str) -> Path:
@@ -92,8 +116,10 @@ def issue_one(
     site: SiteCalendar,
     saved: tuple[str, str] | None,
     spec: RunSpec,
+    weather_forecast: pd.DataFrame | None = None,
 ) -> Issued:
-    """Fit (or reuse) and predict one meter; raises :class:`ForecastInputError` on bad data."""
+    """Fit (or reuse) and predict one meter through the guard; raises
+    :class:`ForecastInputError` on bad data."""
     if load.empty:
         raise ForecastInputError(f"{meter}: no readings before {spec.issued_at.isoformat()}")
     interval = infer_interval(load.index, default=pd.Timedelta("1h"))
@@ -107,12 +133,19 @@ def issue_one(
     first = spec.issued_at.ceil(interval) if interval <= pd.Timedelta("1D") else spec.issued_at
     times = pd.date_range(first, first + pd.Timedelta(hours=spec.horizon_hours), freq=interval,
                           inclusive="left")
-    pred = model.predict(times, weather, load)
+    source = "observed"
+    if spec.weather == "issue-time":
+        weather, made_of = issue_time_weather(weather, spec.issued_at, times[-1] + interval,
+                                              weather_forecast)
+        source = f"issue-time ({made_of})"
+    pred, warnings = issue(model, times, weather, load, load, site, spec.guard)
     pred.insert(0, "meter", meter)
     pred.insert(0, "issued_at", spec.issued_at)
     pred["model"] = spec.model
-    pred["model_version"] = model.version
-    return Issued(pred, new_json, fitted_at)
+    fallback = pred.pop(FALLBACK)
+    pred["model_version"] = [f"{f} replacing {model.version}" if f else model.version
+                             for f in fallback]
+    return Issued(pred, new_json, fitted_at, source, warnings)
 
 
 def run_forecasts(
@@ -131,20 +164,28 @@ def run_forecasts(
     start = issued_at - pd.Timedelta(days=spec.history_days)
     end = issued_at + pd.Timedelta(hours=spec.horizon_hours)
     weather_cache: dict[str | None, pd.DataFrame | None] = {None: None}
+    observed_end = end if spec.weather == "observed" else issued_at
     tasks: dict[str, tuple[Any, ...]] = {}
     for meter in meters or store.meters("energy"):
         info = infos.get(meter, MeterInfo(id=meter))
         site, weather_meter = info.calendar, info.weather_meter
-        if weather_meter is not None and weather_meter not in weather_cache:
-            raw = store.read_readings([weather_meter], None, start - pd.Timedelta(days=2), end)
+        forecast_meter = None
+        if weather_meter is not None:
+            forecast_meter = FORECAST_METER.format(weather_meter=weather_meter)
+        if weather_meter is not None and forecast_meter and weather_meter not in weather_cache:
+            raw = store.read_readings([weather_meter], None, start - pd.Timedelta(days=2),
+                                      observed_end)
             weather_cache[weather_meter] = readings_to_weather(raw) if len(raw) else None
+            raw = store.read_readings([forecast_meter], None, issued_at, end)
+            weather_cache[forecast_meter] = readings_to_weather(raw) if len(raw) else None
         readings = store.read_readings([meter], "energy", start, issued_at)
         load = load_series(readings, meter) if len(readings) else pd.Series(
             [], index=pd.DatetimeIndex([], tz="UTC"), dtype=float)
         if meter in infos:  # e.g. hourly history + one-minute live readings: hourly throughout
             load = to_interval(load, info.interval_td)
         saved = load_saved(model_path(data_dir, meter, spec.model), spec)
-        tasks[meter] = (load, weather_cache[weather_meter], site, saved, spec)
+        tasks[meter] = (load, weather_cache[weather_meter], site, saved, spec,
+                        weather_cache[forecast_meter])
     results = run_per_meter(issue_one, tasks, client=client, description=f"issue {spec.model}")
     statuses: dict[str, dict[str, Any]] = {}
     frames = []
@@ -160,7 +201,9 @@ def run_forecasts(
                                             "model": result.model_json}), encoding="utf-8")
             statuses[meter] = {"status": "issued", "rows": len(result.forecasts),
                                "refitted": result.model_json is not None,
-                               "fitted_at": result.fitted_at}
+                               "fitted_at": result.fitted_at, "weather": result.weather,
+                               "warnings": [w.to_dict() for w in result.warnings],
+                               "settings": {"guard": spec.guard.model_dump(mode="json")}}
         statuses[meter].update({"model": spec.model, "issued_at": issued_at.isoformat()})
         store.put_document(STATUS_KIND, f"{meter}/{spec.model}", statuses[meter])
     if frames:

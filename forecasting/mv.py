@@ -17,6 +17,7 @@ from wattlens.analytics.savings import (
     register_baseline,
 )
 from wattlens.forecasting.features import ForecastInputError
+from wattlens.forecasting.guard import clip
 from wattlens.forecasting.models import fit_model
 
 PROPHET_MODEL = "prophet-flat"
@@ -33,8 +34,9 @@ def prophet(inp: Inputs) -> Fitted:
         model = fit_model(PROPHET_MODEL, base.rename("baseline"), weather, inp.calendar)
     except ForecastInputError as exc:
         raise SavingsError(f"baseline {inp.baseline}: {exc}") from None
-    fitted = model.predict(base.index, weather)["yhat"].to_numpy()
-    predicted = model.predict(rep.index, weather)["yhat"].to_numpy()
+    floor = min(0.0, float(base.min()))  # energy is never forecast below what it can read
+    fitted = clip(model.predict(base.index, weather), floor)["yhat"].to_numpy()
+    predicted = clip(model.predict(rep.index, weather), floor)["yhat"].to_numpy()
     return Fitted(
         baseline=obs_frame(base.index, base.to_numpy(), fitted),
         reporting=obs_frame(rep.index, rep.to_numpy(), predicted),

@@ -10,14 +10,24 @@ The model (all in site-local wall-clock time, which is where occupancy lives):
   ``max(Th − T, 0)``, ``max(T − Tc, 0)`` [degC] on the 24-hour trailing mean temperature,
   with balance points chosen from the data
   (:func:`wattlens.analytics.caltrack.degree_days.balance_points`),
-  each also interacted with the working-day flag;
+  each also interacted with the working-day flag. A term is used only when the history holds
+  :data:`MIN_DEGREE_HOURS` beyond its balance point, and the temperature is held flat outside
+  the range seen in training (no extrapolation of a slope fitted on mild weather);
 - a recent-level correction learnt at fit time: the mean residual of the 24 hours before
   issue, the residual of the last hour before issue and the residuals at the same time 1, 2,
   3 and 7 days earlier carry over with coefficients fitted by (slightly ridged) least squares
   on the history's own day-ahead residuals, from every local midnight of the history: one set
   per hour of lead time and kind of day (working / non-working) of the forecast time;
-- intervals from the empirical 10 % / 90 % quantiles of the corrected in-sample errors
-  (no sampling, so predicting is a matrix product).
+- residuals where the model's own prediction is implausible (what
+  :mod:`wattlens.forecasting.guard` flags as a failure) are ignored by the correction;
+- intervals: the 10 % / 90 % quantiles of the corrected in-sample errors per lead hour and
+  kind of day, scaled by a split-conformal factor per kind of day: a second fit that leaves
+  out the last :data:`CALIBRATION` issues day-ahead forecasts over it from every local
+  midnight with the weather known at issue (the previous-day stand-in: calibrated for how
+  forecasts are issued, so slightly wide under a perfect weather forecast), and the factor
+  is the conformal quantile of those out-of-sample errors in units
+  of the in-sample quantiles (refreshed with each refit; no sampling, so predicting is a
+  matrix product).
 
 Prophet's naive ``ds`` never leaves this module.
 """
@@ -28,6 +38,7 @@ import json
 import logging
 import os
 import tempfile
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,7 +55,13 @@ from wattlens.analytics.caltrack.degree_days import (
 )
 from wattlens.core.calendar import SiteCalendar, local_dates
 from wattlens.core.intervals import infer_interval
-from wattlens.forecasting.features import ForecastInputError, check_series, temperature_at
+from wattlens.forecasting.features import (
+    ForecastInputError,
+    check_series,
+    fill_at,
+    temperature_at,
+)
+from wattlens.forecasting.guard import GuardSettings, Plausible
 from wattlens.forecasting.models import (
     INTERVAL_WIDTH,
     ForecastModel,
@@ -81,6 +98,16 @@ CHANGEPOINTS = 0
 old shifts and extrapolate them; the level correction follows recent shifts instead)."""
 CARRY_LAGS = tuple(pd.Timedelta(days=d) for d in (1, 2, 3, 7))
 """Lags of the same-time residuals carried into the forecast (1, 2, 3 and 7 days)."""
+MIN_DEGREE_HOURS = 240
+"""Hours of history beyond a balance point needed to keep its degree term [h]."""
+CALIBRATION = pd.Timedelta(days=21)
+"""Held-out end of the history whose out-of-sample day-ahead errors calibrate the intervals
+(at most a quarter of the history; none under :data:`MIN_CALIBRATION`)."""
+MIN_CALIBRATION = pd.Timedelta(days=7)
+"""Shortest held-out window worth calibrating on."""
+MIN_CELL = 20
+"""Errors needed for an interval cell (lead bin, kind of day) of its own; fewer share the
+lead's errors across kinds of day, or all errors."""
 STAN_TOLERANCES = {"tol_rel_obj": 1e6, "tol_rel_grad": 1e9}
 """L-BFGS stopping rules looser than CmdStan's defaults (1e4, 1e7): ~30 % faster fits whose
 forecasts differ by ~0.1 %."""
@@ -109,19 +136,14 @@ def _smoothed_temperature(weather: pd.DataFrame | None, times: pd.DatetimeIndex)
 
 def _smoothed_temperature_safe(weather: pd.DataFrame, times: pd.DatetimeIndex) -> np.ndarray:
     """Like :func:`_smoothed_temperature` but NaN where weather is missing (for fitting)."""
-    rolled = _trailing_mean(weather)
-    union = rolled.index.union(times)
-    return (
-        rolled.reindex(union).interpolate(method="time", limit=3, limit_area="inside")
-        .reindex(times).to_numpy(dtype=float)
-    )
+    return fill_at(_trailing_mean(weather), times)
 
 
 @register_model("prophet")
 class ProphetModel(ForecastModel):
     """Prophet per meter (see the module docstring)."""
 
-    version: ClassVar[str] = f"prophet-{prophet.__version__}+wl5"
+    version: ClassVar[str] = f"prophet-{prophet.__version__}+wl6"
     growth: ClassVar[str] = "linear"
     """Prophet's trend: linear with changepoints, for forecasting."""
 
@@ -144,13 +166,7 @@ class ProphetModel(ForecastModel):
             temp = _smoothed_temperature_safe(weather, history.index)
             history = history[np.isfinite(temp)]
             temp = temp[np.isfinite(temp)]
-            kinds = site.days(history.index)
-            daily = pd.DataFrame(
-                {"y": history.to_numpy(), "t": temp,
-                 "w": kinds["working"].to_numpy(dtype=float)},
-                index=pd.DatetimeIndex(kinds["day"]),
-            ).groupby(level=0).mean()
-            th, tc = balance_points(daily["y"], daily["t"], daily["w"])
+            th, tc = _balance_points(history, temp, site)
         if len(history) < 2:
             raise ForecastInputError("prophet: no readings with weather to fit on")
         span = history.index[-1] - history.index[0]
@@ -158,21 +174,98 @@ class ProphetModel(ForecastModel):
             "interval_ns": int(interval.value),
             "heat_balance": th,
             "cool_balance": tc,
+            "temp_range": None if temp is None else [float(temp.min()), float(temp.max())],
+            "range": [float(history.min()), float(history.max())],
             "yearly": bool(span >= pd.Timedelta(days=360)),
             "growth": cls.growth,
+            "use_weather": bool(use_weather),
+            "conformal": [1.0, 1.0],
         }
+        model = cls._fit_once(history, temp, site, params)
+        cut = _calibration_start(history.index, site)
+        if cut is not None:
+            early_rows = history.index < cut
+            try:
+                early = cls._fit_once(history[early_rows], None if temp is None
+                                      else temp[early_rows], site, dict(params))
+            except (ValueError, RuntimeError):  # e.g. Stan fails on the shorter history
+                return model  # in-sample intervals (factor 1)
+            params["conformal"] = early._conformal_factors(history, temp, cut)
+        return model
+
+    @classmethod
+    def _fit_once(cls, history: pd.Series, temp: np.ndarray | None, site: SiteCalendar,
+                  params: dict[str, Any]) -> ProphetModel:
+        """Fit Prophet and the correction on ``history``; sets ``params``' ``correction``
+        and in-sample ``quantiles`` [kWh per interval] per kind of day and lead bin."""
         design = _design(history.index, site, params, temp=temp)
         design["y"] = history.to_numpy()
         model = cls(_make_prophet(params, design, site), site, params)
         model.m.fit(design)
-        resid = pd.Series(design["y"].to_numpy() - model._raw(design), index=history.index)
-        coef, err = _fit_correction(resid, site, interval)
+        pairs = _pairs(model._residuals(history, design), site,
+                       pd.Timedelta(params["interval_ns"]))
+        coef, err = _fit_correction(pairs)
         params["correction"] = coef.tolist()
-        if not len(err):
-            err = resid.to_numpy()
-        params["quantiles"] = [float(q) for q in np.quantile(err, _Q)]
-        params["use_weather"] = bool(use_weather)
+        params["quantiles"] = _cell_quantiles(err, pairs).tolist()
         return model
+
+    def _residuals(self, actual: pd.Series, design: pd.DataFrame) -> pd.Series:
+        """Actual minus raw prediction [kWh per interval]; NaN where the prediction is
+        implausible (a failed forecast teaches the correction nothing)."""
+        raw = self._raw(design)
+        resid = actual.to_numpy() - raw
+        resid[self._plausible().failed(raw)] = np.nan
+        return pd.Series(resid, index=actual.index)
+
+    def _plausible(self) -> Plausible:
+        lowest, highest = self.params["range"]
+        return Plausible.of(lowest, highest, GuardSettings())
+
+    def _issue_time_shift(self, history: pd.Series, temp: np.ndarray | None,
+                          times: pd.DatetimeIndex, origins: pd.DatetimeIndex) -> np.ndarray:
+        """How much larger each residual at ``times`` [kWh per interval] would have been
+        with the weather known at its issue ``origins``: under the previous-day stand-in
+        (:func:`wattlens.forecasting.features.issue_time_weather`) the 24-hour trailing mean
+        temperature of every hour of a day-ahead horizon is the one of the 24 hours before
+        issue, so the intervals are calibrated for forecasts issued without future weather."""
+        if temp is None or not len(times) or self.params["temp_range"] is None:
+            return np.zeros(len(times))
+        smoothed = pd.Series(temp, index=history.index)
+        at_issue = fill_at(smoothed, origins - pd.Timedelta(hours=1))
+        known = np.isfinite(at_issue)
+        shift = np.zeros(len(times))
+        if known.any():
+            observed = _design(times[known], self.site, self.params,
+                               temp=fill_at(smoothed, times[known]))
+            issued = _design(times[known], self.site, self.params, temp=at_issue[known])
+            shift[known] = self._raw(observed) - self._raw(issued)
+        return shift
+
+    def _conformal_factors(self, history: pd.Series, temp: np.ndarray | None,
+                           cut: pd.Timestamp) -> list[float]:
+        """Split-conformal factor per kind of day: this model (fitted before ``cut``) issues
+        day-ahead forecasts from every local midnight from ``cut`` on, with issue-time
+        weather (:meth:`_issue_time_shift`); each error in units of its cell's in-sample
+        quantile (lower for negative errors, upper for positive) is a score, and the factor
+        is the scores' conformal :data:`INTERVAL_WIDTH` quantile."""
+        design = _design(history.index, self.site, self.params, temp=temp)
+        pairs = _pairs(self._residuals(history, design), self.site,
+                       pd.Timedelta(self.params["interval_ns"]))
+        late = pairs.origin >= cut
+        coef = np.asarray(self.params["correction"])
+        q = np.asarray(self.params["quantiles"])
+        kinds, bins = pairs.working[late], pairs.bins[late]
+        y = pairs.y[late] + self._issue_time_shift(history, temp, pairs.time[late],
+                                                   pairs.origin[late])
+        err = y - np.sum(pairs.x[late] * coef[kinds, bins], axis=1)
+        lo, hi = q[kinds, bins, 0], q[kinds, bins, 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(err >= 0, err / np.maximum(hi, 1e-9), err / np.minimum(lo, -1e-9))
+        factors = []
+        for kind in (0, 1):
+            chosen = score[kinds == kind]
+            factors.append(_conformal_quantile(chosen if len(chosen) >= MIN_CELL else score))
+        return factors
 
     @property
     def n_params(self) -> int:
@@ -201,8 +294,11 @@ class ProphetModel(ForecastModel):
             if r is not None:
                 correction = _correction(r, times, self.site, self.params)
         y = raw + correction
-        lo, hi = self.params["quantiles"]
-        return frame(times, y, y + lo, y + hi)
+        kinds = self.site.days(times)["working"].to_numpy().astype(int)
+        lead_ns = (times - times[0]).to_numpy().astype("timedelta64[ns]").astype(np.int64)
+        q = np.asarray(self.params["quantiles"])[kinds, _lead_bin(lead_ns)]
+        scale = np.asarray(self.params["conformal"])[kinds]
+        return frame(times, y, y + scale * q[:, 0], y + scale * q[:, 1])
 
     def _recent_residuals(
         self, actuals: pd.Series, origin: pd.Timestamp, weather: pd.DataFrame | None
@@ -220,7 +316,7 @@ class ProphetModel(ForecastModel):
             design = _design(recent.index, self.site, self.params, weather)
         except ForecastInputError:  # no weather before issue: forecast uncorrected
             return None
-        return pd.Series(recent.to_numpy() - self._raw(design), index=recent.index)
+        return self._residuals(recent, design).dropna()
 
     def state(self) -> dict[str, Any]:
         return {"prophet": model_to_json(self.m), "site": self.site.to_json(),
@@ -255,6 +351,8 @@ def _design(
         raise ForecastInputError("prophet: this model uses temperature; give weather")
     if temp is None:
         temp = _smoothed_temperature(weather, times)
+    if params.get("temp_range"):
+        temp = np.clip(temp, *params["temp_range"])  # held flat beyond the training range
     if th is not None:
         out["hdd"] = heating_degrees(temp, th)
         out["hdd_w"] = out["hdd"] * working
@@ -363,18 +461,27 @@ def _lead_bin(lead_ns: np.ndarray) -> np.ndarray:
     return np.minimum(lead_ns // LEAD_BIN.value, LEAD_BINS - 1)
 
 
-def _fit_correction(
-    resid: pd.Series, site: SiteCalendar, interval: pd.Timedelta
-) -> tuple[np.ndarray, np.ndarray]:
-    """Correction coefficients, shape (2 kinds of day, :data:`LEAD_BINS`, features), fitted
-    on day-ahead pairs issued at every local midnight of the history, and the corrected
-    in-sample errors [kWh per interval].
+@dataclass(frozen=True)
+class _Pairs:
+    """Day-ahead pairs issued at every local midnight of a residual series: features ``x``
+    (pairs, features), target residual ``y`` [kWh per interval], kind of day ``working``
+    (0/1) and lead ``bins`` of the target time, and the ``origin`` (UTC) of each pair."""
+
+    x: np.ndarray
+    y: np.ndarray
+    working: np.ndarray
+    bins: np.ndarray
+    origin: pd.DatetimeIndex
+    time: pd.DatetimeIndex
+
+
+def _pairs(resid: pd.Series, site: SiteCalendar, interval: pd.Timedelta) -> _Pairs:
+    """The day-ahead pairs of ``resid`` (NaN residuals are unknown).
 
     Features of a forecast time: the mean residual of the :data:`RECENT` before issue (the
     level), the mean residual of the :data:`LATEST` before issue and the residuals
     :data:`CARRY_LAGS` earlier, each minus the level; unknown ones are 0."""
     n_feat = 2 + len(CARRY_LAGS)
-    coef = np.zeros((2, LEAD_BINS, n_feat))
     grid = pd.date_range(resid.index[0], resid.index[-1], freq=interval)
     horizon = max(1, int(LEAD_BIN * LEAD_BINS / interval))
     lags = [max(1, int(lag / interval)) for lag in CARRY_LAGS]
@@ -387,7 +494,9 @@ def _fit_correction(
     at = grid.get_indexer(midnights.tz_convert("UTC"))
     at = at[at >= 0] + front
     if not len(at):
-        return coef, np.array([])
+        empty = np.zeros(0, dtype=int)
+        none = pd.DatetimeIndex([], tz="UTC")
+        return _Pairs(np.zeros((0, n_feat)), np.zeros(0), empty, empty, none, none)
     level = _window_means(r, at, max(1, int(RECENT / interval)), _min_count(RECENT, interval))
     latest = _window_means(r, at, max(1, int(LATEST / interval)), 1)
     pos = at[:, None] + np.arange(horizon)[None, :]  # (origins, leads)
@@ -397,12 +506,21 @@ def _fit_correction(
     y = r[pos]
     ok = (np.isfinite(y) & np.isfinite(level)[:, None]).ravel()
     x = np.where(np.isfinite(x), x, 0.0).reshape(-1, n_feat)[ok]
-    y = y.ravel()[ok]
     times = grid[np.clip(pos - front, 0, len(grid) - 1).ravel()[ok]]
     working = site.days(pd.DatetimeIndex(times))["working"].to_numpy().astype(int)
     bins = _lead_bin(np.tile(np.arange(horizon, dtype=np.int64) * interval.value, len(at))[ok])
+    origin = grid[np.repeat(at - front, horizon)[ok]]
+    return _Pairs(x, y.ravel()[ok], working, bins, pd.DatetimeIndex(origin),
+                  pd.DatetimeIndex(times))
+
+
+def _fit_correction(pairs: _Pairs) -> tuple[np.ndarray, np.ndarray]:
+    """Correction coefficients, shape (2 kinds of day, :data:`LEAD_BINS`, features), fitted
+    on the day-ahead ``pairs``, and the corrected errors [kWh per interval] of the pairs."""
+    x, y, working, bins = pairs.x, pairs.y, pairs.working, pairs.bins
+    coef = np.zeros((2, LEAD_BINS, x.shape[1]))
     err = y.copy()
-    need = MIN_PAIRS_PER_COEF * n_feat
+    need = MIN_PAIRS_PER_COEF * x.shape[1]
     if len(y) >= need:  # short histories: one set for every lead and kind of day
         coef[:] = _ridge(x, y)
     for b in range(LEAD_BINS):
@@ -415,6 +533,66 @@ def _fit_correction(
                     break
             err[cell] = y[cell] - x[cell] @ coef[kind, b]
     return coef, err
+
+
+def _cell_quantiles(err: np.ndarray, pairs: _Pairs) -> np.ndarray:
+    """10 % / 90 % quantiles of ``err``, shape (2 kinds of day, :data:`LEAD_BINS`, 2), per
+    cell with :data:`MIN_CELL` errors, else of the lead bin's, else of all errors (zeros
+    when there are none)."""
+    q = np.zeros((2, LEAD_BINS, 2))
+    if not len(err):
+        return q
+    q[:] = np.quantile(err, _Q)
+    for b in range(LEAD_BINS):
+        in_bin = pairs.bins == b
+        for kind in (0, 1):
+            for rows in (in_bin & (pairs.working == kind), in_bin):
+                if rows.sum() >= MIN_CELL:
+                    q[kind, b] = np.quantile(err[rows], _Q)
+                    break
+    return q
+
+
+def _conformal_quantile(scores: np.ndarray) -> float:
+    """The split-conformal :data:`INTERVAL_WIDTH` quantile of ``scores`` (the
+    ``ceil((n + 1) · width)``-th smallest, the largest when that exceeds ``n``); 1 (keep the
+    in-sample interval) without scores."""
+    scores = np.sort(scores[np.isfinite(scores)])
+    if not len(scores):
+        return 1.0
+    k = int(np.ceil((len(scores) + 1) * INTERVAL_WIDTH))
+    return float(scores[min(k, len(scores)) - 1])
+
+
+def _calibration_start(index: pd.DatetimeIndex, site: SiteCalendar) -> pd.Timestamp | None:
+    """First local midnight of the held-out calibration window at the end of ``index``: the
+    last :data:`CALIBRATION` or quarter of the history, None when under
+    :data:`MIN_CALIBRATION`."""
+    span = index[-1] - index[0]
+    window = min(CALIBRATION, span / 4)
+    if window < MIN_CALIBRATION:
+        return None
+    day = local_dates(pd.DatetimeIndex([index[-1] - window]), site.timezone)[0]
+    local = pd.Timestamp(day).tz_localize(site.timezone, nonexistent="shift_forward",
+                                          ambiguous=False)
+    return local.tz_convert("UTC")
+
+
+def _balance_points(history: pd.Series, temp: np.ndarray, site: SiteCalendar
+                    ) -> tuple[float | None, float | None]:
+    """Heating and cooling balance points [degC] of daily means, each kept only when at
+    least :data:`MIN_DEGREE_HOURS` of ``temp`` lie beyond it."""
+    kinds = site.days(history.index)
+    daily = pd.DataFrame(
+        {"y": history.to_numpy(), "t": temp, "w": kinds["working"].to_numpy(dtype=float)},
+        index=pd.DatetimeIndex(kinds["day"]),
+    ).groupby(level=0).mean()
+    th, tc = balance_points(daily["y"], daily["t"], daily["w"])
+    if th is not None and np.sum(temp < th) < MIN_DEGREE_HOURS:
+        th = None
+    if tc is not None and np.sum(temp > tc) < MIN_DEGREE_HOURS:
+        tc = None
+    return th, tc
 
 
 def _ridge(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -12,16 +13,50 @@ from pathlib import Path
 
 import pandas as pd
 from distributed import Client
+from rich.console import Console
 from typer.testing import CliRunner
 
 from wattlens.cli import app
-from wattlens.cli.forecast import _backtest_task
 from wattlens.core.calendar import SiteCalendar
 from wattlens.core.net import free_port
-from wattlens.forecasting.backtest import BacktestSpec
+from wattlens.forecasting.backtest import (
+    BacktestSpec,
+    MeterBacktest,
+    backtest_many,
+    backtest_meter,
+)
 from wattlens.forecasting.runner import MeterFailure, dask_client, run_per_meter
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _backtest_task(meter: str, load: pd.Series, site: SiteCalendar, spec: BacktestSpec,
+                   weather: pd.DataFrame) -> MeterBacktest:
+    return backtest_meter(meter, load, weather, site, spec)
+
+
+def test_local_cluster_is_quiet_and_its_bar_moves_per_meter_fit(make_meter, capfd) -> None:
+    # 2 meters x 3 weekly fit windows: six tasks, one bar that counts them; no dask log
+    # lines, no dashboard (so no "port 8787 in use" either)
+    site = SiteCalendar(timezone="Europe/London")
+    spec = BacktestSpec("persistence-day", start=pd.Timestamp("2019-01-28").date(),
+                        end=pd.Timestamp("2019-02-14").date())
+    loads = {}
+    for i in range(2):
+        loads[f"m{i}"], weather = make_meter(seed=i)
+    console = Console(file=io.StringIO(), width=200)
+    with dask_client(workers=1) as client:
+        results = backtest_many(loads, weather, dict.fromkeys(loads, site), spec, client,
+                                console=console)
+        # only the HTTP health endpoint, on a free port (dask names it "dashboard")
+        assert client.scheduler_info()["services"].get("dashboard") != 8787
+    bar = console.file.getvalue()
+    assert "6/6" in bar and "meter-fits" in bar, bar
+    for res in results.values():
+        assert res.error is None and res.fits == 3 and res.metrics["n"] == 17 * 24
+    out, err = capfd.readouterr()
+    for text in (out, err):
+        assert "INFO" not in text and "8787" not in text, text
 
 
 def test_local_cluster_runs_every_meter_and_reports_failures(make_meter) -> None:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from wattlens.cli import app
 from wattlens.config import Config
+from wattlens.forecasting.features import issue_time_weather
 from wattlens.forecasting.jobs import RunSpec, model_path, run_forecasts
 from wattlens.forecasting.models import model_from_json
 from wattlens.forecasting.prophet_model import ProphetModel
@@ -66,8 +67,11 @@ def test_forecasts_are_stored_as_issued_and_models_reused(store, tmp_path: Path,
     known = store.read_readings(["b1-elec"], "energy", ISSUED - pd.Timedelta(days=60), ISSUED)
     wx = store.read_readings(["wx"], None, None, None).pivot(
         index="time", columns="quantity", values="value")
-    again = model.predict(pd.DatetimeIndex(issue["time"]), wx,
-                          known.set_index("time")["value"])
+    times = pd.DatetimeIndex(issue["time"])
+    # the weather known at issue: observations before it, yesterday's over the horizon
+    assert first["b1-elec"]["weather"] == "issue-time (previous-day)"
+    known_wx, _ = issue_time_weather(wx, ISSUED, times[-1] + pd.Timedelta("1h"))
+    again = model.predict(times, known_wx, known.set_index("time")["value"])
     np.testing.assert_allclose(issue["yhat"].to_numpy(), again["yhat"].to_numpy(), rtol=1e-6)
     assert store.get_document("forecast_status", "short/prophet")["status"] == "failed"
 
@@ -97,3 +101,21 @@ def test_forecast_run_cli_on_duckdb(tmp_path: Path, make_meter) -> None:
         duck.close()
     assert sorted(stored["meter"].unique()) == ["b1-elec", "b2-elec"]
     assert (stored["issued_at"] == ISSUED).all() and len(stored) == 48
+
+
+def test_forecast_run_uses_the_stored_weather_forecast_and_says_so(store, tmp_path: Path,
+                                                                   make_meter) -> None:
+    cfg = _config(tmp_path)
+    readings = _readings(make_meter)
+    wx = readings[readings["meter"] == "wx"]
+    store.write_readings(readings[(readings["meter"] != "wx") | (readings["time"] < ISSUED)])
+    ahead = wx[wx["time"] >= ISSUED].assign(meter="wx-forecast")
+    spec = RunSpec("prophet", ISSUED, 24, 7, 60)
+    with dask_client(workers=1, processes=False) as client:
+        before = run_forecasts(cfg.meter_infos(), cfg.data_dir, store, spec, client, ["b1-elec"])
+        store.write_readings(ahead)  # the weather source's forecast mode writes this meter
+        after = run_forecasts(cfg.meter_infos(), cfg.data_dir, store, spec, client, ["b1-elec"])
+    assert before["b1-elec"]["weather"] == "issue-time (previous-day)"
+    assert after["b1-elec"]["weather"] == "issue-time (stored forecast)"
+    assert after["b1-elec"]["warnings"] == []
+    assert after["b1-elec"]["settings"]["guard"]["fallbacks"][0] == "persistence-week"

@@ -27,6 +27,7 @@ from wattlens.forecasting.prophet_model import (
     LEAD_BINS,
     _correction,
     _fit_correction,
+    _pairs,
     _smoothed_temperature,
     _smoothed_temperature_safe,
 )
@@ -157,13 +158,13 @@ def test_correction_carries_a_persistent_daily_level_over() -> None:
     level = np.repeat(np.cumsum(rng.normal(0, 1.0, days)), 24)
     resid = pd.Series(level + rng.normal(0, 0.2, len(times)),
                       index=times.tz_convert("UTC").astype("datetime64[ns, UTC]"))
-    coef, err = _fit_correction(resid, SITE, pd.Timedelta("1h"))
+    coef, err = _fit_correction(_pairs(resid, SITE, pd.Timedelta("1h")))
     assert coef.shape == (2, LEAD_BINS, 2 + len(CARRY_LAGS))
     np.testing.assert_allclose(coef[..., 0].mean(axis=1), 1.0, atol=0.05)
     assert np.abs(coef[..., 2:].mean(axis=1)).max() < 0.3, coef[..., 2:].mean(axis=1)
     assert np.std(err) < 1.2 < 0.25 * np.std(resid)  # ~ the day-to-day step (sd 1)
     # a short history (under 24 pairs per lead) still gets one shared set
-    short, _ = _fit_correction(resid.iloc[: 16 * 24], SITE, pd.Timedelta("1h"))
+    short, _ = _fit_correction(_pairs(resid.iloc[: 16 * 24], SITE, pd.Timedelta("1h")))
     assert (short == short[0, 0]).all() and short[0, 0, 0] > 0.5
     # at issue time: the level of the last 24 h is carried over
     origin = resid.index[-24]

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -16,9 +16,8 @@ from rich.table import Table
 
 from wattlens.cli.common import console, fail, get_config, get_store, site_calendar
 from wattlens.cli.ranges import data_range
-from wattlens.core.calendar import SiteCalendar
-from wattlens.forecasting.backtest import BacktestSpec, MeterBacktest, backtest_meter, summarise
-from wattlens.forecasting.features import load_series
+from wattlens.forecasting.backtest import BacktestSpec, MeterBacktest, backtest_many, summarise
+from wattlens.forecasting.features import WEATHER_MODES, load_series
 from wattlens.forecasting.models import model_names
 from wattlens.store.base import Store
 from wattlens.store.csvio import read_readings_csv, read_weather_csv, write_csv
@@ -37,6 +36,12 @@ SchedulerOption = Annotated[
 WorkersOption = Annotated[
     int | None, typer.Option(help="Workers of the local cluster (default: one per core).")
 ]
+def _weather_option(default: str) -> Any:
+    return typer.Option(help="Weather over the horizon: observed (a perfect weather forecast) "
+                             "or issue-time (only what was known at issue: the stored weather "
+                             f"forecast, else the previous day's same hours). Default {default}.")
+
+
 ProcessesOption = Annotated[
     bool, typer.Option("--processes/--threads",
                        help="Local cluster workers as processes (default) or threads.")
@@ -76,12 +81,13 @@ def backtest(
     forecasts_out: Annotated[Path | None, typer.Option(
         help="CSV of every issued forecast: time,meter,issued_at,yhat,yhat_lower,yhat_upper.")]
     = None,
+    weather_mode: Annotated[str, _weather_option("observed")] = "observed",
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
     processes: ProcessesOption = True,
 ) -> None:
-    """Rolling-origin backtest of MODEL on every meter of READINGS (observed weather over
-    the horizon); writes per-meter metrics and their medians."""
+    """Rolling-origin backtest of MODEL on every meter of READINGS (observed or issue-time
+    weather over the horizon); writes per-meter metrics and their medians."""
 
     if model not in model_names():
         raise fail(f"--model {model!r} is unknown; choose one of {model_names()}")
@@ -91,18 +97,21 @@ def backtest(
         wx = read_weather_csv(weather)
     except ContractError as exc:
         raise fail(f"{exc}\nnothing was backtested") from None
-    from wattlens.forecasting.runner import dask_client, run_per_meter
+    from wattlens.forecasting.runner import dask_client
 
-    spec = BacktestSpec(model, horizon, refit, history, _date(start, "start"), _date(end, "end"))
+    if weather_mode not in WEATHER_MODES:
+        raise fail(f"--weather-mode {weather_mode!r} is unknown; choose one of {WEATHER_MODES}")
+    spec = BacktestSpec(model, horizon, refit, history, _date(start, "start"), _date(end, "end"),
+                        weather_mode)
     frame = frame[frame["quantity"] == "energy"]
-    tasks = {m: (load_series(frame, m), site, spec) for m in sorted(frame["meter"].unique())}
-    if not tasks:
+    loads = {m: load_series(frame, m) for m in sorted(frame["meter"].unique())}
+    if not loads:
         raise fail(f"{readings}: no energy readings; nothing to backtest")
     with dask_client(scheduler, workers, processes) as client:
-        results = run_per_meter(_backtest_task, tasks, (wx,), client=client,
-                                description=f"backtest {model}", console=console)
-    per_meter = {m: _as_backtest(m, r) for m, r in results.items()}
-    doc = {**summarise(model, horizon, per_meter), "origins": _origins(per_meter.values(), tz)}
+        per_meter = backtest_many(loads, wx, dict.fromkeys(loads, site), spec, client,
+                                  console=console)
+    doc = {**summarise(model, horizon, per_meter, weather_mode),
+           "origins": _origins(per_meter.values(), tz)}
     out.write_text(json.dumps(doc, indent=2, allow_nan=False, default=_jsonable), encoding="utf-8")
     if forecasts_out is not None:
         _write_forecasts_csv([r.forecasts for r in per_meter.values() if not r.error],
@@ -123,22 +132,6 @@ def _origins(results: Iterable[MeterBacktest], tz: str) -> dict[str, str | int |
             "count": int(issued.nunique()), "timezone": tz}
 
 
-def _backtest_task(
-    meter: str, load: pd.Series, site: SiteCalendar, spec: BacktestSpec, weather: pd.DataFrame
-) -> MeterBacktest:
-    """Worker side of ``forecast backtest`` (argument order matches run_per_meter)."""
-    return backtest_meter(meter, load, weather, site, spec)
-
-
-def _as_backtest(meter: str, result: object) -> MeterBacktest:
-    from wattlens.forecasting.runner import MeterFailure
-
-    if isinstance(result, MeterFailure):
-        return MeterBacktest(meter, error=f"{meter}: {result.reason}")
-    assert isinstance(result, MeterBacktest)
-    return result
-
-
 def _jsonable(value: object) -> object:
     """NaN-free JSON: numpy scalars to Python, NaN to null."""
     if hasattr(value, "item"):
@@ -157,7 +150,7 @@ def _write_forecasts_csv(frames: list[pd.DataFrame], path: Path) -> None:
 def _print_summary(doc: dict) -> None:
     table = Table("meter", "CV(RMSE) %", "NMBE %", "coverage %", "n", "G14",
                   title=f"{doc['model']} backtest, {doc['horizon_hours']} h ahead, "
-                        f"observed weather")
+                        f"{doc['weather']} weather")
     for meter, m in doc["meters"].items():
         if "error" in m:
             table.add_row(escape(meter), "[red]failed[/]", escape(m["error"][:80]), "", "", "")
@@ -192,6 +185,7 @@ def run(
     refit: Annotated[int, typer.Option(min=1, help="Refit a saved model older than N days."
                                        )] = 7,
     history: Annotated[int, typer.Option(min=14, help="Fit on the preceding N days.")] = 365,
+    weather_mode: Annotated[str, _weather_option("issue-time")] = "issue-time",
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
     processes: ProcessesOption = True,
@@ -219,7 +213,10 @@ def run(
             _check_recent(store, meter, issued_at)
         with dask_client(scheduler, workers, processes) as client:
             for name in models:
-                spec = RunSpec(name, issued_at, horizon, refit, history)
+                if weather_mode not in WEATHER_MODES:
+                    raise fail(f"--weather-mode {weather_mode!r} is unknown; choose one of "
+                               f"{WEATHER_MODES}")
+                spec = RunSpec(name, issued_at, horizon, refit, history, weather_mode)
                 statuses = run_forecasts(infos, cfg.data_dir, store, spec, client,
                                          meter or None)
                 table = Table("meter", "status", "detail", title=f"{name} issued at "
@@ -229,6 +226,8 @@ def run(
                     failed += not ok
                     tried += 1
                     detail = (f"{s['rows']} rows, {'refitted' if s['refitted'] else 'reused fit'}"
+                              f", weather {s['weather']}"
+                              + "".join(f"; {w['message'][:120]}" for w in s["warnings"])
                               if ok else s["reason"][:100])
                     table.add_row(escape(m), s["status"] if ok else "[red]failed[/]",
                                   escape(detail))
@@ -240,11 +239,11 @@ def run(
     if tried and failed == tried:
         raise fail(f"every one of the {tried} meter forecasts failed; nothing was written",
                    code=1)
-    if failed:
-        console.print(f"{failed} of {tried} meter forecasts failed; the others were written")
     if not tried:
         raise fail("no meters to forecast: the config has no energy meters"
                    + (f" named {meter}" if meter else ""), code=1)
+    console.print(f"{tried - failed} issued, {failed} failed"
+                  + ("; the issued ones were written" if failed else ""))
 
 
 STALE = pd.Timedelta("2D")
