@@ -41,11 +41,10 @@ from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
-import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
 from wattlens.core.net import free_port
-from wattlens.store.remote import service_socket
+from wattlens.store.remote import from_parquet, service_socket
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 REPO = Path(__file__).resolve().parents[1]
@@ -111,7 +110,7 @@ def write_config(root: Path, broker_port: int, poll_s: float) -> Path:
         f'[dashboard]\nhost = "127.0.0.1"\nport = {free_port()}\n\n'
         "[[sources]]\n"
         'name = "bench-mqtt"\ntype = "mqtt"\n'
-        f'interval = "{poll_s}s"\nhost = "127.0.0.1"\nport = {broker_port}\n'
+        f'interval = "{poll_s:g}s"\nhost = "127.0.0.1"\nport = {broker_port}\n'
         'client_id = "wattlens-bench"\n'
         'topics = [{topic = "bench/+/power", meter = "{0}", time = "ts", time_format = "unix",'
         ' values = [{path = "w", kind = "power", unit = "W"}]}]\n'
@@ -174,12 +173,13 @@ class Poller(threading.Thread):
     def run(self) -> None:
         while not self.stopping.wait(self.probe_s):
             sent = time.monotonic()
-            answer = self.client.get("/api/v1/readings/latest", params={"quantity": "power"})
+            answer = self.client.get("/api/v1/readings/latest",  # JSON times are whole seconds
+                                     params={"quantity": "power", "format": "parquet"})
             seen = time.time()  # the reading was visible by the time the answer arrived
             self.result.probe_s.append(time.monotonic() - sent)
             answer.raise_for_status()
-            newest = {row["meter"]: pd.Timestamp(row["time"]).timestamp()
-                      for row in answer.json()}
+            frame = from_parquet(answer.content)
+            newest = dict(zip(frame["meter"], frame["time"].astype("int64") / 1e9, strict=True))
             with self.lock:
                 for meter, stamp in newest.items():
                     waiting = self.pending.get(meter, [])
@@ -197,12 +197,13 @@ class Poller(threading.Thread):
             return sum(counted for waiting in self.pending.values() for _, counted in waiting)
 
 
-def publish(poller: Poller, port: int, meters: int, poll_s: float, duration_s: float) -> float:
-    """Publish one reading per meter every ``poll_s`` for warm-up + ``duration_s``; returns the
-    wall time [UNIX s] the measured window started."""
+def publish(poller: Poller, port: int, meters: int, poll_s: float, duration_s: float) -> None:
+    """Publish one reading per meter every ``poll_s`` for warm-up + ``duration_s``, each
+    counted only after the warm-up."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="wattlens-bench-meters")
     client.connect("127.0.0.1", port)
     client.loop_start()
+    sent: mqtt.MQTTMessageInfo | None = None
     names = [f"bench-{i:04d}" for i in range(meters)]
     start = time.time()
     measured_from = start + WARMUP_PERIODS * poll_s
@@ -218,11 +219,13 @@ def publish(poller: Poller, port: int, meters: int, poll_s: float, duration_s: f
         meter = names[slot % meters]
         generated = time.time()
         poller.expect(meter, generated, generated >= measured_from)
-        client.publish(f"bench/{meter}/power", json.dumps({"ts": generated, "w": 1000.0}), qos=1)
+        sent = client.publish(f"bench/{meter}/power", json.dumps({"ts": generated, "w": 1e3}),
+                              qos=1)
         slot += 1
+    if sent is not None:
+        sent.wait_for_publish(timeout=30)  # in order: the earlier ones are out too
     client.loop_stop()
     client.disconnect()
-    return measured_from
 
 
 def measure(meters: int, args: argparse.Namespace) -> Result:
@@ -246,7 +249,7 @@ def measure(meters: int, args: argparse.Namespace) -> Result:
                 poller = Poller(client, result, args.probe)
                 poller.start()
                 cpu_start, wall_start = cpu_seconds(service.pid), time.monotonic()
-                measured_from = publish(poller, port, meters, args.poll, args.duration)
+                publish(poller, port, meters, args.poll, args.duration)
                 time.sleep(args.poll + args.grace)  # the last readings' poll and write
                 poller.stopping.set()
                 poller.join()
@@ -254,7 +257,6 @@ def measure(meters: int, args: argparse.Namespace) -> Result:
                 result.window_s = time.monotonic() - wall_start
                 result.missing = poller.unresolved()
                 result.write_mean_s, result.writes = store_writes(client)
-                del measured_from
         finally:
             if service is not None:
                 service.terminate()
