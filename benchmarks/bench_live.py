@@ -42,7 +42,7 @@ import httpx
 import paho.mqtt.client as mqtt
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.ingest_live.conftest import MOSQUITTO, _wait_listening
+from tests.support.mosquitto import MOSQUITTO, start_broker
 from wattlens.core.net import free_port
 from wattlens.store.remote import from_parquet, service_socket
 
@@ -71,19 +71,6 @@ class Result:
     def cpu_per_100_h(self) -> float:
         """Service CPU seconds per 100 meters per hour."""
         return self.cpu_s / self.window_s * 3600 / (self.meters / 100)
-
-
-def start_broker(root: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """Debian's mosquitto on a free loopback port (unbounded queues: none dropped)."""
-    port = free_port()
-    conf = root / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                    "max_queued_messages 0\nmax_inflight_messages 0\n")
-    log = root / "mosquitto.log"
-    with open(log, "wb") as out:
-        broker = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=out, stderr=out)
-    _wait_listening(port, broker, log)
-    return broker, port
 
 
 def write_config(root: Path, broker_port: int, poll_s: float) -> Path:
@@ -228,7 +215,8 @@ def measure(meters: int, args: argparse.Namespace) -> Result:
     result = Result(meters)
     with tempfile.TemporaryDirectory(prefix="wattlens-bench-live-") as tmp:
         root = Path(tmp)
-        broker, port = start_broker(root)
+        broker = start_broker(root / "mosquitto")
+        port = broker.port
         log = root / "service.log"
         service: subprocess.Popen[bytes] | None = None
         try:
@@ -253,9 +241,9 @@ def measure(meters: int, args: argparse.Namespace) -> Result:
                 result.missing = poller.unresolved()
                 result.write_mean_s, result.writes = store_writes(client)
         finally:
-            for process in (service, broker):
-                if process is not None:
-                    stop(process)
+            if service is not None:
+                stop(service)
+            broker.stop()
     return result
 
 
