@@ -27,6 +27,7 @@ from wattlens.service.history import job_history
 from wattlens.service.metrics import ServiceMetrics, health
 from wattlens.service.supervisor import Supervisor
 from wattlens.store.base import Store, StoreError, StoreUnavailable, utc_timestamp
+from wattlens.store.csvio import write_csv
 from wattlens.store.remote import ANY_QUANTITY, API, PARQUET, from_parquet, to_parquet
 
 log = logging.getLogger("wattlens.api")
@@ -83,14 +84,19 @@ def _meters(asked: Sequence[str] | None) -> list[str] | None:
     return list(asked)
 
 
+ISO_US = "%Y-%m-%dT%H:%M:%S.%f%z"
+"""Times in CSV answers: ISO 8601 to the microsecond (sub-second reading times stay exact)."""
+
+
 def _table(frame: pd.DataFrame, fmt: str) -> flask.Response:
     """``frame`` in ``fmt`` (json records, csv or parquet)."""
     if fmt == "parquet":
         body: bytes | str = to_parquet(frame)
     elif fmt == "csv":
-        body = frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S%z")
-    else:
-        body = frame.to_json(orient="records", date_format="iso", date_unit="s")
+        times = frame.select_dtypes("datetimetz").columns
+        body = write_csv(frame.assign(**{c: frame[c].dt.strftime(ISO_US) for c in times}))
+    else:  # ISO 8601 to the microsecond: sub-second reading times stay exact
+        body = frame.to_json(orient="records", date_format="iso", date_unit="us")
     return flask.Response(body, mimetype=m.MEDIA[fmt])
 
 
