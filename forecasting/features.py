@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from wattlens.store.schema import ContractError
+from wattlens.analytics.anomalies import flag_gap_edges
+from wattlens.store.schema import READINGS_COLUMNS, ContractError
 
 
 class ForecastInputError(ValueError):
@@ -20,12 +21,16 @@ class ForecastInputError(ValueError):
 
 def load_series(readings: pd.DataFrame, meter: str | None = None) -> pd.Series:
     """Energy readings of one meter [kWh per interval] as a Series on a UTC index, readings
-    flagged ``suspect`` left out (missing readings stay absent)."""
+    flagged ``suspect`` left out (missing readings stay absent). A readings frame's partial
+    readings at gap edges are flagged first (:func:`flag_gap_edges`), so neither training
+    nor persistence takes them for whole intervals."""
     frame = readings
     if meter is not None:
         frame = frame[frame["meter"] == meter]
     if "quantity" in frame.columns:
         frame = frame[frame["quantity"] == "energy"]
+    if set(READINGS_COLUMNS) <= set(frame.columns) and len(frame):
+        frame = flag_gap_edges(frame)
     if "quality" in frame.columns:
         frame = frame[frame["quality"] != "suspect"]
     series = pd.Series(
