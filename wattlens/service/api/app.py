@@ -94,7 +94,7 @@ def _table(frame: pd.DataFrame, fmt: str) -> flask.Response:
         body: bytes | str = to_parquet(frame)
     elif fmt == "csv":
         times = frame.select_dtypes("datetimetz").columns
-        body = write_csv(frame.assign(**{c: frame[c].dt.strftime(ISO_US) for c in times}))
+        body = write_csv(frame.assign(**{c: frame[c].dt.strftime(ISO_US) for c in times})) or ""
     else:  # ISO 8601 to the microsecond: sub-second reading times stay exact
         body = frame.to_json(orient="records", date_format="iso", date_unit="us")
     return flask.Response(body, mimetype=m.MEDIA[fmt])
