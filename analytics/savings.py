@@ -17,8 +17,15 @@ Baseline fit statistics follow ASHRAE Guideline 14 (CV(RMSE), NMBE with n − p 
 freedom, R²); the fractional savings uncertainty (FSU) is G14's formula with the lag-1
 autocorrelation correction (Reddy & Claridge 2000; G14-2014 Annex B)::
 
-    ΔE_save = t(conf, n'−p) · 1.26 · CV · sqrt((n/n') · (1 + 2/n') · (1/m)) · E_adjusted
-    n' = n · (1 − ρ) / (1 + ρ)
+    ΔE_save = t(conf, ν) · 1.26 · CV · sqrt((n/n') · (1 + 2/n') · (1/m)) · E_adjusted
+    n' = n · (1 − ρ) / (1 + ρ),   ν = (n − p) · n'/n
+
+ν, the t value's degrees of freedom, is the residual share (n − p)/n of the effective sample
+n′: each parameter uses one observation's worth of information, and an autocorrelated
+observation carries n′/n of an independent one. G14's literal n′ − p goes to zero or below
+when a many-parameter model (TOWT: ~170 parameters per segment) meets strong autocorrelation,
+and t with it to infinity; ν stays positive while n > p and equals n − p without
+autocorrelation. A result where n′ ≤ p says so in a ``savings.effective-dof`` warning.
 
 Data-sufficiency problems (CalTRACK 2.0 §2) are returned as warnings with numbers
 (:class:`~wattlens.core.warnings.DataWarning`); misuse (reporting before baseline, no data,
@@ -162,6 +169,16 @@ class FitStats:
         """n′ = n·(1 − ρ)/(1 + ρ), at least 2 (negative ρ does not add observations)."""
         rho = max(self.autocorrelation, 0.0)
         return max(self.n * (1 - rho) / (1 + rho), 2.0)
+
+    @property
+    def t_dof(self) -> float:
+        """ν = (n − p)·n′/n, the savings interval's t degrees of freedom, at least 1 (see the
+        module docstring for why not G14's n′ − p)."""
+        return max(self.residual_dof * self.n_effective / max(self.n, 1), 1.0)
+
+    def t_value(self, confidence: float) -> float:
+        """Student's t at two-sided ``confidence`` on :attr:`t_dof`."""
+        return t_quantile(0.5 + confidence / 2, self.t_dof)
 
 
 @dataclass
@@ -361,9 +378,10 @@ def savings_uncertainty(
     ``confidence``: ASHRAE G14 with the lag-1 autocorrelation correction. Its n/n' factor is
     already the variance of a sum of AR(1) errors; on simulated no-change meters with AR(1)
     residuals the interval holds the true zero ~85 % of the time at 90 % nominal for ρ from
-    0 to 0.95 (tests/analytics_mv/test_mv_savings.py)."""
+    0 to 0.95 (tests/analytics_mv/test_mv_savings.py). t is taken on ν = (n − p)·n′/n
+    (:attr:`FitStats.t_dof`)."""
     n, n_eff = stats.n, stats.n_effective
-    t = t_quantile(0.5 + confidence / 2, max(n_eff - stats.n_params, 1.0))
+    t = stats.t_value(confidence)
     cv = stats.cv_rmse_pct / 100
     return float(
         t * G14_FACTOR * cv * np.sqrt((n / n_eff) * (1 + 2 / n_eff) / max(m, 1))
@@ -787,6 +805,18 @@ def _fit_warnings(stats: FitStats, granularity: Granularity, min_dof: int
             f"parameters, balance points above all, are weakly determined — monthly bills or "
             f"daily data pin them down better",
             {"n": stats.n, "n_params": stats.n_params, "residual_dof": stats.residual_dof},
+        ))
+    if stats.n_effective <= stats.n_params < stats.n:
+        warnings.append(DataWarning(
+            "savings.effective-dof",
+            f"baseline residuals are autocorrelated (lag-1 ρ = {stats.autocorrelation:.2f}): "
+            f"{stats.n} observations count as n′ = {stats.n_effective:.0f} independent ones, "
+            f"no more than the model's {stats.n_params} parameters, so ASHRAE G14's n′ − p "
+            f"degrees of freedom are not positive; t was taken on ν = (n − p)·n′/n = "
+            f"{stats.t_dof:.0f} instead — the interval is an approximation, and a model with "
+            f"fewer parameters (e.g. --model caltrack-daily) may describe these data better",
+            {"n": stats.n, "n_effective": stats.n_effective, "n_params": stats.n_params,
+             "autocorrelation": stats.autocorrelation, "t_dof": stats.t_dof},
         ))
     return warnings
 

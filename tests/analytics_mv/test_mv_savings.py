@@ -14,6 +14,7 @@ from wattlens.analytics.caltrack.hourly import TowtModel, fit_towt
 from wattlens.analytics.savings import (
     FitStats,
     SavingsError,
+    _fit_warnings,
     difference_in_differences,
     estimate_savings,
     fit_statistics,
@@ -218,9 +219,29 @@ def test_g14_uncertainty_by_hand() -> None:
     stats = FitStats(cv_rmse_pct=20.0, nmbe_pct=0.0, r2=0.9, n=8760, n_params=10,
                      autocorrelation=0.8, g14_pass=True)
     n_eff = 8760 * 0.2 / 1.8
-    by_hand = t_quantile(0.95, n_eff - 10) * 1.26 * 0.2 * np.sqrt(
+    by_hand = t_quantile(0.95, (8760 - 10) * n_eff / 8760) * 1.26 * 0.2 * np.sqrt(
         (8760 / n_eff) * (1 + 2 / n_eff) / 8760) * 1e6
     assert savings_uncertainty(stats, 8760, 1e6, 0.9) == pytest.approx(by_hand)
+
+
+def test_interval_does_not_blow_up_when_autocorrelation_leaves_fewer_than_p() -> None:
+    # the issue's closure fit: rho 0.96, n' ~ 161 < p = 176. G14's n' - p floored at 1 put
+    # t(0.95, 1) = 6.3 into the interval, three times too wide; nu = (n - p) n'/n stays ~157
+    n = 7889
+    stats = FitStats(cv_rmse_pct=20.0, nmbe_pct=0.0, r2=0.9, n=n, n_params=176,
+                     autocorrelation=0.96, g14_pass=True)
+    assert stats.n_effective < stats.n_params
+    assert stats.t_dof == pytest.approx((n - 176) * stats.n_effective / n)
+    z_based = 1.6449 * 1.26 * 0.2 * np.sqrt(
+        (n / stats.n_effective) * (1 + 2 / stats.n_effective) / 2000) * 1e6
+    assert savings_uncertainty(stats, 2000, 1e6, 0.9) < 1.02 * z_based
+    warnings = _fit_warnings(stats, "hourly", 5)
+    effective = [w for w in warnings if w.code == "savings.effective-dof"]
+    assert len(effective) == 1 and effective[0].data["n_params"] == 176
+    # no warning when n' comfortably exceeds p
+    plain = FitStats(cv_rmse_pct=20.0, nmbe_pct=0.0, r2=0.9, n=n, n_params=176,
+                     autocorrelation=0.5, g14_pass=True)
+    assert not [w for w in _fit_warnings(plain, "hourly", 5) if w.code == "savings.effective-dof"]
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.6, 0.9])
