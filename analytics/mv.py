@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 from wattlens.analytics.savings import (
     SavingsError,
     SavingsSettings,
+    data_hash,
     estimate_savings,
     non_routine_windows,
     savings_uncertainty,
@@ -48,6 +49,10 @@ class MVSpec(Frozen):
     )
     model: str = Field("caltrack-daily", description="baseline model (or auto)")
     confidence: float = Field(0.9, gt=0, lt=1, description="confidence of the savings interval")
+    force: bool = Field(
+        False, description="estimate even when CalTRACK's data sufficiency disqualifies the "
+        "meter (the result records it)",
+    )
     settings: SavingsSettings = Field(
         default_factory=SavingsSettings,
         description="the baseline models' settings ([analytics.savings] in the config)",
@@ -84,18 +89,6 @@ def _end(day: dt.date) -> str:
 
 def _period(span: DatePeriod) -> tuple[str, str]:
     return span[0].isoformat(), _end(span[1])
-
-
-def data_hash(*frames: pd.DataFrame) -> str:
-    """SHA-256 of the frames' canonical CSV text (ISO UTC times), to reproduce a result."""
-    digest = hashlib.sha256()
-    for frame in frames:
-        canon = frame.copy()
-        for column in canon.columns:
-            if isinstance(canon[column].dtype, pd.DatetimeTZDtype):
-                canon[column] = canon[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-        digest.update(canon.to_csv(index=False, float_format="%.6f").encode())
-    return digest.hexdigest()
 
 
 def savings_per_day(series: pd.DataFrame, cumulative: pd.DataFrame,
@@ -162,7 +155,7 @@ def mv_job(store: Store, meter: MeterInfo, spec: MVSpec,
         reporting=_period(spec.reporting),
         blackout=_period(spec.blackout) if spec.blackout else None,
         model=spec.model, confidence=spec.confidence, tz=tz, country=meter.country,
-        exclude=exclude, settings=spec.settings,
+        exclude=exclude, settings=spec.settings, commodity=meter.commodity, force=spec.force,
     )
     series = result.series
     adjusted_cum = series["adjusted_baseline"].cumsum().to_numpy()

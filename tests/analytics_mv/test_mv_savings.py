@@ -101,7 +101,9 @@ def test_known_saving_is_recovered(weather, saving15, model: str) -> None:
     assert monthly.is_monotonic_increasing  # saving in every month of the year
     payload = result.to_json()
     assert set(payload) == {"meter", "model", "model_form", "granularity", "baseline",
-                            "reporting", "settings", "warnings"}
+                            "reporting", "settings", "warnings", "sufficiency",
+                            "coefficients", "uncertainty", "timezone", "commodity", "periods",
+                            "inputs", "software"}
     assert set(payload["baseline"]) == {"cv_rmse_pct", "nmbe_pct", "r2", "n", "n_params",
                                         "residual_dof", "autocorrelation", "n_effective",
                                         "g14_pass"}
@@ -185,7 +187,7 @@ def test_too_little_baseline_is_an_error(weather, saving15) -> None:
 
 def test_short_baseline_warns_with_numbers(weather, saving15) -> None:
     result = estimate_savings(saving15, weather, "m1", ("2018-09-01", "2019-01-01"), REP,
-                              model="towt", tz=TZ)
+                              model="towt", tz=TZ, force=True)
     assert any("baseline covers 122 days; CalTRACK requires 365" in w.message
                for w in result.warnings)
 
@@ -198,7 +200,9 @@ def test_missing_temperature(weather, saving15) -> None:
     with pytest.raises(SavingsError, match="baseline .* no temperature readings"):
         estimate_savings(saving15, no_baseline_weather, "m1", BASE, REP, tz=TZ)
     gappy = weather[(weather.index < "2019-03-01") | (weather.index >= "2019-06-01")]
-    result = estimate_savings(saving15, gappy, "m1", BASE, REP, model="towt", tz=TZ)
+    # three months without temperature disqualify the meter (CalTRACK); forced, it says why
+    result = estimate_savings(saving15, gappy, "m1", BASE, REP, model="towt", tz=TZ, force=True)
+    assert result.disqualified == ["savings.temperature-coverage"]
     assert any(w.message.startswith("reporting: temperature on 75% of hours")
                for w in result.warnings)
     assert any("have no temperature within 3 h" in w.message for w in result.warnings)

@@ -33,6 +33,9 @@ def mv_run(
         help="Baseline model: caltrack-daily, towt, prophet or auto.")] = "caltrack-daily",
     confidence: Annotated[float, typer.Option(
         help="Confidence of the savings interval, e.g. 0.9.")] = 0.9,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Estimate even when CalTRACK's data sufficiency disqualifies the "
+                        "meter; the result records that it was forced.")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Estimate one meter's savings from the store's readings (events annotated non-routine
@@ -43,7 +46,8 @@ def mv_run(
         raise fail(f"meter {meter!r} is not configured; choose one of {sorted(infos)}")
     try:
         spec = MVSpec(meter=meter, baseline=baseline, reporting=reporting, blackout=blackout,
-                      model=model, confidence=confidence, settings=cfg.analytics.savings)
+                      model=model, confidence=confidence, force=force,
+                      settings=cfg.analytics.savings)
     except ValidationError as exc:
         raise fail(f"invalid M&V project: {exc}") from None
     store = get_store(cfg)

@@ -11,7 +11,14 @@ import typer
 from rich.console import Console
 
 import wattlens.forecasting.mv  # noqa: F401 - registers the prophet baseline
-from wattlens.analytics.savings import BASELINE_MODELS, SavingsError, estimate_savings
+from wattlens.analytics.savings import (
+    BASELINE_MODELS,
+    SavingsError,
+    SavingsSettings,
+    ZeroRule,
+    estimate_savings,
+)
+from wattlens.core.meters import Commodity
 from wattlens.store.csvio import read_readings_csv, read_weather_csv
 from wattlens.store.schema import ContractError
 
@@ -36,6 +43,32 @@ def _non_routine(path: Path, meter: str) -> list[tuple[str, str]]:
         ) from None
 
 
+def read_meter_csv(path: Path, meter: str) -> pd.DataFrame:
+    """Readings of ``meter`` from a readings CSV (time,meter,value[,quantity]) or from an
+    OpenEEmeter meter file (start,value: one meter, energy). Blank values are kept as NaN, for
+    :func:`~wattlens.analytics.savings.estimate_savings` to count as missing (OpenEEmeter's
+    sample files end with one)."""
+    try:
+        head = pd.read_csv(path, nrows=0).columns
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SavingsError(f"{path}: cannot read readings ({exc})") from None
+    if "meter" in head:
+        return read_readings_csv(path)
+    if not {"start", "value"} <= set(head):
+        raise SavingsError(f"{path}: expected columns time,meter,value (readings) or "
+                           f"start,value (OpenEEmeter), found {list(head)}")
+    raw = pd.read_csv(path)
+    times = pd.to_datetime(raw["start"], utc=True, errors="coerce")
+    if times.isna().any():
+        row = int(times.isna().to_numpy().argmax()) + 2
+        raise SavingsError(f"{path}: line {row}: start {raw['start'].iloc[row - 2]!r} is not "
+                           f"a time with offset, e.g. 2016-01-01T00:00:00-06:00")
+    return pd.DataFrame({"time": times.astype("datetime64[ns, UTC]"), "meter": meter,
+                         "quantity": "energy", "value": pd.to_numeric(raw["value"],
+                                                                      errors="coerce"),
+                         "quality": "ok"})
+
+
 def savings(
     readings: Annotated[Path, typer.Option(help="Readings CSV: time,meter,value[,quantity].")],
     weather: Annotated[Path, typer.Option(help="Weather CSV: time,temperature (degC).")],
@@ -47,6 +80,9 @@ def savings(
         tuple[str, str], typer.Option(help="Reporting START END (END exclusive).")
     ],
     out: Annotated[Path, typer.Option(help="Where to write the result JSON.")],
+    tz: Annotated[str, typer.Option(
+        help="Site IANA timezone, e.g. America/Chicago (local days, hours of the week); "
+             "required: a wrong one shifts every day.")],
     blackout: Annotated[
         tuple[str, str] | None,
         typer.Option(help="Installation blackout START END, left out of both periods."),
@@ -59,13 +95,20 @@ def savings(
     confidence: Annotated[
         float, typer.Option(help="Confidence of the savings interval, e.g. 0.9.")
     ] = 0.9,
-    tz: Annotated[str, typer.Option(help="Site timezone (local days, hours of week).")] = "UTC",
     country: Annotated[
         str | None, typer.Option(help="ISO country for public holidays (prophet).")
     ] = None,
+    commodity: Annotated[Commodity, typer.Option(
+        help="What the meter measures; decides what a zero reading means.")] = "electricity",
+    zeros: Annotated[ZeroRule, typer.Option(
+        help="Zero readings: auto (missing for electricity, real use otherwise), missing or "
+             "reading.")] = "auto",
     missing_zero: Annotated[
-        bool, typer.Option("--missing-zero", help="Treat zero energy readings as missing.")
+        bool, typer.Option("--missing-zero", help="Same as --zeros missing.")
     ] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Estimate even when CalTRACK's data sufficiency disqualifies the "
+                        "meter; the result records that it was forced.")] = False,
     non_routine: Annotated[
         Path | None,
         typer.Option(help="JSON {\"events\": [{meter, start, end}]}: the meter's non-routine "
@@ -84,12 +127,14 @@ def savings(
                       f"{sorted(BASELINE_MODELS.names())}")
         raise typer.Exit(2)
     try:
-        frame = read_readings_csv(readings, missing_zero=missing_zero)
+        frame = read_meter_csv(readings, meter)
         wide = read_weather_csv(weather)
         exclude = _non_routine(non_routine, meter) if non_routine else []
+        settings = SavingsSettings(zeros="missing" if missing_zero else zeros)
         result = estimate_savings(
             frame, wide, meter, baseline, reporting, blackout=blackout, model=model,
             confidence=confidence, tz=tz, country=country, exclude=exclude,
+            settings=settings, commodity=commodity, force=force,
         )
     except (SavingsError, ContractError) as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
