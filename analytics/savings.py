@@ -5,10 +5,13 @@ conditions (the *adjusted baseline*), and avoided energy = adjusted baseline −
 [kWh, %], cumulative over the reporting period. Blackout and non-routine windows are left
 out of both periods. Baseline models register by name in :data:`BASELINE_MODELS`:
 
-- ``caltrack-daily`` — CalTRACK daily/billing HDD/CDD change-point model
-  (:mod:`wattlens.analytics.caltrack.daily`); hourly data are summed to complete local days,
-  billing readings (one per bill, interval ≥ 20 days) are fitted as billing periods;
-- ``towt`` — CalTRACK hourly time-of-week-and-temperature model
+- ``caltrack-daily`` — CalTRACK 2.0 daily/billing HDD/CDD change-point model
+  (:mod:`wattlens.analytics.caltrack.daily`) on degree days of each local day's mean
+  temperature; hourly data are summed to complete local days, billing readings (one per bill,
+  interval ≥ 20 days) are fitted as billing periods;
+- ``daily-degree-hours`` — the same model on degree days computed as mean degree hours
+  (wattlens's variant: it counts the cold night of a mild day; docs/mv-method.md);
+- ``caltrack-hourly`` (also ``towt``) — CalTRACK hourly time-of-week-and-temperature model
   (:mod:`wattlens.analytics.caltrack.hourly`);
 - plug-ins from packages above this one, registered when imported: ``prophet`` comes with
   :mod:`wattlens.forecasting.mv` (analytics never imports forecasting).
@@ -130,12 +133,16 @@ class SavingsSettings(Frozen):
     def used_by(self, model: str) -> dict[str, Any]:
         """The settings a result of baseline ``model`` was made with, as JSON: the general
         ones and the model's own section (plug-ins without one: the general ones only)."""
-        own = model.replace("-", "_")
-        sections = {"caltrack_daily", "towt"}
-        out = self.model_dump(mode="json", exclude=sections)
-        if own in sections:
+        own = MODEL_SECTIONS.get(model)
+        out = self.model_dump(mode="json", exclude=set(MODEL_SECTIONS.values()))
+        if own is not None:
             out[own] = getattr(self, own).model_dump(mode="json")
         return out
+
+
+MODEL_SECTIONS = {"caltrack-daily": "caltrack_daily", "daily-degree-hours": "caltrack_daily",
+                  "towt": "towt", "caltrack-hourly": "towt"}
+"""The :class:`SavingsSettings` section of each built-in baseline model."""
 
 
 class SavingsError(ValueError):
@@ -628,10 +635,25 @@ def _split_periods(
     return base, out["reporting"], warnings
 
 
+DegreeDays = Literal["daily_mean", "degree_hours"]
+
+
 @register_baseline("caltrack-daily")
 def caltrack_daily(inp: Inputs) -> Fitted:
-    """CalTRACK daily (or billing) HDD/CDD model with balance-point search on degree days
-    computed as mean degree hours (daily means when only daily temperatures are given)."""
+    """CalTRACK 2.0 daily (or billing) HDD/CDD model with balance-point search on degree
+    days of each local day's mean temperature."""
+    return _daily_model(inp, "daily_mean")
+
+
+@register_baseline("daily-degree-hours")
+def daily_degree_hours(inp: Inputs) -> Fitted:
+    """The CalTRACK daily/billing model on degree days computed as mean degree hours (equal
+    to ``caltrack-daily`` for daily temperature input)."""
+    return _daily_model(inp, "degree_hours")
+
+
+def _daily_model(inp: Inputs, degree_days: DegreeDays) -> Fitted:
+    """The CalTRACK daily/billing fit with ``degree_days`` of the daily mean or hourly."""
     settings = inp.settings.caltrack_daily
     periods, warnings = _daily_periods(inp)
     period_days = [
@@ -640,6 +662,8 @@ def caltrack_daily(inp: Inputs) -> Fitted:
                         strict=True)
     ]
     per_day = day_temperatures(inp.temperature, inp.tz, settings.min_hours_per_day)
+    if degree_days == "daily_mean":
+        per_day = {day: np.array([values.mean()]) for day, values in per_day.items()}
     covered = np.array(
         [len(days) > 0 and np.mean([d in per_day for d in days]) >= settings.min_period_coverage
          for days in period_days],
@@ -663,7 +687,9 @@ def caltrack_daily(inp: Inputs) -> Fitted:
         return per_day * frame["days"].to_numpy()
 
     granularity: Granularity = "billing" if inp.granularity == "billing" else "daily"
-    detail = {"caltrack": model.to_dict(), "degree_days": "mean degree hours",
+    detail = {"caltrack": model.to_dict(),
+              "degree_days": {"daily_mean": "of the local day's mean temperature",
+                              "degree_hours": "mean degree hours"}[degree_days],
               "units": "kWh/day, degC"}
     return Fitted(
         baseline=obs_frame(base["start"], base["usage"], predict(base)),
@@ -712,6 +738,7 @@ def drop_unpredicted(
     return obs_frame(rep.index[ok], rep.to_numpy()[ok], predicted.to_numpy()[ok]), warnings
 
 
+@register_baseline("caltrack-hourly")
 @register_baseline("towt")
 def towt(inp: Inputs) -> Fitted:
     """CalTRACK hourly time-of-week-and-temperature model."""
