@@ -13,14 +13,7 @@ from wattlens.analytics.savings import data_hash, estimate_savings
 
 from . import synthetic
 
-TZ = synthetic.TZ
-BASE = ("2018-01-01", "2019-01-01")
-REP = ("2019-01-01", "2020-01-01")
-
-
-@pytest.fixture(scope="module")
-def weather() -> pd.DataFrame:
-    return synthetic.temperature()
+TZ, BASE, REP = synthetic.TZ, synthetic.BASE, synthetic.REP
 
 
 @pytest.mark.parametrize("model", ["caltrack-daily", "towt"])
