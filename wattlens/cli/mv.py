@@ -30,7 +30,8 @@ def mv_run(
     blackout: Annotated[Period | None, typer.Option(
         help="Installation FIRST LAST local dates, left out of both periods.")] = None,
     model: Annotated[str, typer.Option(
-        help="Baseline model: caltrack-daily, towt, prophet or auto.")] = "caltrack-daily",
+        help="Baseline model: caltrack-daily (CalTRACK 2.0), daily-degree-hours, "
+             "caltrack-hourly (= towt), prophet or auto.")] = "caltrack-daily",
     confidence: Annotated[float, typer.Option(
         help="Confidence of the savings interval, e.g. 0.9.")] = 0.9,
     force: Annotated[bool, typer.Option(

@@ -89,8 +89,9 @@ def savings(
     ] = None,
     model: Annotated[
         str,
-        typer.Option(help="Baseline model: auto (towt for interval data, caltrack-daily "
-                          "otherwise), caltrack-daily, towt or prophet."),
+        typer.Option(help="Baseline model: auto (caltrack-hourly for interval data, "
+                          "caltrack-daily otherwise), caltrack-daily (CalTRACK 2.0), "
+                          "daily-degree-hours, caltrack-hourly (= towt) or prophet."),
     ] = "auto",
     confidence: Annotated[
         float, typer.Option(help="Confidence of the savings interval, e.g. 0.9.")
