@@ -66,7 +66,8 @@ def test_openeemeter_daily_file_as_shipped_reads_its_blank_last_value(tmp_path: 
     result = CliRunner().invoke(app, [
         "savings", "--readings", str(il.SAMPLES / f"{sample}.csv.gz"), "--weather",
         str(weather), "--meter", sample, "--tz", il.TZ, "--baseline", *il.BASELINE,
-        "--reporting", *il.REPORTING, "--blackout", *il.BLACKOUT, "--out", str(out)])
+        "--reporting", *il.REPORTING, "--blackout", *il.BLACKOUT, "--out", str(out),
+        "--model", "daily-degree-hours"])  # the correctly specified form (test_mv_answer_key)
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     blank = [w for w in data["warnings"] if w["code"] == "savings.blank-values"]
