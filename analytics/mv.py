@@ -127,7 +127,16 @@ def frame_of(columns: dict[str, list[Any]]) -> pd.DataFrame:
 def mv_job(store: Store, meter: MeterInfo, spec: MVSpec,
            now: pd.Timestamp | None = None) -> dict[str, Any]:
     """Estimate ``spec`` on store data of ``meter`` (whose id it names), store the result
-    document under (:data:`MV_KIND`, ``spec.key``) and return it.
+    document under (:data:`MV_KIND`, ``spec.key``) and return it; raises like
+    :func:`mv_document`."""
+    doc = mv_document(store, meter, spec, now)
+    store.put_document(MV_KIND, spec.key, doc)
+    return doc
+
+
+def mv_document(store: Store, meter: MeterInfo, spec: MVSpec,
+                now: pd.Timestamp | None = None) -> dict[str, Any]:
+    """The result document of ``spec`` on store data of ``meter``, not stored.
 
     Raises :class:`wattlens.analytics.savings.SavingsError` when the site has no outdoor
     temperature readings or the data cannot support the estimate.
@@ -202,9 +211,46 @@ def mv_job(store: Store, meter: MeterInfo, spec: MVSpec,
         "data_sha256": data_hash(energy, temperature),
         "computed_at": (now or pd.Timestamp.now(tz="UTC")).isoformat(),
     }
-    doc = json.loads(json.dumps(_finite(doc), default=str))  # as stored and read back
-    store.put_document(MV_KIND, spec.key, doc)
-    return doc
+    return json.loads(json.dumps(_finite(doc), default=str))  # as stored and read back
+
+
+NOT_VERIFIED = ("computed_at", "software")
+"""Keys of a result document that :func:`verify_document` does not compare: when it was
+made and with which library versions (a different version that gives the same numbers
+passes)."""
+
+
+def verify_document(store: Store, meter: MeterInfo, doc: dict[str, Any]) -> list[str]:
+    """Recompute a result document from the store's data and the document's own spec
+    (settings included) and list every value that differs (``path: recorded != recomputed``);
+    an empty list means every number matches. Floats match to 1e-9 relative."""
+    try:
+        spec = MVSpec.model_validate(doc["spec"])
+    except (KeyError, ValueError) as exc:
+        raise SavingsError(f"not an M&V result document: its spec cannot be read ({exc}); "
+                           f"give a document written by `wattlens mv run --out`") from None
+    fresh = mv_document(store, meter, spec)
+    return _differences(doc, fresh, "")
+
+
+def _differences(recorded: Any, fresh: Any, path: str) -> list[str]:
+    if isinstance(recorded, dict) and isinstance(fresh, dict):
+        out = []
+        for key in sorted(set(recorded) | set(fresh)):
+            if key in NOT_VERIFIED:
+                continue
+            out += _differences(recorded.get(key), fresh.get(key), f"{path}.{key}".lstrip("."))
+        return out
+    if isinstance(recorded, list) and isinstance(fresh, list) and len(recorded) == len(fresh):
+        return [d for i, (a, b) in enumerate(zip(recorded, fresh, strict=True))
+                for d in _differences(a, b, f"{path}[{i}]")]
+    numbers = (int, float)
+    if (isinstance(recorded, numbers) and isinstance(fresh, numbers)
+            and not isinstance(recorded, bool) and not isinstance(fresh, bool)):
+        same = bool(np.isclose(recorded, fresh, rtol=1e-9, atol=1e-9))
+    else:
+        same = recorded == fresh
+    return [] if same else [f"{path}: recorded {recorded!r} != recomputed {fresh!r}"]
 
 
 def _finite(value: Any) -> Any:
