@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -14,12 +15,25 @@ import wattlens.forecasting.mv  # noqa: F401 - registers the prophet M&V baselin
 from wattlens.analytics.mv import MV_KIND, MVSpec, mv_job, verify_document
 from wattlens.analytics.savings import SavingsError
 from wattlens.cli.common import ConfigOption, console, fail, get_config, get_store, warn
+from wattlens.config import Config
 from wattlens.core.warnings import DataWarning
-from wattlens.store.base import StoreError
+from wattlens.store.base import Store, StoreError
 
 mv_app = typer.Typer(help="Measurement & verification on store data.", no_args_is_help=True)
 
 Period = tuple[str, str]
+T = TypeVar("T")
+
+
+def _on_store(cfg: Config, job: Callable[[Store], T]) -> T:
+    """``job`` on the configured store, closed afterwards; its errors end the command."""
+    store = get_store(cfg)
+    try:
+        return job(store)
+    except (SavingsError, StoreError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
 
 
 @mv_app.command("run")
@@ -55,13 +69,7 @@ def mv_run(
                       settings=cfg.analytics.savings)
     except ValidationError as exc:
         raise fail(f"invalid M&V project: {exc}") from None
-    store = get_store(cfg)
-    try:
-        doc = mv_job(store, infos[meter], spec)
-    except (SavingsError, StoreError) as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    doc = _on_store(cfg, lambda store: mv_job(store, infos[meter], spec))
     base, rep = doc["result"]["baseline"], doc["result"]["reporting"]
     low, high = rep["savings_interval_kwh"]
     console.print(escape(
@@ -93,13 +101,7 @@ def mv_verify(
     if meter not in infos:
         raise fail(f"{result}: meter {meter!r} is not configured here; verify with the "
                    f"configuration and store the result was made from")
-    store = get_store(cfg)
-    try:
-        differences = verify_document(store, infos[meter], doc)
-    except (SavingsError, StoreError) as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    differences = _on_store(cfg, lambda store: verify_document(store, infos[meter], doc))
     if differences:
         for line in differences:
             console.print(escape(f"differs: {line}"), highlight=False)
