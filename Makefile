@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES := influxdb mosquitto chromium chromium-driver
 CAMBRIDGE ?= ../shared/data/cambridge
 
-.PHONY: demo test lint lint-imports typecheck wheel-check system-deps venv bench sample clean notebooks docs screenshots
+.PHONY: demo test lint lint-imports typecheck wheel-check system-deps venv venv-opendsm bench sample clean notebooks docs screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,15 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# OpenDSM for the M&V parity test: it needs pandas < 3, so it gets a venv of its own.
+OPENDSM_STAMP := .venv-opendsm/.installed
+$(OPENDSM_STAMP): requirements-opendsm.txt
+	$(PYTHON) -m venv .venv-opendsm
+	.venv-opendsm/bin/pip install --quiet -r requirements-opendsm.txt
+	touch $(OPENDSM_STAMP)
+
+venv-opendsm: $(OPENDSM_STAMP)
 
 # Debian packages the integration and browser tests talk to, installed only when missing.
 system-deps:
@@ -39,7 +48,7 @@ DEMO_ARGS ?=
 demo: $(STAMP)
 	$(BIN)/wattlens demo $(DEMO_ARGS)
 
-test: $(STAMP) system-deps
+test: $(STAMP) $(OPENDSM_STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python .ci/lint-imports
 	PYTHON_BIN=$(BIN) bash .ci/typecheck

@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 from wattlens.analytics.savings import (
     SavingsError,
     SavingsSettings,
+    data_hash,
     estimate_savings,
     non_routine_windows,
     savings_uncertainty,
@@ -48,6 +49,10 @@ class MVSpec(Frozen):
     )
     model: str = Field("caltrack-daily", description="baseline model (or auto)")
     confidence: float = Field(0.9, gt=0, lt=1, description="confidence of the savings interval")
+    force: bool = Field(
+        False, description="estimate even when CalTRACK's data sufficiency disqualifies the "
+        "meter (the result records it)",
+    )
     settings: SavingsSettings = Field(
         default_factory=SavingsSettings,
         description="the baseline models' settings ([analytics.savings] in the config)",
@@ -86,18 +91,6 @@ def _period(span: DatePeriod) -> tuple[str, str]:
     return span[0].isoformat(), _end(span[1])
 
 
-def data_hash(*frames: pd.DataFrame) -> str:
-    """SHA-256 of the frames' canonical CSV text (ISO UTC times), to reproduce a result."""
-    digest = hashlib.sha256()
-    for frame in frames:
-        canon = frame.copy()
-        for column in canon.columns:
-            if isinstance(canon[column].dtype, pd.DatetimeTZDtype):
-                canon[column] = canon[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-        digest.update(canon.to_csv(index=False, float_format="%.6f").encode())
-    return digest.hexdigest()
-
-
 def savings_per_day(series: pd.DataFrame, cumulative: pd.DataFrame,
                     tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Sub-daily M&V series summed to local days [kWh/day]; cumulative savings and its band
@@ -134,7 +127,16 @@ def frame_of(columns: dict[str, list[Any]]) -> pd.DataFrame:
 def mv_job(store: Store, meter: MeterInfo, spec: MVSpec,
            now: pd.Timestamp | None = None) -> dict[str, Any]:
     """Estimate ``spec`` on store data of ``meter`` (whose id it names), store the result
-    document under (:data:`MV_KIND`, ``spec.key``) and return it.
+    document under (:data:`MV_KIND`, ``spec.key``) and return it; raises like
+    :func:`mv_document`."""
+    doc = mv_document(store, meter, spec, now)
+    store.put_document(MV_KIND, spec.key, doc)
+    return doc
+
+
+def mv_document(store: Store, meter: MeterInfo, spec: MVSpec,
+                now: pd.Timestamp | None = None) -> dict[str, Any]:
+    """The result document of ``spec`` on store data of ``meter``, not stored.
 
     Raises :class:`wattlens.analytics.savings.SavingsError` when the site has no outdoor
     temperature readings or the data cannot support the estimate.
@@ -162,7 +164,7 @@ def mv_job(store: Store, meter: MeterInfo, spec: MVSpec,
         reporting=_period(spec.reporting),
         blackout=_period(spec.blackout) if spec.blackout else None,
         model=spec.model, confidence=spec.confidence, tz=tz, country=meter.country,
-        exclude=exclude, settings=spec.settings,
+        exclude=exclude, settings=spec.settings, commodity=meter.commodity, force=spec.force,
     )
     series = result.series
     adjusted_cum = series["adjusted_baseline"].cumsum().to_numpy()
@@ -209,9 +211,46 @@ def mv_job(store: Store, meter: MeterInfo, spec: MVSpec,
         "data_sha256": data_hash(energy, temperature),
         "computed_at": (now or pd.Timestamp.now(tz="UTC")).isoformat(),
     }
-    doc = json.loads(json.dumps(_finite(doc), default=str))  # as stored and read back
-    store.put_document(MV_KIND, spec.key, doc)
-    return doc
+    return json.loads(json.dumps(_finite(doc), default=str))  # as stored and read back
+
+
+NOT_VERIFIED = ("computed_at", "software")
+"""Keys of a result document that :func:`verify_document` does not compare: when it was
+made and with which library versions (a different version that gives the same numbers
+passes)."""
+
+
+def verify_document(store: Store, meter: MeterInfo, doc: dict[str, Any]) -> list[str]:
+    """Recompute a result document from the store's data and the document's own spec
+    (settings included) and list every value that differs (``path: recorded != recomputed``);
+    an empty list means every number matches. Floats match to 1e-9 relative."""
+    try:
+        spec = MVSpec.model_validate(doc["spec"])
+    except (KeyError, ValueError) as exc:
+        raise SavingsError(f"not an M&V result document: its spec cannot be read ({exc}); "
+                           f"give a document written by `wattlens mv run --out`") from None
+    fresh = mv_document(store, meter, spec)
+    return _differences(doc, fresh, "")
+
+
+def _differences(recorded: Any, fresh: Any, path: str) -> list[str]:
+    if isinstance(recorded, dict) and isinstance(fresh, dict):
+        out = []
+        for key in sorted(set(recorded) | set(fresh)):
+            if key in NOT_VERIFIED:
+                continue
+            out += _differences(recorded.get(key), fresh.get(key), f"{path}.{key}".lstrip("."))
+        return out
+    if isinstance(recorded, list) and isinstance(fresh, list) and len(recorded) == len(fresh):
+        return [d for i, (a, b) in enumerate(zip(recorded, fresh, strict=True))
+                for d in _differences(a, b, f"{path}[{i}]")]
+    numbers = (int, float)
+    if (isinstance(recorded, numbers) and isinstance(fresh, numbers)
+            and not isinstance(recorded, bool) and not isinstance(fresh, bool)):
+        same = bool(np.isclose(recorded, fresh, rtol=1e-9, atol=1e-9))
+    else:
+        same = recorded == fresh
+    return [] if same else [f"{path}: recorded {recorded!r} != recomputed {fresh!r}"]
 
 
 def _finite(value: Any) -> Any:

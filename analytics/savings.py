@@ -5,10 +5,13 @@ conditions (the *adjusted baseline*), and avoided energy = adjusted baseline −
 [kWh, %], cumulative over the reporting period. Blackout and non-routine windows are left
 out of both periods. Baseline models register by name in :data:`BASELINE_MODELS`:
 
-- ``caltrack-daily`` — CalTRACK daily/billing HDD/CDD change-point model
-  (:mod:`wattlens.analytics.caltrack.daily`); hourly data are summed to complete local days,
-  billing readings (one per bill, interval ≥ 20 days) are fitted as billing periods;
-- ``towt`` — CalTRACK hourly time-of-week-and-temperature model
+- ``caltrack-daily`` — CalTRACK 2.0 daily/billing HDD/CDD change-point model
+  (:mod:`wattlens.analytics.caltrack.daily`) on degree days of each local day's mean
+  temperature; hourly data are summed to complete local days, billing readings (one per bill,
+  interval ≥ 20 days) are fitted as billing periods;
+- ``daily-degree-hours`` — the same model on degree days computed as mean degree hours
+  (wattlens's variant: it counts the cold night of a mild day; docs/mv-method.md);
+- ``caltrack-hourly`` (also ``towt``) — CalTRACK hourly time-of-week-and-temperature model
   (:mod:`wattlens.analytics.caltrack.hourly`);
 - plug-ins from packages above this one, registered when imported: ``prophet`` comes with
   :mod:`wattlens.forecasting.mv` (analytics never imports forecasting).
@@ -17,20 +20,34 @@ Baseline fit statistics follow ASHRAE Guideline 14 (CV(RMSE), NMBE with n − p 
 freedom, R²); the fractional savings uncertainty (FSU) is G14's formula with the lag-1
 autocorrelation correction (Reddy & Claridge 2000; G14-2014 Annex B)::
 
-    ΔE_save = t(conf, n'−p) · 1.26 · CV · sqrt((n/n') · (1 + 2/n') · (1/m)) · E_adjusted
-    n' = n · (1 − ρ) / (1 + ρ)
+    ΔE_save = t(conf, ν) · 1.26 · CV · sqrt((n/n') · (1 + 2/n') · (1/m)) · E_adjusted
+    n' = n · (1 − ρ) / (1 + ρ),   ν = (n − p) · n'/n
 
-Data-sufficiency problems (CalTRACK 2.0 §2) are returned as warnings with numbers
-(:class:`~wattlens.core.warnings.DataWarning`); misuse (reporting before baseline, no data,
-too little baseline, no temperature) raises :class:`SavingsError`. The tunables are
+ν, the t value's degrees of freedom, is the residual share (n − p)/n of the effective sample
+n′: each parameter uses one observation's worth of information, and an autocorrelated
+observation carries n′/n of an independent one. G14's literal n′ − p goes to zero or below
+when a many-parameter model (TOWT: ~170 parameters per segment) meets strong autocorrelation,
+and t with it to infinity; ν stays positive while n > p and equals n − p without
+autocorrelation. A result where n′ ≤ p says so in a ``savings.effective-dof`` warning.
+
+Data-sufficiency checks (CalTRACK 2.0 §2) are returned as warnings with numbers
+(:class:`~wattlens.core.warnings.DataWarning`): blank values and zeros (missing or real, per
+commodity), outliers beyond 3 × IQR, incomplete local days per period, coverage of data and
+temperature per period. Those CalTRACK disqualifies on (:data:`DISQUALIFYING`) stop the
+estimate with :class:`Disqualified` unless ``force`` is given, and a forced result says so.
+Misuse (reporting before baseline, no data, too little baseline, no temperature) raises
+:class:`SavingsError`. The tunables are
 :class:`SavingsSettings`, written into every result. :func:`difference_in_differences` gives
 a comparison-group estimate.
 """
 
 from __future__ import annotations
 
+import hashlib
+import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
 import numpy as np
@@ -50,6 +67,7 @@ from wattlens.analytics.caltrack import (
 from wattlens.core.base import Frozen, Registry
 from wattlens.core.calendar import SiteCalendar
 from wattlens.core.intervals import IntervalError, infer_interval
+from wattlens.core.meters import Commodity
 from wattlens.core.warnings import DataWarning
 
 Granularity = Literal["hourly", "daily", "billing"]
@@ -64,6 +82,13 @@ G14_LIMITS: dict[str, tuple[float, float]] = {
 15/5 (the hourly limits are applied to daily data)."""
 G14_FACTOR = 1.26
 """The empirical 1.26 of G14's savings-uncertainty formula."""
+DISQUALIFYING = frozenset({
+    "savings.short-baseline", "savings.data-coverage", "savings.temperature-coverage",
+    "savings.negative-values",
+})
+"""Warning codes on which CalTRACK 2.0 §2 disqualifies a meter: the estimate stops unless
+forced."""
+ZeroRule = Literal["auto", "missing", "reading"]
 
 
 class SavingsSettings(Frozen):
@@ -87,6 +112,19 @@ class SavingsSettings(Frozen):
         "bimonthly bills fitted with two slopes and two balance points fit almost any pair of "
         "balance points",
     )
+    zeros: ZeroRule = Field(
+        "auto", description="zero energy readings: missing, reading (real zero use) or auto — "
+        "missing for electricity (a meter that reads 0 kWh has usually stopped reporting, as "
+        "OpenDSM assumes), real for gas, heat and water (no heating in summer)",
+    )
+    zero_run_days: float = Field(
+        1.0, gt=0, description="zeros kept as readings: runs of zeros at least this long "
+        "get a warning that they look like missing data [days]",
+    )
+    outlier_iqr: float = Field(
+        3.0, gt=0, description="readings beyond this many interquartile ranges outside the "
+        "quartiles are flagged as outliers (CalTRACK: 3), not removed",
+    )
     caltrack_daily: DailySettings = Field(
         default_factory=DailySettings, description="CalTRACK daily/billing model"
     )
@@ -95,16 +133,33 @@ class SavingsSettings(Frozen):
     def used_by(self, model: str) -> dict[str, Any]:
         """The settings a result of baseline ``model`` was made with, as JSON: the general
         ones and the model's own section (plug-ins without one: the general ones only)."""
-        own = model.replace("-", "_")
-        sections = {"caltrack_daily", "towt"}
-        out = self.model_dump(mode="json", exclude=sections)
-        if own in sections:
+        own = MODEL_SECTIONS.get(model)
+        out = self.model_dump(mode="json", exclude=set(MODEL_SECTIONS.values()))
+        if own is not None:
             out[own] = getattr(self, own).model_dump(mode="json")
         return out
 
 
+MODEL_SECTIONS = {"caltrack-daily": "caltrack_daily", "daily-degree-hours": "caltrack_daily",
+                  "towt": "towt", "caltrack-hourly": "towt"}
+"""The :class:`SavingsSettings` section of each built-in baseline model."""
+
+
 class SavingsError(ValueError):
     """The savings question cannot be answered with these inputs; the message says why."""
+
+
+class Disqualified(SavingsError):
+    """CalTRACK's data sufficiency disqualifies the meter; ``warnings`` say why."""
+
+    def __init__(self, meter: str, reasons: list[DataWarning]) -> None:
+        self.reasons = reasons
+        listed = "; ".join(w.message for w in reasons)
+        super().__init__(
+            f"meter {meter!r} is disqualified by CalTRACK data sufficiency: {listed}. Fix the "
+            f"data or periods, or pass --force (force=True) to estimate anyway; the result then "
+            f"records that it was forced"
+        )
 
 
 @dataclass(frozen=True)
@@ -163,6 +218,16 @@ class FitStats:
         rho = max(self.autocorrelation, 0.0)
         return max(self.n * (1 - rho) / (1 + rho), 2.0)
 
+    @property
+    def t_dof(self) -> float:
+        """ν = (n − p)·n′/n, the savings interval's t degrees of freedom, at least 1 (see the
+        module docstring for why not G14's n′ − p)."""
+        return max(self.residual_dof * self.n_effective / max(self.n, 1), 1.0)
+
+    def t_value(self, confidence: float) -> float:
+        """Student's t at two-sided ``confidence`` on :attr:`t_dof`."""
+        return t_quantile(0.5 + confidence / 2, self.t_dof)
+
 
 @dataclass
 class ReportingStats:
@@ -194,6 +259,11 @@ class SavingsResult:
     model_detail: dict[str, Any] = field(default_factory=dict)
     form: str = ""
     settings: SavingsSettings = field(default_factory=SavingsSettings)
+    disqualified: list[str] = field(default_factory=list)
+    forced: bool = False
+    audit: dict[str, Any] = field(default_factory=dict)
+    """How to recompute the result (:func:`audit_trail`): time zone, periods, input hashes,
+    software versions."""
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's JSON shape: the numbers, how they were made (model form, parameters,
@@ -225,9 +295,90 @@ class SavingsResult:
                 "confidence": r.confidence,
                 "n": r.n,
             },
+            "sufficiency": {
+                "disqualified": self.disqualified,
+                "forced": self.forced,
+                "note": ("CalTRACK data sufficiency disqualifies this meter; the estimate was "
+                         "forced and is not a CalTRACK result") if self.forced else "",
+            },
             "settings": self.settings.used_by(self.model),
             "warnings": [w.to_dict() for w in self.warnings],
+            "coefficients": self.model_detail,
+            "uncertainty": {
+                "method": "ASHRAE Guideline 14 (2014) Annex B with lag-1 autocorrelation: "
+                          "t(conf, nu) * 1.26 * CV * sqrt((n/n') * (1 + 2/n') / m) * "
+                          "E_adjusted, n' = n (1 - rho)/(1 + rho), nu = (n - p) n'/n",
+                "confidence": r.confidence,
+                "n": b.n,
+                "n_params": b.n_params,
+                "autocorrelation": _num(b.autocorrelation),
+                "n_effective": _num(b.n_effective),
+                "t_dof": _num(b.t_dof),
+                "t_value": _num(b.t_value(r.confidence)),
+                "cv_rmse_pct": _num(b.cv_rmse_pct),
+                "m": r.n,
+                "half_width_kwh": _num((r.savings_interval_kwh[1]
+                                        - r.savings_interval_kwh[0]) / 2),
+            },
+            **self.audit,
         }
+
+
+def data_hash(*frames: pd.DataFrame | pd.Series) -> str:
+    """SHA-256 of the frames' canonical CSV text (times UTC ISO 8601, values %.6f), to check
+    that a recomputation uses the same data."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        canon = (frame.rename_axis("time").reset_index() if isinstance(frame, pd.Series)
+                 else frame.copy())
+        for column in canon.columns:
+            if isinstance(canon[column].dtype, pd.DatetimeTZDtype):
+                canon[column] = canon[column].dt.tz_convert("UTC").dt.strftime(
+                    "%Y-%m-%dT%H:%M:%SZ")
+        digest.update(canon.to_csv(index=False, float_format="%.6f").encode())
+    return digest.hexdigest()
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of wattlens and the numerical libraries a result was computed with."""
+    try:
+        own = version("wattlens")
+    except PackageNotFoundError:
+        own = "unknown (not installed)"
+    return {"wattlens": own, "python": platform.python_version(), "numpy": np.__version__,
+            "pandas": pd.__version__}
+
+
+def audit_trail(inp: Inputs, fitted: Fitted, commodity: Commodity) -> dict[str, Any]:
+    """What a result needs besides its numbers to be recomputed and checked: time zone,
+    periods asked for and observations used, the data as used (hashes of the cleaned meter
+    series [kWh] and the temperature [degC]), software versions."""
+    def span(obs: pd.DataFrame) -> list[str] | None:
+        times = pd.DatetimeIndex(obs["time"])
+        return [times[0].isoformat(), times[-1].isoformat()] if len(times) else None
+
+    return {
+        "timezone": inp.tz,
+        "commodity": commodity,
+        "periods": {
+            "baseline": [inp.baseline.start.isoformat(), inp.baseline.end.isoformat()],
+            "reporting": [inp.reporting.start.isoformat(), inp.reporting.end.isoformat()],
+            "excluded": [[w.start.isoformat(), w.end.isoformat()] for w in inp.excluded],
+            "baseline_observations_used": span(fitted.baseline),
+            "reporting_observations_used": span(fitted.reporting),
+        },
+        "inputs": {
+            "interval": str(inp.interval),
+            "readings_used": len(inp.load),
+            "readings_sha256": data_hash(inp.load.rename("value")),
+            "temperature_readings": len(inp.temperature),
+            "temperature_sha256": data_hash(inp.temperature.rename("temperature")),
+            "hashed": "the meter's cleaned readings (time, value [kWh]) and the outdoor "
+                      "temperature (time, temperature [degC]) as CSV, times UTC ISO 8601, "
+                      "values %.6f",
+        },
+        "software": software_versions(),
+    }
 
 
 def _num(value: float | None) -> float | None:
@@ -361,9 +512,10 @@ def savings_uncertainty(
     ``confidence``: ASHRAE G14 with the lag-1 autocorrelation correction. Its n/n' factor is
     already the variance of a sum of AR(1) errors; on simulated no-change meters with AR(1)
     residuals the interval holds the true zero ~85 % of the time at 90 % nominal for ρ from
-    0 to 0.95 (tests/analytics_mv/test_mv_savings.py)."""
+    0 to 0.95 (tests/analytics_mv/test_mv_savings.py). t is taken on ν = (n − p)·n′/n
+    (:attr:`FitStats.t_dof`)."""
     n, n_eff = stats.n, stats.n_effective
-    t = t_quantile(0.5 + confidence / 2, max(n_eff - stats.n_params, 1.0))
+    t = stats.t_value(confidence)
     cv = stats.cv_rmse_pct / 100
     return float(
         t * G14_FACTOR * cv * np.sqrt((n / n_eff) * (1 + 2 / n_eff) / max(m, 1))
@@ -394,15 +546,22 @@ def _hourly_to_days(inp: Inputs) -> tuple[pd.DataFrame, list[DataWarning]]:
     ends = starts + pd.DateOffset(days=1)
     expected = np.asarray((ends - starts) / inp.interval)
     complete = counts.to_numpy() >= np.round(expected)
+    complete_days = set(starts[complete].tz_convert("UTC"))
     warnings = []
-    if (~complete).any():
-        incomplete = int((~complete).sum())
-        warnings.append(DataWarning(
-            "savings.incomplete-days",
-            f"{incomplete} local days with incomplete interval data were left out of the "
-            f"daily model",
-            {"days": incomplete},
-        ))
+    for label, period in (("baseline", inp.baseline), ("reporting", inp.reporting)):
+        days = _days_of(period.start, period.end, inp.tz).tz_convert("UTC")
+        days = days[~_overlaps(days, days + pd.Timedelta(days=1), inp.excluded)]
+        incomplete = [d for d in days if d not in complete_days]
+        if incomplete:
+            empty = sum(d.tz_convert(inp.tz) not in totals.index for d in incomplete)
+            warnings.append(DataWarning(
+                "savings.incomplete-days",
+                f"{label}: {len(incomplete)} of {len(days)} local days have incomplete "
+                f"interval data ({empty} of them none at all) and were left out of the daily "
+                f"model",
+                {"period": label, "days": len(incomplete), "empty": int(empty),
+                 "of": len(days)},
+            ))
     frame = pd.DataFrame({"start": starts, "end": ends, "usage": totals.to_numpy(), "days": 1.0})
     return frame[complete], warnings
 
@@ -476,10 +635,25 @@ def _split_periods(
     return base, out["reporting"], warnings
 
 
+DegreeDays = Literal["daily_mean", "degree_hours"]
+
+
 @register_baseline("caltrack-daily")
 def caltrack_daily(inp: Inputs) -> Fitted:
-    """CalTRACK daily (or billing) HDD/CDD model with balance-point search on degree days
-    computed as mean degree hours (daily means when only daily temperatures are given)."""
+    """CalTRACK 2.0 daily (or billing) HDD/CDD model with balance-point search on degree
+    days of each local day's mean temperature."""
+    return _daily_model(inp, "daily_mean")
+
+
+@register_baseline("daily-degree-hours")
+def daily_degree_hours(inp: Inputs) -> Fitted:
+    """The CalTRACK daily/billing model on degree days computed as mean degree hours (equal
+    to ``caltrack-daily`` for daily temperature input)."""
+    return _daily_model(inp, "degree_hours")
+
+
+def _daily_model(inp: Inputs, degree_days: DegreeDays) -> Fitted:
+    """The CalTRACK daily/billing fit with ``degree_days`` of the daily mean or hourly."""
     settings = inp.settings.caltrack_daily
     periods, warnings = _daily_periods(inp)
     period_days = [
@@ -488,6 +662,8 @@ def caltrack_daily(inp: Inputs) -> Fitted:
                         strict=True)
     ]
     per_day = day_temperatures(inp.temperature, inp.tz, settings.min_hours_per_day)
+    if degree_days == "daily_mean":
+        per_day = {day: np.array([values.mean()]) for day, values in per_day.items()}
     covered = np.array(
         [len(days) > 0 and np.mean([d in per_day for d in days]) >= settings.min_period_coverage
          for days in period_days],
@@ -511,7 +687,9 @@ def caltrack_daily(inp: Inputs) -> Fitted:
         return per_day * frame["days"].to_numpy()
 
     granularity: Granularity = "billing" if inp.granularity == "billing" else "daily"
-    detail = {"caltrack": model.to_dict(), "degree_days": "mean degree hours",
+    detail = {"caltrack": model.to_dict(),
+              "degree_days": {"daily_mean": "of the local day's mean temperature",
+                              "degree_hours": "mean degree hours"}[degree_days],
               "units": "kWh/day, degC"}
     return Fitted(
         baseline=obs_frame(base["start"], base["usage"], predict(base)),
@@ -560,6 +738,7 @@ def drop_unpredicted(
     return obs_frame(rep.index[ok], rep.to_numpy()[ok], predicted.to_numpy()[ok]), warnings
 
 
+@register_baseline("caltrack-hourly")
 @register_baseline("towt")
 def towt(inp: Inputs) -> Fitted:
     """CalTRACK hourly time-of-week-and-temperature model."""
@@ -576,7 +755,7 @@ def towt(inp: Inputs) -> Fitted:
         reporting=reporting,
         n_params=model.n_params,
         granularity="hourly",
-        detail={"towt": {"segmentation": model.segmentation, "n_obs": model.n_obs}},
+        detail={"towt": model.to_dict()},
         form=f"caltrack-towt ({model.segmentation})",
         warnings=warnings,
     )
@@ -600,10 +779,105 @@ def _meter_series(readings: pd.DataFrame, meter: str) -> pd.Series:
     return series
 
 
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last + 1) positions of the runs of True in ``flags``."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
+
+
+def clean_load(load: pd.Series, commodity: Commodity, settings: SavingsSettings
+               ) -> tuple[pd.Series, list[DataWarning]]:
+    """The meter's readings [kWh] with blank values dropped and zeros handled by
+    ``settings.zeros``, and warnings counting both."""
+    warnings = []
+    blank = load.isna()
+    if blank.any():
+        warnings.append(DataWarning(
+            "savings.blank-values",
+            f"{int(blank.sum())} readings have a blank value and were read as missing "
+            f"(first at {load.index[blank][0].isoformat()})",
+            {"readings": int(blank.sum())},
+        ))
+    load = load[~blank]
+    rule = settings.zeros
+    if rule == "auto":
+        rule = "missing" if commodity == "electricity" else "reading"
+    zero = (load == 0).to_numpy()
+    if rule == "missing" and zero.any():
+        warnings.append(DataWarning(
+            "savings.zeros-missing",
+            f"{int(zero.sum())} zero readings of this {commodity} meter were read as missing "
+            f"(zeros = {settings.zeros}); set zeros = 'reading' if they are real zero use",
+            {"readings": int(zero.sum()), "rule": settings.zeros, "commodity": commodity},
+        ))
+        return load[~zero], warnings
+    if zero.any():
+        times = load.index
+        steps = np.diff(times.asi8).astype(float) / 1e9
+        step = np.median(steps) if len(steps) else 0.0
+        long_runs = [(a, b) for a, b in _runs(zero)
+                     if (b - a) * step >= settings.zero_run_days * 86400 and b - a >= 2]
+        if long_runs:
+            longest = max(long_runs, key=lambda r: r[1] - r[0])
+            warnings.append(DataWarning(
+                "savings.zero-runs",
+                f"{len(long_runs)} runs of zero readings last {settings.zero_run_days:g} days "
+                f"or more (longest {longest[1] - longest[0]} readings from "
+                f"{times[longest[0]].isoformat()}); they look like missing data but count as "
+                f"zero use (zeros = {settings.zeros}, {commodity}) — set zeros = 'missing' "
+                f"(--zeros missing) if the meter was not reporting",
+                {"runs": len(long_runs), "readings": int(sum(b - a for a, b in long_runs)),
+                 "rule": settings.zeros, "commodity": commodity},
+            ))
+    return load, warnings
+
+
+def _outliers(inp: Inputs) -> list[DataWarning]:
+    """Readings beyond ``outlier_iqr`` interquartile ranges outside the quartiles, per period
+    (flagged, not removed, as CalTRACK does)."""
+    warnings = []
+    k = inp.settings.outlier_iqr
+    for label, period in (("baseline", inp.baseline), ("reporting", inp.reporting)):
+        values = inp.load[_within(inp.load.index, inp.load.index + inp.interval, period)]
+        if len(values) < 4:
+            continue
+        q1, q3 = np.percentile(values, [25, 75])
+        low, high = q1 - k * (q3 - q1), q3 + k * (q3 - q1)
+        out = values[(values < low) | (values > high)]
+        if len(out):
+            warnings.append(DataWarning(
+                "savings.outliers",
+                f"{label}: {len(out)} of {len(values)} readings lie beyond {k:g} × IQR of the "
+                f"quartiles (outside [{low:.3g}, {high:.3g}] kWh; first at "
+                f"{out.index[0].isoformat()}); flagged, not removed — check them",
+                {"period": label, "readings": len(out), "of": len(values),
+                 "low_kwh": float(low), "high_kwh": float(high)},
+            ))
+    return warnings
+
+
+def _negative(inp: Inputs) -> list[DataWarning]:
+    """Negative readings in either period (CalTRACK disqualifies them)."""
+    times = inp.load.index
+    rows = (_within(times, times + inp.interval, inp.baseline)
+            | _within(times, times + inp.interval, inp.reporting))
+    negative = inp.load[rows & (inp.load < 0).to_numpy()]
+    if negative.empty:
+        return []
+    return [DataWarning(
+        "savings.negative-values",
+        f"{len(negative)} negative readings (first at {negative.index[0].isoformat()}); a "
+        f"consumption meter cannot run backwards — net metering needs a separate meter",
+        {"readings": len(negative)},
+    )]
+
+
 def _coverage_warnings(inp: Inputs) -> list[DataWarning]:
     """CalTRACK data sufficiency, as warnings with numbers."""
     base, settings = inp.baseline, inp.settings
     need = settings.min_coverage
+    daily_temperature = (infer_interval(inp.temperature.index, default=pd.Timedelta(0))
+                         >= pd.Timedelta(hours=23))
     warnings = []
     if base.days < settings.caltrack_baseline_days - 0.5:
         warnings.append(DataWarning(
@@ -626,8 +900,10 @@ def _coverage_warnings(inp: Inputs) -> list[DataWarning]:
         else:
             share = days_with_data / max(period.days - excluded_days, 1)
         if share < need:
+            # bills rarely line up with the periods: short coverage there is not disqualifying
             warnings.append(DataWarning(
-                "savings.data-coverage",
+                "savings.billing-coverage" if inp.granularity == "billing"
+                else "savings.data-coverage",
                 f"{label}: data on {min(share, 1):.0%} of days ({days_with_data} of "
                 f"{period.days - excluded_days:.0f}); CalTRACK requires {need:.0%}",
                 {"period": label, "share": float(share), "required": need},
@@ -635,13 +911,18 @@ def _coverage_warnings(inp: Inputs) -> list[DataWarning]:
         temp = inp.temperature[
             (inp.temperature.index >= period.start) & (inp.temperature.index < period.end)
         ].dropna()
-        temp_hours = len(temp.index.floor("h").unique())
-        temp_share = temp_hours / max(period.days * 24, 1)
+        if daily_temperature:
+            unit, slots = "days", len(temp.index.tz_convert(inp.tz).normalize().unique())
+            total = period.days
+        else:
+            unit, slots = "hours", len(temp.index.floor("h").unique())
+            total = period.days * 24
+        temp_share = slots / max(total, 1)
         if temp_share < need:
             warnings.append(DataWarning(
                 "savings.temperature-coverage",
-                f"{label}: temperature on {temp_share:.0%} of hours ({temp_hours} of "
-                f"{period.days * 24:.0f}); CalTRACK requires {need:.0%}",
+                f"{label}: temperature on {temp_share:.0%} of {unit} ({slots} of "
+                f"{total:.0f}); CalTRACK requires {need:.0%}",
                 {"period": label, "share": float(temp_share), "required": need},
             ))
     return warnings
@@ -726,10 +1007,12 @@ def _inputs(
     periods: tuple[Period, Period, list[Period]],
     calendar: SiteCalendar,
     settings: SavingsSettings,
-) -> Inputs:
-    """The meter's data, checked for sufficiency, as a baseline model gets it."""
+    commodity: Commodity,
+) -> tuple[Inputs, list[DataWarning]]:
+    """The meter's data, cleaned (:func:`clean_load`) and checked for sufficiency, as a
+    baseline model gets it, and the cleaning's warnings."""
     temperature = _temperature(weather)
-    load = _meter_series(readings, meter)
+    load, warnings = clean_load(_meter_series(readings, meter), commodity, settings)
     try:
         interval = infer_interval(load.index)
     except IntervalError:
@@ -747,7 +1030,7 @@ def _inputs(
         settings=settings,
     )
     _check_sufficient(inp, meter)
-    return inp
+    return inp, warnings
 
 
 def _model_name(model: str, granularity: Granularity) -> str:
@@ -787,6 +1070,18 @@ def _fit_warnings(stats: FitStats, granularity: Granularity, min_dof: int
             f"parameters, balance points above all, are weakly determined — monthly bills or "
             f"daily data pin them down better",
             {"n": stats.n, "n_params": stats.n_params, "residual_dof": stats.residual_dof},
+        ))
+    if stats.n_effective <= stats.n_params < stats.n:
+        warnings.append(DataWarning(
+            "savings.effective-dof",
+            f"baseline residuals are autocorrelated (lag-1 ρ = {stats.autocorrelation:.2f}): "
+            f"{stats.n} observations count as n′ = {stats.n_effective:.0f} independent ones, "
+            f"no more than the model's {stats.n_params} parameters, so ASHRAE G14's n′ − p "
+            f"degrees of freedom are not positive; t was taken on ν = (n − p)·n′/n = "
+            f"{stats.t_dof:.0f} instead — the interval is an approximation, and a model with "
+            f"fewer parameters (e.g. --model caltrack-daily) may describe these data better",
+            {"n": stats.n, "n_effective": stats.n_effective, "n_params": stats.n_params,
+             "autocorrelation": stats.autocorrelation, "t_dof": stats.t_dof},
         ))
     return warnings
 
@@ -841,10 +1136,13 @@ def estimate_savings(
     blackout: tuple[Any, Any] | None = None,
     model: str = "auto",
     confidence: float | None = None,
-    tz: str = "UTC",
+    *,
+    tz: str,
     country: str | None = None,
     exclude: Sequence[tuple[Any, Any]] = (),
     settings: SavingsSettings | None = None,
+    commodity: Commodity = "electricity",
+    force: bool = False,
 ) -> SavingsResult:
     """Avoided energy of ``meter`` over ``reporting`` against a baseline fitted on
     ``baseline``.
@@ -854,7 +1152,11 @@ def estimate_savings(
     naive values local to ``tz``; ``exclude``: non-routine windows left out of both periods;
     ``model``: a registered baseline model or ``auto`` (towt for interval data,
     caltrack-daily for daily and billing data); ``confidence`` of the savings interval
-    (default ``settings.confidence``); ``settings``: the tunables (default: CalTRACK's).
+    (default ``settings.confidence``); ``settings``: the tunables (default: CalTRACK's);
+    ``tz``: the site's IANA time zone (required: local days and hours of the week depend on
+    it); ``commodity`` decides what a zero reading means (``settings.zeros``); ``force``
+    estimates a meter that CalTRACK's sufficiency rules disqualify (:class:`Disqualified`
+    otherwise), and the result records it.
     """
     settings = settings or SavingsSettings()
     confidence = settings.confidence if confidence is None else confidence
@@ -862,8 +1164,11 @@ def estimate_savings(
         raise SavingsError(f"confidence {confidence} must be between 0 and 1, e.g. 0.9")
     calendar = _calendar(tz, country)
     periods = _periods(baseline, reporting, blackout, exclude, tz)
-    inp = _inputs(readings, weather, meter, periods, calendar, settings)
-    warnings = _coverage_warnings(inp)
+    inp, warnings = _inputs(readings, weather, meter, periods, calendar, settings, commodity)
+    warnings += _coverage_warnings(inp) + _negative(inp) + _outliers(inp)
+    disqualifying = [w for w in warnings if w.code in DISQUALIFYING]
+    if disqualifying and not force:
+        raise Disqualified(meter, disqualifying)
     name = _model_name(model, inp.granularity)
     fitted = BASELINE_MODELS[name](inp)
     if fitted.reporting.empty:
@@ -887,6 +1192,9 @@ def estimate_savings(
         model_detail=fitted.detail,
         form=fitted.form,
         settings=settings,
+        disqualified=sorted({w.code for w in disqualifying}),
+        audit=audit_trail(inp, fitted, commodity),
+        forced=bool(disqualifying) and force,
     )
 
 
@@ -954,7 +1262,8 @@ def difference_in_differences(
     control: list[str],
     baseline: tuple[Any, Any],
     reporting: tuple[Any, Any],
-    tz: str = "UTC",
+    *,
+    tz: str,
     confidence: float = 0.9,
 ) -> DidResult:
     """Comparison-group savings of ``treated`` vs ``control`` meters (testbed A/B trials):

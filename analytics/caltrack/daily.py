@@ -1,13 +1,14 @@
 """CalTRACK daily and billing methods: HDD/CDD change-point models with balance-point search.
 
 After CalTRACK 2.0 §3.2-3.4: usage per day [kWh/day] of each period (a day, or a billing
-period) is regressed on the period's mean heating and cooling degree days [degC·day/day],
-computed as mean degree hours of the outdoor temperature [degC] (CalTRACK 2.0 uses the daily
-mean; degree hours follow CalTRACK issue #120 and equal it for daily temperature input).
-Four candidates — intercept-only, HDD-only, CDD-only, HDD+CDD — are fitted for every
-balance point on a 1 degF grid from 30 to 90 degF (converted to degC); a candidate
-qualifies when its slopes are positive with p < 0.1 and at least 10 periods have non-zero
-degree days; the qualified candidate with the highest adjusted R² wins (the tunables are
+period) is regressed on the period's mean heating and cooling degree days [degC·day/day] of
+the temperatures [degC] it is given: each day's mean temperature (CalTRACK 2.0, M&V's
+``caltrack-daily``) or its hourly temperatures (mean degree hours after CalTRACK issue #120,
+M&V's ``daily-degree-hours``). Four candidates — intercept-only, HDD-only, CDD-only, HDD+CDD —
+are fitted for every balance point on a 1 degF grid from 30 to 90 degF (converted to degC);
+a candidate qualifies when its slopes are positive with p < 0.1, at least 10 periods have
+non-zero degree days and the baseline holds at least 20 degF·days of them; the qualified
+candidate with the highest adjusted R² wins (the tunables are
 :class:`DailySettings`). Billing periods are weighted by their length in days. All fits
 are vectorised normal equations (numpy only).
 """
@@ -42,6 +43,10 @@ class DailySettings(Frozen):
     balance_point_step_degf: float = Field(1.0, gt=0, description="balance-point grid [degF]")
     min_nonzero_dd: int = Field(
         10, ge=1, description="fewest periods with non-zero degree days for a slope (daily data)"
+    )
+    min_total_dd_degf: float = Field(
+        20.0, ge=0, description="fewest total degree days over the baseline for a slope "
+        "[degF·day]",
     )
     p_value_max: float = Field(
         0.1, gt=0, lt=1, description="slopes must be positive and significant at this level"
@@ -84,8 +89,8 @@ def t_quantile(p: float, dof: float) -> float:
 def day_temperatures(
     temperature: pd.Series, tz: str, min_hours_per_day: int = 12
 ) -> dict[pd.Timestamp, np.ndarray]:
-    """Hourly mean temperatures [degC] per local day (key: local midnight): a day's degree
-    days are its mean degree hours, which — unlike degree days of the daily mean — count the
+    """Hourly mean temperatures [degC] per local day (key: local midnight): their mean is
+    the day's mean temperature (CalTRACK 2.0's degree days), their mean degree hours count the
     cold night of a mild day (CalTRACK issue #120); with daily temperature input each day
     holds its one value. Days with fewer than ``min_hours_per_day`` hourly values are left
     out."""
@@ -154,6 +159,7 @@ class _Data:
     hdd: np.ndarray
     cdd: np.ndarray
     min_nonzero: int
+    min_total: float
     p_value_max: float
 
     @property
@@ -169,6 +175,12 @@ class _Data:
         """R² and adjusted R² of candidates with ``slopes`` slopes and squared errors ``sse``."""
         r2 = 1 - sse / self.sst
         return r2, 1 - (1 - r2) * (self.n - 1) / max(self.n - slopes - 1, 1)
+
+    def enough(self, dd: np.ndarray) -> np.ndarray:
+        """Per balance point: enough periods with degree days, and enough of them in total
+        [degC·day] (a period's degree days per day times its weight, its days for bills)."""
+        return ((dd > 0).sum(0) >= self.min_nonzero) & ((self.w[:, None] * dd).sum(0)
+                                                         >= self.min_total)
 
     def significant(
         self, beta: np.ndarray, inv: np.ndarray, sse: np.ndarray, k: int, slopes: int
@@ -199,6 +211,7 @@ def _prepare(
         hdd=np.vstack([heating_degrees(t[:, None], bps[None, :]).mean(0) for t in period_temps]),
         cdd=np.vstack([cooling_degrees(t[:, None], bps[None, :]).mean(0) for t in period_temps]),
         min_nonzero=min(settings.min_nonzero_dd, max(n // 4, 2)),
+        min_total=settings.min_total_dd_degf * 5 / 9,
         p_value_max=settings.p_value_max,
     )
 
@@ -214,7 +227,7 @@ def _single_slope(d: _Data, kind: ModelKind) -> DailyModel | None:
     beta, inv = _solve_batched(xtwx, xtwy)
     sse = (w * y * y).sum() - np.einsum("bi,bi->b", beta, xtwy)
     r2, adj = d.adj_r2(sse, 1)
-    ok = d.significant(beta, inv, sse, 1, 1) & ((dd > 0).sum(0) >= d.min_nonzero)
+    ok = d.significant(beta, inv, sse, 1, 1) & d.enough(dd)
     ok &= np.isfinite(adj)
     if not ok.any():
         return None
@@ -255,9 +268,8 @@ def _heating_and_cooling(d: _Data) -> DailyModel | None:
     beta, inv = _solve_batched(xtwx, xtwy)
     sse = (w * y * y).sum() - np.einsum("abi,abi->ab", beta, xtwy)
     r2, adj = d.adj_r2(sse, 2)
-    nz_h, nz_c = (hdd > 0).sum(0), (cdd > 0).sum(0)
     ok = d.significant(beta, inv, sse, 1, 2) & d.significant(beta, inv, sse, 2, 2)
-    ok &= (nz_h[:, None] >= d.min_nonzero) & (nz_c[None, :] >= d.min_nonzero)
+    ok &= d.enough(hdd)[:, None] & d.enough(cdd)[None, :]
     ok &= bps[:, None] <= bps[None, :]
     ok &= np.isfinite(adj)
     if not ok.any():

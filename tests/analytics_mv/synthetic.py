@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 
 TZ = "Europe/London"
+BASE = ("2018-01-01", "2019-01-01")
+REP = ("2019-01-01", "2020-01-01")
+"""Baseline and reporting years of the constructed meters (local dates, end exclusive)."""
 
 
 def temperature(start: str = "2018-01-01", end: str = "2020-01-01", seed: int = 1) -> pd.DataFrame:

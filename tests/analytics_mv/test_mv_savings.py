@@ -14,6 +14,7 @@ from wattlens.analytics.caltrack.hourly import TowtModel, fit_towt
 from wattlens.analytics.savings import (
     FitStats,
     SavingsError,
+    _fit_warnings,
     difference_in_differences,
     estimate_savings,
     fit_statistics,
@@ -23,14 +24,7 @@ from wattlens.analytics.savings import (
 
 from . import synthetic
 
-TZ = synthetic.TZ
-BASE = ("2018-01-01", "2019-01-01")
-REP = ("2019-01-01", "2020-01-01")
-
-
-@pytest.fixture(scope="module")
-def weather() -> pd.DataFrame:
-    return synthetic.temperature()
+TZ, BASE, REP = synthetic.TZ, synthetic.BASE, synthetic.REP
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +94,9 @@ def test_known_saving_is_recovered(weather, saving15, model: str) -> None:
     assert monthly.is_monotonic_increasing  # saving in every month of the year
     payload = result.to_json()
     assert set(payload) == {"meter", "model", "model_form", "granularity", "baseline",
-                            "reporting", "settings", "warnings"}
+                            "reporting", "settings", "warnings", "sufficiency",
+                            "coefficients", "uncertainty", "timezone", "commodity", "periods",
+                            "inputs", "software"}
     assert set(payload["baseline"]) == {"cv_rmse_pct", "nmbe_pct", "r2", "n", "n_params",
                                         "residual_dof", "autocorrelation", "n_effective",
                                         "g14_pass"}
@@ -184,7 +180,7 @@ def test_too_little_baseline_is_an_error(weather, saving15) -> None:
 
 def test_short_baseline_warns_with_numbers(weather, saving15) -> None:
     result = estimate_savings(saving15, weather, "m1", ("2018-09-01", "2019-01-01"), REP,
-                              model="towt", tz=TZ)
+                              model="towt", tz=TZ, force=True)
     assert any("baseline covers 122 days; CalTRACK requires 365" in w.message
                for w in result.warnings)
 
@@ -197,7 +193,9 @@ def test_missing_temperature(weather, saving15) -> None:
     with pytest.raises(SavingsError, match="baseline .* no temperature readings"):
         estimate_savings(saving15, no_baseline_weather, "m1", BASE, REP, tz=TZ)
     gappy = weather[(weather.index < "2019-03-01") | (weather.index >= "2019-06-01")]
-    result = estimate_savings(saving15, gappy, "m1", BASE, REP, model="towt", tz=TZ)
+    # three months without temperature disqualify the meter (CalTRACK); forced, it says why
+    result = estimate_savings(saving15, gappy, "m1", BASE, REP, model="towt", tz=TZ, force=True)
+    assert result.disqualified == ["savings.temperature-coverage"]
     assert any(w.message.startswith("reporting: temperature on 75% of hours")
                for w in result.warnings)
     assert any("have no temperature within 3 h" in w.message for w in result.warnings)
@@ -218,9 +216,29 @@ def test_g14_uncertainty_by_hand() -> None:
     stats = FitStats(cv_rmse_pct=20.0, nmbe_pct=0.0, r2=0.9, n=8760, n_params=10,
                      autocorrelation=0.8, g14_pass=True)
     n_eff = 8760 * 0.2 / 1.8
-    by_hand = t_quantile(0.95, n_eff - 10) * 1.26 * 0.2 * np.sqrt(
+    by_hand = t_quantile(0.95, (8760 - 10) * n_eff / 8760) * 1.26 * 0.2 * np.sqrt(
         (8760 / n_eff) * (1 + 2 / n_eff) / 8760) * 1e6
     assert savings_uncertainty(stats, 8760, 1e6, 0.9) == pytest.approx(by_hand)
+
+
+def test_interval_does_not_blow_up_when_autocorrelation_leaves_fewer_than_p() -> None:
+    # the issue's closure fit: rho 0.96, n' ~ 161 < p = 176. G14's n' - p floored at 1 put
+    # t(0.95, 1) = 6.3 into the interval, three times too wide; nu = (n - p) n'/n stays ~157
+    n = 7889
+    stats = FitStats(cv_rmse_pct=20.0, nmbe_pct=0.0, r2=0.9, n=n, n_params=176,
+                     autocorrelation=0.96, g14_pass=True)
+    assert stats.n_effective < stats.n_params
+    assert stats.t_dof == pytest.approx((n - 176) * stats.n_effective / n)
+    z_based = 1.6449 * 1.26 * 0.2 * np.sqrt(
+        (n / stats.n_effective) * (1 + 2 / stats.n_effective) / 2000) * 1e6
+    assert savings_uncertainty(stats, 2000, 1e6, 0.9) < 1.02 * z_based
+    warnings = _fit_warnings(stats, "hourly", 5)
+    effective = [w for w in warnings if w.code == "savings.effective-dof"]
+    assert len(effective) == 1 and effective[0].data["n_params"] == 176
+    # no warning when n' comfortably exceeds p
+    plain = FitStats(cv_rmse_pct=20.0, nmbe_pct=0.0, r2=0.9, n=n, n_params=176,
+                     autocorrelation=0.5, g14_pass=True)
+    assert not [w for w in _fit_warnings(plain, "hourly", 5) if w.code == "savings.effective-dof"]
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.6, 0.9])

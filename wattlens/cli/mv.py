@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
 import wattlens.forecasting.mv  # noqa: F401 - registers the prophet M&V baseline
-from wattlens.analytics.mv import MV_KIND, MVSpec, mv_job
+from wattlens.analytics.mv import MV_KIND, MVSpec, mv_job, verify_document
 from wattlens.analytics.savings import SavingsError
 from wattlens.cli.common import ConfigOption, console, fail, get_config, get_store, warn
+from wattlens.config import Config
 from wattlens.core.warnings import DataWarning
-from wattlens.store.base import StoreError
+from wattlens.store.base import Store, StoreError
 
 mv_app = typer.Typer(help="Measurement & verification on store data.", no_args_is_help=True)
 
 Period = tuple[str, str]
+T = TypeVar("T")
+
+
+def _on_store(cfg: Config, job: Callable[[Store], T]) -> T:
+    """``job`` on the configured store, closed afterwards; its errors end the command."""
+    store = get_store(cfg)
+    try:
+        return job(store)
+    except (SavingsError, StoreError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
 
 
 @mv_app.command("run")
@@ -30,9 +46,15 @@ def mv_run(
     blackout: Annotated[Period | None, typer.Option(
         help="Installation FIRST LAST local dates, left out of both periods.")] = None,
     model: Annotated[str, typer.Option(
-        help="Baseline model: caltrack-daily, towt, prophet or auto.")] = "caltrack-daily",
+        help="Baseline model: caltrack-daily (CalTRACK 2.0), daily-degree-hours, "
+             "caltrack-hourly (= towt), prophet or auto.")] = "caltrack-daily",
     confidence: Annotated[float, typer.Option(
         help="Confidence of the savings interval, e.g. 0.9.")] = 0.9,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Estimate even when CalTRACK's data sufficiency disqualifies the "
+                        "meter; the result records that it was forced.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        help="Also write the result document (JSON) here, for `wattlens mv verify`.")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Estimate one meter's savings from the store's readings (events annotated non-routine
@@ -43,16 +65,11 @@ def mv_run(
         raise fail(f"meter {meter!r} is not configured; choose one of {sorted(infos)}")
     try:
         spec = MVSpec(meter=meter, baseline=baseline, reporting=reporting, blackout=blackout,
-                      model=model, confidence=confidence, settings=cfg.analytics.savings)
+                      model=model, confidence=confidence, force=force,
+                      settings=cfg.analytics.savings)
     except ValidationError as exc:
         raise fail(f"invalid M&V project: {exc}") from None
-    store = get_store(cfg)
-    try:
-        doc = mv_job(store, infos[meter], spec)
-    except (SavingsError, StoreError) as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
+    doc = _on_store(cfg, lambda store: mv_job(store, infos[meter], spec))
     base, rep = doc["result"]["baseline"], doc["result"]["reporting"]
     low, high = rep["savings_interval_kwh"]
     console.print(escape(
@@ -62,3 +79,32 @@ def mv_run(
         f"G14 {'pass' if base['g14_pass'] else 'FAIL'}"), highlight=False)
     warn([DataWarning.from_dict(w) for w in doc["warnings"]])
     console.print(f"stored as document {MV_KIND}/{spec.key}", highlight=False)
+    if out is not None:
+        out.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+
+
+@mv_app.command("verify")
+def mv_verify(
+    result: Annotated[Path, typer.Argument(help="A result document written by `wattlens mv "
+                                                "run --out`.")],
+    config: ConfigOption = None,
+) -> None:
+    """Recompute a result from the store's data and the result's own spec and settings, and
+    say whether every number matches (exit 1 naming each one that does not)."""
+    try:
+        doc = json.loads(result.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise fail(f"{result}: cannot read the result document ({exc})") from None
+    cfg = get_config(config)
+    infos = cfg.meter_infos()
+    meter = doc.get("meter") if isinstance(doc, dict) else None
+    if meter not in infos:
+        raise fail(f"{result}: meter {meter!r} is not configured here; verify with the "
+                   f"configuration and store the result was made from")
+    differences = _on_store(cfg, lambda store: verify_document(store, infos[meter], doc))
+    if differences:
+        for line in differences:
+            console.print(escape(f"differs: {line}"), highlight=False)
+        raise fail(f"{result}: {len(differences)} values differ from the recomputation", code=1)
+    console.print(escape(f"{result}: every number matches the recomputation from the store"),
+                  highlight=False)

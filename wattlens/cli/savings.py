@@ -14,10 +14,12 @@ import wattlens.forecasting.mv  # noqa: F401 - registers the prophet baseline
 from wattlens.analytics.savings import (
     BASELINE_MODELS,
     SavingsError,
+    SavingsSettings,
+    ZeroRule,
     estimate_savings,
-    parse_period,
 )
 from wattlens.cli.common import console, fail, warn
+from wattlens.core.meters import Commodity
 from wattlens.store.csvio import read_readings_csv, read_weather_csv, write_csv
 from wattlens.store.schema import ContractError
 
@@ -54,10 +56,30 @@ def _dates(period: tuple[str, str], fmt: str | None) -> tuple[str, str]:
     return out[0], out[1]
 
 
-def _period(period: tuple[str, str], tz: str, name: str) -> dict[str, str]:
-    """The UTC start and (exclusive) end a period was evaluated with."""
-    used = parse_period(*period, tz=tz, name=name)
-    return {"start": used.start.isoformat(), "end": used.end.isoformat()}
+def read_meter_csv(path: Path, meter: str) -> pd.DataFrame:
+    """Readings of ``meter`` from a readings CSV (time,meter,value[,quantity]) or from an
+    OpenEEmeter meter file (start,value: one meter, energy). Blank values are kept as NaN, for
+    :func:`~wattlens.analytics.savings.estimate_savings` to count as missing (OpenEEmeter's
+    sample files end with one)."""
+    try:
+        head = pd.read_csv(path, nrows=0).columns
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SavingsError(f"{path}: cannot read readings ({exc})") from None
+    if "meter" in head:
+        return read_readings_csv(path)
+    if not {"start", "value"} <= set(head):
+        raise SavingsError(f"{path}: expected columns time,meter,value (readings) or "
+                           f"start,value (OpenEEmeter), found {list(head)}")
+    raw = pd.read_csv(path)
+    times = pd.to_datetime(raw["start"], utc=True, errors="coerce")
+    if times.isna().any():
+        row = int(times.isna().to_numpy().argmax()) + 2
+        raise SavingsError(f"{path}: line {row}: start {raw['start'].iloc[row - 2]!r} is not "
+                           f"a time with offset, e.g. 2016-01-01T00:00:00-06:00")
+    return pd.DataFrame({"time": times.astype("datetime64[ns, UTC]"), "meter": meter,
+                         "quantity": "energy", "value": pd.to_numeric(raw["value"],
+                                                                      errors="coerce"),
+                         "quality": "ok"})
 
 
 def savings(
@@ -71,25 +93,36 @@ def savings(
         tuple[str, str], typer.Option(help="Reporting START END (END exclusive).")
     ],
     out: Annotated[Path, typer.Option(help="Where to write the result JSON.")],
+    tz: Annotated[str, typer.Option(
+        help="Site IANA timezone, e.g. America/Chicago (local days, hours of the week); "
+             "required: a wrong one shifts every day.")],
     blackout: Annotated[
         tuple[str, str] | None,
         typer.Option(help="Installation blackout START END, left out of both periods."),
     ] = None,
     model: Annotated[
         str,
-        typer.Option(help="Baseline model: auto (towt for interval data, caltrack-daily "
-                          "otherwise), caltrack-daily, towt or prophet."),
+        typer.Option(help="Baseline model: auto (caltrack-hourly for interval data, "
+                          "caltrack-daily otherwise), caltrack-daily (CalTRACK 2.0), "
+                          "daily-degree-hours, caltrack-hourly (= towt) or prophet."),
     ] = "auto",
     confidence: Annotated[
         float, typer.Option(help="Confidence of the savings interval, e.g. 0.9.")
     ] = 0.9,
-    tz: Annotated[str, typer.Option(help="Site timezone (local days, hours of week).")] = "UTC",
     country: Annotated[
         str | None, typer.Option(help="ISO country for public holidays (prophet).")
     ] = None,
+    commodity: Annotated[Commodity, typer.Option(
+        help="What the meter measures; decides what a zero reading means.")] = "electricity",
+    zeros: Annotated[ZeroRule, typer.Option(
+        help="Zero readings: auto (missing for electricity, real use otherwise), missing or "
+             "reading.")] = "auto",
     missing_zero: Annotated[
-        bool, typer.Option("--missing-zero", help="Treat zero energy readings as missing.")
+        bool, typer.Option("--missing-zero", help="Same as --zeros missing.")
     ] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Estimate even when CalTRACK's data sufficiency disqualifies the "
+                        "meter; the result records that it was forced.")] = False,
     non_routine: Annotated[
         Path | None,
         typer.Option(help="JSON {\"events\": [{meter, start, end}]}: the meter's non-routine "
@@ -114,19 +147,18 @@ def savings(
     baseline, reporting = _dates(baseline, date_format), _dates(reporting, date_format)
     blackout = _dates(blackout, date_format) if blackout else None
     try:
-        frame = read_readings_csv(readings, missing_zero=missing_zero)
+        frame = read_meter_csv(readings, meter)
         wide = read_weather_csv(weather)
         exclude = _non_routine(non_routine, meter) if non_routine else []
+        settings = SavingsSettings(zeros="missing" if missing_zero else zeros)
         result = estimate_savings(
             frame, wide, meter, baseline, reporting, blackout=blackout, model=model,
             confidence=confidence, tz=tz, country=country, exclude=exclude,
+            settings=settings, commodity=commodity, force=force,
         )
     except (SavingsError, ContractError) as exc:
         raise fail(str(exc)) from None
-    used = {"timezone": tz, **{name: _period(period, tz, name) for name, period in (
-        ("baseline", baseline), ("reporting", reporting), ("blackout", blackout)) if period}}
-    out.write_text(json.dumps({**result.to_json(), "periods": used}, indent=2),
-                   encoding="utf-8")
+    out.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
     if series_out is not None:
         series = result.series.assign(time=pd.DatetimeIndex(result.series["time"]).strftime(
             "%Y-%m-%dT%H:%M:%SZ"))
