@@ -1034,6 +1034,8 @@ def _annualise(o: Opportunity, m: MeterYear, total: MeterTotal, factors: dict[st
     del evidence["annual_kwh"], evidence["confidence"]
     evidence.update({
         "commodity": commodity, "use": m.info.use, "yardstick": o.yardstick, "tariff": tariff,
+        "period": {"start": m.hourly.index[0].isoformat(),
+                   "end": (m.hourly.index[-1] + pd.Timedelta("1h")).isoformat()},
         "sentences": _sentences(o, m, total, numbers, tariff), "profile": profile(m, share)})
     return Recommendation(
         rule=o.rule, meter=o.meter, title=o.title, annual_kwh=round(kwh, 1),

@@ -60,6 +60,18 @@ def test_after_hours_baseload_20kw_every_night():
     rec = one(recs, "after-hours-baseload")
     assert rec.annual_kwh == pytest.approx(20 * 12 * 365, rel=0.03)
     assert rec.evidence["excess_kw"] == pytest.approx(20.0, abs=0.1)
+
+
+def test_a_recommendation_names_the_period_it_was_computed_on():
+    """Two years of data: the rules read the last one, and the evidence says so (UTC)."""
+    both = hourly_index("2018-01-01", "2020-01-01")
+    series = office(both, noise=0.0)
+    series[local_mask(both, hours=(19, 7))] += 20.0
+    rec = one(run(series, ["after-hours-baseload"])[0], "after-hours-baseload")
+    period = {k: pd.Timestamp(v) for k, v in rec.evidence["period"].items()}
+    assert period["end"] == both[-1] + pd.Timedelta("1h")
+    assert pd.Timedelta("364D") <= period["end"] - period["start"] <= pd.Timedelta("366D")
+    assert period["start"].tzinfo is not None and period["start"].utcoffset() == pd.Timedelta(0)
     assert rec.annual_cost == pytest.approx(0.15 * rec.annual_kwh, rel=1e-6)
     assert rec.annual_co2_kg == pytest.approx(0.2 * rec.annual_kwh, rel=1e-6)
     assert 0 < rec.confidence <= 1 and "after-hours" in rec.title
