@@ -76,7 +76,7 @@ def test_export_readings_neutralises_meter_ids(evil_store, tmp_path):
 
 def test_every_csv_writer_goes_through_write_csv():
     allowed = {"store/csvio.py",  # write_csv itself
-               "analytics/mv.py",  # the input-data hash, never a file
+               "analytics/savings.py",  # the input-data hash (data_hash), never a file
                "wattlens/sample/__init__.py"}  # the bundled synthetic sample
     writers = sorted(
         str(path.relative_to(ROOT)) for folder in ("store", "ingest", "analytics",
