@@ -218,7 +218,10 @@ def test_poll_clock_with_a_real_profile_aligns_to_interval_boundaries(sim: Simul
                 checkpoint = batch.checkpoint
                 energy.append(batch.readings[batch.readings["quantity"] == "energy"])
                 state = checkpoint["devices"][play.meter]
-                first = first if first is not None else state["register"]
+                if first is None and not state.get("partial"):
+                    # the interval begun before the first sample is partial and never
+                    # emitted: energy is conserved from the first whole boundary on
+                    first = state["register"]
                 last = state["register"]
             time.sleep(0.05)
     finally:
