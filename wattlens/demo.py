@@ -26,7 +26,6 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
-from wattlens.analytics.anomalies import AnomalySettings
 from wattlens.analytics.jobs import detect_job
 from wattlens.config import Config, parse_config
 from wattlens.forecasting.models import model_names
@@ -112,8 +111,7 @@ def demo_config(base: dict[str, Any], plan: DemoPlan, sources: list[dict[str, An
     detection every simulated minute (every 10 s at most when it runs fast), the intraday
     refresh every simulated hour."""
     anomalies = base.get("analytics", {}).get("anomalies", {})
-    anomalies = {**anomalies, **{k: v for k, v in DETECTOR_SETTINGS.items()
-                                 if k in AnomalySettings.model_fields}}
+    anomalies = {**anomalies, **DETECTOR_SETTINGS}
     return {
         **base,
         "data_dir": str(plan.data_dir),

@@ -29,10 +29,10 @@ from wattlens.ingest.worker import STATUS_KIND
 from wattlens.service.api.app import create_api
 from wattlens.service.api.auth import Tokens
 from wattlens.service.api.settings import ApiSection, ApiToken
-from wattlens.service.history import record_run
 from wattlens.service.metrics import ServiceCollector, ServiceMetrics
 from wattlens.service.supervisor import Supervisor
 from wattlens.store.duck import DuckDBStore
+from wattlens.store.jobruns import record_run
 from wattlens.store.remote import PARQUET, from_parquet, to_parquet
 
 A_TOKEN, B_TOKEN, ADMIN_TOKEN = "tok-a-3f9c1", "tok-b-77e2d", "tok-admin-19ab"

@@ -25,16 +25,12 @@ import pytest
 import requests
 
 from tests.support import probe
-from wattlens.analytics.anomalies import AnomalySettings
 from wattlens.store.duck import DuckDBStore
 from wattlens.store.jobruns import job_history
 
 SPEED = 30.0
 """Simulated seconds per real second: a simulated minute every 2 s."""
 FAULT_AFTER = "3min"
-NEEDS_DETECTOR = pytest.mark.skipif(
-    "above_forecast" not in AnomalySettings.model_fields,
-    reason="needs the live above-forecast detector ([analytics.anomalies.above_forecast])")
 
 
 @dataclass
@@ -120,7 +116,6 @@ def _fault_start(demo: RunningDemo) -> pd.Timestamp:
     return pd.Timestamp(found.group(1)).tz_localize("Europe/London")
 
 
-@NEEDS_DETECTOR
 def test_the_fault_shows_in_the_alerts_view_and_on_the_live_page(demo: RunningDemo) -> None:
     fault = _fault_start(demo)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import requests
 
-from wattlens.service.history import job_history
 from wattlens.service.supervisor import Supervisor
 from wattlens.store.duck import DuckDBStore
+from wattlens.store.jobruns import job_history
 
 
 def _terminate(proc: subprocess.Popen[str]) -> str:

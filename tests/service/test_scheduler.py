@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 from wattlens.cli import app
 from wattlens.core.calendar import SiteCalendar
 from wattlens.core.meters import MeterInfo
-from wattlens.service.history import job_history, record_run
 from wattlens.service.scheduler import (
     JobContext,
     JobRunner,
@@ -26,6 +25,7 @@ from wattlens.service.scheduler import (
 )
 from wattlens.service.settings import JobSchedule, JobsSection
 from wattlens.store.duck import DuckDBStore
+from wattlens.store.jobruns import job_history, record_run
 
 UTC = dt.UTC
 FAST = JobsSection(retries=2, retry_delay="10ms", retry_max_delay="20ms")

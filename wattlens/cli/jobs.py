@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from wattlens.cli.common import ConfigOption, fail, get_config, get_store
-from wattlens.service.history import job_history
 from wattlens.store.base import StoreError
+from wattlens.store.jobruns import job_history
 
 
 def jobs_command(

@@ -23,9 +23,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from wattlens.ingest.worker import STATUS_KIND
-from wattlens.service.history import job_history
 from wattlens.service.supervisor import Supervisor
 from wattlens.store.base import Store, StoreError
+from wattlens.store.jobruns import job_history
 
 WRITES = ("write_readings", "write_forecasts", "write_events", "annotate_event", "put_document")
 """The store calls timed as writes (label ``operation``)."""

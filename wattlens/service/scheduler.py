@@ -27,9 +27,9 @@ from wattlens.analytics.jobs import alert_job, detect_job, kpi_job, recommend_jo
 from wattlens.analytics.settings import AnalyticsSettings
 from wattlens.analytics.tariffs import TariffsSection
 from wattlens.core.meters import MeterInfo
-from wattlens.service.history import last_start, record_run
 from wattlens.service.settings import JobSchedule, JobsSection
 from wattlens.store.base import Store
+from wattlens.store.jobruns import last_start, record_run
 
 log = logging.getLogger(__name__)
 

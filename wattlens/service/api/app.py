@@ -23,11 +23,11 @@ from wattlens.core.meters import MeterInfo
 from wattlens.ingest.worker import STATUS_KIND
 from wattlens.service.api import models as m
 from wattlens.service.api.auth import LOCAL, Caller, Refused, Tokens, refuse
-from wattlens.service.history import job_history
 from wattlens.service.metrics import ServiceMetrics, health
 from wattlens.service.supervisor import Supervisor
 from wattlens.store.base import Store, StoreError, StoreUnavailable, utc_timestamp
 from wattlens.store.csvio import write_csv
+from wattlens.store.jobruns import job_history
 from wattlens.store.remote import ANY_QUANTITY, API, PARQUET, from_parquet, to_parquet
 
 log = logging.getLogger("wattlens.api")
