@@ -153,7 +153,9 @@ def test_ctrl_c_stops_cleanly_and_the_store_holds_the_live_loop(demo: RunningDem
         b2 = b2.set_index("time")["value"]
         live = b2[b2.index >= start - pd.Timedelta("3min")]
         assert (live.index.to_series().diff().dropna() == pd.Timedelta("1min")).all()
-        before = b2[(b2.index >= start - pd.Timedelta("3min")) & (b2.index < start)]
+        # whole minutes before the fault: the minute it starts in is partly faulty
+        before = b2[(b2.index >= start - pd.Timedelta("3min"))
+                    & (b2.index + pd.Timedelta("1min") <= start)]
         during = b2[b2.index >= start]
         assert len(before) >= 2 and len(during) >= 3, b2.tail(10)
         assert during.mean() - before.mean() > 0.7 * kw / 60  # the plant left on [kWh/min]
