@@ -57,11 +57,15 @@ class MVSpec(Frozen):
         default_factory=SavingsSettings,
         description="the baseline models' settings ([analytics.savings] in the config)",
     )
+    exclude: tuple[DatePeriod, ...] = Field(
+        (), description="non-routine windows left out of both periods (first and last local "
+                        "date), beside the meter's events annotated non-routine")
 
     @model_validator(mode="after")
     def _ordered(self) -> MVSpec:
-        for name in ("baseline", "reporting", "blackout"):
-            span = getattr(self, name)
+        spans = [("baseline", self.baseline), ("reporting", self.reporting),
+                 ("blackout", self.blackout)] + [("exclude", s) for s in self.exclude]
+        for name, span in spans:
             if span is not None and span[1] < span[0]:
                 raise ValueError(f"{name} period ends ({span[1]}) before it starts "
                                  f"({span[0]}); swap the dates")
@@ -158,6 +162,8 @@ def mv_document(store: Store, meter: MeterInfo, spec: MVSpec,
     events = store.read_events([meter.id])
     annotations = events.rename(columns={"annotated_at": "at"})[["event_id", "at", "status"]]
     exclude = non_routine_windows(events, meter.id, annotations.dropna(subset=["at"]))
+    exclude += [(pd.Timestamp(a).tz_localize(tz), pd.Timestamp(_end(b)).tz_localize(tz))
+                for a, b in spec.exclude]
     result = estimate_savings(
         energy, readings_to_weather(temperature), meter.id,
         baseline=_period(spec.baseline),
@@ -229,21 +235,23 @@ def verify_document(store: Store, meter: MeterInfo, doc: dict[str, Any]) -> list
     except (KeyError, ValueError) as exc:
         raise SavingsError(f"not an M&V result document: its spec cannot be read ({exc}); "
                            f"give a document written by `wattlens mv run --out`") from None
-    fresh = mv_document(store, meter, spec)
-    return _differences(doc, fresh, "")
+    return differences(doc, mv_document(store, meter, spec))
 
 
-def _differences(recorded: Any, fresh: Any, path: str) -> list[str]:
+def differences(recorded: Any, fresh: Any, path: str = "") -> list[str]:
+    """Every value of ``recorded`` that differs from ``fresh`` (``path: recorded !=
+    recomputed``), keys in :data:`NOT_VERIFIED` skipped at any depth; floats match to 1e-9
+    relative."""
     if isinstance(recorded, dict) and isinstance(fresh, dict):
         out = []
         for key in sorted(set(recorded) | set(fresh)):
             if key in NOT_VERIFIED:
                 continue
-            out += _differences(recorded.get(key), fresh.get(key), f"{path}.{key}".lstrip("."))
+            out += differences(recorded.get(key), fresh.get(key), f"{path}.{key}".lstrip("."))
         return out
     if isinstance(recorded, list) and isinstance(fresh, list) and len(recorded) == len(fresh):
         return [d for i, (a, b) in enumerate(zip(recorded, fresh, strict=True))
-                for d in _differences(a, b, f"{path}[{i}]")]
+                for d in differences(a, b, f"{path}[{i}]")]
     numbers = (int, float)
     if (isinstance(recorded, numbers) and isinstance(fresh, numbers)
             and not isinstance(recorded, bool) and not isinstance(fresh, bool)):
