@@ -319,3 +319,25 @@ def verify_result(store: Store, catalogue: Mapping[str, MeterInfo],
         raise ProjectError(f"meter {meter!r} of the result is not configured here; verify with "
                            f"the configuration and store the result was made from")
     return verify_document(store, catalogue[meter], doc)
+
+
+def comparison_rows(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(slug, English label, estimate) of a project result's estimates side by side: the
+    single-meter one, the difference in differences (with controls), each control's placebo."""
+    compared = doc["comparison"]
+    rows = [("single-meter", "treatment vs its baseline model (single meter)",
+             compared["single_meter"])]
+    if compared["did"] is not None:
+        rows.append(("did", "treatment vs control (difference in differences)",
+                     compared["did"]))
+    rows += [(f"placebo-{meter}", f"placebo: control {meter} vs its baseline model", est)
+             for meter, est in compared["placebo"].items()]
+    return rows
+
+
+def estimate_cells(estimate: dict[str, Any]) -> tuple[str, str, str]:
+    """An estimate's savings [kWh], savings [%] and interval [kWh] as text."""
+    low, high = estimate["savings_interval_kwh"]
+    pct = estimate["savings_pct"]
+    return (f"{estimate['savings_kwh']:,.0f}", "–" if pct is None else f"{pct:.2f}",
+            f"{low:,.0f} to {high:,.0f}")
