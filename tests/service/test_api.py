@@ -131,6 +131,9 @@ def _body(path: str, api: Api) -> dict:
         return {"json": {"event_id": api.b_event, "status": "acknowledged", "note": "by A"}}
     if path.endswith("/documents/one"):
         return {"json": {"meter": "b-elec"}}
+    if path.endswith("/projects"):  # a project on building B's meter
+        return {"json": {"name": "steal", "treatment": ["b-elec"], "baseline": [
+            "2023-01-01", "2023-06-30"], "reporting": ["2023-07-01", "2023-12-31"]}}
     frame = api.store.read_readings(["b-elec"]).head(2).assign(value=1.0)
     return {"content": to_parquet(frame), "headers": {"Content-Type": PARQUET}}
 

@@ -94,7 +94,7 @@ def web_role(cfg: Config, store: Store, metrics: ServiceMetrics,
 
         from wattlens.dashboard.app import create_app
 
-        api = create_api(store, catalogue, tokens, metrics, supervisor())
+        api = create_api(store, catalogue, tokens, metrics, supervisor(), cfg.analytics.savings)
         server = make_server(cfg.dashboard.host, cfg.dashboard.port,
                              beside(api.wsgi_app, create_app(cfg, store).server), threaded=True)
         threading.Thread(target=server.serve_forever, name="web-server", daemon=True).start()

@@ -18,11 +18,13 @@ from flask_openapi3 import Info, OpenAPI, Tag
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from wattlens.analytics.mv import MV_KIND
+from wattlens.analytics.savings import SavingsSettings
 from wattlens.core.base import Frozen
 from wattlens.core.meters import MeterInfo
 from wattlens.ingest.worker import STATUS_KIND
 from wattlens.service.api import models as m
 from wattlens.service.api.auth import LOCAL, Caller, Refused, Tokens, refuse
+from wattlens.service.api.projects import register_projects
 from wattlens.service.metrics import ServiceMetrics, health
 from wattlens.service.supervisor import Supervisor
 from wattlens.store.base import Store, StoreError, StoreUnavailable, utc_timestamp
@@ -118,9 +120,11 @@ def _error(status: int, message: str, kind: str) -> flask.Response:
 
 
 def create_api(store: Store, catalogue: Mapping[str, MeterInfo], tokens: Tokens,
-               metrics: ServiceMetrics, supervisor: Supervisor | None = None) -> OpenAPI:
+               metrics: ServiceMetrics, supervisor: Supervisor | None = None,
+               savings: SavingsSettings | None = None) -> OpenAPI:
     """The API app over ``store``; ``catalogue`` describes the configured meters, ``tokens``
-    admit TCP callers, ``metrics`` and ``supervisor`` feed ``/metrics`` and ``/healthz``."""
+    admit TCP callers, ``metrics`` and ``supervisor`` feed ``/metrics`` and ``/healthz``,
+    ``savings`` are the baseline models' settings of new M&V projects."""
     app = OpenAPI(
         "wattlens.api", info=Info(title="wattlens", version="1"), doc_ui=False,
         security_schemes={BEARER: {"type": "http", "scheme": "bearer"}},
@@ -279,6 +283,8 @@ def create_api(store: Store, catalogue: Mapping[str, MeterInfo], tokens: Tokens,
         (all-meters tokens)."""
         _everything()
         return flask.jsonify(store.list_documents(STATUS_KIND))
+
+    register_projects(route, store, catalogue, savings or SavingsSettings())
 
     # -------------------------------------------------------------------- admin
     def writer(path: str, write: Callable[[pd.DataFrame], int], what: str) -> None:
