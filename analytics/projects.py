@@ -225,19 +225,19 @@ def _estimate(savings: float, half: float, reference: float, **extra: Any) -> di
             "savings_pct": savings / reference * 100 if reference else None, **extra}
 
 
-def comparison(project: Project, treatment: list[dict[str, Any]],
-               control: list[dict[str, Any]]) -> tuple[dict[str, Any], list[DataWarning]]:
-    """The single-meter estimate, the placebo on each control and the difference in
-    differences (when there are controls) from the meters' result documents, and the
-    warnings on them."""
+def comparison(project: Project, treatment: list[dict[str, Any]], control: list[dict[str, Any]]
+               ) -> tuple[dict[str, Any], dict[str, Any] | None, list[DataWarning]]:
+    """From the meters' result documents: the single-meter estimate (``comparison``), the
+    difference in differences and the placebo on each control (``control``, None without
+    controls), and the warnings on them."""
     t = _totals(treatment)
     adjust = sum(a.kwh for a in project.adjustments)
     single = _estimate(t["savings_kwh"] + adjust, t["half_width_kwh"],
                        t["adjusted_baseline_kwh"], actual_kwh=t["actual_kwh"],
                        adjusted_baseline_kwh=t["adjusted_baseline_kwh"],
                        adjustments_kwh=adjust)
-    out: dict[str, Any] = {"confidence": project.confidence, "single_meter": single,
-                           "placebo": {}, "did": None}
+    compared = {"confidence": project.confidence, "single_meter": single}
+    out: dict[str, Any] = {"confidence": project.confidence, "placebo": {}}
     warnings: list[DataWarning] = []
     for doc in control:
         c = _totals([doc])
@@ -255,38 +255,47 @@ def comparison(project: Project, treatment: list[dict[str, Any]],
                 f"to treatment and control, and the difference in differences removes it; if "
                 f"the control changed for reasons of its own, choose another control"),
                 {"meter": doc["meter"], "savings_pct": placebo["savings_pct"]}))
-    if control:
-        c = _totals(control)
-        base_t, base_c = t["adjusted_baseline_kwh"], c["adjusted_baseline_kwh"]
-        if not base_c:
-            raise ProjectError("the control meters' adjusted baseline is zero; choose control "
-                               "meters that use energy")
-        change = c["savings_kwh"] / base_c
-        half = float(np.hypot(t["half_width_kwh"], base_t * c["half_width_kwh"] / base_c))
-        out["did"] = _estimate(
-            t["savings_kwh"] - change * base_t + adjust, half, base_t * (1 - change),
-            control_change_pct=change * 100, counterfactual_kwh=base_t * (1 - change),
-            adjustments_kwh=adjust,
-            method="S = S_T - f_C * B_T, f_C = S_C / B_C (the control's relative baseline-model "
-                   "savings); half-width sqrt(h_T^2 + (B_T h_C / B_C)^2), errors independent")
-    return out, warnings
+    if not control:
+        return compared, None, warnings
+    c = _totals(control)
+    base_t, base_c = t["adjusted_baseline_kwh"], c["adjusted_baseline_kwh"]
+    if not base_c:
+        raise ProjectError("the control meters' adjusted baseline is zero; choose control "
+                           "meters that use energy")
+    change = c["savings_kwh"] / base_c
+    half = float(np.hypot(t["half_width_kwh"], base_t * c["half_width_kwh"] / base_c))
+    out["did"] = _estimate(
+        t["savings_kwh"] - change * base_t + adjust, half, base_t * (1 - change),
+        control_change_pct=change * 100, counterfactual_kwh=base_t * (1 - change),
+        adjustments_kwh=adjust,
+        method="S = S_T - f_C * B_T, f_C = S_C / B_C (the control's relative baseline-model "
+               "savings); half-width sqrt(h_T^2 + (B_T h_C / B_C)^2), errors independent")
+    return compared, out, warnings
 
 
 def project_document(store: Store, catalogue: Mapping[str, MeterInfo], project: Project,
                      now: pd.Timestamp | None = None) -> dict[str, Any]:
-    """The result document of ``project``, not stored: each meter's M&V result document
-    (``treatment``, ``control``), their ``comparison`` and its warnings. Raises like
+    """The result document of ``project``, not stored. It is the M&V result document of the
+    (first) treatment meter — what the report renders — with the project's: ``key`` (its
+    id), ``project`` (its definition), ``non_routine`` (its events and adjustments with their
+    reasons), ``comparison`` (the single-meter estimate over all treatment meters,
+    adjustments included), ``control`` (difference in differences and placebos; None without
+    controls), ``treatment_results`` and ``control_results`` (the other meters' result
+    documents) and the control warnings added to ``warnings``. Raises like
     :func:`wattlens.analytics.mv.mv_document`."""
     docs = {m: mv_document(store, catalogue[m], project.spec(m), now) for m in project.meters}
     treatment = [docs[m] for m in project.treatment]
     control = [docs[m] for m in project.control]
-    compared, warnings = comparison(project, treatment, control)
-    definition = project.model_dump(mode="json", exclude={"status", "error"})
-    return {"key": project.id, "project": definition,
-            "treatment": {m: docs[m] for m in project.treatment},
-            "control": {m: docs[m] for m in project.control},
-            "comparison": compared, "warnings": [w.to_dict() for w in warnings],
-            "computed_at": (now or pd.Timestamp.now(tz="UTC")).isoformat()}
+    compared, controlled, warnings = comparison(project, treatment, control)
+    first = treatment[0]
+    return {**first, "key": project.id,
+            "project": project.model_dump(mode="json", exclude={"status", "error"}),
+            "non_routine": [e.model_dump(mode="json") for e in project.non_routine]
+            + [{"adjustment_kwh": a.kwh, "reason": a.reason} for a in project.adjustments],
+            "comparison": compared, "control": controlled,
+            "treatment_results": {m: docs[m] for m in project.treatment[1:]},
+            "control_results": {m: docs[m] for m in project.control},
+            "warnings": first["warnings"] + [w.to_dict() for w in warnings]}
 
 
 def verify_project(store: Store, catalogue: Mapping[str, MeterInfo],
@@ -324,14 +333,13 @@ def verify_result(store: Store, catalogue: Mapping[str, MeterInfo],
 def comparison_rows(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """(slug, English label, estimate) of a project result's estimates side by side: the
     single-meter one, the difference in differences (with controls), each control's placebo."""
-    compared = doc["comparison"]
     rows = [("single-meter", "treatment vs its baseline model (single meter)",
-             compared["single_meter"])]
-    if compared["did"] is not None:
-        rows.append(("did", "treatment vs control (difference in differences)",
-                     compared["did"]))
-    rows += [(f"placebo-{meter}", f"placebo: control {meter} vs its baseline model", est)
-             for meter, est in compared["placebo"].items()]
+             doc["comparison"]["single_meter"])]
+    control = doc["control"]
+    if control is not None:
+        rows.append(("did", "treatment vs control (difference in differences)", control["did"]))
+        rows += [(f"placebo-{meter}", f"placebo: control {meter} vs its baseline model", est)
+                 for meter, est in control["placebo"].items()]
     return rows
 
 

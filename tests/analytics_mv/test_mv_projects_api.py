@@ -73,8 +73,8 @@ def test_a_start_up_creates_and_runs_a_project_on_its_own_meters(url: str) -> No
         ran = acme.post("/projects/run", params={"key": project["id"]})
         assert ran.status_code == 200, ran.text
         doc = ran.json()
-        assert doc["comparison"]["did"]["savings_pct"] == pytest.approx(10, abs=1)
-        assert doc["comparison"]["placebo"]["c1"]["contains_zero"]
+        assert doc["control"]["did"]["savings_pct"] == pytest.approx(10, abs=1)
+        assert doc["control"]["placebo"]["c1"]["contains_zero"]
         one = acme.get("/projects/one", params={"key": project["id"]}).json()
         assert one["project"]["status"] == "done" and one["result"] == doc
         assert one["project"]["non_routine"][0]["reason"] == "audit"

@@ -75,10 +75,10 @@ def test_create_list_run_show_and_verify_a_project(tmp_path: Path, weather) -> N
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["comparison"]["single_meter"]["adjustments_kwh"] == -120
     assert _cli("mv", "verify", out, "-c", config).exit_code == 0
-    doc["comparison"]["did"]["savings_pct"] += 0.5
+    doc["control"]["did"]["savings_pct"] += 0.5
     out.write_text(json.dumps(doc), encoding="utf-8")
     tampered = _cli("mv", "verify", out, "-c", config)
-    assert tampered.exit_code == 1 and "comparison.did.savings_pct" in tampered.output
+    assert tampered.exit_code == 1 and "control.did.savings_pct" in tampered.output
     both = _cli("mv", "run", pid, "--meter", "t1", "-c", config)
     assert both.exit_code == 2 and "not both" in both.output
     unknown = _cli("mv", "create", "x", "--treatment", "nope", "--baseline", "2018-01-01",

@@ -219,10 +219,8 @@ def _print_comparison(doc: dict) -> None:
         kwh, pct, interval = estimate_cells(estimate)
         console.print(escape(f"  {label}: savings {kwh} kWh ({pct} %), {confidence:.0%} "
                              f"interval {interval} kWh"), highlight=False, soft_wrap=True)
-    warns = [DataWarning.from_dict(w) for d in (*doc["treatment"].values(),
-                                                *doc["control"].values())
-             for w in d["warnings"]]
-    warn(warns + [DataWarning.from_dict(w) for w in doc["warnings"]])
+    others = (*doc["treatment_results"].values(), *doc["control_results"].values())
+    warn([DataWarning.from_dict(w) for d in (doc, *others) for w in d["warnings"]])
 
 
 @mv_app.command("verify")
