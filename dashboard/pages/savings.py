@@ -1,12 +1,15 @@
 """Savings: recommendations ranked by value — the selected one's evidence in sentences and
-a small chart of its meter's daily profile now and after the measure — and M&V projects
-(IPMVP Option B/C) — baseline, blackout and reporting periods and a model; adjusted baseline
-against actual, cumulative savings with its uncertainty band, Guideline 14 checks, warnings
-and a downloadable report.
+a small chart of its meter's daily profile now and after the measure — M&V projects, and a
+quick single-meter estimate (IPMVP Option B/C) — baseline, blackout and reporting periods and
+a model; adjusted baseline against actual, cumulative savings with its uncertainty band,
+Guideline 14 checks, warnings and a downloadable report.
 
-The estimate is the M&V job of :mod:`wattlens.analytics.mv` (the one ``wattlens mv run``
-runs): "estimate savings" runs it and stores the result document, the report renders the
-stored document. URL: ``/savings?meter=<id>``."""
+Projects (:mod:`wattlens.analytics.projects`, the ones ``wattlens mv`` and the API work on):
+choose, create and run one of the user's projects — only projects on meters in the user's
+scope are listed and may be created — and see its single-meter estimate beside the difference
+in differences against its control meters and each control's placebo check. The quick
+estimate is the M&V job of :mod:`wattlens.analytics.mv` (the one ``wattlens mv run --meter``
+runs). Reports render the stored result document. URL: ``/savings?meter=<id>``."""
 
 from __future__ import annotations
 
@@ -19,8 +22,26 @@ import pandas as pd
 from dash import Input, Output, State, dcc, html
 
 from wattlens.analytics.mv import MVSpec, frame_of
+from wattlens.analytics.projects import (
+    Adjustment,
+    NonRoutineEvent,
+    Project,
+    ProjectError,
+    comparison_rows,
+    create_project,
+    estimate_cells,
+    get_project,
+    list_projects,
+    new_id,
+    project_result,
+    run_project,
+)
+from wattlens.analytics.savings import SavingsError
 from wattlens.dashboard import components, figures, urlstate
+from wattlens.dashboard.access import User
 from wattlens.dashboard.data import request_data
+from wattlens.dashboard.i18n import _
+from wattlens.dashboard.queries import DashboardData
 from wattlens.dashboard.report import render_report, summary_rows, warning_text
 
 dash.register_page(__name__, path="/savings", name="Savings", order=4,
@@ -81,7 +102,60 @@ def recommendation_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def layout(meter: str | None = None, **_: str) -> html.Div:
+def _project_section() -> html.Div:
+    """Choose, create and run a project; its result below."""
+    form = html.Div([
+        html.Label([_("name") + " ", dcc.Input(id="mvp-name", type="text", debounce=False,
+                                                style={"width": "260px"})]),
+        html.Label([_("treatment meters") + " ", dcc.Dropdown(
+            id="mvp-treatment", multi=True, options=[], style={"width": "360px"})]),
+        html.Label([_("control meters (optional)") + " ", dcc.Dropdown(
+            id="mvp-control", multi=True, options=[], style={"width": "360px"})]),
+        html.Label([_("baseline period") + " ", components.period("mvp-baseline")]),
+        html.Label([_("blackout period (installation, optional)") + " ",
+                    components.period("mvp-blackout")]),
+        html.Label([_("reporting period") + " ", components.period("mvp-reporting")]),
+        html.Label([_("baseline model") + " ", dcc.Dropdown(
+            id="mvp-model", value="caltrack-daily", clearable=False,
+            options=[{"label": v, "value": k} for k, v in MODELS.items()],
+            style={"width": "300px"})]),
+        html.Label([_("confidence") + " ", dcc.Dropdown(
+            id="mvp-confidence", value=0.9, clearable=False,
+            options=[{"label": f"{c:.0%}", "value": c} for c in (0.68, 0.8, 0.9, 0.95)],
+            style={"width": "100px"})]),
+        html.Label([_("non-routine events, one per line: first and last local date, reason"),
+                    dcc.Textarea(id="mvp-events", placeholder="2019-03-01 2019-03-10 ...",
+                                 style={"width": "420px", "height": "3em"})]),
+        html.Label([_("non-routine adjustments, one per line: kWh added to the savings, "
+                      "reason"),
+                    dcc.Textarea(id="mvp-adjustments", placeholder="-120 ...",
+                                 style={"width": "420px", "height": "3em"})]),
+        html.Button(_("create project"), id="mvp-create", className="button"),
+    ], className="form")
+    return components.section(
+        _("M&V projects"),
+        html.Div([
+            html.Label([_("project") + " ", dcc.Dropdown(
+                id="mvp-project", options=[], placeholder=_("choose a project"),
+                style={"width": "460px"})]),
+            html.Button(_("run project"), id="mvp-run", className="button primary"),
+            html.Button(_("download report (HTML)"), id="mvp-html-button", className="button"),
+            dcc.Download(id="mvp-report"),
+        ], className="form"),
+        html.Details([html.Summary(_("new project")), form], id="mvp-new"),
+        html.P(id="mvp-message", className="note", role="status"),
+        dcc.Loading(html.Div(id="mvp-result"), type="dot"),
+        html.Div([components.graph("mvp-chart", _("Run a project to see the baseline against "
+                                                  "actual of its treatment meter.")),
+                  components.graph("mvp-cumulative", _("Run a project to see its cumulative "
+                                                       "savings."))], className="two-col"),
+        note=_("A project compares its treatment meters with their baseline model and, when "
+               "it has control meters, with matched control equipment over the same period "
+               "(difference in differences). You see and create only projects on your "
+               "meters."))
+
+
+def layout(meter: str | None = None, **_query: str) -> html.Div:
     return html.Div([
         urlstate.url_state("savings", meter),
         components.section(
@@ -106,6 +180,7 @@ def layout(meter: str | None = None, **_: str) -> html.Div:
             note="Ranked by annual value. Overlapping measures share a meter's savings: a "
                  "meter's rows add up to what they save together, never to more than it "
                  "uses."),
+        _project_section(),
         components.section(
             "M&V project on the picked meter (IPMVP Option C for a building meter, B for a "
             "submeter)", html.Div([
@@ -241,3 +316,166 @@ def report(_clicks: int, meter: str, b0: str, b1: str, k0: str | None, k1: str |
     name = f"mv_{meter}_{model}_{r0}_{r1}.html"
     report = render_report(project, data.info(user, meter), data.access.names)
     return {"content": report, "filename": name, "type": "text/html"}
+
+
+# ------------------------------------------------------------------------------- projects
+
+
+def _status(status: str) -> str:
+    return {"draft": _("draft"), "running": _("running"), "done": _("done"),
+            "failed": _("failed")}.get(status, status)
+
+
+def _lines(text: str | None) -> list[list[str]]:
+    return [line.split(maxsplit=2) for line in (text or "").splitlines() if line.strip()]
+
+
+def _events(text: str | None) -> tuple[NonRoutineEvent, ...]:
+    """Non-routine events typed one per line: FIRST LAST reason."""
+    events = []
+    for parts in _lines(text):
+        if len(parts) < 3:
+            raise ValueError(_("non-routine event {line!r}: write the first and last local "
+                               "date and a reason, e.g. 2019-03-01 2019-03-10 chiller repair"
+                               ).format(line=" ".join(parts)))
+        events.append(NonRoutineEvent(start=parts[0], end=parts[1],  # type: ignore[arg-type]
+                                      reason=parts[2]))
+    return tuple(events)
+
+
+def _adjustments(text: str | None) -> tuple[Adjustment, ...]:
+    """Non-routine adjustments typed one per line: KWH reason."""
+    out = []
+    for parts in _lines(text):
+        if len(parts) < 2:
+            raise ValueError(_("adjustment {line!r}: write the kWh and a reason, e.g. -120 "
+                               "new freezer").format(line=" ".join(parts)))
+        out.append(Adjustment(kwh=parts[0], reason=" ".join(parts[1:])))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+def new_project(user: User, data: DashboardData, name: str | None, treatment: list[str] | None,
+                control: list[str] | None, dates: list[str | None], model: str,
+                confidence: float, events: str | None, adjustments: str | None) -> Project:
+    """The form as a project owned by ``user`` (``dates``: baseline, blackout and reporting
+    first and last dates)."""
+    b0, b1, k0, k1, r0, r1 = (d[:10] if d else None for d in dates)
+    if not name or not name.strip():
+        raise ValueError(_("give the project a name"))
+    if not treatment:
+        raise ValueError(_("choose at least one treatment meter"))
+    if not (b0 and b1 and r0 and r1):
+        raise ValueError(_("choose both dates of the baseline and of the reporting period"))
+    return Project(id=new_id(name), name=name.strip(), owner=f"user:{user.name}",
+                   treatment=tuple(treatment), control=tuple(control or ()),
+                   baseline=(b0, b1), reporting=(r0, r1),  # type: ignore[arg-type]
+                   blackout=(k0, k1) if k0 and k1 else None,  # type: ignore[arg-type]
+                   model=model, confidence=confidence, settings=data.savings_settings,
+                   non_routine=_events(events), adjustments=_adjustments(adjustments))
+
+
+def _label(slug: str) -> str:
+    if slug == "single-meter":
+        return _("treatment vs its baseline model (single meter)")
+    if slug == "did":
+        return _("treatment vs control (difference in differences)")
+    return _("placebo: control {meter} vs its baseline model").format(
+        meter=slug.removeprefix("placebo-"))
+
+
+def result_view(doc: dict[str, Any]) -> html.Div:
+    """A project result: its estimates side by side, the treatment meter's headline numbers
+    and every warning."""
+    conf = f"{doc['comparison']['confidence']:.0%}"
+    head = html.Tr([html.Th(_("estimate")), html.Th(_("savings [kWh]")),
+                    html.Th(_("savings [%]")),
+                    html.Th(_("{confidence} interval [kWh]").format(confidence=conf))])
+    rows = [html.Tr([html.Th(_label(slug)),
+                     *(html.Td(v, id=f"mvp-out-{slug}-{part}")
+                       for part, v in zip(("kwh", "pct", "interval"), estimate_cells(est),
+                                          strict=True))])
+            for slug, _english, est in comparison_rows(doc)]
+    others = (*doc["treatment_results"].values(), *doc["control_results"].values())
+    warnings = [warning_text(w) for d in (doc, *others) for w in d["warnings"]]
+    title = _("{name}: computed {when} UTC").format(name=doc["project"]["name"],
+                                                    when=doc["computed_at"][:16])
+    return html.Div([
+        html.H4(title),
+        html.Table([head, *rows], className="summary", id="mvp-comparison"),
+        html.P(_("Difference in differences: the treatment's savings less the control's "
+                 "relative change over the same period, taken on the treatment's adjusted "
+                 "baseline; both models' uncertainties are combined. The placebo is the "
+                 "control's own baseline-model savings over the reporting period and should "
+                 "be about zero."), className="note") if doc["control"] is not None else None,
+        html.H4(_("Treatment meter {meter}").format(meter=doc["meter"])),
+        html.Table([html.Tr([html.Th(k), html.Td(v, id=f"mvp-meter-{slug}")])
+                    for slug, k, v in summary_rows(doc)], className="summary"),
+        html.Ul([html.Li(w) for w in warnings], className="warnings") if warnings
+        else html.P(_("No data-sufficiency warnings."), className="note"),
+    ])
+
+
+_PROJECT_FORM = [State("mvp-name", "value"), State("mvp-treatment", "value"),
+                 State("mvp-control", "value"), State("mvp-baseline", "start_date"),
+                 State("mvp-baseline", "end_date"), State("mvp-blackout", "start_date"),
+                 State("mvp-blackout", "end_date"), State("mvp-reporting", "start_date"),
+                 State("mvp-reporting", "end_date"), State("mvp-model", "value"),
+                 State("mvp-confidence", "value"), State("mvp-events", "value"),
+                 State("mvp-adjustments", "value")]
+
+
+@dash.callback(Output("mvp-project", "options"), Output("mvp-project", "value"),
+               Output("mvp-treatment", "options"), Output("mvp-control", "options"),
+               Output("mvp-message", "children"), Output("mvp-result", "children"),
+               Output("mvp-chart", "figure"), Output("mvp-cumulative", "figure"),
+               Input("mvp-create", "n_clicks"), Input("mvp-run", "n_clicks"),
+               Input("mvp-project", "value"), *_PROJECT_FORM)
+def projects(_create: int | None, _run: int | None, chosen: str | None, name: str | None,
+             treatment: list[str] | None, control: list[str] | None, b0: str | None,
+             b1: str | None, k0: str | None, k1: str | None, r0: str | None, r1: str | None,
+             model: str, confidence: float, events: str | None,
+             adjustments: str | None) -> tuple:
+    """Create or run a project of the user's, list them, and show the chosen one's result."""
+    data, user = request_data()
+    catalogue, visible = data.access.meters, user.meters
+    message = ""
+    if dash.ctx.triggered_id == "mvp-create":
+        made = new_project(user, data, name, treatment, control, [b0, b1, k0, k1, r0, r1],
+                           model, confidence, events, adjustments)
+        chosen = create_project(data.store, catalogue, made, visible).id
+        message = _("Project {name} created as a draft; run it to see its result.").format(
+            name=made.name)
+    elif dash.ctx.triggered_id == "mvp-run" and chosen:
+        try:
+            run_project(data.store, catalogue, chosen, visible)
+        except ProjectError:
+            raise
+        except SavingsError as exc:
+            message = _("The run failed: {error}").format(error=str(exc))
+    found = list_projects(data.store, visible)
+    options = [{"label": f"{p.name} · {_status(p.status)} · {p.id}", "value": p.id}
+               for p in found]
+    meters = components.meter_options(data.catalogue(user))
+    doc = project_result(data.store, chosen, visible) if chosen else None
+    if doc is None:
+        text = (_("Choose a project, or create one below.") if not chosen else
+                _("This project has not been run yet: run it to see its result."))
+        return (options, chosen, meters, meters, message, html.P(text, className="note"),
+                figures.message(text), figures.message(text))
+    tz = data.info(user, doc["meter"]).timezone
+    return (options, chosen, meters, meters, message, result_view(doc),
+            figures.savings(frame_of(doc["series"]), tz, doc["per"]),
+            figures.cumulative_savings(frame_of(doc["cumulative"]), tz))
+
+
+@dash.callback(Output("mvp-report", "data"), Input("mvp-html-button", "n_clicks"),
+               State("mvp-project", "value"), prevent_initial_call=True)
+def project_report(_clicks: int, chosen: str | None) -> dict:
+    """The chosen project's latest result as the HTML report."""
+    data, user = request_data()
+    doc = project_result(data.store, chosen, user.meters) if chosen else None
+    if doc is None:
+        raise ValueError(_("choose a project that has been run"))
+    project = get_project(data.store, str(chosen), user.meters)
+    report = render_report(doc, data.info(user, doc["meter"]), data.access.names)
+    return {"content": report, "filename": f"mv_{project.id}.html", "type": "text/html"}
