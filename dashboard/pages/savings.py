@@ -335,7 +335,7 @@ def _events(text: str | None) -> tuple[NonRoutineEvent, ...]:
     events = []
     for parts in _lines(text):
         if len(parts) < 3:
-            raise ValueError(_("non-routine event {line!r}: write the first and last local "
+            raise ValueError(_("non-routine event '{line}': write the first and last local "
                                "date and a reason, e.g. 2019-03-01 2019-03-10 chiller repair"
                                ).format(line=" ".join(parts)))
         events.append(NonRoutineEvent(start=parts[0], end=parts[1],  # type: ignore[arg-type]
@@ -348,7 +348,7 @@ def _adjustments(text: str | None) -> tuple[Adjustment, ...]:
     out = []
     for parts in _lines(text):
         if len(parts) < 2:
-            raise ValueError(_("adjustment {line!r}: write the kWh and a reason, e.g. -120 "
+            raise ValueError(_("adjustment '{line}': write the kWh and a reason, e.g. -120 "
                                "new freezer").format(line=" ".join(parts)))
         out.append(Adjustment(kwh=parts[0], reason=" ".join(parts[1:])))  # type: ignore[arg-type]
     return tuple(out)
