@@ -338,7 +338,7 @@ def _events(text: str | None) -> tuple[NonRoutineEvent, ...]:
             raise ValueError(_("non-routine event '{line}': write the first and last local "
                                "date and a reason, e.g. 2019-03-01 2019-03-10 chiller repair"
                                ).format(line=" ".join(parts)))
-        events.append(NonRoutineEvent(start=parts[0], end=parts[1],  # type: ignore[arg-type]
+        events.append(NonRoutineEvent(start=parts[0], end=parts[1],
                                       reason=parts[2]))
     return tuple(events)
 
@@ -350,7 +350,7 @@ def _adjustments(text: str | None) -> tuple[Adjustment, ...]:
         if len(parts) < 2:
             raise ValueError(_("adjustment '{line}': write the kWh and a reason, e.g. -120 "
                                "new freezer").format(line=" ".join(parts)))
-        out.append(Adjustment(kwh=parts[0], reason=" ".join(parts[1:])))  # type: ignore[arg-type]
+        out.append(Adjustment(kwh=parts[0], reason=" ".join(parts[1:])))
     return tuple(out)
 
 
@@ -368,8 +368,8 @@ def new_project(user: User, data: DashboardData, name: str | None, treatment: li
         raise ValueError(_("choose both dates of the baseline and of the reporting period"))
     return Project(id=new_id(name), name=name.strip(), owner=f"user:{user.name}",
                    treatment=tuple(treatment), control=tuple(control or ()),
-                   baseline=(b0, b1), reporting=(r0, r1),  # type: ignore[arg-type]
-                   blackout=(k0, k1) if k0 and k1 else None,  # type: ignore[arg-type]
+                   baseline=(b0, b1), reporting=(r0, r1),
+                   blackout=(k0, k1) if k0 and k1 else None,
                    model=model, confidence=confidence, settings=data.savings_settings,
                    non_routine=_events(events), adjustments=_adjustments(adjustments))
 

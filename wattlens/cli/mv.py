@@ -125,7 +125,7 @@ def _window(text: str) -> NonRoutineEvent:
 
 def _adjustment(text: str) -> Adjustment:
     kwh, _, reason = text.partition(",")
-    return Adjustment(kwh=kwh.strip(), reason=reason.strip())  # type: ignore[arg-type]
+    return Adjustment(kwh=kwh.strip(), reason=reason.strip())
 
 
 @mv_app.command("create")
