@@ -248,20 +248,24 @@ def show_evidence(selected: list[dict[str, Any]] | None) -> tuple[list[html.Li],
 
 @dash.callback(Output("mv-baseline", "start_date"), Output("mv-baseline", "end_date"),
                Output("mv-reporting", "start_date"), Output("mv-reporting", "end_date"),
+               Output("mvp-baseline", "start_date"), Output("mvp-baseline", "end_date"),
+               Output("mvp-reporting", "start_date"), Output("mvp-reporting", "end_date"),
                Input("meter-picker", "value"))
 def default_periods(meter: str | None) -> tuple:
-    """Baseline: the year before the last; reporting: the last year of data."""
+    """Baseline: the year before the last; reporting: the last year of data (of the quick
+    estimate and of a new project)."""
     data, user = request_data()
     span = data.span(user, meter) if meter else None
     if span is None:
-        return None, None, None, None
+        return (None,) * 8
     tz = data.info(user, meter).timezone
     end = span[1].tz_convert(tz).normalize()
     mid = end - pd.Timedelta("365D")
     begin = mid - pd.Timedelta("365D")
     day = "%Y-%m-%d"
-    return (begin.strftime(day), (mid - pd.Timedelta("1D")).strftime(day), mid.strftime(day),
-            (end - pd.Timedelta("1D")).strftime(day))
+    dates = (begin.strftime(day), (mid - pd.Timedelta("1D")).strftime(day), mid.strftime(day),
+             (end - pd.Timedelta("1D")).strftime(day))
+    return dates + dates
 
 
 _FORM = [State("meter-picker", "value"), State("mv-baseline", "start_date"),
@@ -446,11 +450,11 @@ def projects(_create: int | None, _run: int | None, chosen: str | None, name: st
         message = _("Project {name} created as a draft; run it to see its result.").format(
             name=made.name)
     elif dash.ctx.triggered_id == "mvp-run" and chosen:
-        try:
+        try:  # a failed run is recorded and shown; a project out of scope is refused
             run_project(data.store, catalogue, chosen, visible)
-        except ProjectError:
-            raise
         except SavingsError as exc:
+            if isinstance(exc, ProjectError):
+                raise
             message = _("The run failed: {error}").format(error=str(exc))
     found = list_projects(data.store, visible)
     options = [{"label": f"{p.name} · {_status(p.status)} · {p.id}", "value": p.id}

@@ -184,3 +184,28 @@ def test_a_project_result_verifies_and_a_tampered_number_is_named(store, ab_resu
                                                 "control_results.c1.series.actual[5]"]
     single = ab_result["control_results"]["c1"]  # a single meter's result still verifies
     assert verify_result(store, CATALOGUE, single) == []
+
+
+@pytest.mark.parametrize("kind", ["duck_store", pytest.param("influx_store",
+                                                             marks=pytest.mark.influx)])
+def test_projects_are_store_documents_in_duckdb_and_influxdb(kind, request, weather) -> None:
+    """The whole life of a project on each store: created, listed by scope, run (its result
+    stored beside it), and a failed run recorded."""
+    store = request.getfixturevalue(kind)
+    temperature = pd.DataFrame({"time": weather.index, "meter": "wx", "quantity": "temperature",
+                                "value": weather["temperature"].to_numpy(), "quality": "ok"})
+    hourly = [synthetic.load(weather, m, saving=s, seed=k)
+             for k, (m, s) in enumerate((("t1", SAVING), ("c1", 0.0)))]
+    store.write_readings(pd.concat([*hourly, temperature], ignore_index=True))
+    made = create_project(store, CATALOGUE, _project("life"), ACME)
+    assert [p.id for p in list_projects(store, ACME)] == ["life"]
+    assert list_projects(store, frozenset({"other"})) == []
+    doc = run_project(store, CATALOGUE, "life", ACME)
+    assert doc["control"]["did"]["savings_pct"] == pytest.approx(SAVING * 100, abs=1)
+    assert project_result(store, "life", ACME) == doc
+    assert get_project(store, "life", ACME) == made.model_copy(update={"status": "done"})
+    create_project(store, CATALOGUE, _project("none", reporting=("2021-01-01", "2021-12-31")),
+                   ACME)
+    with pytest.raises(SavingsError):
+        run_project(store, CATALOGUE, "none", ACME)
+    assert get_project(store, "none", None).status == "failed"
