@@ -75,13 +75,11 @@ class Adjustment(Frozen):
     reason: str = Field(min_length=1, description="why, and how the amount was found")
 
 
-class Project(Frozen):
-    """One M&V project: periods are local dates of the meters' sites, both ends inclusive."""
+class ProjectTerms(Frozen):
+    """What the maker of a project chooses: periods are local dates of the meters' sites,
+    both ends inclusive (the API's body of a new project)."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="key in the store")
     name: str = Field(min_length=1, max_length=200, description="shown name")
-    owner: str = Field(min_length=1, description="who made it: 'user:<dashboard login>', "
-                                                 "'token:<API token name>' or 'cli'")
     treatment: tuple[str, ...] = Field(min_length=1, description="treatment meter ids")
     control: tuple[str, ...] = Field((), description="matched control meter ids (optional)")
     baseline: DatePeriod = Field(description="first and last local date of the baseline")
@@ -90,16 +88,11 @@ class Project(Frozen):
     model: str = Field("caltrack-daily", description="baseline model (or auto)")
     confidence: float = Field(0.9, gt=0, lt=1, description="confidence of the intervals")
     force: bool = Field(False, description="estimate disqualified meters (recorded)")
-    settings: SavingsSettings = Field(default_factory=SavingsSettings,
-                                      description="the baseline models' settings")
     non_routine: tuple[NonRoutineEvent, ...] = Field((), description="non-routine events")
     adjustments: tuple[Adjustment, ...] = Field((), description="non-routine adjustments")
-    status: Status = Field("draft", description="draft, running, done or failed")
-    error: str | None = Field(None, description="why the last run failed")
-    created_at: str = Field("", description="when it was created (UTC ISO 8601)")
 
     @model_validator(mode="after")
-    def _meters(self) -> Project:
+    def _meters(self) -> ProjectTerms:
         both = set(self.treatment) & set(self.control)
         if both:
             raise ValueError(f"meters {sorted(both)} are both treatment and control; pick one")
@@ -110,7 +103,7 @@ class Project(Frozen):
         if unknown:
             raise ValueError(f"non-routine events name meters {sorted(unknown)} that are not "
                              f"in the project; name treatment or control meters")
-        self.spec(self.treatment[0])  # the periods are checked as the M&V job checks them
+        self._spec(self.treatment[0], SavingsSettings())  # periods checked as the job does
         return self
 
     @property
@@ -118,14 +111,31 @@ class Project(Frozen):
         """Treatment then control meter ids."""
         return self.treatment + self.control
 
+    def _spec(self, meter: str, settings: SavingsSettings) -> MVSpec:
+        return MVSpec(meter=meter, baseline=self.baseline, reporting=self.reporting,
+                      blackout=self.blackout, model=self.model, confidence=self.confidence,
+                      force=self.force, settings=settings,
+                      exclude=tuple((e.start, e.end) for e in self.non_routine
+                                    if not e.meters or meter in e.meters))
+
+
+class Project(ProjectTerms):
+    """One M&V project as stored: the terms, who made it, the model settings and its
+    status."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="key in the store")
+    owner: str = Field(min_length=1, description="who made it: 'user:<dashboard login>', "
+                                                 "'token:<API token name>' or 'cli'")
+    settings: SavingsSettings = Field(default_factory=SavingsSettings,
+                                      description="the baseline models' settings")
+    status: Status = Field("draft", description="draft, running, done or failed")
+    error: str | None = Field(None, description="why the last run failed")
+    created_at: str = Field("", description="when it was created (UTC ISO 8601)")
+
     def spec(self, meter: str) -> MVSpec:
         """The M&V job spec of one of the project's meters (its non-routine windows left
         out)."""
-        return MVSpec(meter=meter, baseline=self.baseline, reporting=self.reporting,
-                      blackout=self.blackout, model=self.model, confidence=self.confidence,
-                      force=self.force, settings=self.settings,
-                      exclude=tuple((e.start, e.end) for e in self.non_routine
-                                    if not e.meters or meter in e.meters))
+        return self._spec(meter, self.settings)
 
 
 def new_id(name: str) -> str:

@@ -97,7 +97,7 @@ def test_another_tenant_neither_sees_nor_runs_nor_creates_on_foreign_meters(url:
         _created.append(theirs.json()["id"])
         bad = rival.post("/projects", json={**PROJECT, "treatment": ["other"],
                                             "control": ["other"]})
-        assert bad.status_code == 400 and "both treatment and control" in bad.text
+        assert bad.status_code == 422 and "both treatment and control" in bad.text
     with _client(url, "acme") as acme:
         assert theirs.json()["id"] not in {p["id"] for p in acme.get("/projects").json()}
         assert acme.get("/projects/one", params={"key": theirs.json()["id"]}).status_code == 404

@@ -10,14 +10,11 @@ from typing import Any
 
 import flask
 from flask_openapi3 import Tag
-from pydantic import Field
 
-from wattlens.analytics.mv import DatePeriod
 from wattlens.analytics.projects import (
-    Adjustment,
-    NonRoutineEvent,
     Project,
     ProjectError,
+    ProjectTerms,
     create_project,
     get_project,
     list_projects,
@@ -26,34 +23,12 @@ from wattlens.analytics.projects import (
     run_project,
 )
 from wattlens.analytics.savings import SavingsSettings
-from wattlens.core.base import Frozen
 from wattlens.core.meters import MeterInfo
 from wattlens.service.api.auth import Caller, Refused, refuse
+from wattlens.service.api.models import KeyQuery
 from wattlens.store.base import Store
 
 PROJECTS = Tag(name="projects")
-
-
-class ProjectKey(Frozen):
-    key: str = Field(min_length=1, description="the project's id")
-
-
-class NewProject(Frozen):
-    """A project to create (its id is made from the name; the owner is the token)."""
-
-    name: str = Field(min_length=1, max_length=200, description="shown name")
-    treatment: list[str] = Field(min_length=1, description="treatment meter ids")
-    control: list[str] = Field(default_factory=list, description="control meter ids")
-    baseline: DatePeriod = Field(description="first and last local date of the baseline")
-    reporting: DatePeriod = Field(description="first and last local date of the reporting")
-    blackout: DatePeriod | None = Field(None, description="installation period left out")
-    model: str = Field("caltrack-daily", description="baseline model (or auto)")
-    confidence: float = Field(0.9, gt=0, lt=1, description="confidence of the intervals")
-    force: bool = Field(False, description="estimate disqualified meters (recorded)")
-    non_routine: list[NonRoutineEvent] = Field(default_factory=list,
-                                               description="non-routine events")
-    adjustments: list[Adjustment] = Field(default_factory=list,
-                                          description="non-routine adjustments [kWh]")
 
 
 def register_projects(route: Callable[..., Callable[[Any], Any]], store: Store,
@@ -77,7 +52,7 @@ def register_projects(route: Callable[..., Callable[[Any], Any]], store: Store,
 
     @route("get", "/projects/one", PROJECTS,
            responses={200: {"description": "the project and its latest result (or null)"}})
-    def project(query: ProjectKey) -> Any:
+    def project(query: KeyQuery) -> Any:
         """One project and its latest result."""
         try:
             found = get_project(store, query.key, who().meters)
@@ -88,11 +63,10 @@ def register_projects(route: Callable[..., Callable[[Any], Any]], store: Store,
 
     @route("post", "/projects", PROJECTS,
            responses={201: {"description": "the project as stored (a draft)"}})
-    def create(body: NewProject) -> Any:
+    def create(body: ProjectTerms) -> Any:
         """Create a project on meters the token may read; the token is its owner."""
-        fields = body.model_dump()
         try:
-            made = Project.model_validate({**fields, "id": new_id(body.name),
+            made = Project.model_validate({**body.model_dump(), "id": new_id(body.name),
                                            "owner": f"token:{who().name}",
                                            "settings": settings})
             stored = create_project(store, catalogue, made, who().meters)
@@ -104,7 +78,7 @@ def register_projects(route: Callable[..., Callable[[Any], Any]], store: Store,
 
     @route("post", "/projects/run", PROJECTS,
            responses={200: {"description": "the result document, also stored"}})
-    def run(query: ProjectKey) -> Any:
+    def run(query: KeyQuery) -> Any:
         """Run a project now (status running, then done or failed) and return its result."""
         try:
             get_project(store, query.key, who().meters)
