@@ -402,7 +402,7 @@ def result_view(doc: dict[str, Any]) -> html.Div:
     others = (*doc["treatment_results"].values(), *doc["control_results"].values())
     warnings = [warning_text(w) for d in (doc, *others) for w in d["warnings"]]
     title = _("{name}: computed {when} UTC").format(name=doc["project"]["name"],
-                                                    when=doc["computed_at"][:16])
+                                                    when=doc["computed_at"][:16].replace("T", " "))
     return html.Div([
         html.H4(title),
         html.Table([head, *rows], className="summary", id="mvp-comparison"),
