@@ -209,7 +209,7 @@ def run_project(store: Store, catalogue: Mapping[str, MeterInfo], project_id: st
     project = _save(store, project, status="running", error=None)
     try:
         doc = project_document(store, catalogue, project, now)
-    except SavingsError as exc:
+    except Exception as exc:  # whatever stopped it, the project does not stay "running"
         _save(store, project, status="failed", error=str(exc))
         raise
     store.put_document(PROJECT_RESULT_KIND, project.id, doc)
