@@ -378,6 +378,31 @@ def new_project(user: User, data: DashboardData, name: str | None, treatment: li
                    non_routine=_events(events), adjustments=_adjustments(adjustments))
 
 
+def describe(project: Project) -> html.Div:
+    """Who made a project, its meters, periods, model and status (with the error of a
+    failed run)."""
+    def span(period: Any) -> str:
+        return _("{first} to {last}").format(first=period[0], last=period[1])
+
+    facts = [(_("owner"), project.owner),
+             (_("treatment meters"), ", ".join(project.treatment)),
+             (_("control meters"), ", ".join(project.control) or "–"),
+             (_("baseline period"), span(project.baseline)),
+             (_("blackout period"), span(project.blackout) if project.blackout else "–"),
+             (_("reporting period"), span(project.reporting)),
+             (_("baseline model"), project.model),
+             (_("status"), _status(project.status))]
+    facts += [(_("non-routine event"), f"{span((e.start, e.end))}: {e.reason}")
+              for e in project.non_routine]
+    facts += [(_("non-routine adjustment"), f"{a.kwh:+,.0f} kWh: {a.reason}")
+              for a in project.adjustments]
+    if project.error:
+        facts.append((_("error of the last run"), project.error))
+    return html.Dl([part for label, value in facts
+                    for part in (html.Dt(label), html.Dd(value))],
+                   className="project-facts", id="mvp-facts")
+
+
 def _label(slug: str) -> str:
     if slug == "single-meter":
         return _("treatment vs its baseline model (single meter)")
@@ -460,14 +485,20 @@ def projects(_create: int | None, _run: int | None, chosen: str | None, name: st
     options = [{"label": f"{p.name} · {_status(p.status)} · {p.id}", "value": p.id}
                for p in found]
     meters = components.meter_options(data.catalogue(user))
-    doc = project_result(data.store, chosen, visible) if chosen else None
-    if doc is None:
-        text = (_("Choose a project, or create one below.") if not chosen else
-                _("This project has not been run yet: run it to see its result."))
+    if not chosen:
+        text = _("Choose a project, or create one below.")
         return (options, chosen, meters, meters, message, html.P(text, className="note"),
                 figures.message(text), figures.message(text))
+    project = get_project(data.store, chosen, visible)
+    doc = project_result(data.store, chosen, visible)
+    if doc is None:
+        text = _("This project has not been run yet: run it to see its result.")
+        return (options, chosen, meters, meters, message,
+                html.Div([describe(project), html.P(text, className="note")]),
+                figures.message(text), figures.message(text))
     tz = data.info(user, doc["meter"]).timezone
-    return (options, chosen, meters, meters, message, result_view(doc),
+    return (options, chosen, meters, meters, message,
+            html.Div([describe(project), result_view(doc)]),
             figures.savings(frame_of(doc["series"]), tz, doc["per"]),
             figures.cumulative_savings(frame_of(doc["cumulative"]), tz))
 
