@@ -146,12 +146,14 @@ def _table(rows: list[tuple[str, Any]], element_id: str) -> str:
 # ---- charts --------------------------------------------------------------------------------
 
 
-def _svg(figure: Figure) -> str:
-    """A figure as inline SVG (no XML prolog), scaled to the page width."""
+def _svg(figure: Figure, prefix: str) -> str:
+    """A figure as inline SVG (no XML prolog), scaled to the page width, its element ids
+    prefixed with ``prefix`` (two charts on a page must not share ids)."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight")
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
+    text = re.sub(r'(id="|href="#|url\(#)', rf"\g<1>{prefix}-", text)
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 class="chart"', text,
                   count=1)
 
@@ -179,7 +181,7 @@ def baseline_chart(series: pd.DataFrame, tz: str) -> str:
     times = _naive(series["time"], tz)
     ax.plot(times, series["baseline"], color=COLOURS["baseline"], linewidth=1)
     ax.plot(times, series["actual"], color=COLOURS["actual"], linewidth=1)
-    return _svg(figure)
+    return _svg(figure, "baseline")
 
 
 def cumulative_chart(cumulative: pd.DataFrame, tz: str) -> str:
@@ -191,7 +193,7 @@ def cumulative_chart(cumulative: pd.DataFrame, tz: str) -> str:
                     alpha=0.2, linewidth=0)
     ax.plot(times, cumulative["cumulative"], color=COLOURS["savings"], linewidth=1.5)
     ax.axhline(0, color="#57606a", linewidth=0.8)
-    return _svg(figure)
+    return _svg(figure, "cumulative")
 
 
 def _legend(*items: tuple[str, str]) -> str:

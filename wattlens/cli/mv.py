@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 import wattlens.forecasting.mv  # noqa: F401 - registers the prophet M&V baseline
-from wattlens.analytics.mv import MV_KIND, MVSpec, mv_job, verify_document
+from wattlens.analytics.mv import MV_KIND, MVSpec, mv_job
 from wattlens.analytics.savings import SavingsError
 from wattlens.cli.common import ConfigOption, console, fail, get_config, get_store, warn
 from wattlens.config import Config
@@ -54,7 +54,8 @@ def mv_run(
         "--force", help="Estimate even when CalTRACK's data sufficiency disqualifies the "
                         "meter; the result records that it was forced.")] = False,
     out: Annotated[Path | None, typer.Option(
-        help="Also write the result document (JSON) here, for `wattlens mv verify`.")] = None,
+        help="Also write the result document (JSON) here, for `wattlens mv verify` and "
+                 "`wattlens mv report`.")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Estimate one meter's savings from the store's readings (events annotated non-routine
@@ -82,29 +83,3 @@ def mv_run(
     if out is not None:
         out.write_text(json.dumps(doc, indent=1), encoding="utf-8")
 
-
-@mv_app.command("verify")
-def mv_verify(
-    result: Annotated[Path, typer.Argument(help="A result document written by `wattlens mv "
-                                                "run --out`.")],
-    config: ConfigOption = None,
-) -> None:
-    """Recompute a result from the store's data and the result's own spec and settings, and
-    say whether every number matches (exit 1 naming each one that does not)."""
-    try:
-        doc = json.loads(result.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise fail(f"{result}: cannot read the result document ({exc})") from None
-    cfg = get_config(config)
-    infos = cfg.meter_infos()
-    meter = doc.get("meter") if isinstance(doc, dict) else None
-    if meter not in infos:
-        raise fail(f"{result}: meter {meter!r} is not configured here; verify with the "
-                   f"configuration and store the result was made from")
-    differences = _on_store(cfg, lambda store: verify_document(store, infos[meter], doc))
-    if differences:
-        for line in differences:
-            console.print(escape(f"differs: {line}"), highlight=False)
-        raise fail(f"{result}: {len(differences)} values differ from the recomputation", code=1)
-    console.print(escape(f"{result}: every number matches the recomputation from the store"),
-                  highlight=False)
