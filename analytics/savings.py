@@ -799,7 +799,9 @@ def drop_suspect(load: pd.Series, flagged: pd.DatetimeIndex, settings: SavingsSe
     """``load`` [kWh per interval] without the readings stored ``suspect`` (at ``flagged``
     times) and, for interval and daily data, without the partial readings at gap edges
     (:func:`wattlens.analytics.anomalies.gap_edge_mask`, ``settings.gap_edge``), with a
-    warning counting each."""
+    warning counting each. Gaps are missing rows and blank values, as in forecasting: run it
+    before zeros are read as missing (:func:`clean_load`), or every low reading beside a
+    zero would count as partial."""
     warnings = []
     bad = load.index.isin(flagged)
     if bad.any():
@@ -1060,12 +1062,13 @@ def _inputs(
     settings: SavingsSettings,
     commodity: Commodity,
 ) -> tuple[Inputs, list[DataWarning]]:
-    """The meter's data, cleaned (:func:`clean_load`, :func:`drop_suspect`) and checked for
+    """The meter's data, cleaned (:func:`drop_suspect`, :func:`clean_load`) and checked for
     sufficiency, as a baseline model gets it, and the cleaning's warnings."""
     temperature = _temperature(weather)
-    load, warnings = clean_load(_meter_series(readings, meter), commodity, settings)
-    load, suspect = drop_suspect(load, _flagged_times(readings, meter), settings)
-    warnings += suspect
+    load, suspect = drop_suspect(_meter_series(readings, meter),
+                                 _flagged_times(readings, meter), settings)
+    load, warnings = clean_load(load, commodity, settings)
+    warnings = suspect + warnings
     try:
         interval = infer_interval(load.index)
     except IntervalError:
