@@ -26,13 +26,16 @@ $(OPENDSM_STAMP): requirements-opendsm.txt
 
 venv-opendsm: $(OPENDSM_STAMP)
 
-# Debian packages the integration and browser tests talk to, installed only when missing.
+# Debian packages the integration and browser tests talk to, and those PDF reports need (pango
+# for WeasyPrint, Noto CJK for Hangul), installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v influxd >/dev/null || missing="$$missing influxdb"; \
 	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	dpkg -s libpango-1.0-0 libpangoft2-1.0-0 >/dev/null 2>&1 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \

@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError
 
+from wattlens.analytics.anomalies import GapEdgeSettings, gap_edge_mask, regular_series
 from wattlens.analytics.caltrack import (
     CaltrackError,
     DailySettings,
@@ -124,6 +125,10 @@ class SavingsSettings(Frozen):
     outlier_iqr: float = Field(
         3.0, gt=0, description="readings beyond this many interquartile ranges outside the "
         "quartiles are flagged as outliers (CalTRACK: 3), not removed",
+    )
+    gap_edge: GapEdgeSettings = Field(
+        default_factory=GapEdgeSettings, description="partial readings at the edges of gaps "
+        "(interval and daily data), left out of M&V as out of forecasting",
     )
     caltrack_daily: DailySettings = Field(
         default_factory=DailySettings, description="CalTRACK daily/billing model"
@@ -779,6 +784,54 @@ def _meter_series(readings: pd.DataFrame, meter: str) -> pd.Series:
     return series
 
 
+def _flagged_times(readings: pd.DataFrame, meter: str) -> pd.DatetimeIndex:
+    """UTC times of ``meter``'s energy readings stored with quality ``suspect`` (ingest
+    plausibility limits, meter resets, gap-spanning increases)."""
+    if "quality" not in readings.columns:
+        return pd.DatetimeIndex([], tz="UTC")
+    rows = readings[(readings["meter"] == meter) & (readings["quantity"] == "energy")
+                    & (readings["quality"] == "suspect")]
+    return pd.DatetimeIndex(rows["time"]).tz_convert("UTC")
+
+
+def drop_suspect(load: pd.Series, flagged: pd.DatetimeIndex, settings: SavingsSettings
+                 ) -> tuple[pd.Series, list[DataWarning]]:
+    """``load`` [kWh per interval] without the readings stored ``suspect`` (at ``flagged``
+    times) and, for interval and daily data, without the partial readings at gap edges
+    (:func:`wattlens.analytics.anomalies.gap_edge_mask`, ``settings.gap_edge``), with a
+    warning counting each. Gaps are missing rows and blank values, as in forecasting: run it
+    before zeros are read as missing (:func:`clean_load`), or every low reading beside a
+    zero would count as partial."""
+    warnings = []
+    bad = load.index.isin(flagged)
+    if bad.any():
+        warnings.append(DataWarning(
+            "savings.suspect-readings",
+            f"{int(bad.sum())} readings stored flagged 'suspect' (implausible values, meter "
+            f"resets) were left out (first at {load.index[bad][0].isoformat()})",
+            {"readings": int(bad.sum())},
+        ))
+        load = load[~bad]
+    try:
+        step = infer_interval(load.index)
+    except IntervalError:
+        return load, warnings
+    if infer_granularity(step) == "billing" or load.empty:
+        return load, warnings
+    grid = regular_series(load[~load.index.duplicated()], step, load.index[-1] + step)
+    edges = load.index.isin(grid.index[gap_edge_mask(grid, settings.gap_edge)])
+    if edges.any():
+        warnings.append(DataWarning(
+            "savings.gap-edges",
+            f"{int(edges.sum())} partial readings next to gaps (below "
+            f"{settings.gap_edge.ratio:.0%} of their neighbours) were left out as missing "
+            f"(first at {load.index[edges][0].isoformat()})",
+            {"readings": int(edges.sum()), "ratio": settings.gap_edge.ratio},
+        ))
+        load = load[~edges]
+    return load, warnings
+
+
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """(first, last + 1) positions of the runs of True in ``flags``."""
     edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
@@ -1009,10 +1062,13 @@ def _inputs(
     settings: SavingsSettings,
     commodity: Commodity,
 ) -> tuple[Inputs, list[DataWarning]]:
-    """The meter's data, cleaned (:func:`clean_load`) and checked for sufficiency, as a
-    baseline model gets it, and the cleaning's warnings."""
+    """The meter's data, cleaned (:func:`drop_suspect`, :func:`clean_load`) and checked for
+    sufficiency, as a baseline model gets it, and the cleaning's warnings."""
     temperature = _temperature(weather)
-    load, warnings = clean_load(_meter_series(readings, meter), commodity, settings)
+    load, suspect = drop_suspect(_meter_series(readings, meter),
+                                 _flagged_times(readings, meter), settings)
+    load, warnings = clean_load(load, commodity, settings)
+    warnings = suspect + warnings
     try:
         interval = infer_interval(load.index)
     except IntervalError:

@@ -1,29 +1,97 @@
-"""The M&V report: one self-contained HTML file, rendered from the result document of
-:func:`wattlens.analytics.mv.mv_job`, holding the periods, the model and its fitted
-parameters, the Guideline 14 checks, the savings with their uncertainty, the warnings and the
-SHA-256 of the input data — enough for a third party to reproduce the result.
+"""The M&V report, HTML or PDF, rendered from the result document of
+:func:`wattlens.analytics.mv.mv_job`: periods, the baseline-against-actual and cumulative-savings
+charts, the model and its coefficients, data sufficiency, non-routine events, the uncertainty,
+treatment against control (when the result has a ``control`` section), the SHA-256 of the
+input data and the software versions.
 
-:func:`summary_rows` formats the numbers once; the page and the report both show these rows, so
-what is downloaded is exactly what was shown.
+Each report carries the result document itself, so ``wattlens mv verify REPORT`` can recompute
+it from the store: the HTML in ``<script type="application/json" id="mv-result">``, the PDF as
+the embedded file ``mv-result.json``. A report may be signed (Ed25519) over the canonical JSON
+of that document (:func:`canonical_json`); the signature travels beside it
+(``id="mv-signature"`` / ``mv-signature.json``).
+
+:func:`summary_rows` formats the headline numbers once; the Savings page and the report both
+show these rows, so what is downloaded is exactly what was shown. Text goes through ``_()``
+and numbers and dates through Babel in the current locale: render inside
+:func:`wattlens.dashboard.i18n.locale_context` for Korean or English.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
+import re
 from html import escape
 from typing import Any
 
 import pandas as pd
+import pypdf
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from flask_babel import get_locale
+from matplotlib.dates import AutoDateLocator, DateFormatter
+from matplotlib.figure import Figure
 
 from wattlens.analytics.mv import frame_of
 from wattlens.core.meters import MeterInfo
+from wattlens.dashboard.i18n import _
+
+RESULT_ID = "mv-result"
+"""Id of the HTML script element, and stem of the PDF attachment, holding the result JSON."""
+SIGNATURE_ID = "mv-signature"
+"""Id of the HTML script element, and stem of the PDF attachment, holding the signature."""
+
+COLOURS = {"baseline": "#8c959f", "actual": "#0969da", "savings": "#1a7f37"}
+
+
+class ReportError(ValueError):
+    """A report that cannot be read (no embedded result, broken JSON or signature)."""
+
+
+# ---- formatting ----------------------------------------------------------------------------
+
+
+def _locale() -> str:
+    """The current locale (``en`` outside any locale context)."""
+    return str(get_locale() or "en")
 
 
 def _num(value: Any, unit: str = "", digits: int = 1) -> str:
+    """``value`` with ``digits`` decimals and group separators in the current locale."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "–"
-    text = f"{value:,.{digits}f}"
+    text = format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0",
+                          locale=_locale())
     return f"{text} {unit}".strip()
+
+
+def _plain(value: Any) -> str:
+    """Any JSON value of a result as text (floats with up to 6 decimals)."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, int | float):
+        return format_decimal(value, format="#,##0.######", locale=_locale())
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value) or "–"
+    return str(value)
+
+
+def _span(period: list[str] | None) -> str:
+    """A local-date period [first, last] as text."""
+    if not period:
+        return _("none")
+    return _("{start} to {end}").format(start=period[0], end=period[1])
+
+
+def _long_date(iso: str) -> str:
+    return format_date(pd.Timestamp(iso).date(), format="long", locale=_locale())
 
 
 def warning_text(warning: str | dict[str, Any]) -> str:
@@ -37,66 +105,362 @@ def summary_rows(project: dict[str, Any]) -> list[tuple[str, str, str]]:
     rep = project["result"].get("reporting", {})
     interval = rep.get("savings_interval_kwh") or [None, None]
     g14 = base.get("g14_pass")
-    conf = project["confidence"]
+    conf = format_decimal(project["confidence"] * 100, format="0.#", locale=_locale()) + " %"
     return [
-        ("meter", "meter", project["meter"]),
-        ("model", "baseline model", project["model"]),
-        ("baseline-period", "baseline period", " to ".join(project["periods"]["baseline"])),
-        ("blackout-period", "blackout period",
-         " to ".join(project["periods"]["blackout"]) if project["periods"]["blackout"] else "none"),
-        ("reporting-period", "reporting period", " to ".join(project["periods"]["reporting"])),
-        ("cv-rmse", "baseline CV(RMSE)", _num(base.get("cv_rmse_pct"), "%")),
-        ("nmbe", "baseline NMBE", _num(base.get("nmbe_pct"), "%", 2)),
-        ("r2", "baseline R²", _num(base.get("r2"), "", 3)),
-        ("g14", "ASHRAE Guideline 14",
-         {True: "pass", False: "fail", None: "–"}[None if g14 is None else bool(g14)]),
-        ("actual", "actual energy", _num(rep.get("actual_kwh"), "kWh", 0)),
-        ("baseline", "adjusted baseline", _num(rep.get("adjusted_baseline_kwh"), "kWh", 0)),
-        ("savings", "avoided energy", _num(rep.get("savings_kwh"), "kWh", 0)),
-        ("savings-pct", "savings", _num(rep.get("savings_pct"), "%", 2)),
-        ("fsu", f"fractional savings uncertainty ({conf:.0%})", _num(rep.get("fsu_pct"), "%")),
-        ("interval", f"savings interval ({conf:.0%})",
-         f"{_num(interval[0], '', 0)} to {_num(interval[1], 'kWh', 0)}"),
-        ("hash", "input data SHA-256", project["data_sha256"]),
+        ("meter", _("meter"), project["meter"]),
+        ("model", _("baseline model"), project["model"]),
+        ("baseline-period", _("baseline period"), _span(project["periods"]["baseline"])),
+        ("blackout-period", _("blackout period"), _span(project["periods"]["blackout"])),
+        ("reporting-period", _("reporting period"), _span(project["periods"]["reporting"])),
+        ("cv-rmse", _("baseline CV(RMSE)"), _num(base.get("cv_rmse_pct"), "%")),
+        ("nmbe", _("baseline NMBE"), _num(base.get("nmbe_pct"), "%", 2)),
+        ("r2", _("baseline R²"), _num(base.get("r2"), "", 3)),
+        ("g14", _("ASHRAE Guideline 14"),
+         {True: _("pass"), False: _("fail"), None: "–"}[None if g14 is None else bool(g14)]),
+        ("actual", _("actual energy"), _num(rep.get("actual_kwh"), "kWh", 0)),
+        ("baseline", _("adjusted baseline"), _num(rep.get("adjusted_baseline_kwh"), "kWh", 0)),
+        ("savings", _("avoided energy"), _num(rep.get("savings_kwh"), "kWh", 0)),
+        ("savings-pct", _("savings"), _num(rep.get("savings_pct"), "%", 2)),
+        ("fsu", _("fractional savings uncertainty ({confidence})").format(confidence=conf),
+         _num(rep.get("fsu_pct"), "%")),
+        ("interval", _("savings interval ({confidence})").format(confidence=conf),
+         f"{_num(interval[0], '', 0)} – {_num(interval[1], 'kWh', 0)}"),
+        ("hash", _("input data SHA-256"), project["data_sha256"]),
     ]
 
 
-def render_report(project: dict[str, Any], info: MeterInfo, names: dict[str, str]) -> str:
+def _flat(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """A nested JSON object as (dotted key, leaf value) rows."""
+    if isinstance(value, dict):
+        return [row for key, sub in value.items() for row in _flat(sub, f"{prefix}{key}.")]
+    return [(prefix.rstrip("."), value)]
+
+
+def _table(rows: list[tuple[str, Any]], element_id: str) -> str:
+    """Rows of (label, JSON value) as an HTML table."""
+    body = "".join(f"<tr><th>{escape(label)}</th><td>{escape(_plain(value))}</td></tr>"
+                   for label, value in rows)
+    return f"<table id=\"{element_id}\">{body}</table>"
+
+
+# ---- charts --------------------------------------------------------------------------------
+
+
+def _svg(figure: Figure, prefix: str) -> str:
+    """A figure as inline SVG (no XML prolog), scaled to the page width, its element ids
+    prefixed with ``prefix`` (two charts on a page must not share ids)."""
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    text = buffer.getvalue()
+    text = text[text.index("<svg"):]
+    text = re.sub(r'(id="|href="#|url\(#)', rf"\g<1>{prefix}-", text)
+    return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 class="chart"', text,
+                  count=1)
+
+
+def _axes(figure: Figure, tz: str) -> Any:
+    ax = figure.add_subplot()
+    ax.grid(True, color="#eaeef2")
+    ax.spines[["top", "right"]].set_visible(False)
+    locator = AutoDateLocator(tz=tz, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(DateFormatter("%Y-%m", tz=tz))
+    ax.set_ylabel("kWh")
+    return ax
+
+
+def _naive(times: pd.Series, tz: str) -> Any:
+    return times.dt.tz_convert(tz).dt.tz_localize(None).to_numpy()
+
+
+def baseline_chart(series: pd.DataFrame, tz: str) -> str:
+    """Adjusted baseline against actual energy per observation [kWh] as SVG (the legend
+    is the page's, so its words are translated)."""
+    figure = Figure(figsize=(8, 2.8))
+    ax = _axes(figure, "UTC")
+    times = _naive(series["time"], tz)
+    ax.plot(times, series["baseline"], color=COLOURS["baseline"], linewidth=1)
+    ax.plot(times, series["actual"], color=COLOURS["actual"], linewidth=1)
+    return _svg(figure, "baseline")
+
+
+def cumulative_chart(cumulative: pd.DataFrame, tz: str) -> str:
+    """Cumulative savings [kWh] with its uncertainty band as SVG."""
+    figure = Figure(figsize=(8, 2.8))
+    ax = _axes(figure, "UTC")
+    times = _naive(cumulative["time"], tz)
+    ax.fill_between(times, cumulative["lower"], cumulative["upper"], color=COLOURS["savings"],
+                    alpha=0.2, linewidth=0)
+    ax.plot(times, cumulative["cumulative"], color=COLOURS["savings"], linewidth=1.5)
+    ax.axhline(0, color="#57606a", linewidth=0.8)
+    return _svg(figure, "cumulative")
+
+
+def _legend(*items: tuple[str, str]) -> str:
+    return "<p class=\"legend\">" + "".join(
+        f"<span><i style=\"background:{colour}\"></i>{escape(label)}</span>"
+        for label, colour in items) + "</p>"
+
+
+# ---- signing -------------------------------------------------------------------------------
+
+
+def canonical_json(doc: dict[str, Any]) -> bytes:
+    """The bytes a signature covers: the result document as JSON with sorted keys, no
+    whitespace, UTF-8."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def key_fingerprint(key: Ed25519PublicKey) -> str:
+    """First 16 hex digits of the SHA-256 of the raw public key."""
+    return hashlib.sha256(key.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()[:16]
+
+
+def sign_result(doc: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, str]:
+    """An Ed25519 signature of ``doc`` (:func:`canonical_json`) with its public key."""
+    public = key.public_key()
+    return {
+        "algorithm": "Ed25519",
+        "signed": "canonical JSON of the embedded result: keys sorted, no whitespace, UTF-8",
+        "public_key": base64.b64encode(public.public_bytes(Encoding.Raw,
+                                                           PublicFormat.Raw)).decode(),
+        "fingerprint": key_fingerprint(public),
+        "signature": base64.b64encode(key.sign(canonical_json(doc))).decode(),
+    }
+
+
+def check_signature(doc: dict[str, Any], signature: dict[str, Any],
+                    trusted: Ed25519PublicKey | None = None) -> str | None:
+    """Why ``signature`` does not prove ``doc`` came unaltered from the holder of ``trusted``
+    (default: the key recorded in the signature, which proves integrity only), or None when
+    it does."""
+    try:
+        recorded = Ed25519PublicKey.from_public_bytes(base64.b64decode(signature["public_key"]))
+        raw = base64.b64decode(signature["signature"])
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"the signature block cannot be read ({exc})"
+    if signature.get("algorithm") != "Ed25519":
+        return f"unknown signature algorithm {signature.get('algorithm')!r} (Ed25519 expected)"
+    key = trusted or recorded
+    if trusted is not None and key_fingerprint(trusted) != key_fingerprint(recorded):
+        return (f"signed with key {key_fingerprint(recorded)}, not with the trusted key "
+                f"{key_fingerprint(trusted)}")
+    try:
+        key.verify(raw, canonical_json(doc))
+    except InvalidSignature:
+        return (f"the signature of key {key_fingerprint(key)} does not match the embedded "
+                f"result: the report was altered after signing")
+    return None
+
+
+# ---- the report ----------------------------------------------------------------------------
+
+
+def _script(element_id: str, value: Any) -> str:
+    """``value`` as JSON in a script element (``</`` escaped so it cannot end the element)."""
+    text = json.dumps(value, indent=1, ensure_ascii=False).replace("</", "<\\/")
+    return f'<script type="application/json" id="{element_id}">{text}</script>'
+
+
+def _control_section(control: Any) -> str:
+    """The treatment-against-control (difference in differences) section of a result."""
+    if not isinstance(control, dict):
+        return ""
+    title = _("Treatment against control (difference in differences)")
+    lead = _("Savings of the treatment meters relative to matched control meters over the "
+             "same periods, beside the single-meter estimate above.")
+    return f"<h2>{escape(title)}</h2><p>{escape(lead)}</p>" + _table(_flat(control), "control")
+
+
+def _non_routine(project: dict[str, Any], tz: str) -> str:
+    """Non-routine windows left out of the estimate, and the project's non-routine events
+    (with their reasons) when the result records them, as list items."""
+    windows = project.get("inputs", {}).get("excluded_non_routine") or []
+    events = project.get("non_routine") or project.get("spec", {}).get("non_routine") or []
+    texts = [_("{start} to {end} (left out of both periods)").format(
+        start=_when(a, tz), end=_when(b, tz)) for a, b in windows]
+    texts += ["; ".join(f"{k}: {_plain(v)}" for k, v in e.items()) if isinstance(e, dict)
+              else _plain(e) for e in events]
+    return "".join(f"<li>{escape(t)}</li>" for t in texts or [_("none")])
+
+
+def _when(iso: str, tz: str) -> str:
+    return format_datetime(pd.Timestamp(iso).tz_convert(tz).to_pydatetime(), format="medium",
+                           locale=_locale())
+
+
+def _monthly(project: dict[str, Any], tz: str) -> str:
+    monthly = frame_of(project["series"])
+    if monthly.empty:
+        return ""
+    monthly["month"] = monthly["time"].dt.tz_convert(tz).dt.strftime("%Y-%m")
+    sums = monthly.groupby("month")[["baseline", "actual"]].sum()
+    return "".join(f"<tr><td>{m}</td><td>{_num(r.baseline, '', 0)}</td>"
+                   f"<td>{_num(r.actual, '', 0)}</td><td>{_num(r.baseline - r.actual, '', 0)}"
+                   f"</td></tr>" for m, r in sums.iterrows())
+
+
+STYLE = """
+@page { size: A4; margin: 16mm 14mm 18mm;
+  @bottom-right { content: counter(page) " / " counter(pages); font-size: 8pt; color: #57606a } }
+body { font-family: "Noto Sans CJK KR", "Noto Sans KR", "Noto Sans", "DejaVu Sans", sans-serif;
+  max-width: 60em; margin: 2em auto; color: #24292f; font-size: 10pt; line-height: 1.4 }
+@media print { body { margin: 0; max-width: none } }
+h1 { font-size: 17pt } h2 { font-size: 13pt; margin-top: 1.4em; break-after: avoid }
+table { border-collapse: collapse; margin: 0.4em 0 }
+th, td { border: 1px solid #d0d7de; padding: 3px 7px; text-align: left; vertical-align: top }
+td { overflow-wrap: anywhere }
+pre { background: #f6f8fa; padding: 0.8em; white-space: pre-wrap; overflow-wrap: anywhere;
+  font-size: 8pt }
+svg.chart { width: 100%; height: auto }
+.legend span { margin-right: 1.5em } .legend i { display: inline-block; width: 1.2em;
+  height: 0.5em; margin-right: 0.4em }
+.note { color: #57606a; font-size: 9pt }
+"""
+
+
+def render_report(project: dict[str, Any], info: MeterInfo, names: dict[str, str],
+                  signature: dict[str, str] | None = None) -> str:
     """The report of an M&V result document on meter ``info`` as a standalone HTML document
-    (``names``: display names of site and building ids)."""
+    in the current locale (``names``: display names of site and building ids;
+    ``signature``: :func:`sign_result` of ``project``, embedded when given)."""
+    tz = info.timezone
+    result = project["result"]
     rows = "".join(f"<tr><th>{escape(label)}</th><td id='{slug}'>{escape(str(value))}</td></tr>"
                    for slug, label, value in summary_rows(project))
     warnings = "".join(f"<li>{escape(warning_text(w))}</li>"
-                       for w in project["warnings"]) or "<li>none</li>"
-    params = escape(json.dumps(project["parameters"], indent=2, sort_keys=True, default=str))
-    option = "B (an equipment submeter)" if info.parent else "C (a whole-building meter)"
-    inputs = escape(json.dumps(project["inputs"], indent=2, sort_keys=True, default=str))
-    monthly = frame_of(project["series"])
-    table = ""
-    if not monthly.empty:
-        monthly["month"] = monthly["time"].dt.tz_convert(info.timezone).dt.strftime("%Y-%m")
-        sums = monthly.groupby("month")[["baseline", "actual"]].sum()
-        table = "".join(
-            f"<tr><td>{m}</td><td>{r.baseline:,.0f}</td><td>{r.actual:,.0f}</td>"
-            f"<td>{r.baseline - r.actual:,.0f}</td></tr>" for m, r in sums.iterrows())
+                       for w in project["warnings"]) or f"<li>{escape(_('none'))}</li>"
+    option = (_("B (an equipment submeter)") if info.parent
+              else _("C (a whole-building meter)"))
+    series, cumulative = frame_of(project["series"]), frame_of(project["cumulative"])
+    charts = ""
+    if not series.empty:
+        title = _("Adjusted baseline against actual [kWh per {per}]").format(
+            per=_(project.get("per", "day")))
+        charts += (f"<h2>{escape(title)}</h2>"
+                   + _legend((_("adjusted baseline"), COLOURS["baseline"]),
+                             (_("actual"), COLOURS["actual"]))
+                   + baseline_chart(series, tz))
+    if not cumulative.empty:
+        conf = format_decimal(project["confidence"] * 100, format="0.#", locale=_locale())
+        band = _("{confidence} % interval").format(confidence=conf)
+        charts += (f"<h2>{escape(_('Cumulative savings [kWh]'))}</h2>"
+                   + _legend((_("cumulative savings"), COLOURS["savings"]), (band, "#a8dab5"))
+                   + cumulative_chart(cumulative, tz))
+    sufficiency = result.get("sufficiency", {})
+    inputs = result.get("inputs", {})
+    hashes = [(_("energy and temperature readings as stored (SHA-256)"),
+               project["data_sha256"]),
+              (_("cleaned meter readings used (SHA-256)"), inputs.get("readings_sha256")),
+              (_("outdoor temperature used (SHA-256)"), inputs.get("temperature_sha256")),
+              (_("meter readings used"), inputs.get("readings_used")),
+              (_("temperature readings used"), inputs.get("temperature_readings")),
+              (_("reading interval"), inputs.get("interval"))]
+    signed = ""
+    if signature is not None:
+        signed = _("Signed (Ed25519) by the key with fingerprint {fingerprint}.").format(
+            fingerprint=signature["fingerprint"])
+        signed = f"<p id=\"signed\">{escape(signed)}</p>"
+    verification = _("This report carries its result document (JSON). `wattlens mv verify` on "
+                     "this file recomputes it from the stored readings with the recorded model "
+                     "and settings and names every number that differs.")
+    periods = project["periods"]
+    place = ", ".join(names.get(p, p) for p in (info.building, info.site) if p) or "–"
+    lead = _("Meter {label} ({meter}, {commodity}) at {place}. Baseline {b0} to {b1}, "
+             "reporting {r0} to {r1}; dates are local ({tz}), energy in kWh. IPMVP Option "
+             "{option}; savings = adjusted baseline − actual.").format(
+        label=info.label, meter=info.id, commodity=_(info.commodity), place=place,
+        b0=_long_date(periods["baseline"][0]), b1=_long_date(periods["baseline"][1]),
+        r0=_long_date(periods["reporting"][0]), r1=_long_date(periods["reporting"][1]),
+        tz=tz, option=option)
+    now = format_datetime(pd.Timestamp.now(tz="UTC").to_pydatetime(), format="medium",
+                          tzinfo="UTC", locale=_locale())
+    software = ", ".join(f"{k} {v}" for k, v in (result.get("software") or {}).items())
+    generated = _("Generated by wattlens on {when} (UTC); software: {software}.").format(
+        when=now, software=software)
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>M&amp;V report · {escape(project['meter'])}</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;color:#24292f}}
-table{{border-collapse:collapse}}th,td{{border:1px solid #d0d7de;padding:4px 8px;text-align:left}}
-pre{{background:#f6f8fa;padding:1em}}</style></head><body>
-<h1>Measurement &amp; verification report</h1>
-<p>Meter <b>{escape(info.label)}</b> ({escape(info.id)}, {escape(info.commodity)}) at
-{escape(names.get(info.building or "", str(info.building)))},
-{escape(names.get(info.site or "", str(info.site)))}. Dates are local ({escape(info.timezone)});
-energy in kWh. IPMVP Option {option}, savings = adjusted baseline − actual.</p>
-<h2>Result</h2><table id="summary">{rows}</table>
-<h2>Warnings and data sufficiency</h2><ul id="warnings">{warnings}</ul>
-<h2>Model and fitted parameters</h2><pre id="parameters">{params}</pre>
-<h2>Inputs (to reproduce)</h2><pre id="inputs">{inputs}</pre>
-<p>The SHA-256 is of the energy and temperature readings used (CSV: time in UTC ISO 8601,
-values with 6 decimals), exported with <code>wattlens export readings</code>.</p>
-<h2>Monthly baseline against actual [kWh]</h2>
-<table><tr><th>month</th><th>adjusted baseline</th><th>actual</th><th>avoided</th></tr>
-{table}</table>
-<p>Generated by wattlens on {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC.</p>
+<html lang="{escape(_locale())}"><head><meta charset="utf-8">
+<title>{escape(_('M&V report'))} · {escape(project['meter'])}</title>
+<style>{STYLE}</style></head><body>
+<h1>{escape(_('Measurement & verification report'))}</h1>
+<p>{escape(lead)}</p>
+<h2>{escape(_('Result'))}</h2><table id="summary">{rows}</table>
+{charts}
+{_control_section(project.get("control"))}
+<h2>{escape(_('Model and coefficients'))}</h2>
+{_table([(_("model"), result.get("model")), (_("model form"), result.get("model_form")),
+         (_("granularity"), result.get("granularity")),
+         (_("parameters"), result.get("baseline", {}).get("n_params"))]
+        + _flat(result.get("coefficients", {})), "coefficients")}
+<h2>{escape(_('Uncertainty'))}</h2>
+{_table(_flat({k: v for k, v in result.get("uncertainty", {}).items() if k != "method"}),
+        "uncertainty")}
+<p class="note">{escape(str(result.get("uncertainty", {}).get("method", "")))}</p>
+<h2>{escape(_('Data sufficiency and warnings'))}</h2>
+{_table([(_("disqualified by"), sufficiency.get("disqualified")),
+         (_("estimate forced"), sufficiency.get("forced"))], "sufficiency")}
+<p>{escape(str(sufficiency.get("note") or ""))}</p>
+<ul id="warnings">{warnings}</ul>
+<h2>{escape(_('Non-routine events'))}</h2><ul id="non-routine">{_non_routine(project, tz)}</ul>
+<h2>{escape(_('Input data'))}</h2>{_table(hashes, "hashes")}
+<p class="note">{escape(str(inputs.get("hashed", "")))}</p>
+<h2>{escape(_('Settings'))}</h2>{_table(_flat(result.get("settings", {})), "settings")}
+<h2>{escape(_('Monthly adjusted baseline against actual [kWh]'))}</h2>
+<table><tr><th>{escape(_('month'))}</th><th>{escape(_('adjusted baseline'))}</th>
+<th>{escape(_('actual'))}</th><th>{escape(_('avoided'))}</th></tr>{_monthly(project, tz)}</table>
+<h2>{escape(_('Verification'))}</h2>
+<p>{escape(verification)}</p>
+<pre id="reproduce">{escape(str(project.get("inputs", {}).get("reproduce", "")))}</pre>
+{signed}
+<p class="note">{escape(generated)}</p>
+{_script(RESULT_ID, project)}
+{_script(SIGNATURE_ID, signature) if signature is not None else ""}
 </body></html>"""
+
+
+def report_pdf(project: dict[str, Any], info: MeterInfo, names: dict[str, str],
+               signature: dict[str, str] | None = None) -> bytes:
+    """The report of :func:`render_report` as PDF (WeasyPrint), with the result document
+    attached as the embedded file ``mv-result.json`` (and ``mv-signature.json`` when
+    signed)."""
+    import weasyprint  # heavy (pango); only reports need it
+
+    files = [weasyprint.Attachment(string=json.dumps(project, ensure_ascii=False),
+                                   name=f"{RESULT_ID}.json", relationship="Data",
+                                   description="M&V result document (wattlens mv verify)")]
+    if signature is not None:
+        files.append(weasyprint.Attachment(string=json.dumps(signature),
+                                           name=f"{SIGNATURE_ID}.json", relationship="Data",
+                                           description="Ed25519 signature of mv-result.json"))
+    html = render_report(project, info, names, signature)
+    pdf = weasyprint.HTML(string=html).write_pdf(attachments=files)
+    assert pdf is not None  # no target: write_pdf returns the bytes
+    return pdf
+
+
+def read_report(data: bytes) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The result document and signature (None when unsigned) carried by a report: a PDF of
+    :func:`report_pdf`, an HTML of :func:`render_report` or a bare result JSON."""
+    if data.startswith(b"%PDF"):
+        attached = pypdf.PdfReader(io.BytesIO(data)).attachments
+        parts = {name: attached[f"{name}.json"][0]
+                 for name in (RESULT_ID, SIGNATURE_ID) if f"{name}.json" in attached}
+    elif data.lstrip()[:1] in (b"{", b"["):
+        parts = {RESULT_ID: data}
+    else:
+        text = data.decode("utf-8", errors="replace")
+        parts = {name: match.group(1).encode() for name in (RESULT_ID, SIGNATURE_ID)
+                 if (match := re.search(rf'<script type="application/json" id="{name}">(.*?)'
+                                        r"</script>", text, re.DOTALL))}
+    if RESULT_ID not in parts:
+        raise ReportError(f"no embedded result document ({RESULT_ID}.json); give a report "
+                          f"written by `wattlens mv report` or a result JSON")
+    try:
+        doc = json.loads(parts[RESULT_ID])
+        signature = json.loads(parts[SIGNATURE_ID]) if SIGNATURE_ID in parts else None
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"the embedded result or signature is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ReportError("the embedded result is not a JSON object; give an M&V result")
+    return doc, signature

@@ -37,12 +37,13 @@ from wattlens.analytics.projects import (
     run_project,
 )
 from wattlens.analytics.savings import SavingsError
+from wattlens.core.meters import MeterInfo
 from wattlens.dashboard import components, figures, urlstate
 from wattlens.dashboard.access import User
 from wattlens.dashboard.data import request_data
 from wattlens.dashboard.i18n import _
 from wattlens.dashboard.queries import DashboardData
-from wattlens.dashboard.report import render_report, summary_rows, warning_text
+from wattlens.dashboard.report import render_report, report_pdf, summary_rows, warning_text
 
 dash.register_page(__name__, path="/savings", name="Savings", order=4,
                    title="wattlens · savings")
@@ -139,8 +140,9 @@ def _project_section() -> html.Div:
                 id="mvp-project", options=[], placeholder=_("choose a project"),
                 style={"width": "460px"})]),
             html.Button(_("run project"), id="mvp-run", className="button primary"),
+            html.Button(_("download report (PDF)"), id="mvp-pdf-button", className="button"),
             html.Button(_("download report (HTML)"), id="mvp-html-button", className="button"),
-            dcc.Download(id="mvp-report"),
+            dcc.Download(id="mvp-report"), dcc.Download(id="mvp-report-pdf"),
         ], className="form"),
         html.Details([html.Summary(_("new project")), form], id="mvp-new"),
         html.P(id="mvp-message", className="note", role="status"),
@@ -503,14 +505,29 @@ def projects(_create: int | None, _run: int | None, chosen: str | None, name: st
             figures.cumulative_savings(frame_of(doc["cumulative"]), tz))
 
 
-@dash.callback(Output("mvp-report", "data"), Input("mvp-html-button", "n_clicks"),
-               State("mvp-project", "value"), prevent_initial_call=True)
-def project_report(_clicks: int, chosen: str | None) -> dict:
-    """The chosen project's latest result as the HTML report."""
+def _reported(chosen: str | None) -> tuple[dict[str, Any], MeterInfo, dict[str, str]]:
+    """The chosen project's latest result, its (first) treatment meter and the display
+    names of sites and buildings, for a report."""
     data, user = request_data()
     doc = project_result(data.store, chosen, user.meters) if chosen else None
     if doc is None:
         raise ValueError(_("choose a project that has been run"))
-    project = get_project(data.store, str(chosen), user.meters)
-    report = render_report(doc, data.info(user, doc["meter"]), data.access.names)
-    return {"content": report, "filename": f"mv_{project.id}.html", "type": "text/html"}
+    return doc, data.info(user, doc["meter"]), data.access.names
+
+
+@dash.callback(Output("mvp-report", "data"), Input("mvp-html-button", "n_clicks"),
+               State("mvp-project", "value"), prevent_initial_call=True)
+def project_report(_clicks: int, chosen: str | None) -> dict:
+    """The chosen project's latest result as the HTML report (the result JSON embedded)."""
+    doc, info, names = _reported(chosen)
+    return {"content": render_report(doc, info, names), "filename": f"mv_{doc['key']}.html",
+            "type": "text/html"}
+
+
+@dash.callback(Output("mvp-report-pdf", "data"), Input("mvp-pdf-button", "n_clicks"),
+               State("mvp-project", "value"), prevent_initial_call=True)
+def project_pdf(_clicks: int, chosen: str | None) -> dict:
+    """The chosen project's latest result as the PDF report (the result JSON attached, for
+    `wattlens mv verify`)."""
+    doc, info, names = _reported(chosen)
+    return dcc.send_bytes(report_pdf(doc, info, names), f"mv_{doc['key']}.pdf")

@@ -42,6 +42,7 @@ from wattlens.cli.forecast import forecast_app
 from wattlens.cli.ingest import ingest_app, simulate_command
 from wattlens.cli.jobs import jobs_command
 from wattlens.cli.mv import mv_app
+from wattlens.cli.mvreport import mv_report  # noqa: F401 - registers mv report/keygen/verify
 from wattlens.cli.ranges import data_range
 from wattlens.cli.run import ROLES, run_command
 from wattlens.cli.run import serve as run_service

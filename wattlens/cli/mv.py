@@ -27,7 +27,6 @@ from wattlens.analytics.projects import (
     new_id,
     project_result,
     run_project,
-    verify_result,
 )
 from wattlens.analytics.savings import SavingsError
 from wattlens.cli.common import ConfigOption, console, fail, get_config, get_store, warn
@@ -75,7 +74,8 @@ def mv_run(
         "--force", help="Estimate even when CalTRACK's data sufficiency disqualifies the "
                         "meter; the result records that it was forced.")] = False,
     out: Annotated[Path | None, typer.Option(
-        help="Also write the result document (JSON) here, for `wattlens mv verify`.")] = None,
+        help="Also write the result document (JSON) here, for `wattlens mv verify` and "
+                 "`wattlens mv report`.")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run a project (treatment, controls, comparison), or estimate one meter's savings from
@@ -116,6 +116,7 @@ def mv_run(
 def _write(out: Path | None, doc: dict) -> None:
     if out is not None:
         out.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+
 
 
 def _window(text: str) -> NonRoutineEvent:
@@ -221,26 +222,3 @@ def _print_comparison(doc: dict) -> None:
                              f"interval {interval} kWh"), highlight=False, soft_wrap=True)
     others = (*doc["treatment_results"].values(), *doc["control_results"].values())
     warn([DataWarning.from_dict(w) for d in (doc, *others) for w in d["warnings"]])
-
-
-@mv_app.command("verify")
-def mv_verify(
-    result: Annotated[Path, typer.Argument(help="A result document written by `wattlens mv "
-                                                "run --out` or `mv show --out`.")],
-    config: ConfigOption = None,
-) -> None:
-    """Recompute a result from the store's data and the result's own spec and settings, and
-    say whether every number matches (exit 1 naming each one that does not)."""
-    try:
-        doc = json.loads(result.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise fail(f"{result}: cannot read the result document ({exc})") from None
-    cfg = get_config(config)
-    infos = cfg.meter_infos()
-    differences = _on_store(cfg, lambda store: verify_result(store, infos, doc))
-    if differences:
-        for line in differences:
-            console.print(escape(f"differs: {line}"), highlight=False)
-        raise fail(f"{result}: {len(differences)} values differ from the recomputation", code=1)
-    console.print(escape(f"{result}: every number matches the recomputation from the store"),
-                  highlight=False)
