@@ -57,6 +57,14 @@ def url_state(page: str, meter: str | None, **values: str | None) -> html.Div:
                      dcc.Location(id=f"{page}-location", refresh=False)])
 
 
+def period_url_state(page: str, meter: str | None, start: str | None, end: str | None,
+                     query: dict[str, str]) -> html.Div:
+    """:func:`url_state` of a page with :func:`period_controls`: its dates and, when the URL
+    names one, its preset (``range``)."""
+    preset = {"range": query["range"]} if query.get("range") else {}
+    return url_state(page, meter, start=start, end=end, **preset)
+
+
 def from_url(query: dict[str, Any] | None, meter: str | None, key: str) -> Any:
     """``query[key]`` when the URL named no meter or ``meter``, else None."""
     query = query or {}

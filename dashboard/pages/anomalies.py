@@ -55,7 +55,7 @@ def count_text(n: int) -> str:
     return ngettext("%(num)d event", "%(num)d events", n)
 
 
-def layout(event: str | None = None, meter: str | None = None, **_: str) -> html.Div:
+def layout(event: str | None = None, meter: str | None = None, **_query: str) -> html.Div:
     found = urlstate.meter_of(event=event) if event else None
     return html.Div([
         urlstate.url_state("anomalies", found or meter, event=event if found else None),

@@ -26,7 +26,7 @@ COMMODITIES = ("electricity", "gas", "heat", "water")
 def layout(meter: str | None = None, start: str | None = None, end: str | None = None,
            **query: str) -> html.Div:
     return html.Div([
-        urlstate.url_state("compare", meter, start=start, end=end, range=query.get("range")),
+        urlstate.period_url_state("compare", meter, start, end, query),
         html.Div([
             urlstate.period_controls("compare"),
             dcc.RadioItems(id="compare-by", value="meter", inline=True, options=[

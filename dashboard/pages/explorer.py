@@ -26,7 +26,7 @@ dash.register_page(__name__, path="/explorer", name="Explorer", order=1,
 def layout(meter: str | None = None, start: str | None = None, end: str | None = None,
            **query: str) -> html.Div:
     return html.Div([
-        urlstate.url_state("explorer", meter, start=start, end=end, range=query.get("range")),
+        urlstate.period_url_state("explorer", meter, start, end, query),
         html.Div([
             urlstate.period_controls("explorer"),
             html.Label([_("CSV resolution") + " ", dcc.Dropdown(
@@ -173,6 +173,8 @@ def download_link(meter: str | None, start_date: str | None, end_date: str | Non
     ``resolution``: the store's data, not the points drawn."""
     data, user = request_data()
     data.allowed(user, [meter])
+    if not (start_date and end_date):  # the period before its default arrives
+        start_date, end_date = data.default_dates(user, meter, days=365)
     start, end = (start_date or "")[:10], (end_date or "")[:10]
     if dash.ctx.triggered_id == "explorer-series" and "xaxis.range[0]" in (relayout or {}):
         start, end = (str(relayout[f"xaxis.range[{i}]"])[:19] for i in (0, 1))  # type: ignore[index]

@@ -37,7 +37,7 @@ PERSISTENCE = "persistence"
 def layout(meter: str | None = None, start: str | None = None, end: str | None = None,
            **query: str) -> html.Div:
     return html.Div([
-        urlstate.url_state("forecast", meter, start=start, end=end, range=query.get("range")),
+        urlstate.period_url_state("forecast", meter, start, end, query),
         html.Div([
             urlstate.period_controls("forecast"),
             html.Label([_("horizon") + " ", dcc.Dropdown(

@@ -21,7 +21,7 @@ dash.register_page(__name__, path="/totals", name="Totals", order=4, title="watt
 def layout(meter: str | None = None, start: str | None = None, end: str | None = None,
            **query: str) -> html.Div:
     return html.Div([
-        urlstate.url_state("totals", meter, start=start, end=end, range=query.get("range")),
+        urlstate.period_url_state("totals", meter, start, end, query),
         html.Div([urlstate.period_controls("totals"),
                   html.Span(id="totals-note", className="note")], className="toolbar"),
         html.Section([html.H3(_("Totals per site, building and meter")),
