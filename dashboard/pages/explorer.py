@@ -129,7 +129,7 @@ def update_shape(meter: str, start_date: str | None, end_date: str | None) -> tu
                Input("explorer-period", "start_date"), Input("explorer-period", "end_date"))
 def update_signature(meter: str, start_date: str | None, end_date: str | None) -> Any:
     data, user = request_data()
-    start, end, _ = _period(meter, start_date, end_date)
+    start, end, _tz = _period(meter, start_date, end_date)
     frame = data.signature(user, meter, start, end)
     if frame is None:
         return figures.message(_("This site has no weather meter; set weather_meter in "
