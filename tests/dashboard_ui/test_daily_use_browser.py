@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from dashboard_seed import needs_browser, site_config
 from selenium.webdriver.common.by import By
-from test_browser import PAGES, open_page, ready, settled, severe, traces, wait
+from test_browser import PAGES, grid_rows, open_page, ready, settled, severe, traces, wait
 
 from wattlens.config import parse_config
 from wattlens.dashboard import presets
@@ -151,4 +151,23 @@ def test_explorer_csv_download_at_hour_resolution(dash_duo, app, seeded_duck, tm
     assert len(csv) == 7 * 24 == len(stored)
     assert csv["time"].iloc[0] == "2019-06-01T00:00:00+01:00"
     assert csv["energy_kwh"].tolist() == stored["value"].round(4).tolist()
+    assert severe(dash_duo) == []
+
+
+def test_anomalies_table_is_sorted_as_it_says_before_any_click(dash_duo, app, seeded_duck):
+    events = seeded_duck.read_events().sort_values("start", ascending=False)
+    dash_duo.start_server(app)
+    open_page(dash_duo, "/anomalies?meter=b2-elec")
+    dash_duo.find_element("#anomalies-scope input").click()  # every meter's events
+    wait(lambda: len(grid_rows(dash_duo, "anomalies-grid")) == min(len(events), 10),
+         what="every event in the table")
+    rows = dash_duo.driver.find_elements(
+        By.CSS_SELECTOR, "#anomalies-grid .ag-center-cols-container .ag-row")
+    shown = [r.get_attribute("row-id") for r in
+             sorted(rows, key=lambda r: int(r.get_attribute("row-index")))]
+    assert shown == events["event_id"].head(10).tolist()
+    header = dash_duo.find_element("#anomalies-grid .ag-header-cell[col-id='start']")
+    assert header.get_attribute("aria-sort") == "descending"
+    count = len(events)
+    assert dash_duo.find_element("#anomalies-count").text == f"{count} events"
     assert severe(dash_duo) == []
