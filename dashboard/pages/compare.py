@@ -16,7 +16,7 @@ from wattlens.dashboard import components, figures, totals, urlstate
 from wattlens.dashboard.data import request_data
 from wattlens.dashboard.i18n import _
 
-dash.register_page(__name__, path="/compare", name="Compare", order=5,
+dash.register_page(__name__, path="/compare", name="Compare", order=1.6,
                    title="wattlens · compare")
 
 COMMODITIES = ("electricity", "gas", "heat", "water")

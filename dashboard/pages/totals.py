@@ -15,7 +15,8 @@ from wattlens.dashboard import totals, urlstate
 from wattlens.dashboard.data import request_data
 from wattlens.dashboard.i18n import _, ngettext
 
-dash.register_page(__name__, path="/totals", name="Totals", order=4, title="wattlens · totals")
+dash.register_page(__name__, path="/totals", name="Totals", order=1.5,
+                   title="wattlens · totals")
 
 
 def layout(meter: str | None = None, start: str | None = None, end: str | None = None,

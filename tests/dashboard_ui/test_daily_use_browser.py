@@ -55,8 +55,16 @@ def _choose(duo, dropdown_id: str, label: str) -> None:
     raise AssertionError(f"no option {label!r} in {dropdown_id}")
 
 
-def test_presets_are_remembered_in_the_url(dash_duo, app):
+def test_presets_in_the_url_hourly_csv_and_sorted_anomalies(dash_duo, app, seeded_duck,
+                                                           tmp_path):
+    """One server for three Explorer/Forecast/Anomalies checks (each browser start costs)."""
     dash_duo.start_server(app)
+    presets_are_remembered_in_the_url(dash_duo)
+    explorer_csv_download_at_hour_resolution(dash_duo, seeded_duck, tmp_path)
+    anomalies_table_is_sorted_as_it_says_before_any_click(dash_duo, seeded_duck)
+
+
+def presets_are_remembered_in_the_url(dash_duo) -> None:
     open_page(dash_duo, "/explorer?meter=b2-elec&range=last-week")
     expected = presets.preset_strings("last-week", "Europe/London")
     wait(lambda: _dates(dash_duo, "explorer") == expected, what="last week's dates")
@@ -79,8 +87,13 @@ def _cells(duo) -> list[list[str]]:
     return [[c.text for c in r.find_elements(By.CSS_SELECTOR, "td")] for r in rows[1:]]
 
 
-def test_totals_page_adds_up_sites_buildings_and_meters(dash_duo, app, seeded_duck):
+def test_totals_and_compare_pages(dash_duo, app, seeded_duck):
     dash_duo.start_server(app)
+    totals_page_adds_up_sites_buildings_and_meters(dash_duo, seeded_duck)
+    compare_page_puts_buildings_side_by_side_per_m2(dash_duo)
+
+
+def totals_page_adds_up_sites_buildings_and_meters(dash_duo, seeded_duck) -> None:
     open_page(dash_duo, "/totals?meter=b2-elec&start=2019-06-01&end=2019-06-30")
     wait(lambda: len(_cells(dash_duo)) > 10, what="the totals table")
     rows = _cells(dash_duo)
@@ -97,8 +110,7 @@ def test_totals_page_adds_up_sites_buildings_and_meters(dash_duo, app, seeded_du
     assert severe(dash_duo) == []
 
 
-def test_compare_page_puts_buildings_side_by_side_per_m2(dash_duo, app):
-    dash_duo.start_server(app)
+def compare_page_puts_buildings_side_by_side_per_m2(dash_duo) -> None:
     open_page(dash_duo, "/compare?meter=b2-elec&start=2019-06-01&end=2019-06-30")
     wait(lambda: traces(dash_duo, "compare-lines") == 3, what="three meters compared")
     dash_duo.find_element("#compare-by input[value='building']").click()
@@ -134,8 +146,7 @@ def test_every_page_fits_400_px(dash_duo, app):
         dash_duo.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
-def test_explorer_csv_download_at_hour_resolution(dash_duo, app, seeded_duck, tmp_path):
-    dash_duo.start_server(app)
+def explorer_csv_download_at_hour_resolution(dash_duo, seeded_duck, tmp_path) -> None:
     dash_duo.driver.execute_cdp_cmd("Page.setDownloadBehavior",
                                     {"behavior": "allow", "downloadPath": str(tmp_path)})
     open_page(dash_duo, "/explorer?meter=b97-elec&start=2019-06-01&end=2019-06-07")
@@ -154,9 +165,8 @@ def test_explorer_csv_download_at_hour_resolution(dash_duo, app, seeded_duck, tm
     assert severe(dash_duo) == []
 
 
-def test_anomalies_table_is_sorted_as_it_says_before_any_click(dash_duo, app, seeded_duck):
+def anomalies_table_is_sorted_as_it_says_before_any_click(dash_duo, seeded_duck) -> None:
     events = seeded_duck.read_events().sort_values("start", ascending=False)
-    dash_duo.start_server(app)
     open_page(dash_duo, "/anomalies?meter=b2-elec")
     dash_duo.find_element("#anomalies-scope input").click()  # every meter's events
     wait(lambda: len(grid_rows(dash_duo, "anomalies-grid")) == min(len(events), 10),
