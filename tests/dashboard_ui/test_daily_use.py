@@ -221,8 +221,8 @@ def test_csv_export_keeps_to_the_users_meters(seeded):
     assert own.status_code == 200 and len(own.get_data(as_text=True).splitlines()) == 49
 
 
-def test_forecast_scorecard_has_no_repeated_persistence_row(seeded):
-    app = create_app(site_config(), seeded)
+def test_forecast_scorecard_has_no_repeated_persistence_row(seeded_duck):
+    app = create_app(site_config(), seeded_duck)
     from wattlens.dashboard.pages import forecast
 
     scores = [{"model": m, "n": 24, "cv_rmse_pct": 10.0, "nmbe_pct": 1.0, "coverage_pct": 80.0,
@@ -236,8 +236,8 @@ def test_forecast_scorecard_has_no_repeated_persistence_row(seeded):
     assert rows[0]["coverage"] == 80.0 and rows[0]["g14"] == "pass"
 
 
-def test_forecast_page_clips_bands_and_fits_its_residual_label(seeded):
-    client = create_app(site_config(), seeded).server.test_client()
+def test_forecast_page_clips_bands_and_fits_its_residual_label(seeded_duck):
+    client = create_app(site_config(), seeded_duck).server.test_client()
     cb = probe.find(probe.callbacks(client), "forecast-chart")
     answer = probe.call(client, cb, {"meter-picker.value": "b2-gas",
                                      "forecast-period.start_date": "2019-12-04",
@@ -251,8 +251,8 @@ def test_forecast_page_clips_bands_and_fits_its_residual_label(seeded):
     assert [r["model"] for r in table] == ["prophet", "previous-week persistence (beside prophet)"]
 
 
-def test_event_counts_are_plural_aware(seeded):
-    app = create_app(site_config(), seeded)
+def test_event_counts_are_plural_aware(seeded_duck):
+    app = create_app(site_config(), seeded_duck)
     from wattlens.dashboard.pages import anomalies
 
     with app.server.test_request_context():

@@ -134,8 +134,12 @@ def test_every_page_fits_400_px(dash_duo, app):
     dash_duo.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": 400, "height": 900, "deviceScaleFactor": 1, "mobile": True})
     try:
+        open_page(dash_duo, "/")
         for path in [*PAGES.values(), "/totals", "/compare", "/jobs"]:
-            open_page(dash_duo, path)
+            name = "live" if path == "/" else path.strip("/")
+            dash_duo.find_element(f"#nav-{name}").click()  # in-app navigation: no reload
+            wait(lambda p=path: dash_duo.driver.execute_script(
+                "return window.location.pathname") == p, what=f"{path} to open")
             ready(dash_duo, path)
             settled(dash_duo)
             time.sleep(0.3)  # plotly's resize
