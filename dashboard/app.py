@@ -35,7 +35,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import wattlens.forecasting.mv  # noqa: F401 - registers the prophet M&V baseline
 from wattlens.config import Config, ConfigError, load_config
 from wattlens.core.meters import MeterInfo
-from wattlens.dashboard import components, i18n, urlstate
+from wattlens.dashboard import components, exports, i18n, urlstate
 from wattlens.dashboard.access import Access, AccessDenied
 from wattlens.dashboard.config import DashboardConfig
 from wattlens.dashboard.data import EXTENSION, request_data
@@ -327,6 +327,7 @@ def create_app(config_or_store: Config | Store | None = None, store: Store | Non
     _shell_callbacks(app)
     i18n.init_app(server)
     _add_login(server, data)
+    exports.register(server)
     # Claim this app's page callbacks now (dash.callback collects them globally until the
     # first request), so several apps built in one process each keep their own.
     with server.test_request_context():

@@ -239,3 +239,22 @@ def cumulative_savings(frame: pd.DataFrame, tz: str) -> Figure:
                    "y": _values(frame["cumulative"], 2), "name": "cumulative savings",
                    "line": {"color": COLOURS[2], "width": 2}})
     return _figure(traces, f"time ({tz})", "cumulative avoided energy [kWh]")
+
+
+def compare_lines(frame: pd.DataFrame, tz: str, names: dict[str, str], x_title: str,
+                  y_title: str) -> Figure:
+    """Daily energy per compared meter or building (``entity``), titles given translated."""
+    traces = [{"type": "scatter", "mode": "lines", "name": names.get(str(entity), str(entity)),
+               "x": _times(group["time"], tz), "y": _values(group["value"], 4),
+               "line": {"color": COLOURS[i % len(COLOURS)]}}
+              for i, (entity, group) in enumerate(frame.groupby("entity", sort=False))]
+    return _figure(traces, x_title, y_title)
+
+
+def compare_bars(totals: pd.Series, unit: str, names: dict[str, str], y_title: str) -> Figure:
+    """Totals over the range per compared meter or building, side by side [``unit``]."""
+    trace = {"type": "bar", "x": [names.get(str(k), str(k)) for k in totals.index],
+             "y": _values(totals, 2), "marker": {"color": [COLOURS[i % len(COLOURS)]
+                                                        for i in range(len(totals))]},
+             "hovertemplate": "%{x}: %{y} " + unit + "<extra></extra>"}
+    return _figure([trace], "", y_title)

@@ -223,3 +223,29 @@ def event_rows(events: pd.DataFrame, infos: Mapping[str, MeterInfo]) -> list[dic
             "status": e.status, "annotated_by": e.annotated_by, "note": e.note,
         })
     return rows
+
+
+def break_at(frame: pd.DataFrame, times: pd.Series, every: str, tz: str) -> pd.DataFrame:
+    """``frame`` (``time``, ``meter``, ``value``, one meter) with the ``every`` buckets holding
+    any of ``times`` (UTC) set to NaN, or added as NaN when resampling dropped them: the line
+    breaks there (partial readings at gap edges are drawn as gaps, not as real use)."""
+    if frame.empty or len(times) == 0:
+        return frame
+    stamps = pd.DatetimeIndex(times).tz_convert("UTC")
+    if pd.Timedelta(every) >= pd.Timedelta("1D"):  # day buckets start at local midnight
+        buckets = stamps.tz_convert(tz).normalize().tz_convert("UTC")
+    else:
+        buckets = stamps.floor(every)
+    meter = frame["meter"].iloc[0]
+    marks = pd.DataFrame({"time": buckets.unique(), "meter": meter, "value": np.nan})
+    kept = frame[~frame["time"].isin(marks["time"])]
+    out = pd.concat([kept, marks.astype({"time": frame["time"].dtype})], ignore_index=True)
+    return out.sort_values("time", ignore_index=True)
+
+
+def clip_at_zero(forecasts: pd.DataFrame, columns: tuple[str, ...] = ("yhat", "yhat_lower",
+                                                                       "yhat_upper")
+                 ) -> pd.DataFrame:
+    """Energy forecasts and their bands held at >= 0 [kWh] (a meter cannot use less than
+    nothing)."""
+    return forecasts.assign(**{c: forecasts[c].clip(lower=0) for c in columns if c in forecasts})
