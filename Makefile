@@ -3,10 +3,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-APT_PACKAGES := influxdb mosquitto chromium chromium-driver
+APT_PACKAGES := influxdb mosquitto chromium chromium-driver fonts-noto-cjk
 CAMBRIDGE ?= ../shared/data/cambridge
+# The dashboard's gettext catalogs: English source strings, one .po per language; the .mo files
+# are compiled here (and by setup.py into wheels), never committed.
+PYBABEL := $(BIN)/python -m babel.messages.frontend
+TRANSLATIONS := dashboard/translations
+CATALOGS := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: demo test lint lint-imports typecheck wheel-check system-deps venv venv-opendsm bench sample clean notebooks docs screenshots
+.PHONY: demo test lint lint-imports typecheck wheel-check system-deps venv venv-opendsm bench sample clean notebooks docs screenshots catalogs i18n
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +21,24 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) catalogs
+
+# Compile each language's catalog (.po -> .mo) when it changed.
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(PYBABEL) compile --statistics -l $* -i $< -o $@
+
+catalogs: $(COMPILED)
+
+# Extract every marked string of the dashboard into messages.pot, merge it into each language's
+# messages.po (new strings arrive untranslated: translate them, then `make catalogs`), compile.
+# A new language: $(PYBABEL) init -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l ja
+i18n: $(STAMP)
+	$(PYBABEL) extract -F babel.cfg -k lazy_gettext -k N_ --sort-output \
+	  --add-location=file --project wattlens --copyright-holder "wattlens contributors" \
+	  --msgid-bugs-address "" -o $(TRANSLATIONS)/messages.pot .
+	$(PYBABEL) update --quiet --no-fuzzy-matching --ignore-obsolete \
+	  -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
+	$(MAKE) catalogs
 
 # OpenDSM for the M&V parity test: it needs pandas < 3, so it gets a venv of its own.
 OPENDSM_STAMP := .venv-opendsm/.installed
@@ -26,13 +49,15 @@ $(OPENDSM_STAMP): requirements-opendsm.txt
 
 venv-opendsm: $(OPENDSM_STAMP)
 
-# Debian packages the integration and browser tests talk to, installed only when missing.
+# Debian packages the integration and browser tests talk to (and the fonts that render Hangul
+# in the browser and in PDF reports), installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v influxd >/dev/null || missing="$$missing influxdb"; \
 	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	fc-list 2>/dev/null | grep -q "Noto Sans CJK KR" || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -45,10 +70,10 @@ system-deps:
 # `wattlens demo`: the sample moved to now, served by `wattlens run` (Ctrl-C stops it); options
 # through DEMO_ARGS, e.g. make demo DEMO_ARGS="--speed 30 --port 8051".
 DEMO_ARGS ?=
-demo: $(STAMP)
+demo: $(STAMP) catalogs
 	$(BIN)/wattlens demo $(DEMO_ARGS)
 
-test: $(STAMP) $(OPENDSM_STAMP) system-deps
+test: $(STAMP) $(OPENDSM_STAMP) system-deps catalogs
 	$(BIN)/ruff check .
 	$(BIN)/python .ci/lint-imports
 	PYTHON_BIN=$(BIN) bash .ci/typecheck
@@ -85,8 +110,9 @@ docs: $(STAMP)
 	$(BIN)/python docs/generate.py
 
 # Rewrite the README's dashboard screenshots (docs/screenshots) from the browser test.
-screenshots: $(STAMP) system-deps
+screenshots: $(STAMP) system-deps catalogs
 	WATTLENS_SCREENSHOTS=1 $(BIN)/pytest tests/dashboard_ui/test_browser.py -k duckdb
+	WATTLENS_SCREENSHOTS=1 $(BIN)/pytest tests/dashboard_ui/test_i18n_browser.py
 
 sample: $(STAMP)
 	$(BIN)/python -c "from pathlib import Path; from wattlens.sample import build; build(Path('$(CAMBRIDGE)'), Path('wattlens/sample'))"

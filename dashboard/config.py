@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from wattlens.core.base import Frozen
 from wattlens.core.scope import MeterScope
+from wattlens.dashboard.i18n import parse_locale
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,17 @@ class DashboardUser(MeterScope):
     password_hash: str = Field(
         description="werkzeug password hash; make one with `wattlens dashboard --hash-password`"
     )
+    locale: str | None = Field(
+        None, description="the user's dashboard language and formats, e.g. 'ko-KR' or 'en-GB' "
+        "(unset: the site's locale); the language switch in the navbar overrides it"
+    )
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_locale(value)
+        return value
 
     @field_validator("password_hash")
     @classmethod
