@@ -20,9 +20,10 @@ from wattlens.dashboard.i18n import N_, _
 from wattlens.forecasting.backtest import metrics
 from wattlens.store.base import EVERY
 
-_DAY_TYPE_NAMES = {"weekday": N_("working day"), "saturday": N_("Saturday"),
-                   "sunday": N_("Sunday / holiday"), "holiday": N_("Sunday / holiday")}
-"""The calendar's tariff day types as the charts group them."""
+DAY_TYPES = (N_("working day"), N_("Saturday"), N_("Sunday / holiday"))
+"""The day types the charts group by (English; shown translated)."""
+_DAY_TYPE_NAMES = {"weekday": DAY_TYPES[0], "saturday": DAY_TYPES[1], "sunday": DAY_TYPES[2],
+                   "holiday": DAY_TYPES[2]}
 
 
 def choose_every(start: pd.Timestamp, end: pd.Timestamp, target_points: int) -> str:
