@@ -34,11 +34,12 @@ catalogs: $(COMPILED)
 # A new language: $(PYBABEL) init -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l ja
 i18n: $(STAMP)
 	$(PYBABEL) extract -F babel.cfg -k lazy_gettext -k N_ --sort-output \
-	  --add-location=file --project wattlens --copyright-holder "wattlens contributors" \
-	  --msgid-bugs-address "" -o $(TRANSLATIONS)/messages.pot .
-	$(PYBABEL) update --quiet --no-fuzzy-matching --ignore-obsolete \
+	  --add-location=file --add-comments=TRANSLATORS: --project wattlens \
+	  --copyright-holder "wattlens contributors" --msgid-bugs-address "" \
+	  -o $(TRANSLATIONS)/messages.pot .
+	$(PYBABEL) update --no-fuzzy-matching --ignore-obsolete \
 	  -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
-	$(MAKE) catalogs
+	$(PYBABEL) compile --statistics -d $(TRANSLATIONS)
 
 # OpenDSM for the M&V parity test: it needs pandas < 3, so it gets a venv of its own.
 OPENDSM_STAMP := .venv-opendsm/.installed

@@ -87,8 +87,11 @@ def section(title: str, *children: Any, note: str = "") -> html.Section:
 
 
 def period(picker_id: str) -> dcc.DatePickerRange:
-    """A date range in the site's local dates; callbacks fill in the default."""
-    return dcc.DatePickerRange(id=picker_id, display_format="YYYY-MM-DD",
+    """A date range in the site's local dates, weeks from Monday; callbacks fill in the
+    default."""
+    # TRANSLATORS: the calendar's month heading, in moment.js tokens ("December 2026")
+    month = _("MMMM YYYY")
+    return dcc.DatePickerRange(id=picker_id, display_format="YYYY-MM-DD", month_format=month,
                                first_day_of_week=1, minimum_nights=1,
                                start_date_placeholder_text=_("start date"),
                                end_date_placeholder_text=_("end date"))

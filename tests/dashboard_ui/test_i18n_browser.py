@@ -97,12 +97,16 @@ def shoot(duo, path: Path, width: int) -> None:
 
 
 def _week_starts_on_monday(duo) -> None:
-    """Open the first date picker of the page: its first weekday column is Monday (월)."""
-    duo.driver.find_element(By.CSS_SELECTOR, ".DateRangePickerInput input").click()
-    wait(lambda: duo.driver.find_elements(By.CSS_SELECTOR, ".DayPicker_weekHeader_li"),
-         timeout=5, what="the calendar")
-    first = duo.driver.find_elements(By.CSS_SELECTOR, ".DayPicker_weekHeader_li")[0].text
-    assert first in ("Mo", "월"), f"the week starts on {first!r}, not Monday"
+    """Open the first date picker of the page: its weeks start on Monday, its month heading
+    is Korean."""
+    duo.driver.find_element(By.CSS_SELECTOR, ".dash-datepicker-input").click()
+    header = ".dash-datepicker-calendar thead tr"
+    wait(lambda: len(duo.driver.find_elements(By.CSS_SELECTOR, header)) > 1, timeout=5,
+         what="the calendar")
+    month, days = duo.driver.find_elements(By.CSS_SELECTOR, header)[:2]
+    first = days.find_elements(By.TAG_NAME, "th")[0].text
+    assert first == "Mo", f"the week starts on {first!r}, not Monday"
+    assert re.fullmatch(r"\d{4}년 \d{1,2}월", month.text), month.text
     duo.driver.find_element(By.TAG_NAME, "body").click()
 
 
