@@ -10,13 +10,14 @@ import os
 import re
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import dash
 import pytest
 from babel.messages.pofile import read_po
 from dashboard_seed import needs_browser, site_config
 from selenium.webdriver.common.by import By
-from test_browser import SCREENSHOTS, open_page, ready, severe, settled, wait
+from test_browser import SCREENSHOTS, open_page, ready, settled, severe, wait
 
 from wattlens.dashboard.app import create_app
 
@@ -32,6 +33,8 @@ DATA = ["[col-id='explanation']", "#alerts-digest a"]
 analytics layer writes them at detection time; translating them is a later step)."""
 ALLOWED = {"kWh", "kW", "UTC", "CO2", "kgCO2", "wattlens"}
 """Source strings that are proper names or units, the same in every language."""
+_COMMAND = re.compile(r"`[^`]*`")
+"""Commands quoted in messages (`wattlens run`) are names too."""
 _PLACEHOLDER = re.compile(r"%\(\w+\)[sdr]|%[sdr]")
 
 _TEXT = """
@@ -77,23 +80,43 @@ def visible_text(duo) -> str:
     return duo.driver.execute_script(_TEXT, DATA)
 
 
-def untranslated(text: str, fragments: dict[str, re.Pattern[str]]) -> list[str]:
+def names(config) -> list[str]:
+    """The configured names and ids of sites, buildings and meters (data, not UI), longest
+    first."""
+    found = {name for site in config.sites for name in (site.id, site.name)}
+    found |= {name for info in config.meter_infos().values()
+              for name in (info.id, info.label, info.building or "")}
+    found |= {b.name for site in config.sites for b in site.buildings}
+    return sorted((n for n in found if n), key=len, reverse=True)
+
+
+def untranslated(text: str, fragments: dict[str, re.Pattern[str]], data: list[str]
+                 ) -> list[str]:
+    """The catalog's English fragments left in ``text`` once names and commands are out."""
+    text = _COMMAND.sub(" ", text)
+    for name in data:
+        text = text.replace(name, " ")
     return sorted(part for part, pattern in fragments.items() if pattern.search(text))
 
 
-def shoot(duo, path: Path, width: int) -> None:
-    """A full-page screenshot ``width`` px wide (a 64-colour palette keeps PNGs small)."""
-    from PIL import Image
-
+def shoot(duo, path: Path, width: int, small: bool) -> None:
+    """A full-page screenshot ``width`` px wide; ``small``: a 64-colour palette (committed
+    PNGs), else the PNG as the browser gives it (faster)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     duo.driver.set_window_size(width, 1000)
-    time.sleep(0.4)  # plotly re-lays out on resize
+    time.sleep(0.25)  # plotly re-lays out on resize
     height = duo.driver.execute_script("return document.documentElement.scrollHeight")
     duo.driver.set_window_size(width, min(height + 160, 4000))
-    time.sleep(0.3)
-    image = Image.open(io.BytesIO(duo.driver.get_screenshot_as_png())).convert("RGB")
-    image.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    time.sleep(0.15)
+    png = duo.driver.get_screenshot_as_png()
     duo.driver.set_window_size(1400, 1000)
+    if not small:
+        path.write_bytes(png)
+        return
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
 def _week_starts_on_monday(duo) -> None:
@@ -111,7 +134,9 @@ def _week_starts_on_monday(duo) -> None:
 
 
 def test_every_page_in_korean_and_english(dash_duo, seeded_duck, tmp_path):
-    app = create_app(site_config(), seeded_duck)
+    config = site_config()
+    app = create_app(config, seeded_duck)
+    data = names(config)
     pages = {p["module"].split(".")[-1]: p["relative_path"]
              for p in dash.page_registry.values()}
     publish = os.environ.get("WATTLENS_SCREENSHOTS") == "1"
@@ -119,8 +144,11 @@ def test_every_page_in_korean_and_english(dash_duo, seeded_duck, tmp_path):
     dash_duo.start_server(app)
     problems: dict[str, list[str]] = {}
     for lang in ("ko", "en"):
+        open_page(dash_duo, f"/?lang={lang}")  # then through the navbar: no reloads
         for name, path in pages.items():
-            open_page(dash_duo, f"{path}?lang={lang}")
+            dash_duo.find_element(f"#nav-{name}").click()
+            wait(lambda p=path: urlparse(dash_duo.driver.current_url).path == p,
+                 what=f"{path} to open")
             ready(dash_duo, path)
             settled(dash_duo)
             where = f"{lang} {name}"
@@ -130,7 +158,7 @@ def test_every_page_in_korean_and_english(dash_duo, seeded_duck, tmp_path):
             text = visible_text(dash_duo)
             if lang == "ko":
                 assert "실시간" in text, f"{where}: the page is not in Korean"
-                missed = untranslated(text, fragments)
+                missed = untranslated(text, fragments, data)
             else:
                 missed = sorted(set(re.findall(r"[\uac00-\ud7a3]+", text)) - {"한국어"})
             if missed:
@@ -139,8 +167,9 @@ def test_every_page_in_korean_and_english(dash_duo, seeded_duck, tmp_path):
                 _week_starts_on_monday(dash_duo)
             for width in WIDTHS:
                 suffix = "" if width == 1400 else f"-{width}"
-                out = (SCREENSHOTS if publish and name == README_PAGE else tmp_path)
-                shoot(dash_duo, out / f"{name}-{lang}{suffix}.png", width)
+                readme = publish and name == README_PAGE
+                shoot(dash_duo, (SCREENSHOTS if readme else tmp_path) / f"{name}-{lang}{suffix}.png",
+                      width, small=readme)
             assert severe(dash_duo) == [], f"{where}: browser console errors after resizing"
     # the switch in the navbar: back to Korean from the English page, remembered
     dash_duo.find_element("#lang-ko").click()
