@@ -55,7 +55,7 @@ SESSION_KIND = "dashboard-session"
 MIN_SECRET_BYTES = 32
 
 _LOGIN_FORM = """<!doctype html><html lang="{lang}"><head><title>wattlens · {title}</title>
-<link rel="stylesheet" href="/assets/style.css"><link rel="stylesheet" href="/assets/fonts.css">
+<link rel="stylesheet" href="/assets/style.css"><link rel="stylesheet" href="/assets/i18n.css">
 </head><body class="login">
 <form method="post" class="login-box"><h2>wattlens</h2><p id="login-message">{message}</p>
 <label>{user} <input name="username" id="username" autocomplete="username" required></label>
@@ -337,7 +337,7 @@ def create_app(config_or_store: Config | Store | None = None, store: Store | Non
     app = Dash(
         "wattlens.dashboard", server=server, use_pages=True, pages_folder=str(HERE / "pages"),
         assets_folder=str(HERE / "assets"), title="wattlens", on_error=on_error,
-        update_title="wattlens · updating…",
+        update_title="wattlens · updating…", external_scripts=[i18n.PLOTLY_LOCALES],
     )
     app.layout = _shell
     _shell_callbacks(app)

@@ -64,9 +64,11 @@ def meter_options(catalogue: list[MeterInfo]) -> list[dict[str, str]]:
 
 
 def graph(graph_id: str, waiting: str) -> dcc.Loading:
-    """A graph that says what it is waiting for until its callback answers."""
+    """A graph that says what it is waiting for until its callback answers, its dates in the
+    request's language (:data:`wattlens.dashboard.i18n.PLOTLY_LOCALES`)."""
     return dcc.Loading(
-        dcc.Graph(id=graph_id, figure=figures.message(waiting), config=GRAPH_CONFIG,
+        dcc.Graph(id=graph_id, figure=figures.message(waiting),
+                  config={**GRAPH_CONFIG, "locale": i18n.language()},
                   style={"height": "370px"}),
         type="dot", delay_show=300,
     )

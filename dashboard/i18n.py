@@ -16,6 +16,7 @@ translates a block as ``lang`` inside or outside a request (the CLI's reports).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,8 +42,8 @@ COOKIE = "wattlens_lang"
 """Cookie remembering the language chosen in the navbar or with ``?lang=`` (a year)."""
 _COOKIE_AGE_S = 365 * 24 * 3600
 
-__all__ = ["LANGUAGES", "N_", "_", "day", "gettext", "init_app", "language", "lazy_gettext",
-           "locale_context", "money", "ngettext", "number", "parse_locale"]
+__all__ = ["LANGUAGES", "N_", "PLOTLY_LOCALES", "_", "day", "gettext", "init_app", "language",
+           "lazy_gettext", "locale_context", "money", "ngettext", "number", "parse_locale"]
 
 
 def parse_locale(name: str) -> Locale:
@@ -88,6 +89,7 @@ def init_app(server: flask.Flask, site_locale: str | None = None,
                                 httponly=True, secure=secure_cookie)
         return response
 
+    server.add_url_rule(PLOTLY_LOCALES, "plotly_locales", plotly_locales)
     return Babel(server, locale_selector=select)
 
 
@@ -119,6 +121,40 @@ def day(date: dt.date) -> str:
     """A date with its weekday as the locale writes it ("2026년 12월 6일 (일)",
     "Sun, Dec 6, 2026")."""
     return format_skeleton("yMMMEd", date, locale=_locale())
+
+
+PLOTLY_LOCALES = "/_i18n/plotly-locales.js"
+"""The script registering each translated language's date formats with Plotly (charts'
+month and day names, date tick labels); the app loads it, graphs pick one by ``locale``."""
+
+
+def _plotly_locale(lang: str) -> dict[str, object]:
+    """Plotly's locale module for ``lang``: month and day names from CLDR (Babel), date tick
+    patterns (d3 time format) from the catalog."""
+    with force_locale(lang):
+        loc = _locale()
+        days = [(6 + i) % 7 for i in range(7)]  # Plotly starts at Sunday, CLDR at Monday (0)
+        return {"moduleType": "locale", "name": lang, "dictionary": {}, "format": {
+            "days": [loc.days["format"]["wide"][d] for d in days],
+            "shortDays": [loc.days["format"]["abbreviated"][d] for d in days],
+            "months": [loc.months["format"]["wide"][m] for m in range(1, 13)],
+            "shortMonths": [loc.months["format"]["abbreviated"][m] for m in range(1, 13)],
+            "date": "%Y-%m-%d",
+            # TRANSLATORS: chart date labels in d3 time format: %b month, %-d day, %Y year
+            "dayMonth": _("%b %-d"), "dayMonthYear": _("%b %-d, %Y"), "month": _("%b %Y"),
+            "year": "%Y"}}
+
+
+def plotly_locales() -> flask.Response:
+    """JavaScript registering :func:`_plotly_locale` of every translated language: at once
+    when Plotly is loaded, else through ``window.PlotlyLocales`` (read when it loads)."""
+    modules = json.dumps([_plotly_locale(lang) for lang in LANGUAGES if lang != "en"],
+                         ensure_ascii=False)
+    script = (f"(function () {{ var locales = {modules};\n"
+              "if (window.Plotly && window.Plotly.register) { window.Plotly.register(locales); }\n"
+              "else { window.PlotlyLocales = (window.PlotlyLocales || []).concat(locales); }"
+              "\n})();\n")
+    return flask.Response(script, mimetype="text/javascript")
 
 
 @contextmanager
