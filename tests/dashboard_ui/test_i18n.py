@@ -51,6 +51,14 @@ def test_every_marked_string_has_a_korean_translation(tmp_path):
     assert not errors, errors
 
 
+def test_the_compiled_catalog_is_current():
+    compiled = KOREAN.with_suffix(".mo")
+    assert compiled.exists() and compiled.stat().st_mtime >= KOREAN.stat().st_mtime, (
+        f"{compiled.relative_to(ROOT)} is missing or older than its .po: run `make catalogs`")
+    with i18n.locale_context("ko"):
+        assert i18n.gettext("Live") == "실시간"
+
+
 def _app(seeded_duck, site_locale=None, user_locale=None, login=False):
     raw = site_config(login=login).model_dump(mode="json", exclude_unset=True)
     if site_locale:
