@@ -12,7 +12,7 @@ TRANSLATIONS := dashboard/translations
 CATALOGS := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: demo test lint lint-imports typecheck wheel-check system-deps venv venv-opendsm bench sample clean notebooks docs screenshots catalogs i18n
+.PHONY: demo test lint lint-imports typecheck wheel-check system-deps venv venv-opendsm bench sample clean notebooks docs screenshots catalogs i18n i18n-merge
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,34 @@ i18n: $(STAMP)
 	  -o $(TRANSLATIONS)/messages.pot .
 	$(PYBABEL) update --no-fuzzy-matching --ignore-obsolete \
 	  -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
+	$(PYBABEL) compile --statistics -d $(TRANSLATIONS)
+
+# Merge translations handed in as .po snippets (msgid/msgstr pairs, UTF-8) into one language's
+# catalog: each msgid the catalog has (run `make i18n` first) takes the snippet's msgstr; the
+# msgids it lacks are listed. make i18n-merge SNIPPETS="savings-ko.po report-ko.po" [TO=ko]
+TO ?= ko
+define MERGE_PO
+import sys
+from babel.messages.pofile import read_po, write_po
+target, *snippets = sys.argv[1:]
+with open(target, "rb") as f:
+    catalog = read_po(f)
+for path in snippets:
+    with open(path, "rb") as f:
+        for message in read_po(f):
+            if not message.id or not message.string:
+                continue
+            if message.id in catalog:
+                catalog[message.id].string = message.string
+                catalog[message.id].flags.discard("fuzzy")
+            else:
+                print(f"{path}: not in the code (yet): {message.id!r}")
+with open(target, "wb") as f:
+    write_po(f, catalog, sort_output=True, include_lineno=False)
+endef
+export MERGE_PO
+i18n-merge: $(STAMP)
+	$(BIN)/python -c "$$MERGE_PO" $(TRANSLATIONS)/$(TO)/LC_MESSAGES/messages.po $(SNIPPETS)
 	$(PYBABEL) compile --statistics -d $(TRANSLATIONS)
 
 # OpenDSM for the M&V parity test: it needs pandas < 3, so it gets a venv of its own.
