@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from wattlens.core.base import Frozen
 from wattlens.core.scope import MeterScope
@@ -28,6 +28,15 @@ _REMOVED = ("currency", "price_per_kwh", "co2_kg_per_kwh")
 """Former keys: prices and emission factors now come from [tariffs] and [carbon]."""
 
 
+def _locale_tag(value: str) -> str:
+    parse_locale(value)  # ValueError naming the fix when Babel does not know it
+    return value
+
+
+LocaleTag = Annotated[str, AfterValidator(_locale_tag)]
+"""A language tag Babel knows, as written (``ko-KR``, ``en-GB``): a site's or a user's locale."""
+
+
 class DashboardUser(MeterScope):
     """One login: a hashed password and the sites/buildings/meters the user may see."""
 
@@ -35,17 +44,10 @@ class DashboardUser(MeterScope):
     password_hash: str = Field(
         description="werkzeug password hash; make one with `wattlens dashboard --hash-password`"
     )
-    locale: str | None = Field(
+    locale: LocaleTag | None = Field(
         None, description="the user's dashboard language and formats, e.g. 'ko-KR' or 'en-GB' "
         "(unset: the site's locale); the language switch in the navbar overrides it"
     )
-
-    @field_validator("locale")
-    @classmethod
-    def _locale(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_locale(value)
-        return value
 
     @field_validator("password_hash")
     @classmethod

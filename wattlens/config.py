@@ -28,8 +28,7 @@ from wattlens.core.redact import (
     is_secret_key,
     url_has_credentials,
 )
-from wattlens.dashboard.config import DashboardConfig
-from wattlens.dashboard.i18n import parse_locale
+from wattlens.dashboard.config import DashboardConfig, LocaleTag
 from wattlens.ingest.base import IngestContext, SitePosition, SourceSection
 from wattlens.ingest.plausibility import Plausibility
 from wattlens.service.api.settings import ApiSection
@@ -93,7 +92,7 @@ class SiteConfig(Frozen):
         "them), e.g. {start = 7, end = 19}",
     )
     buildings: list[BuildingConfig] = Field(default_factory=list, description="buildings")
-    locale: str | None = Field(
+    locale: LocaleTag | None = Field(
         None, description="the dashboard's default language and number, money and date formats "
         "for this site, e.g. 'ko-KR' (unset: the browser's language, else English); a user's "
         "own locale and the navbar's language switch come first"
@@ -103,13 +102,6 @@ class SiteConfig(Frozen):
     @classmethod
     def _country(cls, value: str | None) -> str | None:
         return check_country(value)
-
-    @field_validator("locale")
-    @classmethod
-    def _locale(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_locale(value)
-        return value
 
     def calendar(self) -> SiteCalendar:
         """The site's local calendar: timezone, holidays, closures, working hours."""
