@@ -12,7 +12,7 @@ from wattlens.dashboard import figures, i18n, labels
 from wattlens.dashboard.i18n import N_, _, ngettext
 
 GRAPH_CONFIG = {"displaylogo": False}
-PAGE_NAMES = (N_("Explorer"), N_("Forecast"), N_("Anomalies"), N_("Savings"))
+PAGE_NAMES = (N_("Savings"),)
 """Names of pages registered without ``N_`` (marked here for extraction; a page marks its
 own with ``dash.register_page(..., name=N_("Live"))``); the navbar translates each."""
 

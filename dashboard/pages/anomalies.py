@@ -16,9 +16,9 @@ from wattlens.analytics.alerts import event_summary
 from wattlens.dashboard import components, figures, transforms, urlstate
 from wattlens.dashboard.annotate import annotate_selected
 from wattlens.dashboard.data import request_data
-from wattlens.dashboard.i18n import _, ngettext
+from wattlens.dashboard.i18n import N_, _, ngettext
 
-dash.register_page(__name__, path="/anomalies", name="Anomalies", order=3,
+dash.register_page(__name__, path="/anomalies", name=N_("Anomalies"), order=3,
                    title="wattlens · anomalies")
 
 def _select() -> str:

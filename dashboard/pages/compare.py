@@ -14,9 +14,9 @@ from dash import Input, Output, dcc, html
 
 from wattlens.dashboard import components, figures, totals, urlstate
 from wattlens.dashboard.data import request_data
-from wattlens.dashboard.i18n import _
+from wattlens.dashboard.i18n import N_, _
 
-dash.register_page(__name__, path="/compare", name="Compare", order=1.6,
+dash.register_page(__name__, path="/compare", name=N_("Compare"), order=1.6,
                    title="wattlens · compare")
 
 COMMODITIES = ("electricity", "gas", "heat", "water")

@@ -17,9 +17,9 @@ from dash import Input, Output, dcc, html
 
 from wattlens.dashboard import components, exports, figures, transforms, urlstate
 from wattlens.dashboard.data import request_data
-from wattlens.dashboard.i18n import _, ngettext
+from wattlens.dashboard.i18n import N_, _, ngettext
 
-dash.register_page(__name__, path="/explorer", name="Explorer", order=1,
+dash.register_page(__name__, path="/explorer", name=N_("Explorer"), order=1,
                    title="wattlens · explorer")
 
 

@@ -15,11 +15,11 @@ from dash import Input, Output, dash_table, dcc, html
 
 from wattlens.dashboard import components, figures, transforms, urlstate
 from wattlens.dashboard.data import request_data
-from wattlens.dashboard.i18n import _, lazy_gettext
+from wattlens.dashboard.i18n import N_, _, lazy_gettext
 from wattlens.forecasting.backtest import G14_CV_RMSE_PCT, G14_NMBE_PCT
 from wattlens.forecasting.models import INTERVAL_WIDTH
 
-dash.register_page(__name__, path="/forecast", name="Forecast", order=2,
+dash.register_page(__name__, path="/forecast", name=N_("Forecast"), order=2,
                    title="wattlens · forecast vs actual")
 
 COVERAGE_OK = (77.0, 83.0)

@@ -13,9 +13,9 @@ from dash import Input, Output, dash_table, html
 
 from wattlens.dashboard import totals, urlstate
 from wattlens.dashboard.data import request_data
-from wattlens.dashboard.i18n import _, ngettext
+from wattlens.dashboard.i18n import N_, _, ngettext
 
-dash.register_page(__name__, path="/totals", name="Totals", order=1.5,
+dash.register_page(__name__, path="/totals", name=N_("Totals"), order=1.5,
                    title="wattlens · totals")
 
 
