@@ -3,10 +3,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-APT_PACKAGES := influxdb mosquitto chromium chromium-driver
+APT_PACKAGES := influxdb mosquitto chromium chromium-driver fonts-noto-cjk
 CAMBRIDGE ?= ../shared/data/cambridge
+# The dashboard's gettext catalogs: English source strings, one .po per language; the .mo files
+# are compiled here (and by setup.py into wheels), never committed.
+PYBABEL := $(BIN)/python -m babel.messages.frontend
+TRANSLATIONS := dashboard/translations
+CATALOGS := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: demo test lint lint-imports typecheck wheel-check system-deps venv venv-opendsm bench sample clean notebooks docs screenshots
+.PHONY: demo test lint lint-imports typecheck wheel-check system-deps venv venv-opendsm bench sample clean notebooks docs screenshots catalogs i18n i18n-merge
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +21,53 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) catalogs
+
+# Compile each language's catalog (.po -> .mo) when it changed.
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(PYBABEL) compile --statistics -l $* -i $< -o $@
+
+catalogs: $(COMPILED)
+
+# Extract every marked string of the dashboard into messages.pot, merge it into each language's
+# messages.po (new strings arrive untranslated: translate them, then `make catalogs`), compile.
+# A new language: $(PYBABEL) init -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l ja
+i18n: $(STAMP)
+	$(PYBABEL) extract -F babel.cfg -k lazy_gettext -k N_ --sort-output \
+	  --add-location=file --add-comments=TRANSLATORS: --project wattlens \
+	  --copyright-holder "wattlens contributors" --msgid-bugs-address "" \
+	  -o $(TRANSLATIONS)/messages.pot .
+	$(PYBABEL) update --no-fuzzy-matching --ignore-obsolete \
+	  -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
+	$(PYBABEL) compile --statistics -d $(TRANSLATIONS)
+
+# Merge translations handed in as .po snippets (msgid/msgstr pairs, UTF-8) into one language's
+# catalog: each msgid the catalog has (run `make i18n` first) takes the snippet's msgstr; the
+# msgids it lacks are listed. make i18n-merge SNIPPETS="savings-ko.po report-ko.po" [TO=ko]
+TO ?= ko
+define MERGE_PO
+import sys
+from babel.messages.pofile import read_po, write_po
+target, *snippets = sys.argv[1:]
+with open(target, "rb") as f:
+    catalog = read_po(f)
+for path in snippets:
+    with open(path, "rb") as f:
+        for message in read_po(f):
+            if not message.id or not message.string:
+                continue
+            if message.id in catalog:
+                catalog[message.id].string = message.string
+                catalog[message.id].flags.discard("fuzzy")
+            else:
+                print(f"{path}: not in the code (yet): {message.id!r}")
+with open(target, "wb") as f:
+    write_po(f, catalog, sort_output=True, include_lineno=False)
+endef
+export MERGE_PO
+i18n-merge: $(STAMP)
+	$(BIN)/python -c "$$MERGE_PO" $(TRANSLATIONS)/$(TO)/LC_MESSAGES/messages.po $(SNIPPETS)
+	$(PYBABEL) compile --statistics -d $(TRANSLATIONS)
 
 # OpenDSM for the M&V parity test: it needs pandas < 3, so it gets a venv of its own.
 OPENDSM_STAMP := .venv-opendsm/.installed
@@ -26,8 +78,8 @@ $(OPENDSM_STAMP): requirements-opendsm.txt
 
 venv-opendsm: $(OPENDSM_STAMP)
 
-# Debian packages the integration and browser tests talk to, and those PDF reports need (pango
-# for WeasyPrint, Noto CJK for Hangul), installed only when missing.
+# Debian packages the integration and browser tests talk to, pango for WeasyPrint's PDF reports
+# and the fonts that render Hangul in the browser and in PDF reports, installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v influxd >/dev/null || missing="$$missing influxdb"; \
@@ -35,7 +87,7 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	dpkg -s libpango-1.0-0 libpangoft2-1.0-0 >/dev/null 2>&1 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
-	dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing="$$missing fonts-noto-cjk"; \
+	fc-list 2>/dev/null | grep -q "Noto Sans CJK KR" || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -48,10 +100,10 @@ system-deps:
 # `wattlens demo`: the sample moved to now, served by `wattlens run` (Ctrl-C stops it); options
 # through DEMO_ARGS, e.g. make demo DEMO_ARGS="--speed 30 --port 8051".
 DEMO_ARGS ?=
-demo: $(STAMP)
+demo: $(STAMP) catalogs
 	$(BIN)/wattlens demo $(DEMO_ARGS)
 
-test: $(STAMP) $(OPENDSM_STAMP) system-deps
+test: $(STAMP) $(OPENDSM_STAMP) system-deps catalogs
 	$(BIN)/ruff check .
 	$(BIN)/python .ci/lint-imports
 	PYTHON_BIN=$(BIN) bash .ci/typecheck
@@ -88,8 +140,9 @@ docs: $(STAMP)
 	$(BIN)/python docs/generate.py
 
 # Rewrite the README's dashboard screenshots (docs/screenshots) from the browser test.
-screenshots: $(STAMP) system-deps
+screenshots: $(STAMP) system-deps catalogs
 	WATTLENS_SCREENSHOTS=1 $(BIN)/pytest tests/dashboard_ui/test_browser.py -k duckdb
+	WATTLENS_SCREENSHOTS=1 $(BIN)/pytest tests/dashboard_ui/test_i18n_browser.py
 
 sample: $(STAMP)
 	$(BIN)/python -c "from pathlib import Path; from wattlens.sample import build; build(Path('$(CAMBRIDGE)'), Path('wattlens/sample'))"

@@ -58,7 +58,11 @@ def required_data_files() -> set[str]:
         if not found:
             fail(f"no {pattern} in {folder}/ of the source tree")
         files |= found
-    return files
+    catalogs = {f"wattlens/dashboard/translations/{p.parts[-3]}/LC_MESSAGES/messages.mo"
+                for p in (ROOT / "dashboard" / "translations").glob("*/LC_MESSAGES/messages.po")}
+    if not catalogs:
+        fail("no dashboard/translations/*/LC_MESSAGES/messages.po in the source tree")
+    return files | catalogs  # compiled by setup.py's build_py
 
 
 def contents(dist: Path) -> None:
@@ -133,6 +137,11 @@ def installed(config_path: Path) -> None:
     for name in ("py.typed", "dashboard/assets/style.css"):
         if not (here / name).is_file():
             fail(f"{name} is not installed next to {here}")
+    from wattlens.dashboard.i18n import _, locale_context
+
+    with locale_context("ko"):
+        if _("Live") == "Live":
+            fail("the dashboard speaks no Korean: the compiled catalog (messages.mo) is missing")
     print(f"wheel-check: installed wattlens loads {config_path.name} ({sorted(types)}), the "
           f"example config ({len(example.sources)} sources) and the sample "
           f"({len(readings)} readings)")

@@ -12,10 +12,12 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from flask_babel import LazyString
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from wattlens.core.meters import MeterInfo
 from wattlens.dashboard.config import DashboardConfig
+from wattlens.dashboard.i18n import _
 
 
 class AccessDenied(PermissionError):
@@ -41,7 +43,7 @@ class Access:
     """The meter catalogue and the configured logins (one per app)."""
 
     def __init__(self, meters: Mapping[str, MeterInfo], settings: DashboardConfig,
-                 names: Mapping[str, str]) -> None:
+                 names: Mapping[str, str | LazyString]) -> None:
         """``meters``: the catalogue in display order; ``names``: display names of site and
         building ids. Raises ValueError naming a user's unknown buildings or meters."""
         self.meters = dict(meters)
@@ -62,7 +64,12 @@ class Access:
     def name_of(self, site_or_building: str | None) -> str:
         """The display name of a site or building id."""
         key = site_or_building or ""
-        return self.names.get(key, key)
+        return str(self.names.get(key, key))
+
+    def locale_of(self, name: str | None) -> str | None:
+        """The configured language of user ``name`` (e.g. ``"ko-KR"``), None if unset."""
+        cfg = self._users.get(name or "")
+        return cfg.locale if cfg else None
 
     def user(self, name: str | None) -> User:
         """The configured user ``name`` with their scope; AccessDenied if unknown."""
@@ -70,7 +77,7 @@ class Access:
             return ANONYMOUS
         cfg = self._users.get(name or "")
         if cfg is None:
-            raise AccessDenied("not logged in; open /login")
+            raise AccessDenied(_("not logged in; open /login"))
         return User(cfg.name, cfg.visible(self.meters))
 
     def authenticate(self, name: str, password: str) -> User | None:
@@ -103,19 +110,19 @@ class Access:
         """One visible meter's description; AccessDenied if outside the user's scope."""
         (meter,) = self.allowed(user, [meter])
         if meter not in self.meters:
-            raise AccessDenied(f"meter {meter!r} is not configured; pick one from the list")
+            raise AccessDenied(_("meter %(meter)r is not configured; pick one from the list",
+                                 meter=meter))
         return self.meters[meter]
 
     def allowed(self, user: User, meters: Sequence[str | None] | None) -> list[str]:
         """``meters`` if every one is visible to ``user``; AccessDenied naming the first not."""
         if not meters:
-            raise AccessDenied("no meter chosen; pick one in the meter picker")
+            raise AccessDenied(_("no meter chosen; pick one in the meter picker"))
         chosen: list[str] = []
         for meter in meters:
             if not isinstance(meter, str) or not user.may_see(meter):
-                raise AccessDenied(
-                    f"user {user.name!r} may not see meter {meter!r}; ask an administrator "
-                    f"to add it to [[dashboard.users]]"
-                )
+                raise AccessDenied(_(
+                    "user %(user)r may not see meter %(meter)r; ask an administrator to add "
+                    "it to [[dashboard.users]]", user=user.name, meter=meter))
             chosen.append(meter)
         return chosen

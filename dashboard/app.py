@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import dash
 import flask
@@ -35,11 +35,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import wattlens.forecasting.mv  # noqa: F401 - registers the prophet M&V baseline
 from wattlens.config import Config, ConfigError, load_config
 from wattlens.core.meters import MeterInfo
-from wattlens.dashboard import components, i18n, urlstate
+from wattlens.dashboard import components, exports, i18n, urlstate
 from wattlens.dashboard.access import Access, AccessDenied
 from wattlens.dashboard.config import DashboardConfig
 from wattlens.dashboard.data import EXTENSION, request_data
 from wattlens.dashboard.errors import on_error
+from wattlens.dashboard.i18n import _
 from wattlens.dashboard.queries import DashboardData
 from wattlens.store.base import Store
 
@@ -53,14 +54,16 @@ SESSION_KIND = "dashboard-session"
 """Store document kind holding each user's session epoch (raised by a logout)."""
 MIN_SECRET_BYTES = 32
 
-_LOGIN_FORM = """<!doctype html><html><head><title>wattlens · sign in</title>
-<link rel="stylesheet" href="/assets/style.css"></head><body class="login">
+_LOGIN_FORM = """<!doctype html><html lang="{lang}"><head><title>wattlens · {title}</title>
+<link rel="stylesheet" href="/assets/style.css"><link rel="stylesheet" href="/assets/i18n.css">
+</head><body class="login">
 <form method="post" class="login-box"><h2>wattlens</h2><p id="login-message">{message}</p>
-<label>user <input name="username" id="username" autocomplete="username" required></label>
-<label>password <input name="password" id="password" type="password"
+<label>{user} <input name="username" id="username" autocomplete="username" required></label>
+<label>{password} <input name="password" id="password" type="password"
  autocomplete="current-password" required></label>
 <input type="hidden" name="next" value="{next}">
-<button type="submit" id="login-button">sign in</button></form></body></html>"""
+<button type="submit" id="login-button">{title}</button></form>
+<p class="login-languages">{languages}</p></body></html>"""
 
 
 def _safe_next(target: str | None) -> str:
@@ -140,12 +143,18 @@ def _add_login(server: flask.Flask, data: DashboardData) -> None:
         if flask_login.current_user.is_authenticated:
             return None
         if path.startswith(_API):
-            return flask.jsonify({"error": "not logged in; open /login"}), 401
+            return flask.jsonify({"error": _("not logged in; open /login")}), 401
         return flask.redirect(f"/login?next={flask.request.full_path.rstrip('?')}")
 
     def _form(message: str, status: int = 200) -> tuple[str, int]:
         target = _safe_next(flask.request.values.get("next"))
-        return _LOGIN_FORM.format(message=escape(message), next=escape(target)), status
+        languages = " · ".join(
+            f'<a href="/login?lang={code}&amp;next={escape(quote(target))}" id="lang-{code}">'
+            f"{escape(name)}</a>" for code, name in i18n.LANGUAGES.items())
+        return _LOGIN_FORM.format(
+            lang=i18n.language(), title=escape(_("sign in")), user=escape(_("user")),
+            password=escape(_("password")), message=escape(message), next=escape(target),
+            languages=languages), status
 
     def _user_key() -> str:
         return "user:" + flask.request.form.get("username", "")
@@ -155,7 +164,7 @@ def _add_login(server: flask.Flask, data: DashboardData) -> None:
         log.warning("login refused (rate limit %s) for user %r from %s",
                     getattr(exc, "description", ""), flask.request.form.get("username", ""),
                     flask.request.remote_addr)
-        return _form("Too many sign-in attempts; wait a few minutes and try again.", 429)
+        return _form(_("Too many sign-in attempts; wait a few minutes and try again."), 429)
 
     @server.route("/login", methods=["GET", "POST"])
     @limiter.limit(settings.login_rate, methods=["POST"])
@@ -163,12 +172,12 @@ def _add_login(server: flask.Flask, data: DashboardData) -> None:
                    deduct_when=lambda response: response.status_code != 302)
     def login() -> Any:
         if flask.request.method != "POST":
-            return _form("Sign in to see your meters.")
+            return _form(_("Sign in to see your meters."))
         name = flask.request.form.get("username", "")
         user = data.access.authenticate(name, flask.request.form.get("password", ""))
         if user is None:
             log.warning("failed login for user %r from %s", name, flask.request.remote_addr)
-            return _form("Wrong user name or password.")
+            return _form(_("Wrong user name or password."))
         flask.session.clear()
         flask_login.login_user(_SessionUser(user.name, data.access.credential_tag(user.name),
                                             _epoch(data, user.name)))
@@ -275,6 +284,13 @@ def _shell_callbacks(app: Dash) -> None:
         return {"display": "none"}
 
 
+def _user_locale(data: DashboardData) -> str | None:
+    """The signed-in user's configured language, if any."""
+    if not data.access.login_required:
+        return None
+    return data.access.locale_of(getattr(flask_login.current_user, "name", None))
+
+
 def _coerce(config_or_store: Config | Store | None, store: Store | None) -> tuple[Config, Store]:
     config = config_or_store if isinstance(config_or_store, Config) else None
     if config_or_store is not None and config is None:
@@ -296,7 +312,7 @@ def _access(config: Config, store: Store) -> Access:
     if not meters:
         meters = {m: MeterInfo(id=m, site="store", building="store")
                   for m in store.meters("energy")}
-        names = {"store": "all meters"}
+        names = {"store": i18n.lazy_gettext("all meters")}
     try:
         return Access(meters, config.dashboard, names)
     except ValueError as exc:
@@ -321,12 +337,15 @@ def create_app(config_or_store: Config | Store | None = None, store: Store | Non
     app = Dash(
         "wattlens.dashboard", server=server, use_pages=True, pages_folder=str(HERE / "pages"),
         assets_folder=str(HERE / "assets"), title="wattlens", on_error=on_error,
-        update_title="wattlens · updating…",
+        update_title="wattlens · updating…", external_scripts=[i18n.PLOTLY_LOCALES],
     )
     app.layout = _shell
     _shell_callbacks(app)
-    i18n.init_app(server)
+    site_locale = next((site.locale for site in config.sites if site.locale), None)
+    i18n.init_app(server, site_locale, lambda: _user_locale(data),
+                  secure_cookie=config.dashboard.secure_cookie)
     _add_login(server, data)
+    exports.register(server)
     # Claim this app's page callbacks now (dash.callback collects them globally until the
     # first request), so several apps built in one process each keep their own.
     with server.test_request_context():

@@ -8,21 +8,31 @@ from typing import Any
 from dash import dcc, html
 
 from wattlens.core.meters import MeterInfo
-from wattlens.dashboard import figures
+from wattlens.dashboard import figures, i18n, labels
+from wattlens.dashboard.i18n import N_, _, ngettext
 
 GRAPH_CONFIG = {"displaylogo": False}
+PAGE_NAMES = (N_("Savings"),)
+"""Names of pages registered without ``N_`` (marked here for extraction; a page marks its
+own with ``dash.register_page(..., name=N_("Live"))``); the navbar translates each."""
 
 
 def navbar(pages: list[dict[str, Any]], user: str | None) -> html.Nav:
-    """Links to every registered page, and the logged-in user with a logout button (a POST)."""
-    links = [dcc.Link(p["name"], href=p["relative_path"], className="nav-link",
+    """Links to every registered page (names translated), the language switch (a full reload
+    with ``?lang=``, remembered in a cookie), and the logged-in user with a logout button (a
+    POST)."""
+    links = [dcc.Link(_(p["name"]), href=p["relative_path"], className="nav-link",
                       id=f"nav-{p['module'].split('.')[-1]}") for p in pages]
-    right = []
+    current = i18n.language()
+    right: list[Any] = [html.Span([
+        html.A(name, href=f"?lang={code}", id=f"lang-{code}", lang=code,
+               className="nav-link lang" + (" active" if code == current else ""))
+        for code, name in i18n.LANGUAGES.items()], className="languages")]
     if user:
-        right = [html.Span(f"signed in as {user}", className="nav-user"),
-                 html.Form(html.Button("log out", type="submit", id="logout-button",
-                                       className="nav-link link-button"),
-                           method="POST", action="/logout", className="logout-form")]
+        right += [html.Span(_("signed in as %(user)s", user=user), className="nav-user"),
+                  html.Form(html.Button(_("log out"), type="submit", id="logout-button",
+                                        className="nav-link link-button"),
+                            method="POST", action="/logout", className="logout-form")]
     return html.Nav([html.Span("wattlens", className="brand"), *links,
                      html.Span(right, className="nav-right")], className="navbar")
 
@@ -30,32 +40,35 @@ def navbar(pages: list[dict[str, Any]], user: str | None) -> html.Nav:
 def picker(catalogue: list[MeterInfo], names: dict[str, str], meter: str | None) -> html.Div:
     """Site → building → meter dropdowns over the meters the user may see; ``names``: display
     names of site and building ids; ``meter``: the one picked (else the first)."""
-    sites = {m.site: names.get(m.site or "", m.site) for m in catalogue}
-    buildings = {m.building: names.get(m.building or "", m.building) for m in catalogue}
+    sites = {m.site: str(names.get(m.site or "", m.site)) for m in catalogue}
+    buildings = {m.building: str(names.get(m.building or "", m.building)) for m in catalogue}
     first = meter or (catalogue[0].id if catalogue else None)
     return html.Div([
-        html.Label(["site", dcc.Dropdown(
+        html.Label([_("site"), dcc.Dropdown(
             id="site-picker", options=[{"label": v, "value": k} for k, v in sites.items()],
-            placeholder="all sites", clearable=True)]),
-        html.Label(["building", dcc.Dropdown(
+            placeholder=_("all sites"), clearable=True)]),
+        html.Label([_("building"), dcc.Dropdown(
             id="building-picker",
             options=[{"label": v, "value": k} for k, v in buildings.items()],
-            placeholder="all buildings", clearable=True)]),
-        html.Label(["meter", dcc.Dropdown(
+            placeholder=_("all buildings"), clearable=True)]),
+        html.Label([_("meter"), dcc.Dropdown(
             id="meter-picker", options=meter_options(catalogue), value=first, clearable=False,
             persistence=True, persistence_type="session",
-            placeholder="no meters visible to you" if not catalogue else "choose a meter")]),
+            placeholder=_("no meters visible to you") if not catalogue else _("choose a meter"))]),
     ], className="picker")
 
 
 def meter_options(catalogue: list[MeterInfo]) -> list[dict[str, str]]:
-    return [{"label": f"{m.label} ({m.id}, {m.commodity})", "value": m.id} for m in catalogue]
+    return [{"label": f"{m.label} ({m.id}, {labels.shown(labels.COMMODITIES, m.commodity)})",
+             "value": m.id} for m in catalogue]
 
 
 def graph(graph_id: str, waiting: str) -> dcc.Loading:
-    """A graph that says what it is waiting for until its callback answers."""
+    """A graph that says what it is waiting for until its callback answers, its dates in the
+    request's language (:data:`wattlens.dashboard.i18n.PLOTLY_LOCALES`)."""
     return dcc.Loading(
-        dcc.Graph(id=graph_id, figure=figures.message(waiting), config=GRAPH_CONFIG,
+        dcc.Graph(id=graph_id, figure=figures.message(waiting),
+                  config={**GRAPH_CONFIG, "locale": i18n.language()},
                   style={"height": "370px"}),
         type="dot", delay_show=300,
     )
@@ -64,7 +77,7 @@ def graph(graph_id: str, waiting: str) -> dcc.Loading:
 def card(card_id: str, title: str) -> html.Div:
     """A KPI card whose value a callback fills in."""
     return html.Div([html.Div(title, className="card-title"),
-                     html.Div("loading…", id=card_id, className="card-value")],
+                     html.Div(_("loading…"), id=card_id, className="card-value")],
                     className="card")
 
 
@@ -76,9 +89,24 @@ def section(title: str, *children: Any, note: str = "") -> html.Section:
 
 
 def period(picker_id: str) -> dcc.DatePickerRange:
-    """A date range in the site's local dates; callbacks fill in the default."""
-    return dcc.DatePickerRange(id=picker_id, display_format="YYYY-MM-DD",
-                               first_day_of_week=1, minimum_nights=1)
+    """A date range in the site's local dates, weeks from Monday; callbacks fill in the
+    default."""
+    # TRANSLATORS: the calendar's month heading, in moment.js tokens ("December 2026")
+    month = _("MMMM YYYY")
+    return dcc.DatePickerRange(id=picker_id, display_format="YYYY-MM-DD", month_format=month,
+                               first_day_of_week=1, minimum_nights=1,
+                               start_date_placeholder_text=_("start date"),
+                               end_date_placeholder_text=_("end date"))
+
+
+def grid_locale(no_rows: str) -> dict[str, str]:
+    """AG Grid's own words (pagination, empty grid) in the request's language, for a grid's
+    ``dashGridOptions["localeText"]``; ``no_rows``: what an empty grid says."""
+    return {"noRowsToShow": no_rows, "loadingOoo": _("Loading…"), "page": _("Page"),
+            "of": _("of"), "to": _("to"), "more": _("more"),
+            "pageSizeSelectorLabel": _("Page size:"), "firstPage": _("First page"),
+            "previousPage": _("Previous page"), "nextPage": _("Next page"),
+            "lastPage": _("Last page")}
 
 
 def error_banner() -> html.Div:
@@ -86,5 +114,8 @@ def error_banner() -> html.Div:
 
 
 def count(n: int, noun: str) -> str:
-    """``n`` with ``noun`` in the right number ("1 event", "2 events")."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    """``n`` with ``noun`` ("event" or "run") in the right number and language ("1 event",
+    "2 events", "이벤트 2건"); new nouns call ``ngettext`` themselves."""
+    counted = {"event": lambda: ngettext("%(num)d event", "%(num)d events", n),
+               "run": lambda: ngettext("%(num)d run", "%(num)d runs", n)}
+    return counted[noun]()

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from wattlens.core.base import Frozen
 from wattlens.core.scope import MeterScope
+from wattlens.dashboard.i18n import parse_locale
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +28,25 @@ _REMOVED = ("currency", "price_per_kwh", "co2_kg_per_kwh")
 """Former keys: prices and emission factors now come from [tariffs] and [carbon]."""
 
 
+def _locale_tag(value: str) -> str:
+    parse_locale(value)  # ValueError naming the fix when Babel does not know it
+    return value
+
+
+LocaleTag = Annotated[str, AfterValidator(_locale_tag)]
+"""A language tag Babel knows, as written (``ko-KR``, ``en-GB``): a site's or a user's locale."""
+
+
 class DashboardUser(MeterScope):
     """One login: a hashed password and the sites/buildings/meters the user may see."""
 
     name: str = Field(min_length=1, description="login name")
     password_hash: str = Field(
         description="werkzeug password hash; make one with `wattlens dashboard --hash-password`"
+    )
+    locale: LocaleTag | None = Field(
+        None, description="the user's dashboard language and formats, e.g. 'ko-KR' or 'en-GB' "
+        "(unset: the site's locale); the language switch in the navbar overrides it"
     )
 
     @field_validator("password_hash")

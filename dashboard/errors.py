@@ -13,6 +13,7 @@ from dash import ctx, no_update, set_props
 
 from wattlens.dashboard import figures
 from wattlens.dashboard.access import AccessDenied
+from wattlens.dashboard.i18n import _
 from wattlens.store.base import StoreError, StoreUnavailable
 from wattlens.store.schema import ContractError
 
@@ -22,11 +23,12 @@ log = logging.getLogger(__name__)
 def readable(exc: BaseException) -> str:
     """A message for the page: the error's own words when it is ours, else a pointer to logs."""
     if isinstance(exc, StoreUnavailable):
-        return f"The data store cannot be reached right now: {exc}. The page retries by itself."
+        return _("The data store cannot be reached right now: %(error)s. The page retries by "
+                 "itself.", error=exc)
     if isinstance(exc, AccessDenied | StoreError | ContractError | ValueError):
         return str(exc)
-    return (f"Something went wrong while preparing this view ({type(exc).__name__}); "
-            f"the server log has the details.")
+    return _("Something went wrong while preparing this view (%(error)s); the server log has "
+             "the details.", error=type(exc).__name__)
 
 
 def _placeholder(prop: str, text: str) -> Any:

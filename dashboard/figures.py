@@ -13,11 +13,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wattlens.dashboard import i18n, labels
+from wattlens.dashboard.i18n import _
+
 Figure = dict[str, Any]
 COLOURS = ["#1f6feb", "#d1242f", "#1a7f37", "#bf8700", "#8250df", "#0a7ea4", "#cf222e"]
 BAND = "rgba(31, 111, 235, 0.15)"
 GRID = "#e5e7eb"
-_FONT = {"family": "system-ui, sans-serif", "size": 12, "color": "#24292f"}
+_FONT = {"family": 'system-ui, "Noto Sans CJK KR", "Noto Sans KR", sans-serif', "size": 12,
+         "color": "#24292f"}
 
 
 def _times(series: pd.Series, tz: str) -> list[str]:
@@ -28,6 +32,18 @@ def _times(series: pd.Series, tz: str) -> list[str]:
 def _values(series: Any, digits: int = 3) -> np.ndarray:
     """Rounded floats; NaN is sent as JSON null (a gap in the line)."""
     return np.round(np.asarray(series, dtype="float64"), digits)
+
+
+def _time(tz: str) -> str:
+    return _("time (%(tz)s)", tz=tz)
+
+
+def _date(tz: str) -> str:
+    return _("date (%(tz)s)", tz=tz)
+
+
+def _hour(tz: str) -> str:
+    return _("hour of day (%(tz)s)", tz=tz)
 
 
 def _axis(title: str, **extra: Any) -> dict[str, Any]:
@@ -70,7 +86,8 @@ def timeseries(frame: pd.DataFrame, tz: str, every: str, uirevision: Any = None)
                "x": _times(group["time"], tz), "y": _values(group["value"]),
                "line": {"color": COLOURS[i % len(COLOURS)], "width": 1.2}}
               for i, (meter, group) in enumerate(frame.groupby("meter", sort=True))]
-    return _figure(traces, f"time ({tz})", f"mean power [kW] ({every} buckets, resampled)",
+    return _figure(traces, _time(tz),
+                   _("mean power [kW] (%(every)s buckets, resampled)", every=every),
                    uirevision=uirevision)
 
 
@@ -82,23 +99,24 @@ def live_today(data: dict[str, Any]) -> Figure:
     for i, (model, forecast) in enumerate(data["forecast"].groupby("model", sort=True)):
         x = _times(forecast["time"], tz)
         traces += _band(x, forecast["yhat_lower"], forecast["yhat_upper"],
-                        f"{model} interval")
+                        _("%(model)s interval", model=model))
         traces.append({"type": "scatter", "x": x, "y": _values(forecast["yhat"]),
-                       "name": f"{model} forecast (as issued)", "mode": "lines",
+                       "name": _("%(model)s forecast (as issued)", model=model),
+                       "mode": "lines",
                        "line": {"color": COLOURS[(i * 2) % len(COLOURS)], "dash": "dash"}})
     typical = data["typical"]
     if not typical.empty:
         traces.append({"type": "scatter", "x": _times(typical["time"], tz),
                        "y": _values(typical["value"]), "mode": "lines",
-                       "name": "typical day (last 4 of this day type)",
+                       "name": _("typical day (last 4 of this day type)"),
                        "line": {"color": "#8c959f", "dash": "dot"}})
     today = data["today"]
     traces.append({"type": "scatter", "x": _times(today["time"], tz),
-                   "y": _values(today["value"]), "name": "actual", "mode": "lines+markers",
+                   "y": _values(today["value"]), "name": _("actual"), "mode": "lines+markers",
                    "line": {"color": COLOURS[1], "width": 2}})
-    day = data["day_start"].strftime("%a %d %b %Y")
-    return _figure(traces, f"time ({tz})", "energy [kWh per interval]",
-                   title=f"{info.label}: {day} so far")
+    day = i18n.day(data["day_start"].date())
+    return _figure(traces, _time(tz), _("energy [kWh per interval]"),
+                   title=_("%(meter)s: %(day)s so far", meter=info.label, day=day))
 
 
 def carpet(table: pd.DataFrame, tz: str) -> Figure:
@@ -107,9 +125,9 @@ def carpet(table: pd.DataFrame, tz: str) -> Figure:
     trace = {"type": "heatmap", "x": [str(d) for d in table.index],
              "y": [int(h) for h in table.columns],
              "z": [[None if not np.isfinite(v) else float(v) for v in row] for row in z],
-             "colorscale": "Viridis", "colorbar": {"title": {"text": "kWh per h"}},
+             "colorscale": "Viridis", "colorbar": {"title": {"text": _("kWh per h")}},
              "hovertemplate": "%{x} %{y}:00<br>%{z} kWh<extra></extra>"}
-    return _figure([trace], f"date ({tz})", f"hour of day ({tz})")
+    return _figure([trace], _date(tz), _hour(tz))
 
 
 def profiles(frame: pd.DataFrame, tz: str) -> Figure:
@@ -118,8 +136,7 @@ def profiles(frame: pd.DataFrame, tz: str) -> Figure:
                "x": group["hour"].astype(int).tolist(), "y": _values(group["value"]),
                "line": {"color": COLOURS[i % len(COLOURS)]}}
               for i, (kind, group) in enumerate(frame.groupby("day_type", sort=True))]
-    return _figure(traces, f"hour of day ({tz})", "mean energy [kWh per hour]",
-                   xaxis={"dtick": 3})
+    return _figure(traces, _hour(tz), _("mean energy [kWh per hour]"), xaxis={"dtick": 3})
 
 
 def signature(frame: pd.DataFrame) -> Figure:
@@ -128,30 +145,31 @@ def signature(frame: pd.DataFrame) -> Figure:
                "x": _values(group["temperature"], 2), "y": _values(group["energy"], 2),
                "marker": {"size": 5, "color": COLOURS[i % len(COLOURS)]},
                "text": group["time"].dt.strftime("%Y-%m-%d").tolist(),
-               "hovertemplate": "%{text}<br>%{x} degC, %{y} kWh<extra></extra>"}
+               "hovertemplate": "%{text}<br>%{x} °C, %{y} kWh<extra></extra>"}
               for i, (kind, group) in enumerate(frame.groupby("day_type", sort=True))]
-    return _figure(traces, "daily mean outdoor temperature [degC]", "daily energy [kWh/day]")
+    return _figure(traces, _("daily mean outdoor temperature [°C]"), _("daily energy [kWh/day]"))
 
 
 def comparison(frame: pd.DataFrame, tz: str, against: str) -> Figure:
     """Daily energy [kWh/day] of the chosen period and the one it is compared with."""
     x = _times(frame["time"], tz)
-    label = "previous period" if against == "previous" else "a year earlier (52 weeks)"
+    label = _("previous period") if against == "previous" else _("a year earlier (52 weeks)")
     traces = [{"type": "scatter", "mode": "lines", "x": x, "y": _values(frame["current"], 2),
-               "name": "this period", "line": {"color": COLOURS[1]}},
+               "name": _("this period"), "line": {"color": COLOURS[1]}},
               {"type": "scatter", "mode": "lines", "x": x, "y": _values(frame["previous"], 2),
                "name": label, "line": {"color": "#8c959f"}}]
-    return _figure(traces, f"date ({tz})", "daily energy [kWh/day]")
+    return _figure(traces, _date(tz), _("daily energy [kWh/day]"))
 
 
 def hierarchy(frame: pd.DataFrame, tz: str, parent: str) -> Figure:
     """Stacked daily energy of submeters and the unmetered remainder [kWh/day]."""
     traces = [{"type": "bar", "x": _times(group["time"], tz), "y": _values(group["value"], 2),
-               "name": f"{parent} remainder" if meter == "remainder" else str(meter),
+               "name": _("%(meter)s remainder", meter=parent) if meter == "remainder"
+               else str(meter),
                "marker": {"color": "#8c959f" if meter == "remainder"
                           else COLOURS[i % len(COLOURS)]}}
               for i, (meter, group) in enumerate(frame.groupby("meter", sort=True))]
-    return _figure(traces, f"date ({tz})", "daily energy [kWh/day]", barmode="relative")
+    return _figure(traces, _date(tz), _("daily energy [kWh/day]"), barmode="relative")
 
 
 def forecast(merged: pd.DataFrame, actual: pd.DataFrame, tz: str) -> Figure:
@@ -159,14 +177,15 @@ def forecast(merged: pd.DataFrame, actual: pd.DataFrame, tz: str) -> Figure:
     traces: list[dict[str, Any]] = []
     for i, (model, group) in enumerate(merged.groupby("model", sort=True)):
         x = _times(group["time"], tz)
-        traces += _band(x, group["yhat_lower"], group["yhat_upper"], f"{model} interval")
+        traces += _band(x, group["yhat_lower"], group["yhat_upper"],
+                        _("%(model)s interval", model=model))
         traces.append({"type": "scatter", "mode": "lines", "x": x, "y": _values(group["yhat"]),
-                       "name": f"{model} forecast",
+                       "name": _("%(model)s forecast", model=model),
                        "line": {"color": COLOURS[(i + 2) % len(COLOURS)]}})
     traces.append({"type": "scatter", "mode": "lines", "x": _times(actual["time"], tz),
-                   "y": _values(actual["value"]), "name": "actual",
+                   "y": _values(actual["value"]), "name": _("actual"),
                    "line": {"color": "#24292f", "width": 1.2}})
-    return _figure(traces, f"time ({tz})", "energy [kWh per interval]")
+    return _figure(traces, _time(tz), _("energy [kWh per interval]"))
 
 
 def residuals(merged: pd.DataFrame, tz: str) -> Figure:
@@ -175,7 +194,7 @@ def residuals(merged: pd.DataFrame, tz: str) -> Figure:
                "y": _values(group["value"] - group["yhat"]), "name": str(model),
                "marker": {"color": COLOURS[(i + 2) % len(COLOURS)]}}
               for i, (model, group) in enumerate(merged.groupby("model", sort=True))]
-    return _figure(traces, f"time ({tz})", "residual actual − forecast [kWh per interval]")
+    return _figure(traces, _time(tz), _("residual actual − forecast [kWh per interval]"))
 
 
 def event_chart(window: dict[str, Any]) -> Figure:
@@ -186,19 +205,22 @@ def event_chart(window: dict[str, Any]) -> Figure:
     traces: list[dict[str, Any]] = []
     if not band.empty:
         x = _times(band["time"], tz)
-        traces += _band(x, band["lower"], band["upper"], f"expected: {window['band_source']}")
+        traces += _band(x, band["lower"], band["upper"],
+                        _("expected: %(source)s", source=window["band_source"]))
         traces.append({"type": "scatter", "mode": "lines", "x": x,
-                       "y": _values(band["expected"]), "name": "expected",
+                       "y": _values(band["expected"]), "name": _("expected"),
                        "line": {"color": COLOURS[0], "dash": "dash"}})
     actual = window["actual"]
     traces.append({"type": "scatter", "mode": "lines", "x": _times(actual["time"], tz),
-                   "y": _values(actual["value"]), "name": "actual",
+                   "y": _values(actual["value"]), "name": _("actual"),
                    "line": {"color": COLOURS[1]}})
     span = _times(pd.Series([event["start"], event["end"]]), tz)
     shape = {"type": "rect", "xref": "x", "yref": "paper", "x0": span[0], "x1": span[1],
              "y0": 0, "y1": 1, "fillcolor": "rgba(209, 36, 47, 0.12)", "line": {"width": 0}}
-    title = f"{event['meter']}: {event['kind']} (severity {event['severity']:.2f})"
-    return _figure(traces, f"time ({tz})", "energy [kWh per interval]", title=title,
+    title = _("%(meter)s: %(kind)s (severity %(severity)s)", meter=event["meter"],
+              kind=labels.shown(labels.EVENT_KINDS, event["kind"]),
+              severity=i18n.number(event["severity"], 2))
+    return _figure(traces, _time(tz), _("energy [kWh per interval]"), title=title,
                    shapes=[shape])
 
 
@@ -206,25 +228,27 @@ def savings(frame: pd.DataFrame, tz: str, per: str = "day") -> Figure:
     """Adjusted baseline against actual [kWh per ``per``] in the reporting period."""
     x = _times(frame["time"], tz)
     traces = [{"type": "scatter", "mode": "lines", "x": x, "y": _values(frame["baseline"]),
-               "name": "adjusted baseline", "line": {"color": COLOURS[0]}},
+               "name": _("adjusted baseline"), "line": {"color": COLOURS[0]}},
               {"type": "scatter", "mode": "lines", "x": x, "y": _values(frame["actual"]),
-               "name": "actual", "line": {"color": COLOURS[1]}}]
-    return _figure(traces, f"time ({tz})", f"energy [kWh per {per}]")
+               "name": _("actual"), "line": {"color": COLOURS[1]}}]
+    unit = _("energy [kWh per day]") if per == "day" else _("energy [kWh per billing period]")
+    return _figure(traces, _time(tz), unit)
 
 
 def recommendation_profile(profile: dict[str, list[float]], title: str) -> Figure:
     """A recommendation's small chart: mean load [kW] by local hour on working days and on
     other days, now (solid) and after the measure (dashed)."""
     traces = []
-    for key, name, colour in (("working", "working days", COLOURS[0]),
-                              ("off", "weekends and holidays", COLOURS[2])):
+    for key, now, after, colour in (
+            ("working", _("working days, now"), _("working days, after"), COLOURS[0]),
+            ("off", _("weekends and holidays, now"), _("weekends and holidays, after"),
+             COLOURS[2])):
         traces += [{"type": "scatter", "mode": "lines", "x": profile["hour"],
-                    "y": profile[f"{key}_kw"], "name": f"{name}, now",
-                    "line": {"color": colour}},
+                    "y": profile[f"{key}_kw"], "name": now, "line": {"color": colour}},
                    {"type": "scatter", "mode": "lines", "x": profile["hour"],
-                    "y": profile[f"{key}_after_kw"], "name": f"{name}, after",
+                    "y": profile[f"{key}_after_kw"], "name": after,
                     "line": {"color": colour, "dash": "dash"}}]
-    return _figure(traces, "local hour", "mean load [kW]", title=title, height=300,
+    return _figure(traces, _("local hour"), _("mean load [kW]"), title=title, height=300,
                    xaxis={"dtick": 3}, legend={"orientation": "h", "y": -0.45},
                    margin={"l": 60, "r": 20, "t": 40, "b": 100})
 
@@ -234,8 +258,27 @@ def cumulative_savings(frame: pd.DataFrame, tz: str) -> Figure:
     x = _times(frame["time"], tz)
     traces: list[dict[str, Any]] = []
     if "upper" in frame and frame["upper"].notna().any():
-        traces += _band(x, frame["lower"], frame["upper"], "uncertainty band")
+        traces += _band(x, frame["lower"], frame["upper"], _("uncertainty band"))
     traces.append({"type": "scatter", "mode": "lines", "x": x,
-                   "y": _values(frame["cumulative"], 2), "name": "cumulative savings",
+                   "y": _values(frame["cumulative"], 2), "name": _("cumulative savings"),
                    "line": {"color": COLOURS[2], "width": 2}})
-    return _figure(traces, f"time ({tz})", "cumulative avoided energy [kWh]")
+    return _figure(traces, _time(tz), _("cumulative avoided energy [kWh]"))
+
+
+def compare_lines(frame: pd.DataFrame, tz: str, names: dict[str, str], x_title: str,
+                  y_title: str) -> Figure:
+    """Daily energy per compared meter or building (``entity``), titles given translated."""
+    traces = [{"type": "scatter", "mode": "lines", "name": names.get(str(entity), str(entity)),
+               "x": _times(group["time"], tz), "y": _values(group["value"], 4),
+               "line": {"color": COLOURS[i % len(COLOURS)]}}
+              for i, (entity, group) in enumerate(frame.groupby("entity", sort=False))]
+    return _figure(traces, x_title, y_title)
+
+
+def compare_bars(totals: pd.Series, unit: str, names: dict[str, str], y_title: str) -> Figure:
+    """Totals over the range per compared meter or building, side by side [``unit``]."""
+    trace = {"type": "bar", "x": [names.get(str(k), str(k)) for k in totals.index],
+             "y": _values(totals, 2), "marker": {"color": [COLOURS[i % len(COLOURS)]
+                                                        for i in range(len(totals))]},
+             "hovertemplate": "%{x}: %{y} " + unit + "<extra></extra>"}
+    return _figure([trace], "", y_title)

@@ -2,31 +2,159 @@
 
 Every visible string is written in English inside ``_()`` (or ``ngettext`` for counts,
 ``lazy_gettext`` for strings built at import time) and translated per request from the compiled
-catalogs under ``dashboard/translations``; numbers, money and dates go through Babel's
-formatters in the request's locale. ``init_app`` attaches Flask-Babel to the dashboard's server;
-``locale_context(lang)`` translates a block as ``lang`` inside or outside a request (the CLI's
-reports).
+catalogs under ``dashboard/translations`` (``make i18n`` extracts and updates them; the build
+compiles the ``.mo`` files); numbers, money and dates go through Babel's formatters in the
+request's locale (:func:`number`, :func:`money`, :func:`day`).
+
+The request's locale, first found wins: the language chosen in the navbar or the URL
+(``?lang=ko``, then remembered in the :data:`COOKIE`), the user's ``locale`` in
+``[[dashboard.users]]``, the site's ``locale``, the browser's Accept-Language, English.
+``init_app`` attaches Flask-Babel to the dashboard's server; ``locale_context(lang)``
+translates a block as ``lang`` inside or outside a request (the CLI's reports).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import flask
-from flask_babel import Babel, force_locale, gettext, lazy_gettext, ngettext
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_skeleton
+from babel.numbers import format_currency, format_decimal
+from flask_babel import Babel, force_locale, get_locale, gettext, lazy_gettext, ngettext
 
 _ = gettext
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for a marker
+    """Mark ``message`` for extraction without translating it (static names, e.g. a page's
+    ``register_page`` name); translate it where it is shown with ``_(message)``."""
+    return message
+
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+LANGUAGES = {"en": "English", "ko": "한국어"}
+"""The languages with a catalog (English is the source language), as the switch names them."""
+COOKIE = "wattlens_lang"
+"""Cookie remembering the language chosen in the navbar or with ``?lang=`` (a year)."""
+_COOKIE_AGE_S = 365 * 24 * 3600
 
-__all__ = ["_", "gettext", "init_app", "lazy_gettext", "locale_context", "ngettext"]
+__all__ = ["LANGUAGES", "N_", "PLOTLY_LOCALES", "_", "day", "gettext", "init_app", "language",
+           "lazy_gettext", "locale_context", "money", "ngettext", "number", "parse_locale"]
 
 
-def init_app(server: flask.Flask) -> Babel:
-    """Attach Flask-Babel to ``server`` (English until the language choice is wired in)."""
+def parse_locale(name: str) -> Locale:
+    """A Babel locale from ``ko-KR``, ``ko_KR`` or ``ko``; ValueError naming the fix when
+    Babel does not know it."""
+    try:
+        return Locale.parse(name.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ValueError(
+            f"unknown locale {name!r}: use a language tag such as 'ko-KR' or 'en-GB' "
+            f"(the dashboard is translated into {', '.join(sorted(LANGUAGES))})"
+        ) from None
+
+
+def _chosen() -> str | None:
+    """The language picked explicitly: ``?lang=`` of this request, else the cookie."""
+    for value in (flask.request.args.get("lang"), flask.request.cookies.get(COOKIE)):
+        if value in LANGUAGES:
+            return value
+    return None
+
+
+def init_app(server: flask.Flask, site_locale: str | None = None,
+             user_locale: Callable[[], str | None] = lambda: None,
+             secure_cookie: bool = False) -> Babel:
+    """Attach Flask-Babel to ``server``: each request's locale is the explicit choice, else
+    ``user_locale()`` (the signed-in user's default), else ``site_locale`` (e.g. ``"ko-KR"``),
+    else the browser's Accept-Language, else English. A ``?lang=`` choice is remembered in a
+    cookie (``Secure`` with ``secure_cookie``)."""
     server.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
-    return Babel(server, locale_selector=lambda: "en")
+
+    def select() -> str:
+        choice = _chosen() or user_locale() or site_locale
+        if choice:
+            return str(parse_locale(choice))
+        return flask.request.accept_languages.best_match(LANGUAGES) or "en"
+
+    @server.after_request
+    def _remember(response: flask.Response) -> flask.Response:
+        lang = flask.request.args.get("lang")
+        if lang in LANGUAGES and flask.request.cookies.get(COOKIE) != lang:
+            response.set_cookie(COOKIE, lang, max_age=_COOKIE_AGE_S, samesite="Lax",
+                                httponly=True, secure=secure_cookie)
+        return response
+
+    server.add_url_rule(PLOTLY_LOCALES, "plotly_locales", plotly_locales)
+    return Babel(server, locale_selector=select)
+
+
+def _locale() -> Locale:
+    """The request's (or :func:`locale_context`'s) locale; English outside both."""
+    return get_locale() or Locale("en")
+
+
+def language() -> str:
+    """The current language code (``"ko"``, ``"en"``)."""
+    return _locale().language
+
+
+def number(value: float, digits: int = 1) -> str:
+    """``value`` with ``digits`` decimals and the locale's grouping ("1,234.5")."""
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    return format_decimal(value, format=pattern, locale=_locale())
+
+
+def money(value: float, currency: str) -> str:
+    """``value`` in ``currency`` (an ISO code: KRW without decimals, "₩1,235"; GBP "£1,234.50")
+    as the locale writes it; a plain number when ``currency`` is empty (no tariff)."""
+    if not currency:
+        return number(value, 2)
+    return format_currency(value, currency, locale=_locale())
+
+
+def day(date: dt.date) -> str:
+    """A date with its weekday as the locale writes it ("2026년 12월 6일 (일)",
+    "Sun, Dec 6, 2026")."""
+    return format_skeleton("yMMMEd", date, locale=_locale())
+
+
+PLOTLY_LOCALES = "/_i18n/plotly-locales.js"
+"""The script registering each translated language's date formats with Plotly (charts'
+month and day names, date tick labels); the app loads it, graphs pick one by ``locale``."""
+
+
+def _plotly_locale(lang: str) -> dict[str, object]:
+    """Plotly's locale module for ``lang``: month and day names from CLDR (Babel), date tick
+    patterns (d3 time format) from the catalog."""
+    with force_locale(lang):
+        loc = _locale()
+        days = [(6 + i) % 7 for i in range(7)]  # Plotly starts at Sunday, CLDR at Monday (0)
+        return {"moduleType": "locale", "name": lang, "dictionary": {}, "format": {
+            "days": [loc.days["format"]["wide"][d] for d in days],
+            "shortDays": [loc.days["format"]["abbreviated"][d] for d in days],
+            "months": [loc.months["format"]["wide"][m] for m in range(1, 13)],
+            "shortMonths": [loc.months["format"]["abbreviated"][m] for m in range(1, 13)],
+            "date": "%Y-%m-%d",
+            # TRANSLATORS: chart date labels in d3 time format: %b month, %-d day, %Y year
+            "dayMonth": _("%b %-d"), "dayMonthYear": _("%b %-d, %Y"), "month": _("%b %Y"),
+            "year": "%Y"}}
+
+
+def plotly_locales() -> flask.Response:
+    """JavaScript registering :func:`_plotly_locale` of every translated language: at once
+    when Plotly is loaded, else through ``window.PlotlyLocales`` (read when it loads)."""
+    modules = json.dumps([_plotly_locale(lang) for lang in LANGUAGES if lang != "en"],
+                         ensure_ascii=False)
+    script = (f"(function () {{ var locales = {modules};\n"
+              "if (window.Plotly && window.Plotly.register) { window.Plotly.register(locales); }\n"
+              "else { window.PlotlyLocales = (window.PlotlyLocales || []).concat(locales); }"
+              "\n})();\n")
+    return flask.Response(script, mimetype="text/javascript")
 
 
 @contextmanager

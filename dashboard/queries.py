@@ -28,6 +28,7 @@ from wattlens.dashboard import transforms
 from wattlens.dashboard.access import Access, AccessDenied, User
 from wattlens.dashboard.cache import TTLCache
 from wattlens.dashboard.config import DashboardConfig
+from wattlens.dashboard.i18n import _, ngettext
 from wattlens.store.base import Aggregation, Store, utc_timestamp
 
 log = logging.getLogger(__name__)
@@ -262,21 +263,24 @@ class DashboardData:
                                               now + pd.Timedelta("1h"), "1h", "count")
                 ends = counts.groupby("meter")["time"].max() + pd.Timedelta("1h")
                 newest.update(ends.to_dict())
+        days = round(pd.Timedelta(window) / pd.Timedelta("1D"))
+        silent = ngettext("no reading in the last day", "no reading in the last %(num)d days",
+                          days)
         rows = [{"source": f"meter {m}", "newest": newest.get(m, pd.NaT),
                  "age_h": (now - newest[m]) / pd.Timedelta("1h") if m in newest else np.nan,
-                 "state": "readings" if m in newest else
-                 f"no reading in the last {pd.Timedelta(window) / pd.Timedelta('1D'):g} days"}
+                 "state": _("readings") if m in newest else silent}
                 for m in meters]
         if user.meters is None:  # source statuses span meters: administrators only
             for key, body in self.store.list_documents(INGEST_STATUS_KIND).items():
                 when = body.get("newest_reading") or body.get("last_success")
                 stamp = pd.Timestamp(when) if when else pd.NaT
                 # arrivals by the wall clock; "newest" is the newest reading's own time
-                state = (f"{body.get('type', 'source')}: received "
-                         f"{body.get('readings_last_hour', 0)} readings in the last hour, "
-                         f"{body.get('errors', 0)} errors")
+                state = _("%(source)s: received %(readings)s readings in the last hour, "
+                          "%(errors)s errors", source=body.get("type", "source"),
+                          readings=body.get("readings_last_hour", 0),
+                          errors=body.get("errors", 0))
                 if body.get("last_error"):
-                    state += f" (last: {body['last_error']})"
+                    state += " " + _("(last: %(error)s)", error=body["last_error"])
                 rows.append({"source": f"source {key}", "newest": stamp,
                              "age_h": (now - stamp) / pd.Timedelta("1h") if when else np.nan,
                              "state": state})
@@ -301,7 +305,8 @@ class DashboardData:
         frame = self.events(user, [meter] if meter else None)
         hit = frame[frame["event_id"] == event_id]
         if hit.empty or not user.may_see(hit["meter"].iloc[0]):
-            raise AccessDenied(f"event {event_id!r} does not exist or is not visible to you")
+            raise AccessDenied(_("event %(event)r does not exist or is not visible to you",
+                                 event=event_id))
         return hit.iloc[0]
 
     def event_window(self, user: User, event_id: str,
@@ -321,11 +326,11 @@ class DashboardData:
                         .sort_values("time", ignore_index=True))
             band = forecast.rename(columns={"yhat": "expected", "yhat_lower": "lower",
                                             "yhat_upper": "upper"})
-            source = f"issued forecast ({forecast['model'].iloc[0]})"
+            source = _("issued forecast (%(model)s)", model=forecast["model"].iloc[0])
         else:
             history = self.readings(user, meter, start - pd.Timedelta("28D"), start)
             band = transforms.typical_band(history, actual["time"])
-            source = "same hour of week, 4 weeks before (10-90 %)"
+            source = _("same hour of week, 4 weeks before (10-90 %)")
         return {"event": event, "info": info, "actual": actual,
                 "band": band[["time", "expected", "lower", "upper"]], "band_source": source}
 
@@ -358,7 +363,8 @@ class DashboardData:
             cards.append({"model": str(model), **transforms.scores(
                 a, group["yhat"].to_numpy(), group["yhat_lower"].to_numpy(),
                 group["yhat_upper"].to_numpy())})
-            cards.append({"model": f"previous-week persistence (beside {model})",
+            cards.append({"model": _("previous-week persistence (beside %(model)s)",
+                                     model=model),
                           **transforms.scores(a, group["persistence"].to_numpy(dtype="float64"))})
         shown = actual[actual["time"] >= start]
         return {"info": info, "forecast": merged, "actual": shown, "scores": cards}

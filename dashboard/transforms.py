@@ -16,10 +16,12 @@ from plotly_resampler.aggregation import MinMaxLTTB
 
 from wattlens.core.calendar import SiteCalendar
 from wattlens.core.meters import MeterInfo
+from wattlens.dashboard.i18n import N_, _
 from wattlens.forecasting.backtest import metrics
 from wattlens.store.base import EVERY
 
-DAY_TYPES = ("working day", "Saturday", "Sunday / holiday")
+DAY_TYPES = (N_("working day"), N_("Saturday"), N_("Sunday / holiday"))
+"""The day types the charts group by (English; shown translated)."""
 _DAY_TYPE_NAMES = {"weekday": DAY_TYPES[0], "saturday": DAY_TYPES[1], "sunday": DAY_TYPES[2],
                    "holiday": DAY_TYPES[2]}
 
@@ -36,7 +38,7 @@ def choose_every(start: pd.Timestamp, end: pd.Timestamp, target_points: int) -> 
 def downsample(frame: pd.DataFrame, n_out: int) -> pd.DataFrame:
     """Per meter, keep at most ``n_out`` rows chosen by plotly-resampler's MinMaxLTTB."""
     parts = []
-    for _, group in frame.groupby("meter", sort=True):
+    for _meter, group in frame.groupby("meter", sort=True):
         if len(group) <= n_out:
             parts.append(group)
             continue
@@ -62,9 +64,11 @@ def local(frame: pd.DataFrame, tz: str, column: str = "time") -> pd.DataFrame:
 
 
 def day_type(times: pd.Series, calendar: SiteCalendar) -> pd.Series:
-    """``working day``, ``Saturday`` or ``Sunday / holiday`` of local times."""
+    """``working day``, ``Saturday`` or ``Sunday / holiday`` of local times, in the request's
+    language."""
+    names = {kind: _(name) for kind, name in _DAY_TYPE_NAMES.items()}
     kinds = calendar.day_types(pd.DatetimeIndex(times))
-    return pd.Series([_DAY_TYPE_NAMES[k] for k in kinds], index=times.index, dtype=object)
+    return pd.Series([names[k] for k in kinds], index=times.index, dtype=object)
 
 
 def carpet(hourly: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -223,3 +227,29 @@ def event_rows(events: pd.DataFrame, infos: Mapping[str, MeterInfo]) -> list[dic
             "status": e.status, "annotated_by": e.annotated_by, "note": e.note,
         })
     return rows
+
+
+def break_at(frame: pd.DataFrame, times: pd.Series, every: str, tz: str) -> pd.DataFrame:
+    """``frame`` (``time``, ``meter``, ``value``, one meter) with the ``every`` buckets holding
+    any of ``times`` (UTC) set to NaN, or added as NaN when resampling dropped them: the line
+    breaks there (partial readings at gap edges are drawn as gaps, not as real use)."""
+    if frame.empty or len(times) == 0:
+        return frame
+    stamps = pd.DatetimeIndex(times).tz_convert("UTC")
+    if pd.Timedelta(every) >= pd.Timedelta("1D"):  # day buckets start at local midnight
+        buckets = stamps.tz_convert(tz).normalize().tz_convert("UTC")
+    else:
+        buckets = stamps.floor(every)
+    meter = frame["meter"].iloc[0]
+    marks = pd.DataFrame({"time": buckets.unique(), "meter": meter, "value": np.nan})
+    kept = frame[~frame["time"].isin(marks["time"])]
+    out = pd.concat([kept, marks.astype({"time": frame["time"].dtype})], ignore_index=True)
+    return out.sort_values("time", ignore_index=True)
+
+
+def clip_at_zero(forecasts: pd.DataFrame, columns: tuple[str, ...] = ("yhat", "yhat_lower",
+                                                                       "yhat_upper")
+                 ) -> pd.DataFrame:
+    """Energy forecasts and their bands held at >= 0 [kWh] (a meter cannot use less than
+    nothing)."""
+    return forecasts.assign(**{c: forecasts[c].clip(lower=0) for c in columns if c in forecasts})

@@ -16,10 +16,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import dash
-from dash import Input, Output, dcc, html, no_update
+from dash import Input, Output, State, dcc, html, no_update
 
+from wattlens.dashboard import components, presets
 from wattlens.dashboard.access import AccessDenied
 from wattlens.dashboard.data import request_data
+from wattlens.dashboard.i18n import _
 
 
 def search(**values: Any) -> str:
@@ -55,6 +57,14 @@ def url_state(page: str, meter: str | None, **values: str | None) -> html.Div:
                      dcc.Location(id=f"{page}-location", refresh=False)])
 
 
+def period_url_state(page: str, meter: str | None, start: str | None, end: str | None,
+                     query: dict[str, str]) -> html.Div:
+    """:func:`url_state` of a page with :func:`period_controls`: its dates and, when the URL
+    names one, its preset (``range``)."""
+    preset = {"range": query["range"]} if query.get("range") else {}
+    return url_state(page, meter, start=start, end=end, **preset)
+
+
 def from_url(query: dict[str, Any] | None, meter: str | None, key: str) -> Any:
     """``query[key]`` when the URL named no meter or ``meter``, else None."""
     query = query or {}
@@ -84,4 +94,62 @@ def sync(page: str, fields: dict[str, tuple[str, str]]) -> None:
             return no_update
         data, user = request_data()
         data.allowed(user, [meter])
-        return search(meter=meter, **dict(zip(fields, values, strict=True)))
+        kept = dict(zip(fields, values, strict=True))
+        if kept.get("range"):  # a preset names its dates (recomputed on each visit)
+            kept.update(start=None, end=None)
+        return search(meter=meter, **kept)
+
+
+def period_controls(page: str) -> html.Div:
+    """A preset dropdown (``<page>-range``) beside the date pickers (``<page>-period``)."""
+    return html.Div([
+        html.Span(_("period"), className="period-label"),
+        dcc.Dropdown(id=f"{page}-range", options=presets.options(), clearable=True,
+                     placeholder=_("choose a range"), className="range-picker"),
+        components.period(f"{page}-period"),
+    ], className="period-controls")
+
+
+PERIOD_FIELDS = ("range", "start", "end")
+"""The URL keys of :func:`period_controls`."""
+
+
+def period_fields(page: str) -> dict[str, tuple[str, str]]:
+    """:func:`sync` fields of :func:`period_controls` (preset, first and last date)."""
+    return {"range": (f"{page}-range", "value"), "start": (f"{page}-period", "start_date"),
+            "end": (f"{page}-period", "end_date")}
+
+
+def period_callback(page: str, days: int) -> None:
+    """Register the page's period callback: a chosen preset sets the dates (in the meter's
+    site time zone); dates picked by hand clear a preset they no longer match; a new meter
+    takes the URL's preset or dates once, else keeps the preset, else the ``days`` up to its
+    newest reading."""
+
+    @dash.callback(Output(f"{page}-period", "start_date"), Output(f"{page}-period", "end_date"),
+                   Output(f"{page}-range", "value"), Output(f"{page}-url", "data"),
+                   Input("meter-picker", "value"), Input(f"{page}-range", "value"),
+                   Input(f"{page}-period", "start_date"), Input(f"{page}-period", "end_date"),
+                   State(f"{page}-url", "data"))
+    def _period(meter: str | None, preset: str | None, start: str | None, end: str | None,
+                query: dict | None) -> tuple:
+        trigger = dash.ctx.triggered_id
+        if trigger == f"{page}-period":
+            if preset and meter and (start, end) != _preset_dates(preset, meter):
+                return no_update, no_update, None, no_update
+            return no_update, no_update, no_update, no_update
+        if trigger == f"{page}-range":
+            if not preset:
+                return no_update, no_update, no_update, no_update
+            return *_preset_dates(preset, meter), no_update, no_update
+        chosen = from_url(query, meter, "range") or preset
+        if meter and chosen in presets.PRESETS:
+            return *_preset_dates(chosen, meter), chosen, None
+        first, last, store = period(query, meter, days)
+        return first, last, None, store
+
+
+def _preset_dates(preset: str, meter: str | None) -> tuple[str, str]:
+    """The first and last local dates of ``preset`` in the site time zone of ``meter``."""
+    data, user = request_data()
+    return presets.preset_strings(preset, data.info(user, meter).timezone)

@@ -28,7 +28,7 @@ from wattlens.core.redact import (
     is_secret_key,
     url_has_credentials,
 )
-from wattlens.dashboard.config import DashboardConfig
+from wattlens.dashboard.config import DashboardConfig, LocaleTag
 from wattlens.ingest.base import IngestContext, SitePosition, SourceSection
 from wattlens.ingest.plausibility import Plausibility
 from wattlens.service.api.settings import ApiSection
@@ -92,6 +92,11 @@ class SiteConfig(Frozen):
         "them), e.g. {start = 7, end = 19}",
     )
     buildings: list[BuildingConfig] = Field(default_factory=list, description="buildings")
+    locale: LocaleTag | None = Field(
+        None, description="the dashboard's default language and number, money and date formats "
+        "for this site, e.g. 'ko-KR' (unset: the browser's language, else English); a user's "
+        "own locale and the navbar's language switch come first"
+    )
 
     @field_validator("country")
     @classmethod

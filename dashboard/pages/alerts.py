@@ -15,93 +15,110 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, dcc, html
 
 from wattlens.analytics.alerts import digest, event_summary
-from wattlens.dashboard import components, transforms, urlstate
+from wattlens.dashboard import components, i18n, labels, transforms, urlstate
 from wattlens.dashboard.annotate import annotate_selected
 from wattlens.dashboard.data import request_data
+from wattlens.dashboard.i18n import N_, _
 from wattlens.store.schema import ANNOTATION_STATUSES
 
-dash.register_page(__name__, path="/alerts", name="Alerts", order=5, title="wattlens · alerts")
-
-_COLUMNS = [
-    {"field": "link", "headerName": "", "cellRenderer": "markdown", "width": 80,
-     "sortable": False, "filter": False, "flex": 0},
-    {"field": "start", "headerName": "start (local)", "minWidth": 190},
-    {"field": "end", "headerName": "end (local)", "minWidth": 190},
-    {"field": "meter_name", "headerName": "meter"},
-    {"field": "kind"},
-    {"field": "severity_label", "headerName": "severity", "width": 130},
-    {"field": "excess_kwh", "headerName": "excess [kWh]"},
-    {"field": "cost"},
-    {"field": "explanation", "flex": 3, "tooltipField": "explanation"},
-    {"field": "status"},
-    {"field": "annotated_by", "headerName": "by"},
-    {"field": "note", "flex": 2},
-    {"field": "event_id", "hide": True},
-    {"field": "meter", "hide": True},
-]
-_ANNOTATIONS = [{"label": "non-routine", "value": "non-routine"},
-                {"label": "acknowledged", "value": "acknowledged"},
-                {"label": "open (reopen it)", "value": "open"}]
+dash.register_page(__name__, path="/alerts", name=N_("Alerts"), order=5,
+                   title="wattlens · alerts")
 
 
-def layout(status: str | None = None, meter: str | None = None, **_: str) -> html.Div:
+def _columns() -> list[dict[str, Any]]:
+    """The feed's columns, headed in the request's language."""
+    return [
+        {"field": "link", "headerName": "", "cellRenderer": "markdown", "width": 80,
+         "sortable": False, "filter": False, "flex": 0},
+        {"field": "start", "headerName": _("start (local)"), "minWidth": 190},
+        {"field": "end", "headerName": _("end (local)"), "minWidth": 190},
+        {"field": "meter_name", "headerName": _("meter")},
+        {"field": "kind", "headerName": _("kind")},
+        {"field": "severity_label", "headerName": _("severity"), "width": 130},
+        {"field": "excess_kwh", "headerName": _("excess [kWh]")},
+        {"field": "cost", "headerName": _("cost")},
+        {"field": "explanation", "headerName": _("explanation"), "flex": 3,
+         "tooltipField": "explanation"},
+        {"field": "status", "headerName": _("status")},
+        {"field": "annotated_by", "headerName": _("by")},
+        {"field": "note", "headerName": _("note"), "flex": 2},
+        {"field": "event_id", "hide": True},
+        {"field": "meter", "hide": True},
+    ]
+
+
+def _annotations() -> list[dict[str, str]]:
+    return [{"label": _("non-routine"), "value": "non-routine"},
+            {"label": _("acknowledged"), "value": "acknowledged"},
+            {"label": _("open (reopen it)"), "value": "open"}]
+
+
+def layout(status: str | None = None, meter: str | None = None,
+           **_query: str) -> html.Div:
     return html.Div([
         dcc.Location(id="alerts-location", refresh=False),
         html.Div([
             dcc.Dropdown(id="alerts-status", value=status if status in ANNOTATION_STATUSES
-                         else None, options=list(ANNOTATION_STATUSES),
-                         placeholder="every status", style={"width": "14em"}),
+                         else None, options=[{"label": labels.shown(labels.STATUSES, s),
+                                              "value": s} for s in ANNOTATION_STATUSES],
+                         placeholder=_("every status"), style={"width": "14em"}),
             dcc.Dropdown(id="alerts-meter", value=urlstate.meter_of(meter), options=[],
-                         placeholder="every meter", style={"width": "22em"}),
+                         placeholder=_("every meter"), style={"width": "22em"}),
             html.Span(id="alerts-count", className="note"),
         ], className="toolbar"),
         dag.AgGrid(
-            id="alerts-grid", columnDefs=_COLUMNS, rowData=[],
+            id="alerts-grid", columnDefs=_columns(), rowData=[],
             getRowId="params.data.event_id",
             defaultColDef={"resizable": True, "flex": 1, "minWidth": 90},
             dashGridOptions={"rowSelection": {"mode": "singleRow", "enableClickSelection": True},
                              "pagination": True, "paginationPageSize": 25,
                              "paginationPageSizeSelector": [25, 50, 100],
-                             "localeText": {"noRowsToShow": "No events to show."}},
+                             "localeText": components.grid_locale(_("No events to show."))},
             style={"height": "520px"},
         ),
         html.Div([
-            dcc.Input(id="alerts-note", placeholder="note (why, what was done)",
+            dcc.Input(id="alerts-note", placeholder=_("note (why, what was done)"),
                       debounce=False, style={"width": "40%"}),
-            html.Button("acknowledge", id="alerts-ack", className="button"),
-            dcc.Dropdown(id="alerts-annotation", value="non-routine", options=_ANNOTATIONS,
+            html.Button(_("acknowledge"), id="alerts-ack", className="button"),
+            dcc.Dropdown(id="alerts-annotation", value="non-routine", options=_annotations(),
                          clearable=False, style={"width": "14em"}),
-            html.Button("annotate", id="alerts-annotate", className="button"),
+            html.Button(_("annotate"), id="alerts-annotate", className="button"),
             html.Span(id="alerts-saved", className="note"),
         ], className="toolbar"),
-        components.section("Weekly digest: top events by cost", html.Div(id="alerts-digest")),
+        components.section(_("Weekly digest: top events by cost"),
+                           html.Div(id="alerts-digest")),
     ])
 
 
 def _digest_block(frame: Any) -> html.Div:
     """The week's top events by cost (the week to the newest event) as a short list."""
     if frame.empty:
-        return html.Div("No events yet.", className="note")
+        return html.Div(_("No events yet."), className="note")
     end = frame["end"].max()
     top = digest(frame, end, days=7, top=10)
     items = []
     for row in top.itertuples():
-        cost = f"{row.cost:,.2f} {row.currency or ''}" if row.cost == row.cost else "unpriced"
+        cost = (i18n.money(row.cost, row.currency or "") if row.cost == row.cost
+                else _("unpriced"))
         link = f"/anomalies{urlstate.search(event=row.event_id)}"
-        items.append(html.Li([html.B(cost), f" · {row.severity_word} {row.severity:.2f} · ",
-                              dcc.Link(row.explanation or f"{row.kind} on {row.meter}",
-                                       href=link), f" ({row.status})"]))
-    return html.Div([html.Div(f"week to {end:%Y-%m-%d %H:%M} UTC", className="note"),
+        kind = labels.shown(labels.EVENT_KINDS, row.kind)
+        items.append(html.Li([
+            html.B(cost), f" · {labels.shown(labels.SEVERITIES, row.severity_word)} "
+            f"{i18n.number(row.severity, 2)} · ",
+            dcc.Link(row.explanation or _("%(kind)s on %(meter)s", kind=kind, meter=row.meter),
+                     href=link), f" ({labels.shown(labels.STATUSES, row.status)})"]))
+    return html.Div([html.Div(_("week to %(time)s UTC", time=f"{end:%Y-%m-%d %H:%M}"),
+                              className="note"),
                      html.Ol(items)])
 
 
 def _summary(n: int, status: str | None, meter: str | None) -> str:
     """The count of shown events, or why there are none."""
     if n:
-        return components.count(n, "event") + ", newest first"
+        return _("%(count)s, newest first", count=components.count(n, "event"))
     if status or meter:
-        return "No events match these filters; clear them to see every event."
-    return "No events yet: the anomaly job (`wattlens anomalies run`) writes them."
+        return _("No events match these filters; clear them to see every event.")
+    return _("No events yet: the anomaly job (`wattlens anomalies run`) writes them.")
 
 
 @dash.callback(Output("alerts-grid", "rowData"), Output("alerts-count", "children"),
@@ -120,7 +137,11 @@ def update_feed(status: str | None, meter: str | None, _saved: Any) -> tuple:
     rows = transforms.event_rows(frame, {i.id: i for i in catalogue})
     for row, event in zip(rows, frame.to_dict("records"), strict=True):
         row.update(event_summary(event))
-        row["link"] = f"[open](/anomalies{urlstate.search(event=row['event_id'])})"
+        word, _sep, severity = row["severity_label"].partition(" ")
+        row.update(kind=labels.shown(labels.EVENT_KINDS, row["kind"]),
+                   status=labels.shown(labels.STATUSES, row["status"]),
+                   severity_label=f"{labels.shown(labels.SEVERITIES, word)} {severity}")
+        row["link"] = f"[{_('open')}](/anomalies{urlstate.search(event=row['event_id'])})"
     return (rows, _summary(len(rows), status, meter), components.meter_options(catalogue),
             urlstate.search(status=status, meter=meter), _digest_block(frame))
 

@@ -16,41 +16,56 @@ from wattlens.analytics.alerts import event_summary
 from wattlens.dashboard import components, figures, transforms, urlstate
 from wattlens.dashboard.annotate import annotate_selected
 from wattlens.dashboard.data import request_data
+from wattlens.dashboard.i18n import N_, _, ngettext
 
-dash.register_page(__name__, path="/anomalies", name="Anomalies", order=3,
+dash.register_page(__name__, path="/anomalies", name=N_("Anomalies"), order=3,
                    title="wattlens · anomalies")
 
-_COLUMNS = [
-    {"field": "start", "headerName": "start (local)", "filter": "agTextColumnFilter",
-     "sort": "desc", "minWidth": 190},
-    {"field": "end", "headerName": "end (local)", "filter": "agTextColumnFilter",
-     "minWidth": 190},
-    {"field": "meter", "filter": "agTextColumnFilter"},
-    {"field": "kind", "filter": "agTextColumnFilter"},
-    {"field": "severity_label", "headerName": "severity", "filter": "agTextColumnFilter",
-     "width": 130, "headerTooltip": "word and number: low < 0.5 <= moderate < 0.75 <= high "
-     "< 0.9 <= critical; 1 - exp(-materiality x confidence)"},
-    {"field": "excess_kwh", "headerName": "excess [kWh]", "filter": "agNumberColumnFilter"},
-    {"field": "explanation", "flex": 3, "tooltipField": "explanation"},
-    {"field": "reasons", "filter": "agTextColumnFilter"},
-    {"field": "status", "filter": "agTextColumnFilter"},
-    {"field": "annotated_by", "headerName": "by"},
-    {"field": "note", "flex": 2},
-    {"field": "event_id", "hide": True},
-]
+def _select() -> str:
+    return _("Select an event in the table to see it against the expected band.")
 
 
-def layout(event: str | None = None, meter: str | None = None, **_: str) -> html.Div:
+def _columns() -> list[dict[str, Any]]:
+    """The table's columns, headed in the request's language; newest start first."""
+    return [
+        {"field": "start", "headerName": _("start (local)"), "filter": "agTextColumnFilter",
+         "sort": "desc", "minWidth": 190},
+        {"field": "end", "headerName": _("end (local)"), "filter": "agTextColumnFilter",
+         "minWidth": 190},
+        {"field": "meter", "headerName": _("meter"), "filter": "agTextColumnFilter"},
+        {"field": "kind", "headerName": _("kind"), "filter": "agTextColumnFilter"},
+        {"field": "severity_label", "headerName": _("severity"),
+         "filter": "agTextColumnFilter", "width": 130,
+         "headerTooltip": _("word and number: low < 0.5 <= moderate < 0.75 <= high < 0.9 <= "
+                            "critical; 1 - exp(-materiality x confidence)")},
+        {"field": "excess_kwh", "headerName": _("excess [kWh]"),
+         "filter": "agNumberColumnFilter"},
+        {"field": "explanation", "headerName": _("explanation"), "flex": 3,
+         "tooltipField": "explanation"},
+        {"field": "reasons", "headerName": _("reasons"), "filter": "agTextColumnFilter"},
+        {"field": "status", "headerName": _("status"), "filter": "agTextColumnFilter"},
+        {"field": "annotated_by", "headerName": _("by")},
+        {"field": "note", "headerName": _("note"), "flex": 2},
+        {"field": "event_id", "hide": True},
+    ]
+
+
+def count_text(n: int) -> str:
+    """``n`` events in the request's language and number ("1 event", "2 events")."""
+    return ngettext("%(num)d event", "%(num)d events", n)
+
+
+def layout(event: str | None = None, meter: str | None = None, **_query: str) -> html.Div:
     found = urlstate.meter_of(event=event) if event else None
     return html.Div([
         urlstate.url_state("anomalies", found or meter, event=event if found else None),
         html.Div([
             dcc.Checklist(id="anomalies-scope", value=["meter"], inline=True, options=[
-                {"label": " only the picked meter", "value": "meter"}]),
+                {"label": " " + _("only the picked meter"), "value": "meter"}]),
             html.Span(id="anomalies-count", className="note"),
         ], className="toolbar"),
         dag.AgGrid(
-            id="anomalies-grid", columnDefs=_COLUMNS, rowData=[],
+            id="anomalies-grid", columnDefs=_columns(), rowData=[],
             getRowId="params.data.event_id",
             defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True,
                            "flex": 1, "minWidth": 90},
@@ -58,19 +73,17 @@ def layout(event: str | None = None, meter: str | None = None, **_: str) -> html
                              "pagination": True, "paginationPageSize": 10,
                              "paginationPageSizeSelector": [10, 25, 50],
                              "localeText": {
-                                 "noRowsToShow": "No anomalies recorded for this choice."}},
+                                 "noRowsToShow": _("No anomalies recorded for this choice.")}},
             style={"height": "360px"},
         ),
         html.Div([
-            dcc.Input(id="anomalies-note", placeholder="note (why, what was done)",
-                      debounce=False, style={"width": "40%"}),
-            html.Button("acknowledge", id="anomalies-ack", className="button"),
-            html.Button("mark non-routine", id="anomalies-nonroutine", className="button"),
+            dcc.Input(id="anomalies-note", placeholder=_("note (why, what was done)"),
+                      debounce=False, className="note-input"),
+            html.Button(_("acknowledge"), id="anomalies-ack", className="button"),
+            html.Button(_("mark non-routine"), id="anomalies-nonroutine", className="button"),
             html.Span(id="anomalies-saved", className="note"),
         ], className="toolbar"),
-        components.section("Selected event", components.graph(
-            "anomalies-chart", "Select an event in the table to see it against the expected "
-                               "band.")),
+        components.section(_("Selected event"), components.graph("anomalies-chart", _select())),
     ])
 
 
@@ -89,7 +102,7 @@ def update_grid(meter: str | None, scope: list[str], _saved: Any,
         row.update(event_summary(event_row))
     event = urlstate.from_url(query, meter, "event")
     chosen = [r for r in rows if r["event_id"] == event]
-    counted = components.count(len(frame), "event")
+    counted = count_text(len(frame))
     if chosen:
         return rows, counted, chosen, None
     return rows, counted, dash.no_update, dash.no_update
@@ -110,8 +123,7 @@ def to_url(meter: str | None, selected: list[dict] | None) -> Any:
                prevent_initial_call=True)
 def show_event(selected: list[dict] | None) -> Any:
     if not selected:
-        return figures.message("Select an event in the table to see it against the expected "
-                               "band.")
+        return figures.message(_select())
     data, user = request_data()
     row = selected[0]
     return figures.event_chart(data.event_window(user, row["event_id"], row.get("meter")))

@@ -1,8 +1,11 @@
 """Consumption explorer: a zoomable series that stays sharp over years (store aggregation plus
 MinMaxLTTB resampling on every zoom), carpet plot, day-type profiles, energy signature, period
-comparison, meter hierarchy and a CSV download of what is shown.
+comparison, meter hierarchy, and a CSV of the visible range at a chosen resolution streamed
+from the store (:mod:`wattlens.dashboard.exports`). Partial readings at gap edges (``suspect``)
+are drawn as gaps.
 
-URL: ``/explorer?meter=<id>&start=<first local date>&end=<last local date>``."""
+URL: ``/explorer?meter=<id>&start=<first local date>&end=<last local date>`` or
+``/explorer?meter=<id>&range=<preset>`` (:mod:`wattlens.dashboard.presets`)."""
 
 from __future__ import annotations
 
@@ -10,49 +13,53 @@ from typing import Any
 
 import dash
 import pandas as pd
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, dcc, html
 
-from wattlens.dashboard import components, figures, urlstate
+from wattlens.dashboard import components, exports, figures, transforms, urlstate
 from wattlens.dashboard.data import request_data
-from wattlens.store.csvio import write_csv
+from wattlens.dashboard.i18n import N_, _, ngettext
 
-dash.register_page(__name__, path="/explorer", name="Explorer", order=1,
+dash.register_page(__name__, path="/explorer", name=N_("Explorer"), order=1,
                    title="wattlens · explorer")
 
 
 def layout(meter: str | None = None, start: str | None = None, end: str | None = None,
-           **_: str) -> html.Div:
+           **query: str) -> html.Div:
     return html.Div([
-        urlstate.url_state("explorer", meter, start=start, end=end),
+        urlstate.period_url_state("explorer", meter, start, end, query),
         html.Div([
-            html.Label(["period ", components.period("explorer-period")]),
-            html.Button("download CSV of the series", id="explorer-download-button",
-                        className="button"),
-            dcc.Download(id="explorer-download"),
+            urlstate.period_controls("explorer"),
+            html.Label([_("CSV resolution") + " ", dcc.Dropdown(
+                id="explorer-resolution", value="1h", clearable=False, className="narrow",
+                options=[{"label": str(label), "value": key}
+                         for key, label in exports.RESOLUTIONS.items()])]),
+            html.A(_("download CSV"), id="explorer-download", className="button",
+                   href="", download=""),
             html.Span(id="explorer-note", className="note"),
         ], className="toolbar"),
-        components.section("Consumption", components.graph("explorer-series",
-                                                           "Loading consumption…"),
-                           note="Zoom in: finer data is fetched for the visible range."),
+        components.section(_("Consumption"), components.graph("explorer-series",
+                                                              _("Loading consumption…")),
+                           note=_("Zoom in: finer data is fetched for the visible range. "
+                                  "Partial readings at the edges of gaps are drawn as gaps.")),
         html.Div([
-            components.section("Carpet plot", components.graph("explorer-carpet",
-                                                               "Loading carpet plot…")),
-            components.section("Average day by day type",
-                               components.graph("explorer-profiles", "Loading profiles…")),
+            components.section(_("Carpet plot"), components.graph(
+                "explorer-carpet", _("Loading carpet plot…"))),
+            components.section(_("Average day by day type"),
+                               components.graph("explorer-profiles", _("Loading profiles…"))),
         ], className="two-col"),
         html.Div([
-            components.section("Energy signature",
-                               components.graph("explorer-signature", "Loading signature…")),
+            components.section(_("Energy signature"), components.graph(
+                "explorer-signature", _("Loading signature…"))),
             components.section(
-                "Period comparison",
+                _("Period comparison"),
                 dcc.RadioItems(id="explorer-against", value="year", inline=True, options=[
-                    {"label": " a year earlier ", "value": "year"},
-                    {"label": " previous period ", "value": "previous"}]),
-                components.graph("explorer-comparison", "Loading comparison…")),
+                    {"label": " " + _("a year earlier") + " ", "value": "year"},
+                    {"label": " " + _("previous period") + " ", "value": "previous"}]),
+                components.graph("explorer-comparison", _("Loading comparison…"))),
         ], className="two-col"),
-        components.section("Meter hierarchy", components.graph("explorer-hierarchy",
-                                                               "Loading submeters…"),
-                           note="Submeters stacked with the parent's unmetered remainder."),
+        components.section(_("Meter hierarchy"), components.graph(
+            "explorer-hierarchy", _("Loading submeters…")),
+            note=_("Submeters stacked with the parent's unmetered remainder.")),
     ])
 
 
@@ -76,16 +83,8 @@ def _local(text: str, tz: str) -> pd.Timestamp:
     return ts.tz_convert("UTC")
 
 
-urlstate.sync("explorer", {"start": ("explorer-period", "start_date"),
-                           "end": ("explorer-period", "end_date")})
-
-
-@dash.callback(Output("explorer-period", "start_date"), Output("explorer-period", "end_date"),
-               Output("explorer-url", "data"), Input("meter-picker", "value"),
-               State("explorer-url", "data"))
-def default_period(meter: str | None, query: dict | None) -> tuple:
-    """The URL's dates (once), else the year up to the meter's newest reading."""
-    return urlstate.period(query, meter, days=365)
+urlstate.sync("explorer", urlstate.period_fields("explorer"))
+urlstate.period_callback("explorer", days=365)
 
 
 @dash.callback(Output("explorer-series", "figure"), Output("explorer-note", "children"),
@@ -102,8 +101,14 @@ def update_series(meter: str, start_date: str | None, end_date: str | None,
         start, end = (_local(relayout[f"xaxis.range[{i}]"], tz) for i in (0, 1))
     frame, every = data.series(user, [meter], start, end)
     if frame.empty:
-        return figures.message(f"No readings for {meter} in this period."), ""
-    note = f"{len(frame):,} points from {every} buckets"
+        return figures.message(_("No readings for %(meter)s in this period.", meter=meter)), ""
+    suspect = exports.suspect_times(data, user, meter, start, end)
+    frame = transforms.break_at(frame, suspect, every, tz)
+    note = ngettext("%(num)s point from %(every)s buckets", "%(num)s points from %(every)s buckets",
+                    len(frame), every=every)
+    if len(suspect):
+        note += "; " + ngettext("%(num)d partial reading drawn as a gap",
+                                "%(num)d partial readings drawn as gaps", len(suspect))
     return figures.timeseries(frame, tz, every, uirevision=f"{meter}{start_date}{end_date}"), note
 
 
@@ -115,7 +120,7 @@ def update_shape(meter: str, start_date: str | None, end_date: str | None) -> tu
     start, end, tz = _period(meter, start_date, end_date)
     table = data.carpet(user, meter, start, end)
     if table.empty:
-        empty = figures.message(f"No readings for {meter} in this period.")
+        empty = figures.message(_("No readings for %(meter)s in this period.", meter=meter))
         return empty, empty
     return figures.carpet(table, tz), figures.profiles(data.profiles(user, meter, start, end), tz)
 
@@ -124,12 +129,13 @@ def update_shape(meter: str, start_date: str | None, end_date: str | None) -> tu
                Input("explorer-period", "start_date"), Input("explorer-period", "end_date"))
 def update_signature(meter: str, start_date: str | None, end_date: str | None) -> Any:
     data, user = request_data()
-    start, end, _ = _period(meter, start_date, end_date)
+    start, end, _tz = _period(meter, start_date, end_date)
     frame = data.signature(user, meter, start, end)
     if frame is None:
-        return figures.message("This site has no weather meter; set weather_meter in [[sites]].")
+        return figures.message(_("This site has no weather meter; set weather_meter in "
+                                 "[[sites]]."))
     if frame.empty:
-        return figures.message("No days with both energy and outdoor temperature here.")
+        return figures.message(_("No days with both energy and outdoor temperature here."))
     return figures.signature(frame)
 
 
@@ -142,7 +148,7 @@ def update_comparison(meter: str, start_date: str | None, end_date: str | None,
     start, end, tz = _period(meter, start_date, end_date)
     frame = data.comparison(user, meter, start, end, against)
     if frame.empty:
-        return figures.message(f"No readings for {meter} in either period.")
+        return figures.message(_("No readings for %(meter)s in either period.", meter=meter))
     return figures.comparison(frame, tz, against)
 
 
@@ -153,21 +159,23 @@ def update_hierarchy(meter: str, start_date: str | None, end_date: str | None) -
     start, end, tz = _period(meter, start_date, end_date)
     frame = data.hierarchy(user, meter, start, end)
     if frame is None:
-        return figures.message(f"{meter} has no submeters; give a meter parent = '{meter}' "
-                               f"in the config to see the breakdown.")
+        return figures.message(_("%(meter)s has no submeters; give a meter parent = "
+                                 "'%(meter)s' in the config to see the breakdown.", meter=meter))
     return figures.hierarchy(frame, tz, meter)
 
 
-@dash.callback(Output("explorer-download", "data"), Input("explorer-download-button", "n_clicks"),
-               State("meter-picker", "value"), State("explorer-period", "start_date"),
-               State("explorer-period", "end_date"), prevent_initial_call=True)
-def download(_clicks: int, meter: str, start_date: str | None, end_date: str | None) -> dict:
+@dash.callback(Output("explorer-download", "href"), Input("meter-picker", "value"),
+               Input("explorer-period", "start_date"), Input("explorer-period", "end_date"),
+               Input("explorer-resolution", "value"), Input("explorer-series", "relayoutData"))
+def download_link(meter: str | None, start_date: str | None, end_date: str | None,
+                  resolution: str, relayout: dict | None) -> str:
+    """The streamed CSV of the visible range (the zoomed one, else the period) at
+    ``resolution``: the store's data, not the points drawn."""
     data, user = request_data()
-    start, end, tz = _period(meter, start_date, end_date)
-    frame, every = data.series(user, [meter], start, end)
-    out = pd.DataFrame({
-        "time": frame["time"].dt.tz_convert(tz).map(lambda t: t.isoformat()),
-        "meter": frame["meter"], "mean_power_kw": frame["value"].round(4), "bucket": every,
-    })
-    name = f"{meter}_{start.tz_convert(tz):%Y%m%d}_{end.tz_convert(tz):%Y%m%d}.csv"
-    return dcc.send_string(write_csv(out) or "", name, type="text/csv")
+    data.allowed(user, [meter])
+    if not (start_date and end_date):  # the period before its default arrives
+        start_date, end_date = data.default_dates(user, meter, days=365)
+    start, end = (start_date or "")[:10], (end_date or "")[:10]
+    if dash.ctx.triggered_id == "explorer-series" and "xaxis.range[0]" in (relayout or {}):
+        start, end = (str(relayout[f"xaxis.range[{i}]"])[:19] for i in (0, 1))  # type: ignore[index]
+    return exports.link(meter, start, end, resolution)

@@ -11,42 +11,49 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import Input, Output, dcc, html
 
-from wattlens.dashboard import components
+from wattlens.dashboard import components, labels
 from wattlens.dashboard.data import request_data
+from wattlens.dashboard.i18n import N_, _
 from wattlens.store.jobruns import job_history
 
-dash.register_page(__name__, path="/jobs", name="Jobs", order=6, title="wattlens · jobs")
+dash.register_page(__name__, path="/jobs", name=N_("Jobs"), order=6, title="wattlens · jobs")
 
 LIMIT = 500
 """Runs shown at most (about a day of detection every few minutes)."""
 REFRESH_MS = 10_000
 
-_COLUMNS = [
-    {"field": "job", "minWidth": 230},
-    {"field": "start", "headerName": "start (UTC)", "minWidth": 180},
-    {"field": "end", "headerName": "end (UTC)", "minWidth": 180},
-    {"field": "seconds", "headerName": "duration [s]", "maxWidth": 130},
-    {"field": "status", "maxWidth": 110},
-    {"field": "attempt", "maxWidth": 110},
-    {"field": "counts", "flex": 3, "minWidth": 320},
-    {"field": "error", "flex": 2, "minWidth": 200},
-]
+RUN_STATUSES = {"ok": N_("ok"), "failed": N_("failed")}
+"""Job run statuses (:func:`wattlens.store.jobruns.record_run`) as the grid shows them."""
 
 
-def layout(job: str | None = None, **_: str) -> html.Div:
+def _columns() -> list[dict[str, Any]]:
+    """The grid's columns, headed in the request's language."""
+    return [
+        {"field": "job", "headerName": _("job"), "minWidth": 230},
+        {"field": "start", "headerName": _("start (UTC)"), "minWidth": 180},
+        {"field": "end", "headerName": _("end (UTC)"), "minWidth": 180},
+        {"field": "seconds", "headerName": _("duration [s]"), "maxWidth": 130},
+        {"field": "status", "headerName": _("status"), "maxWidth": 110},
+        {"field": "attempt", "headerName": _("attempt"), "maxWidth": 110},
+        {"field": "counts", "headerName": _("counts"), "flex": 3, "minWidth": 320},
+        {"field": "error", "headerName": _("error"), "flex": 2, "minWidth": 200},
+    ]
+
+
+def layout(job: str | None = None, **_query: str) -> html.Div:
     return html.Div([
         dcc.Interval(id="jobs-tick", interval=REFRESH_MS, n_intervals=0),
         html.Div([
-            dcc.Dropdown(id="jobs-job", value=job, options=[], placeholder="every job",
+            dcc.Dropdown(id="jobs-job", value=job, options=[], placeholder=_("every job"),
                          style={"width": "22em"}),
             html.Span(id="jobs-count", className="note"),
         ], className="toolbar"),
         dag.AgGrid(
-            id="jobs-grid", columnDefs=_COLUMNS, rowData=[],
+            id="jobs-grid", columnDefs=_columns(), rowData=[],
             defaultColDef={"resizable": True, "flex": 1, "minWidth": 90},
             dashGridOptions={"pagination": True, "paginationPageSize": 25,
                              "paginationPageSizeSelector": [25, 50, 100],
-                             "localeText": {"noRowsToShow": "No job runs to show."}},
+                             "localeText": components.grid_locale(_("No job runs to show."))},
             style={"height": "560px"},
         ),
     ])
@@ -60,7 +67,8 @@ def job_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows.append({
             "job": run["job"], "start": f"{start.tz_convert('UTC'):%Y-%m-%d %H:%M:%S}",
             "end": f"{end.tz_convert('UTC'):%Y-%m-%d %H:%M:%S}",
-            "seconds": round((end - start).total_seconds(), 1), "status": run["status"],
+            "seconds": round((end - start).total_seconds(), 1),
+            "status": labels.shown(RUN_STATUSES, run["status"]),
             "attempt": run.get("attempt", 1),
             "counts": ", ".join(f"{k} {v}" for k, v in (run.get("counts") or {}).items()),
             "error": run.get("error") or "",
@@ -75,14 +83,15 @@ def update_jobs(job: str | None, _tick: int) -> tuple:
     """The newest runs (of ``job``, or every job) and the job names to filter by."""
     data, user = request_data()
     if user.meters is not None:
-        return [], "Job runs span every meter: administrators only.", []
+        return [], _("Job runs span every meter: administrators only."), []
     runs = job_history(data.store)
     names = sorted({r["job"] for r in runs})
     shown = [r for r in runs if job in (None, r["job"])][:LIMIT]
     if not runs:
-        note = "No job runs yet: `wattlens run` records each scheduled run here."
+        note = _("No job runs yet: `wattlens run` records each scheduled run here.")
     else:
         failed = sum(r["status"] != "ok" for r in shown)
-        note = (components.count(len(shown), "run") + ", newest first"
-                + (f", {failed} failed" if failed else ""))
+        note = _("%(count)s, newest first", count=components.count(len(shown), "run"))
+        if failed:
+            note += ", " + _("%(num)d failed", num=failed)
     return job_rows(shown), note, names

@@ -12,16 +12,20 @@ import pandas as pd
 from dash import Input, Output, dash_table, dcc, html
 
 from wattlens.core.intervals import interval_hours
-from wattlens.dashboard import components, figures, urlstate
+from wattlens.dashboard import components, figures, i18n, labels, urlstate
 from wattlens.dashboard.access import AccessDenied
 from wattlens.dashboard.data import request_data
+from wattlens.dashboard.i18n import N_, _, ngettext
 
-dash.register_page(__name__, path="/", name="Live", order=0, title="wattlens · live")
+dash.register_page(__name__, path="/", name=N_("Live"), order=0, title="wattlens · live")
 
-_CARDS = [("kpi-energy-today", "energy today"), ("kpi-peak-today", "peak today"),
-          ("kpi-cost-today", "cost today"), ("kpi-co2-today", "CO2 today"),
-          ("kpi-energy-month", "energy this month"), ("kpi-peak-month", "peak this month"),
-          ("kpi-cost-month", "cost this month"), ("kpi-co2-month", "CO2 this month")]
+_CARDS = [("kpi-energy-today", N_("energy today")), ("kpi-peak-today", N_("peak demand today")),
+          ("kpi-cost-today", N_("cost today")), ("kpi-co2-today", N_("CO2 today")),
+          ("kpi-energy-month", N_("energy this month")),
+          ("kpi-peak-month", N_("peak demand this month")),
+          ("kpi-cost-month", N_("cost this month")), ("kpi-co2-month", N_("CO2 this month"))]
+_SOURCES = {"meter": N_("meter"), "source": N_("source")}
+"""The kinds of rows of the freshness table."""
 
 
 def _refresh_ms() -> int:
@@ -33,18 +37,19 @@ def _refresh_ms() -> int:
     return int(data.settings.refresh_s * 1000)
 
 
-def layout(meter: str | None = None, **_: str) -> html.Div:
+def layout(meter: str | None = None, **_query: str) -> html.Div:
     return html.Div([
         urlstate.url_state("live", meter),
         dcc.Interval(id="live-tick", interval=_refresh_ms(), n_intervals=0),
-        html.Div(id="live-status", className="status", children="waiting for the first reading…"),
-        html.Div([components.card(i, t) for i, t in _CARDS], className="cards"),
-        components.section("Today so far", components.graph("live-today",
-                                                            "Loading today's readings…")),
+        html.Div(id="live-status", className="status",
+                 children=_("waiting for the first reading…")),
+        html.Div([components.card(i, _(t)) for i, t in _CARDS], className="cards"),
+        components.section(_("Today so far"), components.graph("live-today",
+                                                               _("Loading today's readings…"))),
         html.Div([
-            components.section("Data freshness", html.Div(id="live-freshness"),
-                               note="Newest reading per meter and ingest source status."),
-            components.section("Newest anomalies in this building",
+            components.section(_("Data freshness"), html.Div(id="live-freshness"),
+                               note=_("Newest reading per meter and ingest source status.")),
+            components.section(_("Newest anomalies in this building"),
                                html.Div(id="live-anomalies")),
         ], className="two-col"),
     ])
@@ -55,44 +60,58 @@ urlstate.sync("live", {})
 
 def _n(value: float, unit: str, digits: int = 1) -> str:
     """A card's number with its unit ("–" when unknown: no tariff or emission factor)."""
-    return "–" if pd.isna(value) else f"{value:,.{digits}f} {unit}".strip()
+    return "–" if pd.isna(value) else f"{i18n.number(value, digits)} {unit}"
+
+
+def _money(value: float, currency: str) -> str:
+    """A card's cost in the tariff's currency ("–" when unknown: no tariff)."""
+    return "–" if pd.isna(value) or not currency else i18n.money(value, currency)
 
 
 def _ago(hours: float) -> str:
     """An age in words; a negative one (a reading ahead of this clock) as "ahead"."""
     if hours < 0:
-        return f"{_ago(-hours).removesuffix(' ago')} ahead of this clock"
+        return _("%(age)s ahead of this clock", age=_age(-hours))
+    return _("%(age)s ago", age=_age(hours))
+
+
+def _age(hours: float) -> str:
+    """A duration [h] in words, in minutes, hours or days."""
     if hours < 1:
-        return f"{hours * 60:.0f} min ago"
+        return _("%(n)s min", n=i18n.number(hours * 60, 0))
     if hours < 48:
-        return f"{hours:.1f} h ago"
-    return f"{hours / 24:.0f} days ago"
+        return _("%(n)s h", n=i18n.number(hours, 1))
+    days = round(hours / 24)
+    return ngettext("%(num)d day", "%(num)d days", days)
 
 
 @dash.callback(
     Output("live-today", "figure"), Output("live-status", "children"),
-    *[Output(i, "children") for i, _ in _CARDS],
+    *[Output(i, "children") for i, _title in _CARDS],
     Input("meter-picker", "value"), Input("live-tick", "n_intervals"),
 )
 def update_live(meter: str | None, _tick: int) -> tuple:
     data, user = request_data()
     live = data.live(user, meter)
     if live["latest"] is None:
-        text = f"No readings for {meter} yet — waiting for the first one to arrive."
+        text = _("No readings for %(meter)s yet — waiting for the first one to arrive.",
+                 meter=meter)
         return (figures.message(text), text, *["–"] * len(_CARDS))
     info = live["info"]
     newest = pd.Timestamp(live["latest"]["time"])
-    status = (f"{info.label}: latest reading {_when(newest, info.timezone)}"
-              f" = {live['latest']['value']:,.2f} kWh ({_ago(_age_h(newest))})")
+    status = _("%(meter)s: latest reading %(time)s = %(value)s kWh (%(age)s)", meter=info.label,
+               time=_when(newest, info.timezone),
+               value=i18n.number(live["latest"]["value"], 2), age=_ago(_age_h(newest)))
     tariff = live["tariff"]
     cur = tariff.currency if tariff is not None else ""
     cards = []
     for key in ("kpi_today", "kpi_month"):
         k = live[key]
         cards += [_n(k["energy_kwh"], "kWh", 0), _n(k["peak_kw"], "kW"),
-                  _n(k["cost"], cur, 0), _n(k["co2_kg"], "kgCO2", 0)]
-    status += (f" · costs in {cur} (tariff {tariff.id})" if tariff is not None
-               else " · no tariff for this meter: add one in [tariffs] to see costs")
+                  _money(k["cost"], cur), _n(k["co2_kg"], "kgCO2", 0)]
+    status += " · " + (_("costs in %(currency)s (tariff %(tariff)s)", currency=cur,
+                         tariff=tariff.id) if tariff is not None
+                       else _("no tariff for this meter: add one in [tariffs] to see costs"))
     return (_in_kw(figures.live_today(_per_hour(live))), status, *cards)
 
 
@@ -113,7 +132,7 @@ def _per_hour(live: dict) -> dict:
     bands = ["yhat", "yhat_lower", "yhat_upper"]
     if len(forecast):
         forecast = pd.concat([g.assign(**{c: g[c] / interval_hours(g["time"]) for c in bands})
-                              for _, g in forecast.groupby("model", sort=True)])
+                              for _model, g in forecast.groupby("model", sort=True)])
     typical_h = min(live["info"].interval_h, 1.0)  # the unit queries give the typical day
     return {**live, "forecast": forecast,
             "today": today.assign(value=today["value"] / interval_hours(today["time"])),
@@ -122,7 +141,7 @@ def _per_hour(live: dict) -> dict:
 
 def _in_kw(figure: figures.Figure) -> figures.Figure:
     """``figure`` with its value axis titled in mean power."""
-    figure["layout"]["yaxis"]["title"] = {"text": "mean power [kW] (kWh per hour)"}
+    figure["layout"]["yaxis"]["title"] = {"text": _("mean power [kW] (kWh per hour)")}
     return figure
 
 
@@ -135,7 +154,7 @@ def update_side(_tick: int, meter: str | None) -> tuple:
     tzs = {i.id: i.timezone for i in visible}
 
     def source_tz(source: str) -> str:  # "meter <id>" rows in the meter's zone, sources UTC
-        kind, _, name = source.partition(" ")
+        kind, _sep, name = source.partition(" ")
         return tzs.get(name, "UTC") if kind == "meter" else "UTC"
 
     # the selected meter's row reads its newest reading as the status line does (exact,
@@ -147,21 +166,27 @@ def update_side(_tick: int, meter: str | None) -> tuple:
     for r in fresh.itertuples():
         newest = exact.get(r.source, r.newest)
         age_h = _age_h(newest) if r.source in exact else r.age_h
-        rows.append({"source": r.source,
+        kind, _sep, name = r.source.partition(" ")
+        rows.append({"source": f"{labels.shown(_SOURCES, kind)} {name}",
                      "newest": "–" if pd.isna(newest) else _when(newest, source_tz(r.source)),
                      "age": "–" if pd.isna(age_h) else _ago(age_h), "state": r.state})
+    columns = [{"id": "source", "name": _("source")}, {"id": "newest", "name": _("newest")},
+               {"id": "age", "name": _("age")}, {"id": "state", "name": _("state")}]
     freshness = dash_table.DataTable(
-        rows, page_size=8, style_cell={"textAlign": "left", "fontSize": 13},
-        id="freshness-table") if rows else "No meters visible to you yet."
+        rows, columns, page_size=8, style_cell={"textAlign": "left", "fontSize": 13},
+        id="freshness-table") if rows else _("No meters visible to you yet.")
     info = data.info(user, meter)
     building = [i.id for i in visible if i.building == info.building]
     events = data.events(user, building).head(6)
     if events.empty:
-        anomalies: object = f"No anomalies recorded in {data.access.name_of(info.building)}."
+        anomalies: object = _("No anomalies recorded in %(building)s.",
+                              building=data.access.name_of(info.building))
     else:
         anomalies = html.Ul([
             html.Li(f"{e.start.tz_convert(tzs.get(e.meter, 'UTC')):%Y-%m-%d %H:%M %Z} · "
-                    f"{e.meter} · {e.kind} · severity {e.severity:.2f} · "
-                    f"{e.excess_kwh:,.1f} kWh · {e.status}")
+                    f"{e.meter} · {labels.shown(labels.EVENT_KINDS, e.kind)} · "
+                    + _("severity %(severity)s", severity=i18n.number(e.severity, 2))
+                    + f" · {i18n.number(e.excess_kwh, 1)} kWh · "
+                    + labels.shown(labels.STATUSES, e.status))
             for e in events.itertuples()], className="event-list")
     return freshness, anomalies
