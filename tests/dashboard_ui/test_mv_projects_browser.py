@@ -13,6 +13,7 @@ import pytest
 from dashboard_seed import PASSWORDS, needs_browser, seed, site_config
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from test_mv_job import CONFIG as B2_CONFIG
 from typer.testing import CliRunner
 
 from wattlens.cli import app as cli
@@ -22,29 +23,13 @@ from wattlens.store.duck import DuckDBStore
 
 pytestmark = [pytest.mark.browser, needs_browser()]
 
-CONFIG = """
-[store]
-kind = "duckdb"
-path = "{path}"
-
-[[sites]]
-id = "cambridge"
-timezone = "Europe/London"
-country = "GB"
-weather_meter = "bedford-weather"
-
-[[sites.buildings]]
-id = "b2"
-
-[[sites.buildings.meters]]
-id = "b2-elec"
-commodity = "electricity"
-
+CONFIG = B2_CONFIG + """
 [[sites.buildings.meters]]
 id = "b2-elec-lab"
 commodity = "electricity"
 parent = "b2-elec"
 """
+"""The store and building b2's meters, with the submeter that is the project's control."""
 
 
 def wait(condition, timeout: float = 20, what: str = "condition") -> None:
