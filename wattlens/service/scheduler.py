@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,7 @@ from wattlens.analytics.jobs import alert_job, detect_job, kpi_job, recommend_jo
 from wattlens.analytics.settings import AnalyticsSettings
 from wattlens.analytics.tariffs import TariffsSection
 from wattlens.core.meters import MeterInfo
+from wattlens.ingest.simulator import SimClock
 from wattlens.service.settings import JobSchedule, JobsSection
 from wattlens.store.base import Store
 from wattlens.store.jobruns import last_start, record_run
@@ -55,16 +57,22 @@ def site_timezones(meters: Mapping[str, MeterInfo]) -> list[str]:
     return sorted({info.timezone for info in meters.values()}) or ["UTC"]
 
 
-def trigger(schedule: JobSchedule, timezone: str = "UTC") -> BaseTrigger:
-    """The APScheduler trigger of ``schedule``; cron lines are read in ``timezone``."""
+def trigger(schedule: JobSchedule, timezone: str = "UTC", start: pd.Timestamp | None = None
+            ) -> BaseTrigger:
+    """The APScheduler trigger of ``schedule``; cron lines are read in ``timezone``; an
+    interval's first slot is one interval after ``start`` (default: now on the wall clock)."""
     if schedule.cron is not None:
         return CronTrigger.from_crontab(schedule.cron, timezone=timezone)
-    return IntervalTrigger(seconds=schedule.seconds, timezone=timezone)
+    first = None if start is None else (start + pd.Timedelta(seconds=schedule.seconds))
+    return IntervalTrigger(seconds=schedule.seconds, timezone=timezone,
+                           start_date=None if first is None else first.to_pydatetime())
 
 
-def triggers(section: JobsSection, timezones: list[str]) -> dict[str, BaseTrigger]:
+def triggers(section: JobsSection, timezones: list[str], start: pd.Timestamp | None = None
+             ) -> dict[str, BaseTrigger]:
     """Every enabled job's trigger by job name; day-ahead forecasts and KPI roll-ups once
-    per timezone (``day-ahead@<timezone>``, ``kpis@<timezone>``)."""
+    per timezone (``day-ahead@<timezone>``, ``kpis@<timezone>``); intervals count from
+    ``start`` (see :func:`trigger`)."""
     out: dict[str, BaseTrigger] = {}
     for name, local in (("day-ahead", section.day_ahead), ("kpis", section.kpis)):
         if local.enabled:
@@ -73,8 +81,32 @@ def triggers(section: JobsSection, timezones: list[str]) -> dict[str, BaseTrigge
     for name, schedule in (("intraday", section.intraday), ("detect", section.detect),
                            ("recommend", section.recommend)):
         if schedule.enabled:
-            out[name] = trigger(schedule)
+            out[name] = trigger(schedule, start=start)
     return out
+
+
+class SimTrigger(BaseTrigger):
+    """``inner`` fired on a simulated ``clock``: ``inner`` computes its slots in simulated
+    time, APScheduler waits for the wall-clock instants they map to. Slots are whole simulated
+    seconds (cron lines are; intervals start on one, see :func:`scheduler`), so a fire time
+    mapped back rounds to its slot exactly and never fires twice."""
+
+    def __init__(self, inner: BaseTrigger, clock: SimClock) -> None:
+        self.inner = inner
+        self.clock = clock
+
+    def __str__(self) -> str:
+        return f"{self.inner} at {self.clock.speed:g}x"
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime
+                           ) -> datetime | None:
+        previous = None if previous_fire_time is None else (
+            self.clock.to_sim(previous_fire_time.timestamp()).round("1s").to_pydatetime())
+        slot = self.inner.get_next_fire_time(
+            previous, self.clock.to_sim(now.timestamp()).to_pydatetime())
+        if slot is None:
+            return None
+        return datetime.fromtimestamp(self.clock.to_real(pd.Timestamp(slot)), tz=UTC)
 
 
 def _forecast(ctx: JobContext, section: JobsSection, meters: list[str], start: pd.Timestamp,
@@ -208,15 +240,20 @@ def catch_up(trigger: BaseTrigger, last: pd.Timestamp | None, now: pd.Timestamp
 
 
 def scheduler(runner: JobRunner, planned: Mapping[str, BaseTrigger],
-              work: Mapping[str, Task]) -> BackgroundScheduler:
+              work: Mapping[str, Task], clock: SimClock | None = None) -> BackgroundScheduler:
     """A (not started) scheduler of the ``planned`` jobs; a job that missed a slot while the
-    service was down (per the store's history) runs once at start."""
+    service was down (per the store's history) runs once at start. With a simulated
+    ``clock`` (the runner's clock must be its ``now``) the triggers fire on it."""
     grace = int(pd.Timedelta(runner.section.misfire_grace).total_seconds())
     sched = BackgroundScheduler(timezone="UTC", job_defaults={
         "coalesce": True, "misfire_grace_time": grace, "max_instances": 1})
     now = runner.clock()
     for name, trig in planned.items():
         first = catch_up(trig, last_start(runner.store, name), now)
-        sched.add_job(runner.run, trig, args=[name, work[name]], id=name, name=name,
-                      **({"next_run_time": first.to_pydatetime()} if first is not None else {}))
+        when: dict[str, datetime] = {}
+        if first is not None:
+            when["next_run_time"] = first.to_pydatetime() if clock is None else (
+                datetime.fromtimestamp(clock.to_real(first), tz=UTC))
+        sched.add_job(runner.run, trig if clock is None else SimTrigger(trig, clock),
+                      args=[name, work[name]], id=name, name=name, **when)
     return sched
