@@ -429,7 +429,7 @@ class LiveSimulation(Simulation):
 
     Simulated time is ``clock`` (default: starting at ``origin`` when the meters are served,
     ``speed`` times as fast as the wall clock); the device clock register and the messages
-    read it. Simulated time ``t`` plays sample time
+    read it. The energy registers read 0 at ``origin``. Simulated time ``t`` plays sample time
     ``loop_start + (t - shift - loop_start) mod weeks`` (``shift`` and ``weeks`` whole weeks,
     so weekday and hour of day stay true); each sample hour's energy accrues evenly through
     the hour, so the registers advance continuously and a poll every few seconds yields
@@ -455,7 +455,7 @@ class LiveSimulation(Simulation):
     ) -> None:
         super().__init__(readings, start=loop_start, hours=weeks * 168, speed=speed,
                          warmup_s=0.0, host=host, meters=meters, mqtt=mqtt)
-        self.origin = clock.origin if clock is not None else origin
+        self.origin = origin
         self.clock = clock
         self.shift = shift
         self.steps = steps
