@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -106,7 +107,14 @@ class SimTrigger(BaseTrigger):
             previous, self.clock.to_sim(now.timestamp()).to_pydatetime())
         if slot is None:
             return None
-        return datetime.fromtimestamp(self.clock.to_real(pd.Timestamp(slot)), tz=UTC)
+        return real_time(self.clock, pd.Timestamp(slot))
+
+
+def real_time(clock: SimClock, sim: pd.Timestamp) -> datetime:
+    """The wall-clock instant of simulated ``sim``, a few microseconds late so that the
+    simulated time read then is never before ``sim`` (a job started at a midnight slot reads
+    midnight, not 23:59:59.999)."""
+    return datetime.fromtimestamp(clock.to_real(sim) + 2e-6, tz=UTC)
 
 
 def _forecast(ctx: JobContext, section: JobsSection, meters: list[str], start: pd.Timestamp,
@@ -203,7 +211,7 @@ class JobRunner:
         """Run ``task`` until it succeeds or its retries are spent; returns the last record."""
         attempt = 1
         while True:
-            start = self.clock()
+            start, began = self.clock(), time.monotonic()
             try:
                 counts = task(start)
             except Exception as exc:  # a job's failure never stops the others
@@ -222,8 +230,7 @@ class JobRunner:
             record = record_run(self.store, name, start, self.clock(), counts=counts,
                                 attempt=attempt)
             summary = ", ".join(f"{k} {v}" for k, v in counts.items()) or "nothing to do"
-            log.info("job %s ok in %.1f s: %s", name,
-                     (pd.Timestamp(record["end"]) - start).total_seconds(), summary)
+            log.info("job %s ok in %.1f s: %s", name, time.monotonic() - began, summary)
             return record
 
 
@@ -252,8 +259,8 @@ def scheduler(runner: JobRunner, planned: Mapping[str, BaseTrigger],
         first = catch_up(trig, last_start(runner.store, name), now)
         when: dict[str, datetime] = {}
         if first is not None:
-            when["next_run_time"] = first.to_pydatetime() if clock is None else (
-                datetime.fromtimestamp(clock.to_real(first), tz=UTC))
+            when["next_run_time"] = (first.to_pydatetime() if clock is None
+                                     else real_time(clock, first))
         sched.add_job(runner.run, trig if clock is None else SimTrigger(trig, clock),
                       args=[name, work[name]], id=name, name=name, **when)
     return sched
