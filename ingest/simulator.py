@@ -218,6 +218,8 @@ class Simulation:
             for r in sorted(profile.registers, key=lambda r: r.address)
         ]
 
+        latched: dict[str, Any] = {}
+
         async def action(fc: int, start: int, address: int, count: int,
                          registers: list[int], values: Any) -> Any:
             fault = self.faults.get(play.meter)
@@ -225,7 +227,13 @@ class Simulation:
                 return ExcCodes.DEVICE_FAILURE
             if fault == "timeout":
                 await asyncio.sleep(self.timeout_s)
-            clock, kwh, kw = self.current(play)
+            asked = {r.kind for r in profile.registers if address <= r.address < address + count}
+            # the registers hold one sampling instant, as a meter's do: taken when the clock is
+            # read or after the energy was, so a poll's clock and energy always agree
+            if not latched or latched["read"] or "clock" in asked:
+                latched.update(state=self.current(play), read=False)
+            latched["read"] = "energy_register" in asked
+            clock, kwh, kw = latched["state"]
             for reg in profile.registers:
                 if reg.kind == "clock":
                     value = clock.timestamp()

@@ -12,16 +12,19 @@ whose energy is NaN (b97-gas) at h3; SIGKILL and restart at h5; Modbus timeouts 
 h18-20; on InfluxDB, influxd stopped for 30 s of wall time from h22; RSS taken at h48 and
 h72; a plant left on at b119-elec h54-58; SIGTERM at h72.5.
 
-What the simulator emitted: register samples — Modbus answers to the service's polls, MQTT
-messages (QoS 1 on a persistent session, so the broker redelivers what was published while
-the service was down). Each stored reading of interval start ``b`` and span ``d`` (to the
-meter's next stored reading) must be the register's advance between the first samples at or
-after ``b`` and ``b + d``: between ``E(b+d) - E(b+L)`` and ``E(b+d+L) - E(b)`` for the
-simulator's exact register ``E`` and a sample lag ``L`` under half an interval — a reading
-counted twice, lost or split wrongly breaks it. Unrecoverable, and so allowed: while nobody
-polls a Modbus meter (the service down, timeouts) its intervals cannot be told apart, and
-the reading at the gap's start carries the gap's whole energy (``suspect``); MQTT intervals
-have no such gap.
+What the simulator emitted: register samples (time, cumulative kWh) — Modbus answers to the
+service's polls (a simulated device latches its registers at one instant per poll, as a meter
+does, so the clock and the energy read in separate requests agree), MQTT messages (QoS 1 on a
+persistent session, so the broker redelivers what was published while the service was down).
+Ingest counts, for each hourly boundary, the first sample at or after it; each stored reading
+is the register's advance between two such samples. So one register value ``X`` at the first
+counted sample must explain every stored reading: the sample counted for reading ``i`` read
+``X + S_i`` (``S_i`` the energy stored before it) within [``b_i``, ``b_i`` + 1 h) of the
+simulator's exact register — a reading lost or counted twice leaves no such ``X``.
+Unrecoverable, and allowed: an hour in which nobody polled a Modbus meter (the service down,
+timeouts, the service stalled by a job for longer than a simulated hour — a second of wall time
+at this speed) cannot be told from the next, so the reading before carries both (``suspect``);
+MQTT readings are not merged over the restart (redelivered).
 """
 
 from __future__ import annotations
@@ -64,12 +67,12 @@ END = ORIGIN + pd.Timedelta(days=DAYS)
 SPEED = {"duckdb": 4320.0, "influx": 2880.0}
 """Simulated s per real s: 3 days in 60 s; on InfluxDB in 90 s, so its 30-s outage is one
 simulated day, not 1.5 of the 3."""
-INTERVAL = pd.Timedelta("15min")
-POLL = pd.Timedelta("2min")
+INTERVAL = pd.Timedelta("1h")
+"""Reading interval of the live meters (the configured one of the sample's meters)."""
+POLL = pd.Timedelta("5min")
 """Modbus poll and MQTT publish period (simulated)."""
-SLACK = pd.Timedelta("3min")
-"""Simulated time between a Modbus meter's clock and energy registers' reads (two requests,
-the service stalled in between by its jobs at this speed)."""
+SLACK = pd.Timedelta("1s")
+"""A sample's time is its device clock in whole seconds."""
 MODBUS = ["b2-elec", "b97-elec", "b119-elec"]
 MQTT = ["b2-gas", "b97-gas"]
 MODEL = "persistence-week"
@@ -83,7 +86,7 @@ def _h(hours: float) -> pd.Timestamp:
 KILL_AT, TIMEOUTS, OUTAGE_AT = _h(5), (_h(18), _h(20)), _h(22)
 RSS_AT = (_h(48), _h(72))
 OUTAGE_S = 30.0
-HOLD_S = 15.0
+HOLD_S = 10.0
 """Wall time between the service's start and ``ORIGIN`` (its start-up)."""
 LIVE_FROM = ORIGIN - pd.Timedelta("1D")
 """The history ends and the registers read 0 here, before any live reading (the hold is
@@ -161,7 +164,7 @@ class Soak:
 def _config(soak: Soak) -> dict[str, Any]:
     base = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     sources = soak.sim.sources(f"{POLL.total_seconds() / soak.clock.speed:g}s",
-                               client_id="wattlens-soak", reading_interval="15min")
+                               client_id="wattlens-soak", reading_interval="1h")
     for source in sources:
         if source["type"] == "modbus":
             source["timeout_s"] = 0.5
@@ -173,11 +176,11 @@ def _config(soak: Soak) -> dict[str, Any]:
         "sources": sources,
         "dashboard": {"host": "127.0.0.1", "port": free_port()},
         "analytics": {**base.get("analytics", {}),
-                      "anomalies": {**anomalies, "above_forecast": {"sustain": "30min"}}},
+                      "anomalies": {**anomalies, "above_forecast": {"sustain": "1h"}}},
         "alerts": {"dashboard_url": "http://127.0.0.1:8050", "max_per_hour": 1000,
                    "rules": [{"name": "soak", "webhook": soak.webhook.url,
                               "min_severity": 0.0}]},
-        "jobs": {"forecast_model": MODEL, "intraday": {"every": "3h"},
+        "jobs": {"forecast_model": MODEL, "intraday": {"every": "6h"},
                  "detect": {"every": "1h"}, "detect_detectors": ["above-forecast"],
                  "detect_history_days": 28, "recommend": {"cron": "0 12 * * *"},
                  "retry_delay": "1s", "retry_max_delay": "4s"},
