@@ -51,10 +51,12 @@ import pytest
 from tests.support.influxd import LocalInfluxd
 from tests.support.mosquitto import start_broker
 from wattlens.cli import EXAMPLE_CONFIG
+from wattlens.config import Config, parse_config
 from wattlens.core.net import free_port
 from wattlens.demo import LOOP_START, LOOP_WEEKS, sample_shift
 from wattlens.ingest.simulator import LiveSimulation, LoadStep, SimClock, toml_document
 from wattlens.sample import load_sample
+from wattlens.service.scheduler import JobContext, JobRunner, site_timezones, tasks
 from wattlens.store.base import Store
 from wattlens.store.duck import DuckDBStore
 from wattlens.store.influx import InfluxStore
@@ -187,13 +189,23 @@ def _config(soak: Soak) -> dict[str, Any]:
     }
 
 
-def _history(store: Store, sample: pd.DataFrame, shift: pd.Timedelta) -> None:
-    """Four weeks of the sample before ``LIVE_FROM`` (hourly), as the demo writes it."""
+def _history(store: Store, sample: pd.DataFrame, shift: pd.Timedelta, config: Config) -> None:
+    """Four weeks of the sample before ``LIVE_FROM`` (hourly) and the day-ahead forecasts
+    issued then (a run in the job history), as the demo starts."""
     sample = sample.assign(time=sample["time"] + shift)
     store.init()
-    store.write_readings(sample[(sample["time"] >= LIVE_FROM - pd.Timedelta("28D"))
-                                & (sample["time"] < LIVE_FROM)])
-    store.close()
+    try:
+        store.write_readings(sample[(sample["time"] >= LIVE_FROM - pd.Timedelta("28D"))
+                                    & (sample["time"] < LIVE_FROM)])
+        meters = config.meter_infos()
+        ctx = JobContext(store, meters, config.data_dir, config.tariffs, config.carbon,
+                         config.alerts, config.analytics)
+        name = f"day-ahead@{TZ}"
+        record = JobRunner(store, config.jobs, clock=lambda: LIVE_FROM).run(
+            name, tasks(ctx, config.jobs, site_timezones(meters))[name])
+        assert record["status"] == "ok", record
+    finally:
+        store.close()
 
 
 def _service(soak: Soak) -> subprocess.Popen[bytes]:
@@ -271,9 +283,13 @@ def soak(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                              mqtt=(broker.host, broker.port), publish_every=str(POLL),
                              clock=clock)
         soak = Soak(backend, work, clock, sim, Webhook(clock), influxd, work / "service.log")
-        _history(soak.store(), sample, shift)
-        (work / "wattlens.toml").write_text(toml_document(_config(soak)), encoding="utf-8")
-        clock.save(soak.data / "sim-clock.json")
+        config = _config(soak)
+        _history(soak.store(), sample, shift, parse_config(config, "the soak's config"))
+        (work / "wattlens.toml").write_text(toml_document(config), encoding="utf-8")
+        # the clock starts now, after the set-up: the service starts within the hold
+        soak.clock = sim.clock = soak.webhook.clock = SimClock(
+            ORIGIN, time.time() + HOLD_S, SPEED[backend])
+        soak.clock.save(soak.data / "sim-clock.json")
         with sim:
             _run(soak)
         yield soak
