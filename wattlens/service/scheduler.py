@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -31,7 +32,7 @@ from wattlens.analytics.tariffs import TariffsSection
 from wattlens.core.meters import MeterInfo
 from wattlens.ingest.simulator import SimClock
 from wattlens.service.settings import JobSchedule, JobsSection
-from wattlens.store.base import Store
+from wattlens.store.base import Store, StoreError
 from wattlens.store.jobruns import last_start, record_run
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,17 @@ class JobRunner:
         return min(first * 2 ** (attempt - 1),
                    pd.Timedelta(self.section.retry_max_delay).total_seconds())
 
+    def _record(self, name: str, start: pd.Timestamp, **run: Any) -> dict[str, Any]:
+        """Record a run in the history; when the store is down (the job most likely failed
+        on it too), say so in one line and return the record unwritten."""
+        try:
+            return record_run(self.store, name, start, self.clock(), **run)
+        except StoreError as exc:
+            log.warning("job %s: run not recorded, the store is unavailable (%s)", name,
+                        str(exc).splitlines()[0])
+            return {"job": name, "start": start.isoformat(), "end": self.clock().isoformat(),
+                    "status": "failed" if run.get("error") else "ok", **run}
+
     def run(self, name: str, task: Task) -> dict[str, object]:
         """Run ``task`` until it succeeds or its retries are spent; returns the last record."""
         attempt = 1
@@ -217,8 +229,7 @@ class JobRunner:
             except Exception as exc:  # a job's failure never stops the others
                 error = f"{type(exc).__name__}: {exc}".splitlines()[0]
                 self.failures[name] += 1
-                record = record_run(self.store, name, start, self.clock(), counts={},
-                                    error=error, attempt=attempt)
+                record = self._record(name, start, counts={}, error=error, attempt=attempt)
                 retry = attempt <= self.section.retries
                 log.warning("job %s failed (attempt %d%s): %s", name, attempt,
                             f", retry in {self.delay(attempt):g} s" if retry else ", giving up",
@@ -227,8 +238,7 @@ class JobRunner:
                     return record
                 attempt += 1
                 continue
-            record = record_run(self.store, name, start, self.clock(), counts=counts,
-                                attempt=attempt)
+            record = self._record(name, start, counts=counts, attempt=attempt)
             summary = ", ".join(f"{k} {v}" for k, v in counts.items()) or "nothing to do"
             log.info("job %s ok in %.1f s: %s", name, time.monotonic() - began, summary)
             return record
