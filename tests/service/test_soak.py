@@ -88,11 +88,11 @@ def _h(hours: float) -> pd.Timestamp:
 KILL_AT, TIMEOUTS, OUTAGE_AT = _h(5), (_h(18), _h(20)), _h(22)
 RSS_AT = (_h(48), _h(72))
 OUTAGE_S = 30.0
-HOLD_S = 10.0
+HOLD_S = 18.0
 """Wall time between the service's start and ``ORIGIN`` (its start-up)."""
 LIVE_FROM = ORIGIN - pd.Timedelta("1D")
 """The history ends and the registers read 0 here, before any live reading (the hold is
-under a simulated day)."""
+under a simulated day at either speed)."""
 
 
 def _faults(sample: pd.DataFrame) -> tuple[LoadStep, ...]:
