@@ -168,7 +168,7 @@ def run_command(
 
 
 def serve(cfg: Config, names: list[str], buffer_bytes: int = 256 * 2**20,
-          clock: SimClock | None = None) -> None:
+          clock: SimClock | None = None) -> NoReturn:
     """Run the roles ``names`` of ``cfg`` until SIGTERM/SIGINT (jobs on the simulated
     ``clock`` when given), then end the process."""
     metrics = ServiceMetrics()
