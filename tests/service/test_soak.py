@@ -9,7 +9,7 @@ carries it across the SIGKILL and restart. Timeline (simulated hours after ``ORI
 Monday 06:00 GMT; the service starts during the ``HOLD`` before it, reading the meters from
 then on): a plant left on at b2-elec h0.5-3.5; a message that is not JSON (b2-gas) and one
 whose energy is NaN (b97-gas) at h3; SIGKILL and restart at h5; Modbus timeouts on b97-elec
-h18-20; on InfluxDB, influxd stopped for 30 s of wall time from h22; RSS taken at h48 and
+h18-20; on InfluxDB, influxd stopped for 30 s of wall time from h21; RSS taken at h48 and
 h72; a plant left on at b119-elec h54-58; SIGTERM at h72.5.
 
 What the simulator emitted: register samples (time, cumulative kWh) — Modbus answers to the
@@ -66,9 +66,9 @@ ORIGIN = pd.Timestamp("2026-02-02T06:00Z")
 """Simulated start: a Monday, GMT all along (no clock change in the 3 days)."""
 DAYS = 3
 END = ORIGIN + pd.Timedelta(days=DAYS)
-SPEED = {"duckdb": 4320.0, "influx": 2880.0}
-"""Simulated s per real s: 3 days in 60 s; on InfluxDB in 90 s, so its 30-s outage is one
-simulated day, not 1.5 of the 3."""
+SPEED = {"duckdb": 4320.0, "influx": 3456.0}
+"""Simulated s per real s: 3 days in 60 s; on InfluxDB in 75 s, so its 30-s outage is 29
+simulated hours, not 1.5 of the 3 days."""
 INTERVAL = pd.Timedelta("1h")
 """Reading interval of the live meters (the configured one of the sample's meters)."""
 POLL = pd.Timedelta("5min")
@@ -85,7 +85,7 @@ def _h(hours: float) -> pd.Timestamp:
     return ORIGIN + pd.Timedelta(hours=hours)
 
 
-KILL_AT, TIMEOUTS, OUTAGE_AT = _h(5), (_h(18), _h(20)), _h(22)
+KILL_AT, TIMEOUTS, OUTAGE_AT = _h(5), (_h(18), _h(20)), _h(21)
 RSS_AT = (_h(48), _h(72))
 OUTAGE_S = 30.0
 HOLD_S = 18.0
