@@ -31,7 +31,7 @@ README_PAGE = "live"
 DATA = ["[col-id='explanation']", "#alerts-digest a"]
 """Elements whose text is data, not UI: the anomaly job's stored English explanations (the
 analytics layer writes them at detection time; translating them is a later step)."""
-ALLOWED = {"kWh", "kW", "UTC", "CO2", "kgCO2", "wattlens"}
+ALLOWED = {"kWh", "kW", "kWh/m²", "UTC", "CO2", "kgCO2", "wattlens", "ASHRAE Guideline 14"}
 """Source strings that are proper names or units, the same in every language."""
 _COMMAND = re.compile(r"`[^`]*`")
 """Commands quoted in messages (`wattlens run`) are names too."""
