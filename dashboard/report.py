@@ -23,7 +23,8 @@ import hashlib
 import io
 import json
 import re
-from html import escape
+import unicodedata
+from html import escape, unescape
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -36,7 +37,7 @@ from flask_babel import get_locale
 
 from wattlens.analytics.mv import frame_of
 from wattlens.core.meters import MeterInfo
-from wattlens.dashboard.i18n import _
+from wattlens.dashboard.i18n import _, locale_context
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -472,13 +473,56 @@ def report_pdf(project: dict[str, Any], info: MeterInfo, names: dict[str, str],
     return pdf
 
 
+def _pdf(data: bytes) -> Any:
+    import pypdf  # only verification reads PDFs
+
+    return pypdf.PdfReader(io.BytesIO(data))
+
+
+def _squeezed(text: str) -> str:
+    """``text`` compatibility-normalised (ligatures split) without whitespace, so text
+    extracted from a PDF compares with the text that was rendered."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def _numbers(text: str) -> list[str]:
+    """The numbers and dates written in ``text`` (e.g. ``39,982``, ``2018-01-01``)."""
+    return re.findall(r"\d(?:[\d.,:-]*\d)?", text)
+
+
+def shown_differences(data: bytes, doc: dict[str, Any]) -> list[str]:
+    """The headline numbers (:func:`summary_rows` in the report's language) that the pages
+    of a report show otherwise than its embedded result ``doc`` gives them, one line each
+    naming the row; empty for a bare result JSON (it shows nothing). Only the numbers and
+    dates of each row are compared, so a report verifies whatever the translations of the
+    words around them."""
+    if data.lstrip()[:1] in (b"{", b"["):
+        return []
+    if data.startswith(b"%PDF"):
+        reader = _pdf(data)
+        lang = str(reader.trailer["/Root"].get("/Lang") or "en")
+        text = _squeezed("".join(page.extract_text() for page in reader.pages))
+        with locale_context(lang):
+            rows = summary_rows(doc)
+        return [f"{slug}: the pages do not show {number} ({value!r}) of the embedded result"
+                for slug, _label, value in rows for number in _numbers(value)
+                if _squeezed(number) not in text]
+    html = data.decode("utf-8", errors="replace")
+    declared = re.search(r'<html lang="([^"]+)"', html)
+    shown = {slug: unescape(value)
+             for slug, value in re.findall(r"<td id='([a-z0-9-]+)'>([^<]*)</td>", html)}
+    with locale_context(declared.group(1) if declared else "en"):
+        rows = summary_rows(doc)
+    return [f"{slug}: the page shows {shown.get(slug)!r}, the embedded result gives {value!r}"
+            for slug, _label, value in rows
+            if _numbers(shown.get(slug) or "") != _numbers(value)]
+
+
 def read_report(data: bytes) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The result document and signature (None when unsigned) carried by a report: a PDF of
     :func:`report_pdf`, an HTML of :func:`render_report` or a bare result JSON."""
     if data.startswith(b"%PDF"):
-        import pypdf  # only verification reads PDFs
-
-        attached = pypdf.PdfReader(io.BytesIO(data)).attachments
+        attached = _pdf(data).attachments
         parts = {name: attached[f"{name}.json"][0]
                  for name in (RESULT_ID, SIGNATURE_ID) if f"{name}.json" in attached}
     elif data.lstrip()[:1] in (b"{", b"["):
