@@ -203,3 +203,13 @@ def test_verify_names_a_number_changed_on_the_pages_only(setup) -> None:
         string=json.dumps(setup["doc"]), name="mv-result.json")]))
     checked = _cli(setup, "verify", str(pdf))
     assert checked.exit_code == 1 and "shown: savings: the pages do not show" in checked.output
+
+
+def test_report_of_a_stored_result_by_its_spec(setup) -> None:
+    out = setup["folder"] / "stored.html"
+    made = _cli(setup, "report", *SPEC_ARGS, "--out", str(out))
+    assert made.exit_code == 0, made.output
+    doc, _signature = read_report(out.read_bytes())
+    assert doc["key"] == setup["doc"]["key"]  # the document `mv run` stored
+    neither = _cli(setup, "report", "--out", str(out))
+    assert neither.exit_code == 2 and "give a result file" in neither.output
