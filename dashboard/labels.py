@@ -3,6 +3,9 @@ marked for extraction with ``N_`` and translated where shown with :func:`shown`.
 
 from __future__ import annotations
 
+from typing import Any
+
+from wattlens.analytics.alerts import event_summary
 from wattlens.dashboard.i18n import N_, _
 
 COMMODITIES = {"electricity": N_("electricity"), "gas": N_("gas"), "heat": N_("heat"),
@@ -26,3 +29,15 @@ def shown(names: dict[str, str], code: str) -> str:
     """``code`` (a commodity, event kind, severity or status of ``names``) in the request's
     language; an unknown code as it is."""
     return _(names[code]) if code in names else code
+
+
+def shown_event_row(row: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """A table row of ``event`` (:func:`wattlens.dashboard.transforms.event_rows`) with its
+    summary (:func:`~wattlens.analytics.alerts.event_summary`) and its kind, status and severity
+    word in the request's language."""
+    row.update(event_summary(event))
+    word, _sep, severity = row["severity_label"].partition(" ")
+    row.update(kind=shown(EVENT_KINDS, row["kind"]), status=shown(STATUSES, row["status"]),
+               severity_label=f"{shown(SEVERITIES, word)} {severity}",
+               reasons=", ".join(shown(EVENT_KINDS, k) for k in row["reasons"].split(", ") if k))
+    return row

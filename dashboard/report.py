@@ -23,23 +23,25 @@ import hashlib
 import io
 import json
 import re
-from html import escape
-from typing import Any
+import unicodedata
+from html import escape, unescape
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pypdf
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from flask_babel import get_locale
-from matplotlib.dates import AutoDateLocator, DateFormatter
-from matplotlib.figure import Figure
 
 from wattlens.analytics.mv import frame_of
 from wattlens.core.meters import MeterInfo
-from wattlens.dashboard.i18n import _
+from wattlens.dashboard.i18n import _, locale_context
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 RESULT_ID = "mv-result"
 """Id of the HTML script element, and stem of the PDF attachment, holding the result JSON."""
@@ -158,26 +160,30 @@ def _svg(figure: Figure, prefix: str) -> str:
                   count=1)
 
 
-def _axes(figure: Figure, tz: str) -> Any:
+def _axes() -> tuple[Figure, Axes]:
+    """A new page-wide chart: local dates on x (months), kWh on y."""
+    from matplotlib.dates import AutoDateLocator, DateFormatter  # heavy; only reports draw
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 2.8))
     ax = figure.add_subplot()
     ax.grid(True, color="#eaeef2")
     ax.spines[["top", "right"]].set_visible(False)
-    locator = AutoDateLocator(tz=tz, maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(DateFormatter("%Y-%m", tz=tz))
+    ax.xaxis.set_major_locator(AutoDateLocator(maxticks=8))
+    ax.xaxis.set_major_formatter(DateFormatter("%Y-%m"))
     ax.set_ylabel("kWh")
-    return ax
+    return figure, ax
 
 
 def _naive(times: pd.Series, tz: str) -> Any:
+    """UTC times as naive local times (matplotlib's dates)."""
     return times.dt.tz_convert(tz).dt.tz_localize(None).to_numpy()
 
 
 def baseline_chart(series: pd.DataFrame, tz: str) -> str:
     """Adjusted baseline against actual energy per observation [kWh] as SVG (the legend
     is the page's, so its words are translated)."""
-    figure = Figure(figsize=(8, 2.8))
-    ax = _axes(figure, "UTC")
+    figure, ax = _axes()
     times = _naive(series["time"], tz)
     ax.plot(times, series["baseline"], color=COLOURS["baseline"], linewidth=1)
     ax.plot(times, series["actual"], color=COLOURS["actual"], linewidth=1)
@@ -186,8 +192,7 @@ def baseline_chart(series: pd.DataFrame, tz: str) -> str:
 
 def cumulative_chart(cumulative: pd.DataFrame, tz: str) -> str:
     """Cumulative savings [kWh] with its uncertainty band as SVG."""
-    figure = Figure(figsize=(8, 2.8))
-    ax = _axes(figure, "UTC")
+    figure, ax = _axes()
     times = _naive(cumulative["time"], tz)
     ax.fill_between(times, cumulative["lower"], cumulative["upper"], color=COLOURS["savings"],
                     alpha=0.2, linewidth=0)
@@ -320,35 +325,58 @@ svg.chart { width: 100%; height: auto }
 """
 
 
-def render_report(project: dict[str, Any], info: MeterInfo, names: dict[str, str],
-                  signature: dict[str, str] | None = None) -> str:
-    """The report of an M&V result document on meter ``info`` as a standalone HTML document
-    in the current locale (``names``: display names of site and building ids;
-    ``signature``: :func:`sign_result` of ``project``, embedded when given)."""
-    tz = info.timezone
-    result = project["result"]
-    rows = "".join(f"<tr><th>{escape(label)}</th><td id='{slug}'>{escape(str(value))}</td></tr>"
-                   for slug, label, value in summary_rows(project))
-    warnings = "".join(f"<li>{escape(warning_text(w))}</li>"
-                       for w in project["warnings"]) or f"<li>{escape(_('none'))}</li>"
-    option = (_("B (an equipment submeter)") if info.parent
-              else _("C (a whole-building meter)"))
+def _h2(text: str) -> str:
+    return f"<h2>{escape(text)}</h2>"
+
+
+def _charts(project: dict[str, Any], tz: str) -> str:
+    """The baseline-against-actual and cumulative-savings charts with their legends."""
     series, cumulative = frame_of(project["series"]), frame_of(project["cumulative"])
-    charts = ""
+    out = ""
     if not series.empty:
         title = _("Adjusted baseline against actual [kWh per {per}]").format(
             per=_(project.get("per", "day")))
-        charts += (f"<h2>{escape(title)}</h2>"
-                   + _legend((_("adjusted baseline"), COLOURS["baseline"]),
-                             (_("actual"), COLOURS["actual"]))
-                   + baseline_chart(series, tz))
+        out += (_h2(title) + _legend((_("adjusted baseline"), COLOURS["baseline"]),
+                                     (_("actual"), COLOURS["actual"]))
+                + baseline_chart(series, tz))
     if not cumulative.empty:
         conf = format_decimal(project["confidence"] * 100, format="0.#", locale=_locale())
-        band = _("{confidence} % interval").format(confidence=conf)
-        charts += (f"<h2>{escape(_('Cumulative savings [kWh]'))}</h2>"
-                   + _legend((_("cumulative savings"), COLOURS["savings"]), (band, "#a8dab5"))
-                   + cumulative_chart(cumulative, tz))
-    sufficiency = result.get("sufficiency", {})
+        band = _("interval ({confidence})").format(confidence=f"{conf} %")
+        out += (_h2(_("Cumulative savings [kWh]"))
+                + _legend((_("cumulative savings"), COLOURS["savings"]), (band, "#a8dab5"))
+                + cumulative_chart(cumulative, tz))
+    return out
+
+
+def _model_section(result: dict[str, Any]) -> str:
+    """The model, its coefficients and the uncertainty with every number in it."""
+    model = [(_("model"), result.get("model")), (_("model form"), result.get("model_form")),
+             (_("granularity"), result.get("granularity")),
+             (_("parameters"), result.get("baseline", {}).get("n_params"))]
+    uncertainty = dict(result.get("uncertainty", {}))
+    method = str(uncertainty.pop("method", ""))
+    return (_h2(_("Model and coefficients"))
+            + _table(model + _flat(result.get("coefficients", {})), "coefficients")
+            + _h2(_("Uncertainty")) + _table(_flat(uncertainty), "uncertainty")
+            + f"<p class=\"note\">{escape(method)}</p>")
+
+
+def _sufficiency_section(project: dict[str, Any], tz: str) -> str:
+    """Data sufficiency, the warnings and the non-routine events left out."""
+    sufficiency = project["result"].get("sufficiency", {})
+    rows = [(_("disqualified by"), sufficiency.get("disqualified")),
+            (_("estimate forced"), sufficiency.get("forced"))]
+    texts = [warning_text(w) for w in project["warnings"]] or [_("none")]
+    return (_h2(_("Data sufficiency and warnings")) + _table(rows, "sufficiency")
+            + f"<p>{escape(str(sufficiency.get('note') or ''))}</p><ul id=\"warnings\">"
+            + "".join(f"<li>{escape(t)}</li>" for t in texts) + "</ul>"
+            + _h2(_("Non-routine events"))
+            + f"<ul id=\"non-routine\">{_non_routine(project, tz)}</ul>")
+
+
+def _data_section(project: dict[str, Any], tz: str) -> str:
+    """Input data hashes and counts, settings and the monthly table."""
+    result = project["result"]
     inputs = result.get("inputs", {})
     hashes = [(_("energy and temperature readings as stored (SHA-256)"),
                project["data_sha256"]),
@@ -357,66 +385,72 @@ def render_report(project: dict[str, Any], info: MeterInfo, names: dict[str, str
               (_("meter readings used"), inputs.get("readings_used")),
               (_("temperature readings used"), inputs.get("temperature_readings")),
               (_("reading interval"), inputs.get("interval"))]
-    signed = ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in (_("month"), _("adjusted baseline"),
+                                                      _("actual"), _("avoided")))
+    return (_h2(_("Input data")) + _table(hashes, "hashes")
+            + f"<p class=\"note\">{escape(str(inputs.get('hashed', '')))}</p>"
+            + _h2(_("Settings")) + _table(_flat(result.get("settings", {})), "settings")
+            + _h2(_("Monthly adjusted baseline against actual [kWh]"))
+            + f"<table><tr>{head}</tr>{_monthly(project, tz)}</table>")
+
+
+def _verification_section(project: dict[str, Any], signature: dict[str, str] | None) -> str:
+    """How to verify the report, its signature and what made it."""
+    text = _("This report carries its result document (JSON). `wattlens mv verify` on this "
+             "file recomputes it from the stored readings with the recorded model and settings "
+             "and names every number that differs.")
+    out = (_h2(_("Verification")) + f"<p>{escape(text)}</p><pre id=\"reproduce\">"
+           + escape(str(project.get("inputs", {}).get("reproduce", ""))) + "</pre>")
     if signature is not None:
         signed = _("Signed (Ed25519) by the key with fingerprint {fingerprint}.").format(
             fingerprint=signature["fingerprint"])
-        signed = f"<p id=\"signed\">{escape(signed)}</p>"
-    verification = _("This report carries its result document (JSON). `wattlens mv verify` on "
-                     "this file recomputes it from the stored readings with the recorded model "
-                     "and settings and names every number that differs.")
+        out += f"<p id=\"signed\">{escape(signed)}</p>"
+    now = format_datetime(pd.Timestamp.now(tz="UTC").to_pydatetime(), format="medium",
+                          locale=_locale())
+    software = ", ".join(f"{k} {v}"
+                         for k, v in (project["result"].get("software") or {}).items())
+    generated = _("Generated by wattlens on {when} (UTC); software: {software}.").format(
+        when=now, software=software)
+    return out + f"<p class=\"note\">{escape(generated)}</p>"
+
+
+def _lead(project: dict[str, Any], info: MeterInfo, names: dict[str, str]) -> str:
+    """The opening sentence: meter, place, periods, time zone, IPMVP option."""
     periods = project["periods"]
+    option = (_("B (an equipment submeter)") if info.parent
+              else _("C (a whole-building meter)"))
     place = ", ".join(names.get(p, p) for p in (info.building, info.site) if p) or "–"
-    lead = _("Meter {label} ({meter}, {commodity}) at {place}. Baseline {b0} to {b1}, "
+    return _("Meter {label} ({meter}, {commodity}) at {place}. Baseline {b0} to {b1}, "
              "reporting {r0} to {r1}; dates are local ({tz}), energy in kWh. IPMVP Option "
              "{option}; savings = adjusted baseline − actual.").format(
         label=info.label, meter=info.id, commodity=_(info.commodity), place=place,
         b0=_long_date(periods["baseline"][0]), b1=_long_date(periods["baseline"][1]),
         r0=_long_date(periods["reporting"][0]), r1=_long_date(periods["reporting"][1]),
-        tz=tz, option=option)
-    now = format_datetime(pd.Timestamp.now(tz="UTC").to_pydatetime(), format="medium",
-                          tzinfo="UTC", locale=_locale())
-    software = ", ".join(f"{k} {v}" for k, v in (result.get("software") or {}).items())
-    generated = _("Generated by wattlens on {when} (UTC); software: {software}.").format(
-        when=now, software=software)
-    return f"""<!doctype html>
-<html lang="{escape(_locale())}"><head><meta charset="utf-8">
-<title>{escape(_('M&V report'))} · {escape(project['meter'])}</title>
-<style>{STYLE}</style></head><body>
-<h1>{escape(_('Measurement & verification report'))}</h1>
-<p>{escape(lead)}</p>
-<h2>{escape(_('Result'))}</h2><table id="summary">{rows}</table>
-{charts}
-{_control_section(project.get("control"))}
-<h2>{escape(_('Model and coefficients'))}</h2>
-{_table([(_("model"), result.get("model")), (_("model form"), result.get("model_form")),
-         (_("granularity"), result.get("granularity")),
-         (_("parameters"), result.get("baseline", {}).get("n_params"))]
-        + _flat(result.get("coefficients", {})), "coefficients")}
-<h2>{escape(_('Uncertainty'))}</h2>
-{_table(_flat({k: v for k, v in result.get("uncertainty", {}).items() if k != "method"}),
-        "uncertainty")}
-<p class="note">{escape(str(result.get("uncertainty", {}).get("method", "")))}</p>
-<h2>{escape(_('Data sufficiency and warnings'))}</h2>
-{_table([(_("disqualified by"), sufficiency.get("disqualified")),
-         (_("estimate forced"), sufficiency.get("forced"))], "sufficiency")}
-<p>{escape(str(sufficiency.get("note") or ""))}</p>
-<ul id="warnings">{warnings}</ul>
-<h2>{escape(_('Non-routine events'))}</h2><ul id="non-routine">{_non_routine(project, tz)}</ul>
-<h2>{escape(_('Input data'))}</h2>{_table(hashes, "hashes")}
-<p class="note">{escape(str(inputs.get("hashed", "")))}</p>
-<h2>{escape(_('Settings'))}</h2>{_table(_flat(result.get("settings", {})), "settings")}
-<h2>{escape(_('Monthly adjusted baseline against actual [kWh]'))}</h2>
-<table><tr><th>{escape(_('month'))}</th><th>{escape(_('adjusted baseline'))}</th>
-<th>{escape(_('actual'))}</th><th>{escape(_('avoided'))}</th></tr>{_monthly(project, tz)}</table>
-<h2>{escape(_('Verification'))}</h2>
-<p>{escape(verification)}</p>
-<pre id="reproduce">{escape(str(project.get("inputs", {}).get("reproduce", "")))}</pre>
-{signed}
-<p class="note">{escape(generated)}</p>
-{_script(RESULT_ID, project)}
-{_script(SIGNATURE_ID, signature) if signature is not None else ""}
-</body></html>"""
+        tz=info.timezone, option=option)
+
+
+def render_report(project: dict[str, Any], info: MeterInfo, names: dict[str, str],
+                  signature: dict[str, str] | None = None) -> str:
+    """The report of an M&V result document on meter ``info`` as a standalone HTML document
+    in the current locale (``names``: display names of site and building ids;
+    ``signature``: :func:`sign_result` of ``project``, embedded when given)."""
+    tz = info.timezone
+    rows = "".join(f"<tr><th>{escape(label)}</th><td id='{slug}'>{escape(str(value))}</td></tr>"
+                   for slug, label, value in summary_rows(project))
+    title = _("M&V report") + f" · {project['meter']}"
+    heading = _("Measurement & verification report")
+    body = (f"<h1>{escape(heading)}</h1>"
+            f"<p>{escape(_lead(project, info, names))}</p>"
+            + _h2(_("Result")) + f"<table id=\"summary\">{rows}</table>"
+            + _charts(project, tz) + _control_section(project.get("control"))
+            + _model_section(project["result"]) + _sufficiency_section(project, tz)
+            + _data_section(project, tz) + _verification_section(project, signature))
+    scripts = _script(RESULT_ID, project)
+    if signature is not None:
+        scripts += _script(SIGNATURE_ID, signature)
+    return (f"<!doctype html>\n<html lang=\"{escape(_locale())}\"><head><meta charset=\"utf-8\">"
+            f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>\n{body}\n"
+            f"{scripts}\n</body></html>")
 
 
 def report_pdf(project: dict[str, Any], info: MeterInfo, names: dict[str, str],
@@ -439,11 +473,56 @@ def report_pdf(project: dict[str, Any], info: MeterInfo, names: dict[str, str],
     return pdf
 
 
+def _pdf(data: bytes) -> Any:
+    import pypdf  # only verification reads PDFs
+
+    return pypdf.PdfReader(io.BytesIO(data))
+
+
+def _squeezed(text: str) -> str:
+    """``text`` compatibility-normalised (ligatures split) without whitespace, so text
+    extracted from a PDF compares with the text that was rendered."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def _numbers(text: str) -> list[str]:
+    """The numbers and dates written in ``text`` (e.g. ``39,982``, ``2018-01-01``)."""
+    return re.findall(r"\d(?:[\d.,:-]*\d)?", text)
+
+
+def shown_differences(data: bytes, doc: dict[str, Any]) -> list[str]:
+    """The headline numbers (:func:`summary_rows` in the report's language) that the pages
+    of a report show otherwise than its embedded result ``doc`` gives them, one line each
+    naming the row; empty for a bare result JSON (it shows nothing). Only the numbers and
+    dates of each row are compared, so a report verifies whatever the translations of the
+    words around them."""
+    if data.lstrip()[:1] in (b"{", b"["):
+        return []
+    if data.startswith(b"%PDF"):
+        reader = _pdf(data)
+        lang = str(reader.trailer["/Root"].get("/Lang") or "en")
+        text = _squeezed("".join(page.extract_text() for page in reader.pages))
+        with locale_context(lang):
+            rows = summary_rows(doc)
+        return [f"{slug}: the pages do not show {number} ({value!r}) of the embedded result"
+                for slug, _label, value in rows for number in _numbers(value)
+                if _squeezed(number) not in text]
+    html = data.decode("utf-8", errors="replace")
+    declared = re.search(r'<html lang="([^"]+)"', html)
+    shown = {slug: unescape(value)
+             for slug, value in re.findall(r"<td id='([a-z0-9-]+)'>([^<]*)</td>", html)}
+    with locale_context(declared.group(1) if declared else "en"):
+        rows = summary_rows(doc)
+    return [f"{slug}: the page shows {shown.get(slug)!r}, the embedded result gives {value!r}"
+            for slug, _label, value in rows
+            if _numbers(shown.get(slug) or "") != _numbers(value)]
+
+
 def read_report(data: bytes) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The result document and signature (None when unsigned) carried by a report: a PDF of
     :func:`report_pdf`, an HTML of :func:`render_report` or a bare result JSON."""
     if data.startswith(b"%PDF"):
-        attached = pypdf.PdfReader(io.BytesIO(data)).attachments
+        attached = _pdf(data).attachments
         parts = {name: attached[f"{name}.json"][0]
                  for name in (RESULT_ID, SIGNATURE_ID) if f"{name}.json" in attached}
     elif data.lstrip()[:1] in (b"{", b"["):

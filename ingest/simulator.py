@@ -14,8 +14,9 @@ Hours missing from the sample do not advance the registers (an ingest source wit
 truth an end-to-end test compares the store against; :meth:`Simulation.sources` is the matching
 ``[[sources]]`` configuration for ``wattlens ingest run``.
 
-:class:`LiveSimulation` (``wattlens demo``) instead plays the sample continuously from now on,
-looping forever, with labelled faults (:class:`LoadStep`) on top.
+:class:`LiveSimulation` (``wattlens demo``, the soak test) instead plays the sample continuously
+on a :class:`SimClock` (shared with the service's scheduler), looping forever, with labelled
+faults (:class:`LoadStep`) on top.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -216,6 +218,8 @@ class Simulation:
             for r in sorted(profile.registers, key=lambda r: r.address)
         ]
 
+        latched: dict[str, Any] = {}
+
         async def action(fc: int, start: int, address: int, count: int,
                          registers: list[int], values: Any) -> Any:
             fault = self.faults.get(play.meter)
@@ -223,7 +227,13 @@ class Simulation:
                 return ExcCodes.DEVICE_FAILURE
             if fault == "timeout":
                 await asyncio.sleep(self.timeout_s)
-            clock, kwh, kw = self.current(play)
+            asked = {r.kind for r in profile.registers if address <= r.address < address + count}
+            # the registers hold one sampling instant, as a meter's do: taken when the clock is
+            # read or after the energy was, so a poll's clock and energy always agree
+            if not latched or latched["read"] or "clock" in asked:
+                latched.update(state=self.current(play), read=False)
+            latched["read"] = "energy_register" in asked
+            clock, kwh, kw = latched["state"]
             for reg in profile.registers:
                 if reg.kind == "clock":
                     value = clock.timestamp()
@@ -259,7 +269,10 @@ class Simulation:
     # ---------------------------------------------------------------- mqtt
     def payload(self, play: MeterPlay, k: int) -> str:
         """The device's JSON message at step k."""
-        clock, kwh, kw = self.state(play, k)
+        return self.message(play, *self.state(play, k))
+
+    def message(self, play: MeterPlay, clock: pd.Timestamp, kwh: float, kw: float) -> str:
+        """The device's JSON message reading ``kwh`` [kWh] and ``kw`` [kW] at ``clock``."""
         if play.style == "shelly":
             body: dict[str, Any] = {
                 "id": 0, "source": "timer", "output": True, "apower": round(kw * 1000, 3),
@@ -364,11 +377,67 @@ class LoadStep:
                 "end": self.end.isoformat(), "kw": self.kw}
 
 
-class LiveSimulation(Simulation):
-    """The sample looped forever as meters that read now: Modbus TCP only.
+@dataclass(frozen=True)
+class SimClock:
+    """Simulated time (UTC): ``origin`` at the wall-clock instant ``origin_real`` [Unix s],
+    running ``speed`` simulated seconds per real second. Frozen and read from the wall clock,
+    so separate processes (the simulated meters, ``wattlens run``, the same service restarted
+    after a crash) that share its three numbers share one timeline (:meth:`save`,
+    :meth:`load`)."""
 
-    Simulated time starts at ``origin`` and runs ``speed`` times as fast as the wall clock;
-    the device clock register reads it. Simulated time ``t`` plays sample time
+    origin: pd.Timestamp
+    origin_real: float
+    speed: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.origin.tzinfo is None or not self.speed > 0:
+            raise ValueError(f"SimClock needs a tz-aware origin and a positive speed; got "
+                             f"origin={self.origin!r}, speed={self.speed!r}")
+
+    def now(self) -> pd.Timestamp:
+        """The simulated time now."""
+        return self.to_sim(time.time())
+
+    def to_sim(self, real: float) -> pd.Timestamp:
+        """The simulated time (UTC, to the microsecond) at wall-clock ``real`` [Unix s]."""
+        elapsed = pd.Timedelta(seconds=(real - self.origin_real) * self.speed)
+        return (self.origin + elapsed).tz_convert("UTC").floor("us")
+
+    def to_real(self, sim: pd.Timestamp) -> float:
+        """The wall-clock time [Unix s] at simulated time ``sim``."""
+        return self.origin_real + (sim - self.origin).total_seconds() / self.speed
+
+    def to_json(self) -> dict[str, Any]:
+        return {"origin": self.origin.isoformat(), "origin_real": self.origin_real,
+                "speed": self.speed}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SimClock:
+        return cls(pd.Timestamp(data["origin"]), float(data["origin_real"]),
+                   float(data["speed"]))
+
+    def save(self, path: Path) -> None:
+        """Write the clock to ``path`` (JSON) for ``wattlens run --sim-clock``."""
+        path.write_text(json.dumps(self.to_json()) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> SimClock:
+        """The clock :meth:`save` wrote to ``path``; ValueError naming the file otherwise."""
+        try:
+            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"simulated clock {path}: {type(exc).__name__}: {exc}; write it "
+                             f"with SimClock.save (origin, origin_real, speed)") from None
+
+
+class LiveSimulation(Simulation):
+    """The sample looped forever as meters that read now: electricity meters over Modbus TCP,
+    the others (with ``mqtt``, a broker's (host, port)) as Shelly/Tasmota devices publishing
+    every ``publish_every`` of simulated time at QoS 1.
+
+    Simulated time is ``clock`` (default: starting at ``origin`` when the meters are served,
+    ``speed`` times as fast as the wall clock); the device clock register and the messages
+    read it. The energy registers read 0 at ``origin``. Simulated time ``t`` plays sample time
     ``loop_start + (t - shift - loop_start) mod weeks`` (``shift`` and ``weeks`` whole weeks,
     so weekday and hour of day stay true); each sample hour's energy accrues evenly through
     the hour, so the registers advance continuously and a poll every few seconds yields
@@ -388,23 +457,66 @@ class LiveSimulation(Simulation):
         steps: tuple[LoadStep, ...] = (),
         host: str = "127.0.0.1",
         meters: list[str] | None = None,
+        mqtt: tuple[str, int] | None = None,
+        publish_every: str = "1min",
+        clock: SimClock | None = None,
     ) -> None:
         super().__init__(readings, start=loop_start, hours=weeks * 168, speed=speed,
-                         warmup_s=0.0, host=host, meters=meters)
+                         warmup_s=0.0, host=host, meters=meters, mqtt=mqtt)
         self.origin = origin
+        self.clock = clock
         self.shift = shift
         self.steps = steps
+        self.publish_every = pd.Timedelta(publish_every)
+        self.published: list[tuple[str, pd.Timestamp, float]] = []
+        """(meter, simulated time, register [kWh]) of each message published."""
+        self._raw: list[tuple[str, str]] = []
         for play in self.plays:  # known before serving: the ingest config names them
-            play.port = free_port()
+            if play.protocol == "modbus":
+                play.port = free_port()
         # registers read 0 at origin: a float32 register keeps its resolution for longer
-        self._zero = {p.meter: self._energy(p, origin) for p in self.plays}
+        self._zero = {p.meter: self._energy(p, self.origin) for p in self.plays}
 
     def now(self) -> pd.Timestamp:
         """The simulated time (UTC); ``origin`` until the meters are served."""
-        if not self._t0:
-            return self.origin
-        elapsed = pd.Timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
-        return (self.origin + elapsed).floor("us")  # the wall clock's resolution
+        return self.origin if self.clock is None else self.clock.now()
+
+    def start_serving(self) -> LiveSimulation:
+        """Start the clock (unless given) and serve the meters."""
+        if self.clock is None:
+            self.clock = SimClock(self.origin, time.time(), self.speed)
+        super().start_serving()
+        return self
+
+    def inject(self, meter: str, payload: str) -> None:
+        """Publish ``payload`` (any text, e.g. a broken message) on ``meter``'s topic with the
+        next messages."""
+        self._raw.append((meter, payload))
+
+    def _publish(self) -> None:
+        import paho.mqtt.client as mqtt
+
+        assert self.mqtt is not None and self.clock is not None
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="wattlens-simulator")
+        client.connect(self.mqtt[0], self.mqtt[1])
+        client.loop_start()
+        plays = {p.meter: p for p in self.plays if p.protocol == "mqtt"}
+        period = self.publish_every.total_seconds() / self.clock.speed
+        try:
+            while not self._stop.wait(period):
+                while self._raw:
+                    meter, text = self._raw.pop(0)
+                    client.publish(self.topic(plays[meter]), text, qos=1).wait_for_publish(10)
+                for play in plays.values():
+                    at = self.now()
+                    kwh, kw = self.reading(play, at)
+                    info = client.publish(self.topic(play), self.message(play, at, kwh, kw),
+                                          qos=1)
+                    info.wait_for_publish(timeout=10)
+                    self.published.append((play.meter, at, kwh))
+        finally:
+            client.loop_stop()
+            client.disconnect()
 
     def position(self, at: pd.Timestamp) -> tuple[int, float]:
         """(loops completed, sample hours into the loop) at simulated time ``at``."""

@@ -47,6 +47,8 @@ BUFFER_DIR = "ingest-buffer"
 """Folder of the on-disk buffer in the data directory."""
 WARN_FRACTION = 0.8
 ERROR_LOG_EVERY_S = 60.0
+FLUSH_ROWS = 50_000
+"""Most readings one write takes when the buffer is flushed."""
 """The same source error is logged at most this often [s] (it is counted every time)."""
 
 
@@ -285,25 +287,49 @@ class Worker:
                     self._lock.acquire()
 
     def flush(self) -> int:
-        """Write buffered batches to the store in order; stop at the first failure.
-        Returns how many were flushed."""
+        """Write buffered batches to the store in order, up to :data:`FLUSH_ROWS` readings a
+        write (a long outage leaves thousands of small batches; one write each would hold the
+        sources for minutes); stop at the first failure — what was not written stays buffered,
+        and writing a reading again is harmless (same key). Returns how many were flushed."""
         done = 0
         with self._lock:
-            for path, name, readings, checkpoint in self.buffer.entries():
-                try:
-                    if not readings.empty:
-                        self.store.write_readings(readings)
-                    if checkpoint:
-                        self.store.put_document("checkpoint", name, checkpoint)
-                except StoreUnavailable:
-                    break
-                self.buffer.remove(path)
-                done += 1
-                if name in self.status:
-                    self.status[name].last_success = pd.Timestamp.now(tz="UTC")
+            group: list[tuple[Path, str, pd.DataFrame, dict[str, Any]]] = []
+            rows = 0
+            for entry in self.buffer.entries():
+                group.append(entry)
+                rows += len(entry[2])
+                if rows >= FLUSH_ROWS:
+                    if not self._write_group(group):
+                        group = []
+                        break
+                    done, group, rows = done + len(group), [], 0
+            if group and self._write_group(group):
+                done += len(group)
         if done:
             log.info("flushed %d buffered batches to the store; %d left", done, len(self.buffer))
         return done
+
+    def _write_group(self, group: list[tuple[Path, str, pd.DataFrame, dict[str, Any]]]
+                     ) -> bool:
+        """Write buffered batches as one (a later batch's reading wins), then each source's
+        newest checkpoint among them; remove them from the buffer. False: the store is down."""
+        frames = [frame for _, _, frame, _ in group if not frame.empty]
+        checkpoints = {name: checkpoint for _, name, _, checkpoint in group if checkpoint}
+        try:
+            if frames:
+                readings = pd.concat(frames, ignore_index=True).drop_duplicates(
+                    ["time", "meter", "quantity"], keep="last")
+                self.store.write_readings(readings)
+            for name, checkpoint in checkpoints.items():
+                self.store.put_document("checkpoint", name, checkpoint)
+        except StoreUnavailable:
+            return False
+        now = pd.Timestamp.now(tz="UTC")
+        for path, name, _, _ in group:
+            self.buffer.remove(path)
+            if name in self.status:
+                self.status[name].last_success = now
+        return True
 
     def publish_status(self) -> None:
         """Write each source's status document (skipped while the store is down)."""

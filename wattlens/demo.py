@@ -107,9 +107,10 @@ def prepare_dir(data_dir: Path) -> None:
 def demo_config(base: dict[str, Any], plan: DemoPlan, sources: list[dict[str, Any]]
                 ) -> dict[str, Any]:
     """The demo's configuration: ``base`` (sites, tariffs, carbon of the sample) with the
-    demo's store, live sources, dashboard address and jobs. The jobs run on the demo's clock:
-    detection every simulated minute (every 10 s at most when it runs fast), the intraday
-    refresh every simulated hour."""
+    demo's store, live sources, dashboard address and jobs. The jobs run on the demo's clock
+    (their intervals are simulated time): detection every simulated minute (every 10 s of
+    wall time at most when it runs fast), the intraday refresh every simulated hour (every
+    minute of wall time at most)."""
     anomalies = base.get("analytics", {}).get("anomalies", {})
     anomalies = {**anomalies, **DETECTOR_SETTINGS}
     return {
@@ -121,8 +122,8 @@ def demo_config(base: dict[str, Any], plan: DemoPlan, sources: list[dict[str, An
         "analytics": {**base.get("analytics", {}), "anomalies": anomalies},
         "jobs": {**base.get("jobs", {}),
                  "forecast_model": plan.forecast_model,
-                 "detect": {"every": f"{max(MIN_DETECT_SECONDS, 60 / plan.speed):g}s"},
-                 "intraday": {"every": f"{max(60.0, 3600 / plan.speed):g}s"}},
+                 "detect": {"every": f"{max(60.0, MIN_DETECT_SECONDS * plan.speed):g}s"},
+                 "intraday": {"every": f"{max(3600.0, 60.0 * plan.speed):g}s"}},
     }
 
 

@@ -14,7 +14,7 @@ import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, dcc, html
 
-from wattlens.analytics.alerts import digest, event_summary
+from wattlens.analytics.alerts import digest
 from wattlens.dashboard import components, i18n, labels, transforms, urlstate
 from wattlens.dashboard.annotate import annotate_selected
 from wattlens.dashboard.data import request_data
@@ -136,11 +136,7 @@ def update_feed(status: str | None, meter: str | None, _saved: Any) -> tuple:
         frame = frame[frame["status"] == status]
     rows = transforms.event_rows(frame, {i.id: i for i in catalogue})
     for row, event in zip(rows, frame.to_dict("records"), strict=True):
-        row.update(event_summary(event))
-        word, _sep, severity = row["severity_label"].partition(" ")
-        row.update(kind=labels.shown(labels.EVENT_KINDS, row["kind"]),
-                   status=labels.shown(labels.STATUSES, row["status"]),
-                   severity_label=f"{labels.shown(labels.SEVERITIES, word)} {severity}")
+        labels.shown_event_row(row, event)
         row["link"] = f"[{_('open')}](/anomalies{urlstate.search(event=row['event_id'])})"
     return (rows, _summary(len(rows), status, meter), components.meter_options(catalogue),
             urlstate.search(status=status, meter=meter), _digest_block(frame))

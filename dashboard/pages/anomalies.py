@@ -12,8 +12,7 @@ import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, dcc, html
 
-from wattlens.analytics.alerts import event_summary
-from wattlens.dashboard import components, figures, transforms, urlstate
+from wattlens.dashboard import components, figures, labels, transforms, urlstate
 from wattlens.dashboard.annotate import annotate_selected
 from wattlens.dashboard.data import request_data
 from wattlens.dashboard.i18n import N_, _, ngettext
@@ -72,8 +71,8 @@ def layout(event: str | None = None, meter: str | None = None, **_query: str) ->
             dashGridOptions={"rowSelection": {"mode": "singleRow", "enableClickSelection": True},
                              "pagination": True, "paginationPageSize": 10,
                              "paginationPageSizeSelector": [10, 25, 50],
-                             "localeText": {
-                                 "noRowsToShow": _("No anomalies recorded for this choice.")}},
+                             "localeText": components.grid_locale(
+                                 _("No anomalies recorded for this choice."))},
             style={"height": "360px"},
         ),
         html.Div([
@@ -99,7 +98,7 @@ def update_grid(meter: str | None, scope: list[str], _saved: Any,
     frame = data.events(user, only)
     rows = transforms.event_rows(frame, {i.id: i for i in data.catalogue(user)})
     for row, event_row in zip(rows, frame.to_dict("records"), strict=True):
-        row.update(event_summary(event_row))
+        labels.shown_event_row(row, event_row)
     event = urlstate.from_url(query, meter, "event")
     chosen = [r for r in rows if r["event_id"] == event]
     counted = count_text(len(frame))

@@ -11,7 +11,7 @@ import dash
 import pandas as pd
 from dash import Input, Output, dash_table, html
 
-from wattlens.dashboard import totals, urlstate
+from wattlens.dashboard import labels, totals, urlstate
 from wattlens.dashboard.data import request_data
 from wattlens.dashboard.i18n import N_, _, ngettext
 
@@ -40,9 +40,9 @@ urlstate.period_callback("totals", days=30)
 
 def _table(rows: list[dict]) -> dash_table.DataTable:
     levels = {"site": _("site"), "building": _("building"), "meter": _("meter")}
-    commodities = {"all": _("all")}
     shown = [{**r, "level": levels[r["level"]],
-              "commodity": commodities.get(r["commodity"], r["commodity"])} for r in rows]
+              "commodity": _("all") if r["commodity"] == "all"
+              else labels.shown(labels.COMMODITIES, r["commodity"])} for r in rows]
     columns = {"level": _("level"), "name": _("name"), "commodity": _("commodity"),
                "energy_kwh": _("energy [kWh]"), "cost": _("cost"), "co2_kg": _("CO2 [kg]"),
                "floor_area_m2": _("floor area [m²]"), "kwh_per_m2": _("energy per area [kWh/m²]")}

@@ -1,12 +1,13 @@
 """M&V reports a third party can trust (issue #15 item 7): the PDF and HTML carry the result
 JSON, render Hangul, and ``wattlens mv verify`` recomputes them from the store, names a changed
-number and checks the operator's Ed25519 signature."""
+number (in the embedded JSON or on the pages) and checks the operator's Ed25519 signature."""
 
 from __future__ import annotations
 
 import copy
 import io
 import json
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,35 @@ def test_a_signature_over_other_numbers_or_by_another_key_fails(setup) -> None:
     assert wrong.exit_code == 1 and "not with the trusted key" in wrong.output
     unsigned = _cli(setup, "verify", str(setup["result"]), "--public-key", f"{other}.pub")
     assert unsigned.exit_code == 1 and "signature: none" in unsigned.output
+
+
+def test_verify_names_a_number_changed_on_the_pages_only(setup) -> None:
+    import weasyprint
+
+    html = _report(setup, "shown.html", "--html").read_text(encoding="utf-8")
+    shown = re.search(r"<td id='savings'>([^<]*)</td>", html)
+    assert shown is not None
+    edited = setup["folder"] / "shown-edited.html"
+    edited.write_text(html.replace(shown.group(0), "<td id='savings'>99,999 kWh</td>"),
+                      encoding="utf-8")
+    checked = _cli(setup, "verify", str(edited))
+    assert checked.exit_code == 1
+    assert "shown: savings: the page shows '99,999 kWh'" in checked.output
+    assert "differs:" not in checked.output  # the embedded JSON itself is intact
+    # a PDF whose pages were made from other numbers than the JSON it carries
+    pages = render_report(_tampered(setup), setup["info"], {})
+    pdf = setup["folder"] / "shown-edited.pdf"
+    pdf.write_bytes(weasyprint.HTML(string=pages).write_pdf(attachments=[weasyprint.Attachment(
+        string=json.dumps(setup["doc"]), name="mv-result.json")]))
+    checked = _cli(setup, "verify", str(pdf))
+    assert checked.exit_code == 1 and "shown: savings: the pages do not show" in checked.output
+
+
+def test_report_of_a_stored_result_by_its_spec(setup) -> None:
+    out = setup["folder"] / "stored.html"
+    made = _cli(setup, "report", *SPEC_ARGS, "--out", str(out))
+    assert made.exit_code == 0, made.output
+    doc, _signature = read_report(out.read_bytes())
+    assert doc["key"] == setup["doc"]["key"]  # the document `mv run` stored
+    neither = _cli(setup, "report", "--out", str(out))
+    assert neither.exit_code == 2 and "give a result file" in neither.output

@@ -28,10 +28,11 @@ CATALOG = (Path(__file__).resolve().parents[2] / "dashboard" / "translations" / 
 WIDTHS = (1400, 400)
 README_PAGE = "live"
 """The page whose screenshots the README shows (docs/screenshots/<page>-<lang>[-400].png)."""
-DATA = ["[col-id='explanation']", "#alerts-digest a"]
+DATA = ["[col-id='explanation']", "#alerts-digest a", ".no-webgl"]
 """Elements whose text is data, not UI: the anomaly job's stored English explanations (the
-analytics layer writes them at detection time; translating them is a later step)."""
-ALLOWED = {"kWh", "kW", "UTC", "CO2", "kgCO2", "wattlens"}
+analytics layer writes them at detection time; translating them is a later step); plotly's own
+notice that headless Chromium has no WebGL (a real browser draws the chart instead)."""
+ALLOWED = {"kWh", "kW", "kWh/m²", "UTC", "CO2", "kgCO2", "wattlens", "ASHRAE Guideline 14"}
 """Source strings that are proper names or units, the same in every language."""
 _COMMAND = re.compile(r"`[^`]*`")
 """Commands quoted in messages (`wattlens run`) are names too."""
@@ -96,7 +97,9 @@ def untranslated(text: str, fragments: dict[str, re.Pattern[str]], data: list[st
     text = _COMMAND.sub(" ", text)
     for name in data:
         text = text.replace(name, " ")
-    return sorted(part for part, pattern in fragments.items() if pattern.search(text))
+    lines = text.splitlines()
+    return sorted(f"{part} (in {next(line for line in lines if pattern.search(line))!r})"
+                  for part, pattern in fragments.items() if pattern.search(text))
 
 
 def shoot(duo, path: Path, width: int, small: bool) -> None:

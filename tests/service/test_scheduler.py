@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 from wattlens.cli import app
 from wattlens.core.calendar import SiteCalendar
 from wattlens.core.meters import MeterInfo
+from wattlens.ingest.simulator import SimClock
 from wattlens.service.scheduler import (
     JobContext,
     JobRunner,
+    SimTrigger,
     catch_up,
     scheduler,
     site_timezones,
@@ -232,3 +234,30 @@ def test_detect_job_alerts_once_within_the_cycle_and_kpis_run_daily(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_simulated_clock_survives_a_restart_through_its_file(tmp_path: Path) -> None:
+    clock = SimClock(pd.Timestamp("2026-02-02T06:00Z"), time.time() - 10.0, 3600.0)
+    clock.save(tmp_path / "clock.json")
+    again = SimClock.load(tmp_path / "clock.json")
+    assert again == clock
+    assert abs(again.now() - pd.Timestamp("2026-02-02T16:00Z")) < pd.Timedelta("1min")
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="bad.json"):
+        SimClock.load(tmp_path / "bad.json")
+
+
+def test_a_simulated_trigger_fires_each_local_midnight_once_on_the_simulated_clock() -> None:
+    clock = SimClock(pd.Timestamp("2026-02-02T20:00Z"), 1_800_000_000.0, 4321.0)
+    trig = SimTrigger(trigger(JobSchedule(cron="0 0 * * *"), "Europe/London"), clock)
+    now = dt.datetime.fromtimestamp(clock.origin_real, tz=UTC)
+    fired: list[pd.Timestamp] = []
+    previous = None
+    for _ in range(3):
+        previous = trig.get_next_fire_time(previous, now)
+        assert previous is not None
+        fired.append(clock.to_sim(previous.timestamp()))
+        now = previous  # APScheduler asks again at the fire time
+    midnights = pd.date_range("2026-02-03", periods=3, freq="D", tz="UTC")
+    for at, midnight in zip(fired, midnights, strict=True):  # never read before its slot
+        assert midnight <= at < midnight + pd.Timedelta("1s")

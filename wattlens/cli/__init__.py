@@ -418,7 +418,7 @@ def demo(
     prepared.simulation.start_serving()
     announce(prepared, plan, out)
     try:
-        run_service(prepared.config, list(ROLES), clock=prepared.simulation.now)
+        run_service(prepared.config, list(ROLES), clock=prepared.simulation.clock)
     finally:
         prepared.simulation.stop()
 

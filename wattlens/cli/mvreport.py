@@ -41,6 +41,7 @@ from wattlens.dashboard.report import (
     read_report,
     render_report,
     report_pdf,
+    shown_differences,
     sign_result,
 )
 
@@ -73,9 +74,11 @@ def _names(cfg: Config) -> dict[str, str]:
     return names
 
 
-def _read(path: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _read(path: Path) -> tuple[dict[str, Any], dict[str, Any] | None, bytes]:
+    """The result document, signature (None when unsigned) and bytes of a report file."""
     try:
-        return read_report(path.read_bytes())
+        data = path.read_bytes()
+        return (*read_report(data), data)
     except (OSError, ReportError) as exc:
         raise fail(f"{path}: cannot read the report ({exc})") from None
 
@@ -155,7 +158,7 @@ def mv_report(
     cfg = get_config(config)
     key = _private_key(sign) if sign is not None else None
     if source is not None:
-        doc, _signature = _read(source)
+        doc, _signature, _data = _read(source)
         info = _meter(cfg, doc, str(source))
     elif meter is not None and baseline is not None and reporting is not None:
         infos = cfg.meter_infos()
@@ -194,12 +197,16 @@ def mv_verify(
              "signed with it.")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Check a report's signature (when signed, or when --public-key asks for one) and
-    recompute its result from the store's data with the recorded model and settings; exit 1
-    naming every number that differs or a signature that does not hold."""
-    doc, signature = _read(report)
+    """Check a report's signature (when signed, or when --public-key asks for one), that its
+    pages show the headline numbers of its embedded result, and recompute that result from
+    the store's data with the recorded model and settings; exit 1 naming every number that
+    differs or a signature that does not hold."""
+    doc, signature, data = _read(report)
     trusted = _public_key(public_key) if public_key is not None else None
-    problems = 0
+    shown = shown_differences(data, doc)
+    for line in shown:
+        _say(f"shown: {line}")
+    problems = len(shown)
     if signature is None and trusted is not None:
         _say(f"signature: none, but --public-key {public_key} asks for one")
         problems += 1
@@ -219,6 +226,6 @@ def mv_verify(
     for line in differences:
         _say(f"differs: {line}")
     if differences or problems:
-        raise fail(f"{report}: {len(differences)} values differ from the recomputation"
-                   + (", and the signature does not hold" if problems else ""), code=1)
+        raise fail(f"{report}: {len(differences)} values differ from the recomputation; "
+                   f"{problems} problems with the signature or the numbers shown", code=1)
     _say(f"{report}: every number matches the recomputation from the store")

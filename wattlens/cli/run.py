@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import pandas as pd
 import typer
@@ -19,6 +20,7 @@ from wattlens.cli.common import ConfigOption, fail, get_config, get_store
 from wattlens.cli.ingest import build_sources
 from wattlens.config import Config
 from wattlens.dashboard.config import bind_host
+from wattlens.ingest.simulator import SimClock
 from wattlens.ingest.worker import BUFFER_DIR, Worker
 from wattlens.service.api.app import create_api
 from wattlens.service.api.auth import Tokens
@@ -40,7 +42,6 @@ from wattlens.store.remote import service_socket
 log = logging.getLogger("wattlens.run")
 
 ROLES = ("ingest", "jobs", "web")
-Clock = Callable[[], pd.Timestamp]
 STOP_SECONDS = 8.0
 """How long the roles get to flush and return after SIGTERM/SIGINT [s] (exit within 10 s)."""
 
@@ -56,20 +57,25 @@ def ingest_role(cfg: Config, store: Store, buffer_bytes: int) -> Role:
     return run
 
 
-def jobs_role(cfg: Config, store: Store, clock: Clock = utc_now) -> Role:
-    """The ``[jobs]`` schedule: forecasts, detection + alerts, recommendations; each run
-    starts at ``clock()`` (the demo's simulated clock, else the wall clock)."""
+def jobs_role(cfg: Config, store: Store, clock: SimClock | None = None) -> Role:
+    """The ``[jobs]`` schedule: forecasts, detection + alerts, recommendations; on the
+    simulated ``clock`` (the demo's, the soak test's) when given, else on the wall clock:
+    slots are its times and each run starts at its ``now()``."""
     meters = cfg.meter_infos()
     zones = site_timezones(meters)
     ctx = JobContext(store, meters, cfg.data_dir, cfg.tariffs, cfg.carbon, cfg.alerts,
                      cfg.analytics)
+    now = utc_now if clock is None else clock.now
 
     def run(stop: threading.Event) -> None:
-        sched = scheduler(JobRunner(store, cfg.jobs, stop, clock), triggers(cfg.jobs, zones),
-                          tasks(ctx, cfg.jobs, zones))
+        start = None if clock is None else clock.now().ceil("1s")  # slots on whole seconds
+        sched = scheduler(JobRunner(store, cfg.jobs, stop, now),
+                          triggers(cfg.jobs, zones, start), tasks(ctx, cfg.jobs, zones), clock)
         sched.start()
         for job in sched.get_jobs():
-            log.info("job %s: next run %s", job.id, job.next_run_time.isoformat())
+            when = pd.Timestamp(job.next_run_time)
+            log.info("job %s: next run %s", job.id, (
+                when if clock is None else clock.to_sim(when.timestamp())).isoformat())
         try:
             stop.wait()
         finally:
@@ -137,6 +143,10 @@ def run_command(
              f"enables).")] = None,
     buffer_mb: Annotated[float, typer.Option(
         help="Bound of the ingest buffer on disk while the store is down [MB].")] = 256.0,
+    sim_clock: Annotated[Path | None, typer.Option(
+        help="Run the jobs on a simulated clock (JSON: origin, origin_real [Unix s], speed) "
+             "shared with simulated meters, e.g. the soak test's; default: the wall clock.")
+    ] = None,
 ) -> None:
     """Run the live loop in one process until SIGTERM/Ctrl-C: ingest every enabled source,
     run the [jobs] schedule, serve the dashboard. A role that crashes is restarted."""
@@ -151,14 +161,16 @@ def run_command(
     try:
         if "web" in names:
             bind_host(cfg.dashboard)
+        clock = None if sim_clock is None else SimClock.load(sim_clock)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    serve(cfg, names, int(buffer_mb * 2**20))
+    serve(cfg, names, int(buffer_mb * 2**20), clock)
 
 
 def serve(cfg: Config, names: list[str], buffer_bytes: int = 256 * 2**20,
-          clock: Clock = utc_now) -> None:
-    """Run the roles ``names`` of ``cfg`` until SIGTERM/SIGINT (jobs on ``clock``)."""
+          clock: SimClock | None = None) -> NoReturn:
+    """Run the roles ``names`` of ``cfg`` until SIGTERM/SIGINT (jobs on the simulated
+    ``clock`` when given), then end the process."""
     metrics = ServiceMetrics()
     store = metrics.timed(get_store(cfg, local=True))
     try:
@@ -196,9 +208,19 @@ def serve(cfg: Config, names: list[str], buffer_bytes: int = 256 * 2**20,
         # a job run cut short leaves no job-run document, so the next start catches it up
         log.warning("%s did not stop in %g s; exiting without them", ", ".join(late),
                     STOP_SECONDS)
-        logging.shutdown()
-        os._exit(0)
-    log.info("wattlens run: stopped")
+    else:
+        log.info("wattlens run: stopped")
+    _exit()
+
+
+def _exit() -> NoReturn:
+    """End the process now. The roles have stopped, the store is closed; what is left are
+    libraries' exit hooks (Dask's, after a forecast run), which the soak test saw hold the
+    exit past the 10 s promised after SIGTERM."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _busy_threads(deadline: float) -> list[str]:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -27,8 +30,9 @@ from wattlens.analytics.jobs import alert_job, detect_job, kpi_job, recommend_jo
 from wattlens.analytics.settings import AnalyticsSettings
 from wattlens.analytics.tariffs import TariffsSection
 from wattlens.core.meters import MeterInfo
+from wattlens.ingest.simulator import SimClock
 from wattlens.service.settings import JobSchedule, JobsSection
-from wattlens.store.base import Store
+from wattlens.store.base import Store, StoreError
 from wattlens.store.jobruns import last_start, record_run
 
 log = logging.getLogger(__name__)
@@ -55,16 +59,22 @@ def site_timezones(meters: Mapping[str, MeterInfo]) -> list[str]:
     return sorted({info.timezone for info in meters.values()}) or ["UTC"]
 
 
-def trigger(schedule: JobSchedule, timezone: str = "UTC") -> BaseTrigger:
-    """The APScheduler trigger of ``schedule``; cron lines are read in ``timezone``."""
+def trigger(schedule: JobSchedule, timezone: str = "UTC", start: pd.Timestamp | None = None
+            ) -> BaseTrigger:
+    """The APScheduler trigger of ``schedule``; cron lines are read in ``timezone``; an
+    interval's first slot is one interval after ``start`` (default: now on the wall clock)."""
     if schedule.cron is not None:
         return CronTrigger.from_crontab(schedule.cron, timezone=timezone)
-    return IntervalTrigger(seconds=schedule.seconds, timezone=timezone)
+    first = None if start is None else (start + pd.Timedelta(seconds=schedule.seconds))
+    return IntervalTrigger(seconds=schedule.seconds, timezone=timezone,
+                           start_date=None if first is None else first.to_pydatetime())
 
 
-def triggers(section: JobsSection, timezones: list[str]) -> dict[str, BaseTrigger]:
+def triggers(section: JobsSection, timezones: list[str], start: pd.Timestamp | None = None
+             ) -> dict[str, BaseTrigger]:
     """Every enabled job's trigger by job name; day-ahead forecasts and KPI roll-ups once
-    per timezone (``day-ahead@<timezone>``, ``kpis@<timezone>``)."""
+    per timezone (``day-ahead@<timezone>``, ``kpis@<timezone>``); intervals count from
+    ``start`` (see :func:`trigger`)."""
     out: dict[str, BaseTrigger] = {}
     for name, local in (("day-ahead", section.day_ahead), ("kpis", section.kpis)):
         if local.enabled:
@@ -73,8 +83,39 @@ def triggers(section: JobsSection, timezones: list[str]) -> dict[str, BaseTrigge
     for name, schedule in (("intraday", section.intraday), ("detect", section.detect),
                            ("recommend", section.recommend)):
         if schedule.enabled:
-            out[name] = trigger(schedule)
+            out[name] = trigger(schedule, start=start)
     return out
+
+
+class SimTrigger(BaseTrigger):
+    """``inner`` fired on a simulated ``clock``: ``inner`` computes its slots in simulated
+    time, APScheduler waits for the wall-clock instants they map to. Slots are whole simulated
+    seconds (cron lines are; intervals start on one, see :func:`scheduler`), so a fire time
+    mapped back rounds to its slot exactly and never fires twice."""
+
+    def __init__(self, inner: BaseTrigger, clock: SimClock) -> None:
+        self.inner = inner
+        self.clock = clock
+
+    def __str__(self) -> str:
+        return f"{self.inner} at {self.clock.speed:g}x"
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime
+                           ) -> datetime | None:
+        previous = None if previous_fire_time is None else (
+            self.clock.to_sim(previous_fire_time.timestamp()).round("1s").to_pydatetime())
+        slot = self.inner.get_next_fire_time(
+            previous, self.clock.to_sim(now.timestamp()).to_pydatetime())
+        if slot is None:
+            return None
+        return real_time(self.clock, pd.Timestamp(slot))
+
+
+def real_time(clock: SimClock, sim: pd.Timestamp) -> datetime:
+    """The wall-clock instant of simulated ``sim``, a few microseconds late so that the
+    simulated time read then is never before ``sim`` (a job started at a midnight slot reads
+    midnight, not 23:59:59.999)."""
+    return datetime.fromtimestamp(clock.to_real(sim) + 2e-6, tz=UTC)
 
 
 def _forecast(ctx: JobContext, section: JobsSection, meters: list[str], start: pd.Timestamp,
@@ -167,18 +208,28 @@ class JobRunner:
         return min(first * 2 ** (attempt - 1),
                    pd.Timedelta(self.section.retry_max_delay).total_seconds())
 
+    def _record(self, name: str, start: pd.Timestamp, **run: Any) -> dict[str, Any]:
+        """Record a run in the history; when the store is down (the job most likely failed
+        on it too), say so in one line and return the record unwritten."""
+        try:
+            return record_run(self.store, name, start, self.clock(), **run)
+        except StoreError as exc:
+            log.warning("job %s: run not recorded, the store is unavailable (%s)", name,
+                        str(exc).splitlines()[0])
+            return {"job": name, "start": start.isoformat(), "end": self.clock().isoformat(),
+                    "status": "failed" if run.get("error") else "ok", **run}
+
     def run(self, name: str, task: Task) -> dict[str, object]:
         """Run ``task`` until it succeeds or its retries are spent; returns the last record."""
         attempt = 1
         while True:
-            start = self.clock()
+            start, began = self.clock(), time.monotonic()
             try:
                 counts = task(start)
             except Exception as exc:  # a job's failure never stops the others
                 error = f"{type(exc).__name__}: {exc}".splitlines()[0]
                 self.failures[name] += 1
-                record = record_run(self.store, name, start, self.clock(), counts={},
-                                    error=error, attempt=attempt)
+                record = self._record(name, start, counts={}, error=error, attempt=attempt)
                 retry = attempt <= self.section.retries
                 log.warning("job %s failed (attempt %d%s): %s", name, attempt,
                             f", retry in {self.delay(attempt):g} s" if retry else ", giving up",
@@ -187,11 +238,9 @@ class JobRunner:
                     return record
                 attempt += 1
                 continue
-            record = record_run(self.store, name, start, self.clock(), counts=counts,
-                                attempt=attempt)
+            record = self._record(name, start, counts=counts, attempt=attempt)
             summary = ", ".join(f"{k} {v}" for k, v in counts.items()) or "nothing to do"
-            log.info("job %s ok in %.1f s: %s", name,
-                     (pd.Timestamp(record["end"]) - start).total_seconds(), summary)
+            log.info("job %s ok in %.1f s: %s", name, time.monotonic() - began, summary)
             return record
 
 
@@ -208,15 +257,20 @@ def catch_up(trigger: BaseTrigger, last: pd.Timestamp | None, now: pd.Timestamp
 
 
 def scheduler(runner: JobRunner, planned: Mapping[str, BaseTrigger],
-              work: Mapping[str, Task]) -> BackgroundScheduler:
+              work: Mapping[str, Task], clock: SimClock | None = None) -> BackgroundScheduler:
     """A (not started) scheduler of the ``planned`` jobs; a job that missed a slot while the
-    service was down (per the store's history) runs once at start."""
+    service was down (per the store's history) runs once at start. With a simulated
+    ``clock`` (the runner's clock must be its ``now``) the triggers fire on it."""
     grace = int(pd.Timedelta(runner.section.misfire_grace).total_seconds())
     sched = BackgroundScheduler(timezone="UTC", job_defaults={
         "coalesce": True, "misfire_grace_time": grace, "max_instances": 1})
     now = runner.clock()
     for name, trig in planned.items():
         first = catch_up(trig, last_start(runner.store, name), now)
-        sched.add_job(runner.run, trig, args=[name, work[name]], id=name, name=name,
-                      **({"next_run_time": first.to_pydatetime()} if first is not None else {}))
+        when: dict[str, datetime] = {}
+        if first is not None:
+            when["next_run_time"] = (first.to_pydatetime() if clock is None
+                                     else real_time(clock, first))
+        sched.add_job(runner.run, trig if clock is None else SimTrigger(trig, clock),
+                      args=[name, work[name]], id=name, name=name, **when)
     return sched
