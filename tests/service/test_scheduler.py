@@ -261,3 +261,11 @@ def test_a_simulated_trigger_fires_each_local_midnight_once_on_the_simulated_clo
     midnights = pd.date_range("2026-02-03", periods=3, freq="D", tz="UTC")
     for at, midnight in zip(fired, midnights, strict=True):  # never read before its slot
         assert midnight <= at < midnight + pd.Timedelta("1s")
+
+
+def test_an_unknown_detector_is_refused_when_the_config_loads():
+    """A misspelt detector name fails at load with the known names, not at the first run."""
+    with pytest.raises(ValueError, match=r"unknown detector\(s\) \['above_forecast'\].*"
+                                         r"above-forecast"):
+        JobsSection(detect_detectors=["above_forecast"])
+    assert JobsSection(detect_detectors=["above-forecast"]).detect_detectors == ["above-forecast"]

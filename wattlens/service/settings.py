@@ -9,6 +9,7 @@ import pandas as pd
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, field_validator, model_validator
 
+from wattlens.analytics.anomalies import DETECTORS
 from wattlens.core.base import Duration, Frozen
 
 
@@ -86,3 +87,13 @@ class JobsSection(Frozen):
     retries: int = Field(3, ge=0, le=10, description="retries of a failed run")
     retry_delay: Duration = Field("30s", description="wait before the first retry; doubles")
     retry_max_delay: Duration = Field("10min", description="longest wait between retries")
+
+    @field_validator("detect_detectors")
+    @classmethod
+    def _known_detectors(cls, names: list[str]) -> list[str]:
+        """Unknown detector names are refused when the config loads, not at the first run."""
+        unknown = [n for n in names if n not in DETECTORS]
+        if unknown:
+            raise ValueError(f"unknown detector(s) {unknown} in [jobs] detect_detectors; "
+                             f"choose from {DETECTORS.names()} (or leave it empty for all)")
+        return names
