@@ -9,14 +9,9 @@ from dash import dcc, html
 
 from wattlens.core.meters import MeterInfo
 from wattlens.dashboard import figures, i18n, labels
-from wattlens.dashboard.i18n import N_, _, ngettext
+from wattlens.dashboard.i18n import _, ngettext
 
 GRAPH_CONFIG = {"displaylogo": False}
-PAGE_NAMES = (N_("Savings"),)
-"""Names of pages registered without ``N_`` (marked here for extraction; a page marks its
-own with ``dash.register_page(..., name=N_("Live"))``); the navbar translates each."""
-
-
 def navbar(pages: list[dict[str, Any]], user: str | None) -> html.Nav:
     """Links to every registered page (names translated), the language switch (a full reload
     with ``?lang=``, remembered in a cookie), and the logged-in user with a logout button (a

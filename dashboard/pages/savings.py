@@ -41,30 +41,36 @@ from wattlens.core.meters import MeterInfo
 from wattlens.dashboard import components, figures, urlstate
 from wattlens.dashboard.access import User
 from wattlens.dashboard.data import request_data
-from wattlens.dashboard.i18n import _
+from wattlens.dashboard.i18n import N_, _
 from wattlens.dashboard.queries import DashboardData
 from wattlens.dashboard.report import render_report, report_pdf, summary_rows, warning_text
 
-dash.register_page(__name__, path="/savings", name="Savings", order=4,
+dash.register_page(__name__, path="/savings", name=N_("Savings"), order=4,
                    title="wattlens · savings")
 
-MODELS = {"caltrack-daily": "CalTRACK daily (HDD/CDD change-point)",
-          "towt": "CalTRACK hourly TOWT", "prophet": "Prophet"}
+MODELS = {"caltrack-daily": N_("CalTRACK daily (HDD/CDD change-point)"),
+          "towt": N_("CalTRACK hourly TOWT"), "prophet": "Prophet"}
 
 _FORMAT = {"function": "params.value == null ? '' : d3.format(',.0f')(params.value)"}
-_REC_COLUMNS = [
-    {"field": "title", "flex": 3, "wrapText": True, "autoHeight": True},
-    {"field": "meter"},
-    {"field": "annual_kwh", "headerName": "kWh / year", "valueFormatter": _FORMAT},
-    {"field": "share", "headerName": "% of meter", "width": 110, "valueFormatter":
-        {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}},
-    {"field": "annual_cost", "headerName": "cost / year", "sort": "desc",
-     "valueFormatter": _FORMAT},
-    {"field": "annual_co2_kg", "headerName": "kgCO2 / year", "valueFormatter": _FORMAT},
-    {"field": "confidence", "width": 110},
-    {"field": "rule"},
-]
-_PICK = "Select a recommendation to see its evidence."
+_PICK = N_("Select a recommendation to see its evidence.")
+
+
+def _rec_columns() -> list[dict[str, Any]]:
+    """The recommendations grid's columns, headed in the request's language."""
+    return [
+        {"field": "title", "headerName": _("recommendation"), "flex": 3, "wrapText": True,
+         "autoHeight": True},
+        {"field": "meter", "headerName": _("meter")},
+        {"field": "annual_kwh", "headerName": _("kWh / year"), "valueFormatter": _FORMAT},
+        {"field": "share", "headerName": _("share of the meter"), "width": 110,
+         "valueFormatter":
+            {"function": "params.value == null ? '' : d3.format('.1%')(params.value)"}},
+        {"field": "annual_cost", "headerName": _("cost / year"), "sort": "desc",
+         "valueFormatter": _FORMAT},
+        {"field": "annual_co2_kg", "headerName": _("kgCO2 / year"), "valueFormatter": _FORMAT},
+        {"field": "confidence", "headerName": _("confidence"), "width": 110},
+        {"field": "rule", "headerName": _("rule")},
+    ]
 
 
 def _evidence(row: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +124,7 @@ def _project_section() -> html.Div:
         html.Label([_("reporting period") + " ", components.period("mvp-reporting")]),
         html.Label([_("baseline model") + " ", dcc.Dropdown(
             id="mvp-model", value="caltrack-daily", clearable=False,
-            options=[{"label": v, "value": k} for k, v in MODELS.items()],
+            options=[{"label": _(v), "value": k} for k, v in MODELS.items()],
             style={"width": "300px"})]),
         html.Label([_("confidence") + " ", dcc.Dropdown(
             id="mvp-confidence", value=0.9, clearable=False,
@@ -161,54 +167,55 @@ def layout(meter: str | None = None, **_query: str) -> html.Div:
     return html.Div([
         urlstate.url_state("savings", meter),
         components.section(
-            "Recommendations", dcc.Checklist(
+            _("Recommendations"), dcc.Checklist(
                 id="savings-rec-scope", value=["meter"], inline=True, options=[
-                    {"label": " only the picked meter", "value": "meter"}]),
+                    {"label": " " + _("only the picked meter"), "value": "meter"}]),
             dag.AgGrid(
-                id="savings-recommendations", columnDefs=_REC_COLUMNS, rowData=[],
+                id="savings-recommendations", columnDefs=_rec_columns(), rowData=[],
                 getRowId="params.data.id",
                 defaultColDef={"sortable": True, "resizable": True, "filter": True, "flex": 1},
                 dashGridOptions={
                     "rowSelection": {"mode": "singleRow", "enableClickSelection": True},
-                    "localeText": {
-                        "noRowsToShow": "No recommendations yet: run `wattlens recommend`."}},
+                    "localeText": components.grid_locale(
+                        _("No recommendations yet: run `wattlens recommend`."))},
                 style={"height": "360px"}),
             html.Div([
-                html.Ul([html.Li(_PICK)], id="savings-rec-evidence", className="evidence"),
-                dcc.Graph(id="savings-rec-chart", figure=figures.message(_PICK),
+                html.Ul([html.Li(_(_PICK))], id="savings-rec-evidence", className="evidence"),
+                dcc.Graph(id="savings-rec-chart", figure=figures.message(_(_PICK)),
                           config={**components.GRAPH_CONFIG, "displayModeBar": False},
                           style={"height": "310px"}),
             ], className="two-col"),
-            note="Ranked by annual value. Overlapping measures share a meter's savings: a "
-                 "meter's rows add up to what they save together, never to more than it "
-                 "uses."),
+            note=_("Ranked by annual value. Overlapping measures share a meter's savings: a "
+                   "meter's rows add up to what they save together, never to more than it "
+                   "uses.")),
         _project_section(),
         components.section(
-            "M&V project on the picked meter (IPMVP Option C for a building meter, B for a "
-            "submeter)", html.Div([
-            html.Label(["baseline ", components.period("mv-baseline")]),
-            html.Label(["blackout (installation, optional) ", components.period("mv-blackout")]),
-            html.Label(["reporting ", components.period("mv-reporting")]),
-            html.Label(["model ", dcc.Dropdown(
+            _("Quick estimate on the picked meter (IPMVP Option C for a building meter, B for "
+              "a submeter)"), html.Div([
+            html.Label([_("baseline") + " ", components.period("mv-baseline")]),
+            html.Label([_("blackout (installation, optional)") + " ",
+                        components.period("mv-blackout")]),
+            html.Label([_("reporting") + " ", components.period("mv-reporting")]),
+            html.Label([_("model") + " ", dcc.Dropdown(
                 id="mv-model", value="caltrack-daily", clearable=False,
-                options=[{"label": v, "value": k} for k, v in MODELS.items()],
+                options=[{"label": _(v), "value": k} for k, v in MODELS.items()],
                 style={"width": "300px"})]),
-            html.Label(["confidence ", dcc.Dropdown(
+            html.Label([_("confidence") + " ", dcc.Dropdown(
                 id="mv-confidence", value=0.9, clearable=False,
                 options=[{"label": f"{c:.0%}", "value": c} for c in (0.68, 0.8, 0.9, 0.95)],
                 style={"width": "100px"})]),
-            html.Button("estimate savings", id="mv-run", className="button primary"),
-            html.Button("download report (HTML)", id="mv-report-button", className="button"),
+            html.Button(_("estimate savings"), id="mv-run", className="button primary"),
+            html.Button(_("download report (HTML)"), id="mv-report-button", className="button"),
             dcc.Download(id="mv-report"),
         ], className="form")),
         dcc.Loading(html.Div(id="mv-summary"), type="dot"),
         html.Div([
-            components.section("Adjusted baseline against actual",
-                               components.graph("mv-chart", "Run an estimate to see the "
-                                                            "baseline against actual.")),
-            components.section("Cumulative savings",
-                               components.graph("mv-cumulative", "Run an estimate to see "
-                                                                 "cumulative savings.")),
+            components.section(_("Adjusted baseline against actual"),
+                               components.graph("mv-chart", _("Run an estimate to see the "
+                                                              "baseline against actual."))),
+            components.section(_("Cumulative savings"),
+                               components.graph("mv-cumulative", _("Run an estimate to see "
+                                                                   "cumulative savings."))),
         ], className="two-col"),
     ])
 
@@ -237,15 +244,16 @@ def update_recommendations(meter: str | None, scope: list[str] | None
 def show_evidence(selected: list[dict[str, Any]] | None) -> tuple[list[html.Li], Any]:
     """The selected recommendation's evidence in sentences and its profile chart."""
     if not selected:
-        return [html.Li(_PICK)], figures.message(_PICK)
+        return [html.Li(_(_PICK))], figures.message(_(_PICK))
     row = selected[0]
     sentences = [html.Li(s) for s in evidence_sentences(row)]
     profile = _evidence(row).get("profile")
     if not profile:
-        return sentences, figures.message("No profile stored with this recommendation: run "
-                                          "`wattlens recommend` again.")
+        return sentences, figures.message(_("No profile stored with this recommendation: run "
+                                            "`wattlens recommend` again."))
     return sentences, figures.recommendation_profile(
-        profile, f"{row.get('meter')}: typical day now and after this measure")
+        profile, _("{meter}: typical day now and after this measure").format(
+            meter=row.get("meter")))
 
 
 @dash.callback(Output("mv-baseline", "start_date"), Output("mv-baseline", "end_date"),
@@ -281,9 +289,9 @@ def _spec(meter: str, b0: str | None, b1: str | None, k0: str | None, k1: str | 
           r0: str | None, r1: str | None, model: str, confidence: float) -> MVSpec:
     """The form as an M&V job spec (dates are local and inclusive)."""
     if not (b0 and b1):
-        raise ValueError("choose both dates of the baseline period")
+        raise ValueError(_("choose both dates of the baseline period"))
     if not (r0 and r1):
-        raise ValueError("choose both dates of the reporting period")
+        raise ValueError(_("choose both dates of the reporting period"))
     return MVSpec(meter=meter, baseline=(b0[:10], b1[:10]), reporting=(r0[:10], r1[:10]),
                   blackout=(k0[:10], k1[:10]) if k0 and k1 else None, model=model,
                   confidence=confidence)
@@ -297,7 +305,8 @@ def run(_clicks: int, meter: str, b0: str, b1: str, k0: str | None, k1: str | No
     data, user = request_data()
     if dash.ctx.triggered_id != "mv-run":  # a new meter: the old result no longer applies
         name = data.info(user, meter).label
-        text = f"Choose the periods and the model for {name}, then estimate savings."
+        text = _("Choose the periods and the model for {name}, then estimate savings.").format(
+            name=name)
         return html.P(text, className="note"), figures.message(text), figures.message(text)
     spec = _spec(meter, b0, b1, k0, k1, r0, r1, model, confidence)
     project = data.savings(user, spec, rerun=True)
@@ -307,7 +316,7 @@ def run(_clicks: int, meter: str, b0: str, b1: str, k0: str | None, k1: str | No
         html.Table([html.Tr([html.Th(k), html.Td(v, id=f"mv-out-{slug}")])
                     for slug, k, v in rows], className="summary", id="mv-summary-table"),
         html.Ul([html.Li(warning_text(w)) for w in project["warnings"]], className="warnings")
-        if project["warnings"] else html.P("No data-sufficiency warnings.", className="note"),
+        if project["warnings"] else html.P(_("No data-sufficiency warnings."), className="note"),
     ])
     return (summary, figures.savings(frame_of(project["series"]), tz, project["per"]),
             figures.cumulative_savings(frame_of(project["cumulative"]), tz))
