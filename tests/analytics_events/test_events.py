@@ -57,6 +57,39 @@ def test_b119_gas_saturday_heating_from_the_sample_is_no_event():
     assert saturdays.empty, saturdays[["kind", "start", "details"]].to_string()
 
 
+def test_b119_gas_christmas_closure_from_the_sample_is_no_event():
+    """b119-gas heats through the Christmas closure as it did the Christmas before: routine
+    for that meter (it used to be flagged every closure day against its Sunday norm)."""
+    events = detect(sample_readings(), "2019-12-16T00:00Z", "2020-01-01T00:00Z",
+                    weather=sample_weather(), calendar=SiteCalendar(timezone=TZ, country="GB"),
+                    detectors=["schedule"]).events
+    closure = events[(events["meter"] == "b119-gas") & (events["kind"] == "holiday")]
+    assert closure.empty, closure[["start", "details"]].to_string()
+
+
+def test_holidays_are_held_to_the_meters_own_holidays():
+    """An office open through Christmas as the Christmas before raises no holiday event;
+    open through Christmas after a closed Christmas before, it does (against both its
+    Sunday norm and its own holidays)."""
+    calendar = SiteCalendar(timezone=TZ, country="GB")
+    series = office(hourly_index("2018-10-01", "2020-01-06"))  # open on holidays
+    days = calendar.days(series.index)
+    off = (~days["working"] & ~days["weekend"]).to_numpy()
+    window = {"start": "2019-12-16T00:00Z", "end": "2020-01-06T00:00Z", "calendar": calendar,
+              "detectors": ["schedule"]}
+
+    def holiday_events(values: pd.Series) -> pd.DataFrame:
+        events = detect(stored(values), **window).events
+        return events[events["kind"] == "holiday"]
+
+    assert holiday_events(series).empty
+    closed_before = series.copy()
+    closed_before[off & (series.index < pd.Timestamp("2019-06-01", tz="UTC"))] = 10.0
+    found = holiday_events(closed_before)
+    assert set(found["start"].dt.tz_convert(TZ).dt.strftime("%m-%d")) >= {"12-25", "12-26"}
+    assert all("holidays before" in json.loads(d)["explanation"] for d in found["details"])
+
+
 def test_every_event_is_material_and_explained():
     series = office(hourly_index("2019-01-07", "2019-04-01"))
     saturday = (series.index >= "2019-03-16T00:00Z") & (series.index < "2019-03-17T00:00Z")
