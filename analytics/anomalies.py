@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from wattlens.analytics.tariffs import Tariff, TariffError, energy_price
+from wattlens.analytics.tariffs import Tariff, TariffError, marginal_price
 from wattlens.core.base import Duration, Frozen, Registry
 from wattlens.core.calendar import SiteCalendar, local_dates
 from wattlens.core.intervals import infer_interval, interval_hours
@@ -1444,7 +1444,7 @@ def _price(e: Episode, tariff: Tariff | None, co2_factor: float | None, tz: str,
     if tariff is None or excess.empty:
         return out
     try:
-        price = energy_price(tariff, pd.DatetimeIndex(excess.index), tz)
+        price = marginal_price(tariff, pd.DatetimeIndex(excess.index), tz)
     except TariffError as exc:
         warnings.append(DataWarning(
             "anomalies.cost-left-out", f"meter {e.meter!r}: event costs left out: {exc}",
@@ -1503,8 +1503,9 @@ def episode_rows(
 ) -> tuple[pd.DataFrame, list[DataWarning]]:
     """Event rows of the material episodes (see :class:`MaterialitySettings`) and warnings.
     Each row's ``details`` carry ``reasons``, ``explanation``, ``severity_word``,
-    ``expected_kwh``, ``band_kwh``, ``cost``/``currency`` (with a tariff; the version valid at
-    each interval), ``co2_kg`` (with a factor) and the materiality test."""
+    ``expected_kwh``, ``band_kwh``, ``cost``/``currency`` (with a tariff: the
+    :func:`~wattlens.analytics.tariffs.marginal_price` of the version valid at each interval,
+    per-kWh surcharges included), ``co2_kg`` (with a factor) and the materiality test."""
     m = settings.materiality
     rows: list[dict[str, Any]] = []
     warnings: list[DataWarning] = []
