@@ -851,9 +851,8 @@ def schedule(meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionCo
     earlier (at today's temperature) raise the norm where they were higher. Holidays are held
     to the Sunday norm and, as well, to the meter's own holiday norm — its holidays, closures
     and bridge days of the last ``norm_days`` and (``seasonal``) of the same weeks a year
-    earlier, when there are
-    ``min_norm_days`` of them, judged by the whole day (heating through a Christmas closure
-    as the year before is routine).
+    earlier, when there are ``min_norm_days`` of them, judged by the whole day (heating
+    through a Christmas closure as the year before is routine).
 
     Each day splits into morning (before opening), daytime and evening (after closing); a
     part is reported when its summed excess over the norm exceeds ``k_sigma`` robust sigmas
@@ -968,9 +967,10 @@ def _degree_day_shift(fit: tuple[np.ndarray, np.ndarray] | None, rows: pd.DataFr
 def level_shift(meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionContext
                 ) -> Found:
     """A lasting change of baseload (daily mean of the three lowest readings, temperature
-    effects removed when weather is given) or of temperature sensitivity (slope of daily
-    energy on degree days), found by binary segmentation over the last ``history_days``
-    before ``start`` and the period; reported when it starts in [start, end)."""
+    effects removed when degree days explain it: R² >= ``degree_days.min_r2``) or of
+    temperature sensitivity (slope of daily energy on degree days), found by binary
+    segmentation over the last ``history_days`` before ``start`` and the period; reported
+    when it starts in [start, end)."""
     s = ctx.settings.level_shift
     if step > pd.Timedelta("1D"):
         return [], [DataWarning(
