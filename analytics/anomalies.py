@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from wattlens.analytics.tariffs import Tariff, TariffError, energy_price
+from wattlens.analytics.tariffs import Tariff, TariffError, marginal_price
 from wattlens.core.base import Duration, Frozen, Registry
 from wattlens.core.calendar import SiteCalendar, local_dates
 from wattlens.core.intervals import infer_interval, interval_hours
@@ -60,6 +60,10 @@ class DegreeDaySettings(Frozen):
 
     hdd_base_c: float = Field(15.5, description="heating degree day base [degC] (UK)")
     cdd_base_c: float = Field(18.0, description="cooling degree day base [degC]")
+    min_r2: float = Field(
+        0.3, ge=0, le=1, description="least R² of a degree-day fit for it to be used (schedule "
+        "norms, baseload): a fit that explains less only adds noise"
+    )
 
 
 class ForecastResidualSettings(Frozen):
@@ -675,16 +679,13 @@ def _spikes(q: _Quality, series: pd.Series, history_len: int | None,
 
 
 # --------------------------------------------------------------------------- schedule
-def _design(days: pd.DataFrame) -> np.ndarray:
-    return np.column_stack([np.ones(len(days)), days["hdd"], days["cdd"]])
-
-
 SCHEDULE_KINDS = ("after-hours", "weekend", "holiday")
 DAY_TYPES = {"after-hours": "working day", "first-working": "first working day after days off",
-             "saturday": "Saturday", "sunday": "Sunday"}
+             "saturday": "Saturday", "sunday": "Sunday", "holiday": "holiday or closure"}
 """Day types a schedule norm is learned for: working days after a working day, the first
-working day after days off (a longer pre-heat on Mondays is routine), Saturdays and Sundays;
-weekday holidays, closures and bridge days are judged against the Sunday norm."""
+working day after days off (a longer pre-heat on Mondays is routine), Saturdays, Sundays and
+holidays (weekday public holidays, closures and bridge days: held to the Sunday norm and to
+the meter's own holidays, see :func:`schedule`)."""
 
 
 def schedule_frame(series: pd.Series, calendar: SiteCalendar) -> pd.DataFrame:
@@ -723,15 +724,36 @@ def schedule_frame(series: pd.Series, calendar: SiteCalendar) -> pd.DataFrame:
 
 @dataclass
 class _Norm:
-    """What :func:`schedule` learned for one day type: the hourly norm for the report, the
-    degree-day fit and the robust (centre, sigma) of day-part excess sums per part and
-    over all parts."""
+    """What :func:`schedule` learned for one day type: its ``references`` (the hourly norm
+    of the learning days and, with ``seasonal``, of the same weeks a year earlier, each with
+    the mean degree days of its own days), the degree-day fit and the robust (centre, sigma)
+    of day-part excess sums per part and over all parts."""
 
-    report_norm: pd.Series
+    references: list[tuple[pd.Series, np.ndarray | None]]
     mean: float
     dd_fit: tuple[np.ndarray, np.ndarray] | None
     spread: dict[str, tuple[float, float]]
     every: tuple[float, float]
+    label: str
+
+    def expected(self, rows: pd.DataFrame, dd: pd.DataFrame | None) -> np.ndarray:
+        """Expected energy [kWh per interval] of ``rows`` (columns hour, day): the highest
+        reference for their hour, each moved by the degree days of the row's day relative to
+        those of the reference's own days (a colder year-ago week is not counted twice)."""
+        out = np.full(len(rows), -np.inf)
+        for norm, centre in self.references:
+            hourly = rows["hour"].map(norm).fillna(self.mean).to_numpy()
+            out = np.maximum(out, hourly + _degree_day_shift(self.dd_fit, rows, dd, centre))
+        return out
+
+
+def _year_ago(frame: pd.DataFrame, ctx: DetectionContext) -> np.ndarray:
+    """Which rows of ``frame`` fall in the same weeks 52 weeks before the report period
+    (± ``seasonal_weeks``)."""
+    year = pd.Timedelta(days=364)  # 52 weeks: same weekdays a year earlier
+    around = pd.Timedelta(days=7 * ctx.settings.schedule.seasonal_weeks)
+    return np.asarray((frame.index >= ctx.start - year - around)
+                      & (frame.index < ctx.end - year + around))
 
 
 def _learn_norm(frame: pd.DataFrame, learn: pd.DataFrame, daytype: str,
@@ -742,18 +764,17 @@ def _learn_norm(frame: pd.DataFrame, learn: pd.DataFrame, daytype: str,
     settings, dd = ctx.settings.schedule, ctx.degree_days
     norm = learn.groupby("hour")["value"].median()
     learn = learn.assign(expected=learn["hour"].map(norm))
-    dd_fit = _degree_day_fit(learn, dd)
+    dd_fit = _degree_day_fit(learn, dd, ctx.settings.degree_days.min_r2)
     learn["expected"] += _degree_day_shift(dd_fit, learn, dd)
-    year = pd.Timedelta(days=364)  # 52 weeks: same weekdays a year earlier
-    around = pd.Timedelta(days=7 * settings.seasonal_weeks)
-    ago = frame[(frame["daytype"] == daytype) & (frame.index >= ctx.start - year - around)
-                & (frame.index < ctx.end - year + around)]
-    report_norm = norm
+    references: list[tuple[pd.Series, np.ndarray | None]] = [(norm, None)]
+    ago = frame[(frame["daytype"] == daytype) & _year_ago(frame, ctx)]
     if settings.seasonal and ago["day"].nunique() >= settings.min_norm_days:
-        # what was normal in the same weeks a year ago is normal now (term times,
-        # darker mornings): the norm is the higher of the two
-        report_norm = np.maximum(norm, ago.groupby("hour")["value"].median()
-                                 .reindex(norm.index).fillna(norm))
+        # what was normal in the same weeks a year ago is normal now (term times, darker
+        # mornings) at today's temperature: the expected use is the higher of the two
+        ago_dd = None if dd is None else dd.reindex(ago["day"].unique())[["hdd", "cdd"]]
+        references.append((
+            ago.groupby("hour")["value"].median().reindex(norm.index).fillna(norm),
+            None if ago_dd is None or ago_dd.isna().any().any() else ago_dd.mean().to_numpy()))
     learn_sums = (learn["value"] - learn["expected"]).groupby(
         [learn["day"], learn["part"]]).sum()
     spread = {}
@@ -762,7 +783,7 @@ def _learn_norm(frame: pd.DataFrame, learn: pd.DataFrame, daytype: str,
         spread[day_part] = (centre, 1.4826 * float(np.median(np.abs(sums - centre))))
     every = (float(learn_sums.median()),
              1.4826 * float(np.median(np.abs(learn_sums - learn_sums.median()))))
-    return _Norm(report_norm, float(norm.mean()), dd_fit, spread, every)
+    return _Norm(references, float(norm.mean()), dd_fit, spread, every, DAY_TYPES[daytype])
 
 
 def _flag_parts(report: pd.DataFrame, model: _Norm, settings: ScheduleSettings
@@ -784,9 +805,9 @@ def _flag_parts(report: pd.DataFrame, model: _Norm, settings: ScheduleSettings
         | ((parts["z"] > s.big_z) & (parts["total"] > s.big_rel * parts["norm"])))]
 
 
-def _part_findings(meter: str, kind: str, daytype: str, report: pd.DataFrame,
-                   flagged: pd.DataFrame, step: pd.Timedelta, ctx: DetectionContext,
-                   weather: bool) -> list[Finding]:
+def _part_findings(meter: str, kind: str, model: _Norm, report: pd.DataFrame,
+                   flagged: pd.DataFrame, step: pd.Timedelta, ctx: DetectionContext
+                   ) -> list[Finding]:
     """One finding per flagged day part, spanning its readings above ``hot_share`` of its
     largest excess."""
     s, hours = ctx.settings.schedule, ctx.calendar.working_hours
@@ -807,7 +828,7 @@ def _part_findings(meter: str, kind: str, daytype: str, report: pd.DataFrame,
             meter=meter, kind=kind, start=rows.index[0], end=rows.index[-1] + step,
             severity=squash(total / threshold), excess=rows["excess"],
             details={"day": str(pd.Timestamp(day).date()), "part": day_part,
-                     "norm": DAY_TYPES[daytype], "weather_normalised": weather,
+                     "norm": model.label, "weather_normalised": model.dd_fit is not None,
                      "intervals": int(len(rows)), "actual_kwh": float(rows["value"].sum()),
                      "norm_kwh": expected, "sigma_kwh": sigma,
                      "robust_z": z, "threshold_kwh": threshold,
@@ -825,9 +846,13 @@ def schedule(meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionCo
     for that day type (:data:`DAY_TYPES`: working day, Saturday, Sunday), hour and season.
 
     The norm per day type and local hour is the median of the last ``norm_days`` before
-    the learning cut (holidays are held to the Sunday norm), shifted by the day's
-    heating/cooling degree days when temperature explains the history; with ``seasonal`` and
-    a year of history, the same weeks 52 weeks earlier raise the norm where they were higher.
+    the learning cut, shifted by the day's heating/cooling degree days when temperature
+    explains the history; with ``seasonal`` and a year of history, the same weeks 52 weeks
+    earlier (at today's temperature) raise the norm where they were higher. Holidays are held
+    to the Sunday norm and, as well, to the meter's own holiday norm — its holidays, closures
+    and bridge days of the last ``norm_days`` and (``seasonal``) of the same weeks a year
+    earlier, when there are ``min_norm_days`` of them, judged by the whole day (heating
+    through a Christmas closure as the year before is routine).
 
     Each day splits into morning (before opening), daytime and evening (after closing); a
     part is reported when its summed excess over the norm exceeds ``k_sigma`` robust sigmas
@@ -846,13 +871,16 @@ def schedule(meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionCo
         ctx.cache[key] = schedule_frame(series, ctx.calendar)
     frame = ctx.cache[key]
     learn_end = ctx.learned_before
-    learn_from = learn_end - pd.Timedelta(days=settings.norm_days)
+    recent = (frame.index < learn_end) & (
+        frame.index >= learn_end - pd.Timedelta(days=settings.norm_days))
+    # the meter's own holidays, closures and bridge days: recent and a year earlier
+    holidays = frame[(frame["category"] == "holiday")
+                     & (recent | (_year_ago(frame, ctx) & settings.seasonal))]
     findings: list[Finding] = []
     warnings: list[DataWarning] = []
     period = frame[(frame.index >= ctx.start) & (frame.index < ctx.end)]
     for (kind, daytype), report in period.groupby(["category", "daytype"], sort=True):
-        learn = frame[(frame["daytype"] == daytype) & (frame.index < learn_end)
-                      & (frame.index >= learn_from)]
+        learn = frame[(frame["daytype"] == daytype) & recent]
         n_days = learn["day"].nunique()
         if n_days < settings.min_norm_days:
             warnings.append(DataWarning(
@@ -863,52 +891,74 @@ def schedule(meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionCo
                 {"meter": meter, "kind": kind, "days": int(n_days),
                  "wanted": settings.min_norm_days}))
             continue
-        model = _learn_norm(frame, learn, daytype, ctx)
-        report = report.assign(
-            expected=report["hour"].map(model.report_norm).fillna(model.mean))
-        report["expected"] += _degree_day_shift(model.dd_fit, report, ctx.degree_days)
-        report = report.assign(excess=report["value"] - report["expected"])
-        flagged = _flag_parts(report, model, settings)
-        findings += _part_findings(meter, str(kind), str(daytype), report, flagged, step, ctx,
-                                   model.dd_fit is not None)
+        model = _learn_norm(frame, learn, str(daytype), ctx)
+        report, flagged = _judge(report, model, ctx)
+        if kind == "holiday" and holidays["day"].nunique() >= settings.min_norm_days:
+            # closures keep their own routine (heating on or off), not one schedule: a
+            # closure day must also be above the closure days before, judged whole
+            own = _learn_norm(frame, holidays.assign(part="day"), "holiday", ctx)
+            _, above_own = _judge(report.assign(part="day"), own, ctx)
+            flagged = flagged[flagged.index.get_level_values("day").isin(
+                above_own.index.get_level_values("day"))]
+            model = replace(model, label="Sunday (and its holidays before)")
+        findings += _part_findings(meter, str(kind), model, report, flagged, step, ctx)
     return findings, warnings
 
 
-def _degree_day_fit(learn: pd.DataFrame,
-                    dd: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """The learning days' mean excess over the hourly norm regressed on HDD and CDD:
-    (mean degree days, coefficients), or None without weather, with fewer than 10 learning
-    days with weather, or when degree days explain little (R² < 0.3)."""
+def _judge(report: pd.DataFrame, model: _Norm, ctx: DetectionContext
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``report`` with its ``expected`` use and ``excess`` over ``model``, and its flagged
+    day parts (:func:`_flag_parts`)."""
+    report = report.assign(expected=model.expected(report, ctx.degree_days))
+    report = report.assign(excess=report["value"] - report["expected"])
+    return report, _flag_parts(report, model, ctx.settings.schedule)
+
+
+def degree_day_fit(y: pd.Series, dd: pd.DataFrame | None, min_days: int, min_r2: float
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """``y`` (one value per local day) regressed on the day's HDD and CDD: (mean degree days
+    of the fitted days, coefficients [intercept, per HDD, per CDD]), or None without weather,
+    with fewer than ``min_days`` days with weather, or when degree days explain little
+    (R² < ``min_r2``)."""
     if dd is None:
         return None
-    daily = (learn["value"] - learn["hour"].map(
-        learn.groupby("hour")["value"].median())).groupby(learn["day"]).mean()
-    joined = dd.reindex(daily.index).dropna()
-    if len(joined) < 10:
+    joined = dd.reindex(y.index)[["hdd", "cdd"]].dropna()
+    if len(joined) < min_days:
         return None
-    y = daily.reindex(joined.index).to_numpy()
-    x = joined[["hdd", "cdd"]].to_numpy()
+    values = y.reindex(joined.index).to_numpy(dtype=float)
+    x = joined.to_numpy()
     centre = x.mean(axis=0)
     design = np.column_stack([np.ones(len(x)), x - centre])
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    total = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1 - float(np.sum((y - design @ coef) ** 2)) / total if total > 0 else 0.0
-    return (centre, coef) if r2 >= 0.3 else None
+    coef, *_ = np.linalg.lstsq(design, values, rcond=None)
+    total = float(np.sum((values - values.mean()) ** 2))
+    r2 = 1 - float(np.sum((values - design @ coef) ** 2)) / total if total > 0 else 0.0
+    return (centre, coef) if r2 >= min_r2 else None
+
+
+def _degree_day_fit(learn: pd.DataFrame, dd: pd.DataFrame | None, min_r2: float
+                    ) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`degree_day_fit` of the learning days' mean excess over the hourly norm (at
+    least 10 days with weather)."""
+    daily = (learn["value"] - learn["hour"].map(
+        learn.groupby("hour")["value"].median())).groupby(learn["day"]).mean()
+    return degree_day_fit(daily, dd, 10, min_r2)
 
 
 def _degree_day_shift(fit: tuple[np.ndarray, np.ndarray] | None, rows: pd.DataFrame,
-                      dd: pd.DataFrame | None) -> np.ndarray:
+                      dd: pd.DataFrame | None, centre: np.ndarray | None = None) -> np.ndarray:
     """Per-reading shift of the hourly norm [kWh per interval] from the day's degree days:
-    the slope ``fit`` by :func:`_degree_day_fit` applied to the days of ``rows`` relative to
-    the learning mean; zeros without a fit or when a day of ``rows`` has no weather."""
+    the slope ``fit`` by :func:`degree_day_fit` applied to the days of ``rows`` relative to
+    ``centre`` (default: the fitted days' mean); zeros without a fit or when a day of
+    ``rows`` has no weather."""
     zero = np.zeros(len(rows))
     if fit is None or dd is None:
         return zero
     target = dd.reindex(rows["day"].unique())
     if target.isna().any().any():
         return zero
-    centre, coef = fit
-    per_day = (target[["hdd", "cdd"]].to_numpy() - centre) @ coef[1:]
+    fit_centre, coef = fit
+    per_day = (target[["hdd", "cdd"]].to_numpy()
+               - (fit_centre if centre is None else centre)) @ coef[1:]
     return rows["day"].map(pd.Series(per_day, index=target.index)).to_numpy()
 
 
@@ -917,9 +967,10 @@ def _degree_day_shift(fit: tuple[np.ndarray, np.ndarray] | None, rows: pd.DataFr
 def level_shift(meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionContext
                 ) -> Found:
     """A lasting change of baseload (daily mean of the three lowest readings, temperature
-    effects removed when weather is given) or of temperature sensitivity (slope of daily
-    energy on degree days), found by binary segmentation over the last ``history_days``
-    before ``start`` and the period; reported when it starts in [start, end)."""
+    effects removed when degree days explain it: R² >= ``degree_days.min_r2``) or of
+    temperature sensitivity (slope of daily energy on degree days), found by binary
+    segmentation over the last ``history_days`` before ``start`` and the period; reported
+    when it starts in [start, end)."""
     s = ctx.settings.level_shift
     if step > pd.Timedelta("1D"):
         return [], [DataWarning(
@@ -950,13 +1001,12 @@ def level_shift(meter: str, series: pd.Series, step: pd.Timedelta, ctx: Detectio
              "wanted": s.min_days})]
     dd = ctx.degree_days
     signal = base
-    if dd is not None:
-        joined = dd.reindex(base.index)
-        hist = joined.notna().all(axis=1) & (base.index < first)
-        if hist.sum() >= s.min_weather_days:
-            coef, *_ = np.linalg.lstsq(_design(joined[hist]), base[hist].to_numpy(), rcond=None)
-            fill = joined.fillna(joined.mean())
-            signal = base - (_design(fill) @ coef - coef[0])
+    fit = degree_day_fit(base[base.index < first], dd, s.min_weather_days,
+                         ctx.settings.degree_days.min_r2)
+    if fit is not None and dd is not None:
+        joined = dd.reindex(base.index)[["hdd", "cdd"]]
+        centre, coef = fit
+        signal = base - (joined.fillna(joined.mean()).to_numpy() - centre) @ coef[1:]
     findings = _baseload_shifts(meter, series, ctx, first, signal, base)
     if dd is None:
         return findings, [DataWarning(
@@ -1394,7 +1444,7 @@ def _price(e: Episode, tariff: Tariff | None, co2_factor: float | None, tz: str,
     if tariff is None or excess.empty:
         return out
     try:
-        price = energy_price(tariff, pd.DatetimeIndex(excess.index), tz)
+        price = marginal_price(tariff, pd.DatetimeIndex(excess.index), tz)
     except TariffError as exc:
         warnings.append(DataWarning(
             "anomalies.cost-left-out", f"meter {e.meter!r}: event costs left out: {exc}",
@@ -1453,8 +1503,9 @@ def episode_rows(
 ) -> tuple[pd.DataFrame, list[DataWarning]]:
     """Event rows of the material episodes (see :class:`MaterialitySettings`) and warnings.
     Each row's ``details`` carry ``reasons``, ``explanation``, ``severity_word``,
-    ``expected_kwh``, ``band_kwh``, ``cost``/``currency`` (with a tariff; the version valid at
-    each interval), ``co2_kg`` (with a factor) and the materiality test."""
+    ``expected_kwh``, ``band_kwh``, ``cost``/``currency`` (with a tariff: the
+    :func:`~wattlens.analytics.tariffs.marginal_price` of the version valid at each interval,
+    per-kWh surcharges included), ``co2_kg`` (with a factor) and the materiality test."""
     m = settings.materiality
     rows: list[dict[str, Any]] = []
     warnings: list[DataWarning] = []

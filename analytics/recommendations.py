@@ -37,7 +37,7 @@ from pydantic import Field, field_validator
 from wattlens.analytics.anomalies import degree_days
 from wattlens.analytics.caltrack.degree_days import cooling_degrees, heating_degrees
 from wattlens.analytics.carbon import CarbonError, carbon_kg
-from wattlens.analytics.tariffs import Tariff, TariffError, TariffsSection, energy_price
+from wattlens.analytics.tariffs import Tariff, TariffError, TariffsSection, marginal_price
 from wattlens.core.base import Frozen, Registry
 from wattlens.core.intervals import infer_interval
 from wattlens.core.meters import MeterInfo
@@ -937,12 +937,13 @@ def profile(m: MeterYear, share: pd.Series) -> dict[str, list[float]]:
 
 def _priced(o: Opportunity, m: MeterYear, share: pd.Series
             ) -> tuple[float | None, dict[str, Any] | None, list[DataWarning]]:
-    """Cost of ``share`` [currency per year] at the tariff version valid on each priced
-    date, and the tariff named (id, versions used, source)."""
+    """Cost of ``share`` [currency per year] at the marginal price (energy rate and per-kWh
+    surcharges) of the tariff version valid on each priced date, and the tariff named (id,
+    versions used, source)."""
     if m.tariff is None:
         return None, None, []
     try:
-        price = energy_price(m.tariff, pd.DatetimeIndex(share.index), m.info.timezone)
+        price = marginal_price(m.tariff, pd.DatetimeIndex(share.index), m.info.timezone)
     except TariffError as exc:
         return None, None, [DataWarning(
             "recommendations.unpriced",

@@ -13,7 +13,8 @@ Presets (e.g. KEPCO's, ``analytics/tariff_presets/kepco/*.toml``) are registered
 :data:`TARIFF_PRESETS`; a catalogue entry ``preset = "<name>"`` starts from one and may add
 newer versions and surcharge rates.
 
-- :func:`energy_price` → price [currency/kWh] at each time;
+- :func:`energy_price` → the energy rate [currency/kWh] at each time; :func:`marginal_price`
+  → that plus the ``kwh`` surcharges (what events and recommendations price with);
 - :func:`bill_items` → per local calendar month, every component on its own line;
 - :func:`bill` → the same per month in columns: kWh, peak kW, energy, demand, standing, each
   surcharge, subtotal, total (the one pricing function: KPIs, the dashboard and
@@ -409,6 +410,22 @@ def energy_price(tariff: Tariff, times: pd.DatetimeIndex, tz: str) -> pd.Series:
     Raises :class:`TariffError` for times no version covers or no band covers."""
     price, _ = _price_bands(tariff, times, tz)
     return pd.Series(price, index=pd.DatetimeIndex(times), name="price")
+
+
+def marginal_price(tariff: Tariff, times: pd.DatetimeIndex, tz: str) -> pd.Series:
+    """What one more kWh at each time (interval start, UTC, local time ``tz``) adds to the
+    subtotal [currency/kWh]: the energy rate (:func:`energy_price`) plus every ``kwh``
+    surcharge in force that local day (KEPCO's 기후환경요금 and 연료비조정액). Demand and
+    standing charges are not marginal; ``subtotal`` shares (VAT, funds) are left out, as
+    prices are quoted before them. The price of an event's excess and of a recommendation's
+    saving. Raises :class:`TariffError` as :func:`energy_price`, or for a day before a
+    surcharge's first rate."""
+    price = energy_price(tariff, times, tz)
+    days = pd.DatetimeIndex(times).tz_convert(tz).normalize()
+    for surcharge in tariff.surcharges:
+        if surcharge.basis == "kwh":
+            price = price + surcharge.rate_on(days, tariff.id)
+    return price
 
 
 def _lines(keys: dict[str, Any], quantity: np.ndarray, rate: np.ndarray, **fixed: Any

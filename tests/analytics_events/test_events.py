@@ -24,7 +24,7 @@ from wattlens.analytics.anomalies import (
 )
 from wattlens.analytics.carbon import CarbonSection
 from wattlens.analytics.jobs import KPI_KIND, alert_job, detect_job, kpi_job
-from wattlens.analytics.tariffs import TariffsSection
+from wattlens.analytics.tariffs import Tariff, TariffsSection, energy_price, marginal_price
 from wattlens.core.calendar import SiteCalendar
 from wattlens.core.meters import MeterInfo
 from wattlens.sample import sample_readings, sample_weather
@@ -55,6 +55,65 @@ def test_b119_gas_saturday_heating_from_the_sample_is_no_event():
     saturdays = events[(events["meter"] == "b119-gas")
                        & (events["start"].dt.tz_convert(TZ).dt.day_of_week == 5)]
     assert saturdays.empty, saturdays[["kind", "start", "details"]].to_string()
+
+
+def test_b119_gas_christmas_closure_from_the_sample_is_no_event():
+    """b119-gas heats through the Christmas closure as it did the Christmas before: routine
+    for that meter (it used to be flagged every closure day against its Sunday norm)."""
+    events = detect(sample_readings(), "2019-12-16T00:00Z", "2020-01-01T00:00Z",
+                    weather=sample_weather(), calendar=SiteCalendar(timezone=TZ, country="GB"),
+                    detectors=["schedule"]).events
+    closure = events[(events["meter"] == "b119-gas") & (events["kind"] == "holiday")]
+    assert closure.empty, closure[["start", "details"]].to_string()
+
+
+def test_holidays_are_held_to_the_meters_own_holidays():
+    """An office open through Christmas as the Christmas before raises no holiday event;
+    open through Christmas after a closed Christmas before, it does (against both its
+    Sunday norm and its own holidays)."""
+    calendar = SiteCalendar(timezone=TZ, country="GB")
+    series = office(hourly_index("2018-10-01", "2020-01-06"))  # open on holidays
+    days = calendar.days(series.index)
+    off = (~days["working"] & ~days["weekend"]).to_numpy()
+    window = {"start": "2019-12-16T00:00Z", "end": "2020-01-06T00:00Z", "calendar": calendar,
+              "detectors": ["schedule"]}
+
+    def holiday_events(values: pd.Series) -> pd.DataFrame:
+        events = detect(stored(values), **window).events
+        return events[events["kind"] == "holiday"]
+
+    assert holiday_events(series).empty
+    closed_before = series.copy()
+    closed_before[off & (series.index < pd.Timestamp("2019-06-01", tz="UTC"))] = 10.0
+    found = holiday_events(closed_before)
+    assert set(found["start"].dt.tz_convert(TZ).dt.strftime("%m-%d")) >= {"12-25", "12-26"}
+    assert all("holidays before" in json.loads(d)["explanation"] for d in found["details"])
+
+
+def test_kepco_surcharges_are_in_the_marginal_price():
+    """KEPCO's per-kWh 기후환경요금 and 연료비조정액 are part of what one more kWh costs (2024:
+    9.0 and 5.0 KRW/kWh on the 일반용(갑)Ⅰ spring/fall rate of 91.9); VAT and the fund,
+    shares of the subtotal, are not."""
+    kepco = Tariff.model_validate({"id": "k", "preset": "kepco-general-gap1-lv"})
+    when = pd.DatetimeIndex([pd.Timestamp("2024-03-16T10:00Z")])
+    assert energy_price(kepco, when, "Asia/Seoul").iloc[0] == pytest.approx(91.9)
+    assert marginal_price(kepco, when, "Asia/Seoul").iloc[0] == pytest.approx(91.9 + 9.0 + 5.0)
+    # in 2021 the fuel adjustment was a rebate: -3.0 with a 5.3 climate charge
+    early = pd.DatetimeIndex([pd.Timestamp("2021-03-16T10:00Z")])
+    assert marginal_price(kepco, early, "Asia/Seoul").iloc[0] == pytest.approx(
+        energy_price(kepco, early, "Asia/Seoul").iloc[0] + 5.3 - 3.0)
+
+
+def test_an_event_under_a_kepco_tariff_costs_its_surcharges_too():
+    series = office(hourly_index("2024-01-08", "2024-04-01"))
+    saturday = (series.index >= "2024-03-16T00:00Z") & (series.index < "2024-03-17T00:00Z")
+    series[saturday & local_mask(series.index, hours=(8, 18))] += 40.0
+    kepco = Tariff.model_validate({"id": "k", "preset": "kepco-general-gap1-lv"})
+    (event,) = detect(stored(series), "2024-03-11T00:00Z", "2024-03-18T00:00Z",
+                      calendar=LONDON, tariff=kepco, detectors=["schedule"]).events.itertuples()
+    details = json.loads(event.details)
+    assert details["currency"] == "KRW"
+    assert details["cost"] == pytest.approx(event.excess_kwh * (91.9 + 9.0 + 5.0), rel=1e-3)
 
 
 def test_every_event_is_material_and_explained():

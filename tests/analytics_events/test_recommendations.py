@@ -15,7 +15,7 @@ from wattlens.analytics.recommendations import (
     meter_year,
     recommend,
 )
-from wattlens.analytics.tariffs import Tariff, TariffsSection
+from wattlens.analytics.tariffs import Tariff, TariffsSection, energy_price
 from wattlens.config import parse_config
 from wattlens.core.calendar import SiteCalendar
 from wattlens.core.meters import MeterInfo
@@ -446,3 +446,18 @@ def test_configured_uses_add_to_the_built_in_ones():
     recs, warnings = run(series, ["after-hours-baseload"], info=store,
                          settings=config.analytics.recommendations)
     assert recs == [] and warnings[0].code == "recommendations.around-the-clock"
+
+
+def test_savings_under_a_kepco_tariff_count_its_per_kwh_surcharges():
+    """A saving priced with a KEPCO preset counts 기후환경요금 (9.0) and 연료비조정액 (5.0 KRW/kWh
+    in 2024) on top of the energy rate: the same price as events (marginal_price)."""
+    index = hourly_index("2024-01-01", "2025-01-01")
+    series = office(index, noise=0.0)
+    series[local_mask(index, hours=(19, 7))] += 20.0
+    kepco = Tariff.model_validate({"id": "kepco", "preset": "kepco-general-gap1-lv"})
+    rec = one(run(series, ["after-hours-baseload"], tariff=kepco)[0], "after-hours-baseload")
+    assert rec.evidence["tariff"]["currency"] == "KRW"
+    rates = energy_price(kepco, index, TZ)
+    nights = local_mask(index, hours=(19, 7))
+    energy_only = float((20.0 * rates[nights]).sum())
+    assert rec.annual_cost == pytest.approx(energy_only + 20.0 * nights.sum() * 14.0, rel=0.02)
