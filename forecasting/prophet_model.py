@@ -252,7 +252,7 @@ class ProphetModel(ForecastModel):
         return shift
 
     def _conformal_factors(self, history: pd.Series, temp: np.ndarray | None,
-                           cut: pd.Timestamp) -> list[float]:
+                           cut: pd.Timestamp) -> list[list[float]]:
         """Split-conformal factors, shape (2 kinds of day, :data:`AGE_BINS`): this model
         (fitted before ``cut``) issues day-ahead forecasts from every local midnight from
         ``cut`` on, with issue-time weather (:meth:`_issue_time_shift`); each error in units
