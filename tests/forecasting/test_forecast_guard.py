@@ -165,14 +165,20 @@ def test_weather_gap_at_the_horizon_edge_is_filled(make_meter) -> None:
     np.testing.assert_allclose(fill_at(values, at)[3:], [4.0, 4.0, 4.0, 4.0, np.nan])
 
 
+def _noisier_at_the_end(make_meter, last: pd.Timedelta) -> tuple[pd.Series, pd.DataFrame]:
+    """A 12-week synthetic meter with 3 % noise, 3x that over its ``last`` days."""
+    load, weather = make_meter(days=84, noise=0.03)
+    rng = np.random.default_rng(1)
+    late = load.index >= load.index[-1] - last
+    load = load.copy()
+    load[late] *= 1 + 0.09 * rng.standard_normal(late.sum())
+    return load, weather
+
+
 def test_conformal_factor_widens_intervals_when_out_of_sample_errors_grow(make_meter) -> None:
     # noise 3x larger over the last 3 weeks (the held-out calibration window): the in-sample
     # quantiles of the early fit understate it and the factors say so, at every age
-    load, weather = make_meter(days=84, noise=0.03)
-    rng = np.random.default_rng(1)
-    late = load.index >= load.index[-1] - pd.Timedelta(days=21)
-    load = load.copy()
-    load[late] *= 1 + 0.09 * rng.standard_normal(late.sum())
+    load, weather = _noisier_at_the_end(make_meter, pd.Timedelta(days=21))
     model = fit_model("prophet", load, weather, SITE)
     factors = np.asarray(model.params["conformal"])  # (kind of day, age bin)
     assert factors.min() > 1.5 and factors.mean() > 2.0, factors
@@ -185,11 +191,7 @@ def test_conformal_factor_of_a_fresh_fit_comes_from_fresh_errors(make_meter) -> 
     # errors grow only 7+ days into the held-out window: a fit a week old or more widens its
     # intervals, a forecast issued right after a refit does not (one factor for every age,
     # taken from errors of a fit up to three weeks old, made those intervals 84 % wide)
-    load, weather = make_meter(days=84, noise=0.03)
-    rng = np.random.default_rng(1)
-    aged = load.index >= load.index[-1] - pd.Timedelta(days=13)
-    load = load.copy()
-    load[aged] *= 1 + 0.09 * rng.standard_normal(aged.sum())
+    load, weather = _noisier_at_the_end(make_meter, pd.Timedelta(days=13))
     model = fit_model("prophet", load, weather, SITE)
     factors = np.asarray(model.params["conformal"])  # (kind of day, age bin)
     assert factors.shape == (2, 3)
