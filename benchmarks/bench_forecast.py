@@ -8,9 +8,10 @@ Backtests each model on the electricity of all buildings in ../shared/data/cambr
 as missing, England's bank holidays, every issue through the plausibility guard), once with
 the observed Bedford weather over the horizon and once with only the weather known at issue
 (the previous-day stand-in: the archive has no stored weather forecasts). ``--every 4`` keeps
-one weekly fit window in four (13 weeks from 1, 29 January … 3 December, across the four
-seasons: about a quarter of the full year's time, under 30 minutes on 2 loaded cores).
-Prints per model and weather mode: median CV(RMSE), its ratio to persistence-week, median 80 % interval
+one weekly fit window in four (14 weeks starting 1 Jan, 29 Jan, … 3 Dec, 31 Dec, across the
+four seasons: a quarter of the full year's time; measured at a load average of 9-18 from other
+work on 2 cores: persistence 6.5 min, Prophet 18-31 min per weather mode). Prints per model
+and weather mode: median CV(RMSE), its ratio to persistence-week, median 80 % interval
 coverage and the worst meter's ratio to persistence-week. Then measures fit+forecast
 throughput (one meter-year of hourly data per fit, 24 h forecast) on 1 and on 2 dask
 workers, in meter-years per minute.
