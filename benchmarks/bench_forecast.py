@@ -1,13 +1,16 @@
 """Day-ahead accuracy of every model on 12 Cambridge buildings (2019) and Prophet throughput.
 
-    .venv/bin/python -m benchmarks.bench_forecast [--months 12] [--workers 2]
+    .venv/bin/python -m benchmarks.bench_forecast [--months 12] [--every 4] [--workers 2]
         [--weather observed,issue-time] [--buildings UCam_Building_b0,...]
 
 Backtests each model on the electricity of all buildings in ../shared/data/cambridge over
 2019 (origins at London midnight, 24 h ahead, refit weekly on the preceding 365 days, zeros
 as missing, England's bank holidays, every issue through the plausibility guard), once with
 the observed Bedford weather over the horizon and once with only the weather known at issue
-(the previous-day stand-in: the archive has no stored weather forecasts). Prints per model
+(the previous-day stand-in: the archive has no stored weather forecasts). ``--every 4`` keeps
+one weekly fit window in four (14 weeks starting 1 Jan, 29 Jan, … 3 Dec, 31 Dec, across the
+four seasons: a quarter of the full year's time; measured at a load average of 9-18 from other
+work on 2 cores: persistence 6.5 min, Prophet 18-31 min per weather mode). Prints per model
 and weather mode: median CV(RMSE), its ratio to persistence-week, median 80 % interval
 coverage and the worst meter's ratio to persistence-week. Then measures fit+forecast
 throughput (one meter-year of hourly data per fit, 24 h forecast) on 1 and on 2 dask
@@ -76,9 +79,11 @@ WEATHER_FREE = {"persistence-day", "persistence-week", "persistence-ensemble"}
 """Models that use no weather: backtested once, the same figures under both weather modes."""
 
 
-def accuracy(loads: dict[str, pd.Series], weather: pd.DataFrame, months: int, workers: int,
-             models: list[str], modes: list[str], save: Path | None) -> dict[tuple, dict]:
-    """Backtest each model under each weather mode (reusing results saved in ``save``)."""
+def accuracy(loads: dict[str, pd.Series], weather: pd.DataFrame, months: int, every: int,
+             workers: int, models: list[str], modes: list[str], save: Path | None
+             ) -> dict[tuple, dict]:
+    """Backtest each model under each weather mode on every ``every``-th weekly fit window
+    (reusing results saved in ``save``)."""
     end = (pd.Timestamp("2019-01-01") + pd.DateOffset(months=months)).date()
     docs: dict[tuple, dict] = {}
     sites = dict.fromkeys(loads, SITE)
@@ -88,12 +93,13 @@ def accuracy(loads: dict[str, pd.Series], weather: pd.DataFrame, months: int, wo
                 if model in WEATHER_FREE and (model, modes[0]) in docs:
                     docs[model, mode] = docs[model, modes[0]]
                     continue
-                path = save / f"{model}-{mode}-{months}m.json" if save else None
+                path = save / f"{model}-{mode}-{months}m-every{every}.json" if save else None
                 if path is not None and path.exists():
                     docs[model, mode] = json.loads(path.read_text())
                     print(f"{model} ({mode}): reused {path}")
                     continue
-                spec = BacktestSpec(model, 24, 7, 365, dt.date(2019, 1, 1), end, weather=mode)
+                spec = BacktestSpec(model, 24, 7, 365, dt.date(2019, 1, 1), end, weather=mode,
+                                    every=every)
                 began = time.perf_counter()
                 results = backtest_many(loads, weather, sites, spec, client)
                 doc = summarise(model, 24, results, mode, spec.guard)
@@ -111,10 +117,20 @@ def _cv(doc: dict) -> dict[str, float]:
     return {m: v.get("cv_rmse_pct") or np.inf for m, v in doc["meters"].items()}
 
 
-def report(docs: dict[tuple, dict], months: int) -> None:
+def sample(months: int, every: int) -> str:
+    """The origins backtested, in words: the weeks (first origin of each) and their count."""
+    end = pd.Timestamp("2019-01-01") + pd.DateOffset(months=months)
+    firsts = pd.date_range("2019-01-01", end, freq=f"{7 * every}D", inclusive="left")
+    days = sum(min(7, (end - first).days) for first in firsts)
+    windows = "every weekly fit window" if every == 1 else f"one weekly fit window in {every}"
+    weeks = ", ".join(first.strftime("%d %b") for first in firsts)
+    return f"2019 ({months} months), {windows}: {len(firsts)} weeks from {weeks} ({days} origins)"
+
+
+def report(docs: dict[tuple, dict], months: int, every: int) -> None:
     """Per model and weather mode: median CV(RMSE), its ratio to persistence-week, median
     interval coverage, the worst meter's ratio; then the goals."""
-    print(f"\nDay-ahead backtest, 2019 ({months} months), origins at London midnight, refit "
+    print(f"\nDay-ahead backtest, {sample(months, every)}, origins at London midnight, refit "
           f"weekly on 365 days; observed = weather as it happened over the horizon, "
           f"issue-time = only weather known at issue (previous-day stand-in)")
     print("| model | weather | median CV(RMSE) % | ratio to persistence-week | median coverage "
@@ -178,6 +194,8 @@ def throughput(loads: dict[str, pd.Series], weather: pd.DataFrame, workers: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--months", type=int, default=12, help="months of 2019 to backtest")
+    parser.add_argument("--every", type=int, default=1,
+                        help="backtest one weekly fit window in N (4: 13 weeks over the year)")
     parser.add_argument("--workers", type=int, default=2, help="workers for the backtests")
     parser.add_argument("--repeat", type=int, default=2, help="throughput: fits per meter")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated models")
@@ -199,9 +217,9 @@ def main() -> None:
     if not args.skip_accuracy:
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
-        docs = accuracy(loads, weather, args.months, args.workers, args.models.split(","),
-                        args.weather.split(","), args.save)
-        report(docs, args.months)
+        docs = accuracy(loads, weather, args.months, args.every, args.workers,
+                        args.models.split(","), args.weather.split(","), args.save)
+        report(docs, args.months, args.every)
 
     if args.skip_throughput:
         return

@@ -50,8 +50,9 @@ residuals over the 8 days before issue, each with a 24 h trailing mean temperatu
 @dataclass(frozen=True)
 class BacktestSpec:
     """What to backtest: a model, horizon [h], refit cadence [days], history [days],
-    optional local start/end dates (end exclusive), the weather mode over the horizon and
-    the guard's settings."""
+    optional local start/end dates (end exclusive), the weather mode over the horizon, the
+    guard's settings and ``every``: backtest only every n-th fit window (1: all of them; 4
+    over a year: one week in four, 13 weeks spread over the four seasons)."""
 
     model: str
     horizon_hours: int = 24
@@ -61,9 +62,13 @@ class BacktestSpec:
     end: dt.date | None = None
     weather: str = "observed"
     guard: GuardSettings = field(default_factory=GuardSettings)
+    every: int = 1
 
     def __post_init__(self) -> None:
         check_weather_mode(self.weather)
+        if self.every < 1:
+            raise ValueError(f"backtest every={self.every}: take every n-th fit window with "
+                             f"n >= 1 (1 backtests all of them)")
 
 
 @dataclass
@@ -155,7 +160,8 @@ class Plan:
 
 
 def plan(meter: str, load: pd.Series, site: SiteCalendar, spec: BacktestSpec) -> Plan:
-    """Check ``load`` and cut the backtest's origins into windows of ``spec.refit_days``."""
+    """Check ``load`` and cut the backtest's origins into windows of ``spec.refit_days``,
+    keeping every ``spec.every``-th window (the first one included)."""
     try:
         load = check_series(load, meter)
     except ContractError as exc:
@@ -172,7 +178,8 @@ def plan(meter: str, load: pd.Series, site: SiteCalendar, spec: BacktestSpec) ->
         return Plan(load, error=f"{meter}: {exc}")
     days = origins(start, end, site.timezone)
     step = spec.refit_days
-    return Plan(load, interval, tuple(days[i:i + step] for i in range(0, len(days), step)))
+    return Plan(load, interval, tuple(days[i:i + step]
+                                      for i in range(0, len(days), step * spec.every)))
 
 
 def backtest_window(

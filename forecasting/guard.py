@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from wattlens.core.base import Frozen
 from wattlens.core.calendar import SiteCalendar
 from wattlens.core.warnings import DataWarning
 from wattlens.forecasting.baselines import Persistence
 from wattlens.forecasting.features import ForecastInputError
-from wattlens.forecasting.models import ForecastModel, fit_model, frame
+from wattlens.forecasting.models import MODELS, ForecastModel, fit_model, frame
 
 FALLBACK = "fallback"
 """Column of :func:`issue`'s frame: the baseline that replaced the model's forecast, or ""."""
@@ -40,8 +40,25 @@ class GuardSettings(Frozen):
                     "maximum is implausible [-]")
     fallbacks: tuple[str, ...] = Field(
         ("persistence-week", "persistence-day", "persistence-ensemble"),
+        min_length=1,
         description="Persistence baselines replacing an implausible forecast: each time takes "
                     "the first that has a lagged reading for it")
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _persistence_only(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        known = persistence_names()
+        for name in names:
+            if name not in known:
+                raise ValueError(f"guard fallback {name!r} is not a persistence baseline; "
+                                 f"choose from {', '.join(known)}")
+        return names
+
+
+def persistence_names() -> list[str]:
+    """The registered persistence baselines (what may replace an implausible forecast; this
+    module imports them, so no other model module is loaded)."""
+    return sorted(name for name in MODELS.names() if issubclass(MODELS[name], Persistence))
 
 
 @dataclass(frozen=True)
@@ -107,9 +124,8 @@ def issue(
             base = fit_model(name, history, weather, site)
         except ForecastInputError:
             continue
-        if not isinstance(base, Persistence):
-            raise ValueError(f"guard fallback {name!r} is not a persistence baseline; choose "
-                             f"from persistence-week, persistence-day, persistence-ensemble")
+        if not isinstance(base, Persistence):  # refused by GuardSettings
+            raise TypeError(f"guard fallback {name!r} is not a persistence baseline")
         take = ~np.isfinite(yhat)
         values = base.lagged(pd.DatetimeIndex(pred["time"]), actuals)
         if (take & np.isfinite(values)).any():

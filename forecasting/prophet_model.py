@@ -21,13 +21,16 @@ The model (all in site-local wall-clock time, which is where occupancy lives):
 - residuals where the model's own prediction is implausible (what
   :mod:`wattlens.forecasting.guard` flags as a failure) are ignored by the correction;
 - intervals: the 10 % / 90 % quantiles of the corrected in-sample errors per lead hour and
-  kind of day, scaled by a split-conformal factor per kind of day: a second fit that leaves
-  out the last :data:`CALIBRATION` issues day-ahead forecasts over it from every local
-  midnight with the weather known at issue (the previous-day stand-in: calibrated for how
-  forecasts are issued, so slightly wide under a perfect weather forecast), and the factor
-  is the conformal quantile of those out-of-sample errors in units
-  of the in-sample quantiles (refreshed with each refit; no sampling, so predicting is a
-  matrix product).
+  kind of day, scaled by a split-conformal factor per kind of day and age of the fit: a
+  second fit that leaves out the last :data:`CALIBRATION` issues day-ahead forecasts over it
+  from every local midnight with the weather known at issue (the previous-day stand-in:
+  calibrated for how forecasts are issued, so slightly wide under a perfect weather
+  forecast), and the factor is the conformal quantile of those out-of-sample errors in units
+  of the in-sample quantiles, taken separately for forecasts issued 0–7, 7–14 and 14+ days
+  after the end of the fit's history (:data:`AGE_BIN`): errors grow as a fit ages, so
+  calibrating a forecast issued the day after a refit on errors of a three-week-old fit made
+  the intervals too wide (84 % instead of 80 %). A forecast takes the factor of its own fit's
+  age (refreshed with each refit; no sampling, so predicting is a matrix product).
 
 Prophet's naive ``ds`` never leaves this module.
 """
@@ -105,6 +108,12 @@ CALIBRATION = pd.Timedelta(days=21)
 (at most a quarter of the history; none under :data:`MIN_CALIBRATION`)."""
 MIN_CALIBRATION = pd.Timedelta(days=7)
 """Shortest held-out window worth calibrating on."""
+AGE_BIN = pd.Timedelta(days=7)
+"""Ages of a fit [days after the end of its history] sharing one conformal factor: one
+weekly refit cadence per bin."""
+AGE_BINS = 3
+"""Bins of age with their own conformal factor (:data:`CALIBRATION` / :data:`AGE_BIN`); older
+fits use the last bin's."""
 MIN_CELL = 20
 """Errors needed for an interval cell (lead bin, kind of day) of its own; fewer share the
 lead's errors across kinds of day, or all errors."""
@@ -143,7 +152,7 @@ def _smoothed_temperature_safe(weather: pd.DataFrame, times: pd.DatetimeIndex) -
 class ProphetModel(ForecastModel):
     """Prophet per meter (see the module docstring)."""
 
-    version: ClassVar[str] = f"prophet-{prophet.__version__}+wl6"
+    version: ClassVar[str] = f"prophet-{prophet.__version__}+wl7"
     growth: ClassVar[str] = "linear"
     """Prophet's trend: linear with changepoints, for forecasting."""
 
@@ -179,7 +188,8 @@ class ProphetModel(ForecastModel):
             "yearly": bool(span >= pd.Timedelta(days=360)),
             "growth": cls.growth,
             "use_weather": bool(use_weather),
-            "conformal": [1.0, 1.0],
+            "conformal": np.ones((2, AGE_BINS)).tolist(),
+            "fitted_until": int((history.index[-1] + interval).value),
         }
         model = cls._fit_once(history, temp, site, params)
         cut = _calibration_start(history.index, site)
@@ -242,12 +252,14 @@ class ProphetModel(ForecastModel):
         return shift
 
     def _conformal_factors(self, history: pd.Series, temp: np.ndarray | None,
-                           cut: pd.Timestamp) -> list[float]:
-        """Split-conformal factor per kind of day: this model (fitted before ``cut``) issues
-        day-ahead forecasts from every local midnight from ``cut`` on, with issue-time
-        weather (:meth:`_issue_time_shift`); each error in units of its cell's in-sample
-        quantile (lower for negative errors, upper for positive) is a score, and the factor
-        is the scores' conformal :data:`INTERVAL_WIDTH` quantile."""
+                           cut: pd.Timestamp) -> list[list[float]]:
+        """Split-conformal factors, shape (2 kinds of day, :data:`AGE_BINS`): this model
+        (fitted before ``cut``) issues day-ahead forecasts from every local midnight from
+        ``cut`` on, with issue-time weather (:meth:`_issue_time_shift`); each error in units
+        of its cell's in-sample quantile (lower for negative errors, upper for positive) is a
+        score, and the factor of a kind of day and age bin (issue time − ``cut``) is the
+        conformal :data:`INTERVAL_WIDTH` quantile of its scores — with fewer than
+        :data:`MIN_CELL`, of the kind's scores of every age, else of all scores."""
         design = _design(history.index, self.site, self.params, temp=temp)
         pairs = _pairs(self._residuals(history, design), self.site,
                        pd.Timedelta(self.params["interval_ns"]))
@@ -261,11 +273,16 @@ class ProphetModel(ForecastModel):
         lo, hi = q[kinds, bins, 0], q[kinds, bins, 1]
         with np.errstate(divide="ignore", invalid="ignore"):
             score = np.where(err >= 0, err / np.maximum(hi, 1e-9), err / np.minimum(lo, -1e-9))
-        factors = []
+        ages = _age_bin(pairs.origin[late] - cut)
+        factors = np.ones((2, AGE_BINS))
         for kind in (0, 1):
-            chosen = score[kinds == kind]
-            factors.append(_conformal_quantile(chosen if len(chosen) >= MIN_CELL else score))
-        return factors
+            for age in range(AGE_BINS):
+                for chosen in (score[(kinds == kind) & (ages == age)], score[kinds == kind],
+                               score):
+                    if len(chosen) >= MIN_CELL:
+                        factors[kind, age] = _conformal_quantile(chosen)
+                        break
+        return factors.tolist()
 
     @property
     def n_params(self) -> int:
@@ -297,7 +314,9 @@ class ProphetModel(ForecastModel):
         kinds = self.site.days(times)["working"].to_numpy().astype(int)
         lead_ns = (times - times[0]).to_numpy().astype("timedelta64[ns]").astype(np.int64)
         q = np.asarray(self.params["quantiles"])[kinds, _lead_bin(lead_ns)]
-        scale = np.asarray(self.params["conformal"])[kinds]
+        age = _age_bin(pd.DatetimeIndex(times[:1]) - pd.Timestamp(self.params["fitted_until"],
+                                                                  tz="UTC"))
+        scale = np.asarray(self.params["conformal"])[kinds, age[0]]
         return frame(times, y, y + scale * q[:, 0], y + scale * q[:, 1])
 
     def _recent_residuals(
@@ -454,6 +473,12 @@ def _window_means(r: np.ndarray, ends: np.ndarray, steps: int, need: int) -> np.
     n = count[ends] - count[start]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n >= need, (total[ends] - total[start]) / n, np.nan)
+
+
+def _age_bin(age: pd.TimedeltaIndex) -> np.ndarray:
+    """Conformal age bin of forecasts issued ``age`` after the end of a fit's history."""
+    days = np.asarray(age // AGE_BIN, dtype=np.int64)
+    return np.clip(days, 0, AGE_BINS - 1)
 
 
 def _lead_bin(lead_ns: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ from wattlens.core.redact import (
     url_has_credentials,
 )
 from wattlens.dashboard.config import DashboardConfig, LocaleTag
+from wattlens.forecasting.settings import ForecastingSettings
 from wattlens.ingest.base import IngestContext, SitePosition, SourceSection
 from wattlens.ingest.plausibility import Plausibility
 from wattlens.service.api.settings import ApiSection
@@ -136,6 +137,10 @@ class Config(Frozen):
     analytics: AnalyticsSettings = Field(
         default_factory=AnalyticsSettings,
         description="tunables of detectors, recommendation rules and baseline models",
+    )
+    forecasting: ForecastingSettings = Field(
+        default_factory=ForecastingSettings,
+        description="tunables of the forecasting layer (the plausibility guard)",
     )
     alerts: AlertsSection = Field(
         default_factory=AlertsSection, description="alert rules, webhook and SMTP settings"

@@ -146,7 +146,7 @@ def initial_jobs(store: Store, config: Config, clock: Any, console: Console) -> 
     meters = config.meter_infos()
     zones = site_timezones(meters)
     ctx = JobContext(store, meters, config.data_dir, config.tariffs, config.carbon,
-                     config.alerts, config.analytics)
+                     config.alerts, config.analytics, config.forecasting)
     work = tasks(ctx, config.jobs, zones)
     runner = JobRunner(store, config.jobs.model_copy(update={"retries": 0}), clock=clock)
     for name in [f"day-ahead@{tz}" for tz in zones] + ["recommend"]:

@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from wattlens.core.calendar import SiteCalendar
-from wattlens.forecasting.backtest import BacktestSpec, backtest_meter, metrics, origins, summarise
+from wattlens.forecasting.backtest import (
+    BacktestSpec,
+    backtest_meter,
+    metrics,
+    origins,
+    plan,
+    summarise,
+)
 
 SITE = SiteCalendar(timezone="Europe/London", country="GB-ENG")
 
@@ -99,3 +106,18 @@ def test_weather_gap_skips_origins_not_the_meter(meter_data) -> None:
     assert res.error is None
     assert res.metrics["origins"] == 2 and res.metrics["origins_skipped"] == 1
     assert "weather does not cover" in res.skipped[0]
+
+
+def test_every_keeps_one_fit_window_in_n(make_meter) -> None:
+    # 4 weeks of origins, weekly refits: every=2 backtests weeks 1 and 3 only, whole
+    load, weather = make_meter(days=60)
+    start, end = dt.date(2019, 1, 28), dt.date(2019, 2, 25)
+    spec = BacktestSpec("persistence-week", 24, 7, 21, start, end, every=2)
+    p = plan("m1", load, SITE, spec)
+    assert [len(w) for w in p.windows] == [7, 7]
+    assert [w[0].tz_convert("Europe/London").date() for w in p.windows] == [
+        start, dt.date(2019, 2, 11)]
+    res = backtest_meter("m1", load, weather, SITE, spec)
+    assert res.fits == 2 and res.metrics["origins"] == 14
+    with pytest.raises(ValueError, match="every=0"):
+        BacktestSpec("prophet", every=0)

@@ -91,16 +91,16 @@ def test_cli_backtest_on_external_scheduler_and_worker(tmp_path: Path, make_mete
     ).to_csv(tmp_path / "w.csv", index=False)
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    dask = str(Path(sys.executable).with_name("dask"))
+    dask = [sys.executable, "-m", "dask"]  # the `dask` script may live in another venv
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     logs = [open(tmp_path / name, "w") for name in ("scheduler.log", "worker.log")]  # noqa: SIM115
     procs: list[subprocess.Popen] = []
     try:
         procs.append(subprocess.Popen(
-            [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+            [*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
              "--no-dashboard"], cwd=ROOT, env=env, stdout=logs[0], stderr=subprocess.STDOUT))
         procs.append(subprocess.Popen(
-            [dask, "worker", address, "--nthreads", "1", "--nworkers", "1",
+            [*dask, "worker", address, "--nthreads", "1", "--nworkers", "1",
              "--host", "127.0.0.1", "--no-dashboard", "--name", "wattlens-test-worker"],
             cwd=ROOT, env=env, stdout=logs[1], stderr=subprocess.STDOUT))
         deadline = time.monotonic() + 60

@@ -165,18 +165,65 @@ def test_weather_gap_at_the_horizon_edge_is_filled(make_meter) -> None:
     np.testing.assert_allclose(fill_at(values, at)[3:], [4.0, 4.0, 4.0, 4.0, np.nan])
 
 
-def test_conformal_factor_widens_intervals_when_out_of_sample_errors_grow(make_meter) -> None:
-    # noise 3x larger over the last 3 weeks (the held-out calibration window): the in-sample
-    # quantiles of the early fit understate it and the factor says so
+def _noisier_at_the_end(make_meter, last: pd.Timedelta) -> tuple[pd.Series, pd.DataFrame]:
+    """A 12-week synthetic meter with 3 % noise, 3x that over its ``last`` days."""
     load, weather = make_meter(days=84, noise=0.03)
     rng = np.random.default_rng(1)
-    late = load.index >= load.index[-1] - pd.Timedelta(days=21)
+    late = load.index >= load.index[-1] - last
     load = load.copy()
     load[late] *= 1 + 0.09 * rng.standard_normal(late.sum())
+    return load, weather
+
+
+def test_conformal_factor_widens_intervals_when_out_of_sample_errors_grow(make_meter) -> None:
+    # noise 3x larger over the last 3 weeks (the held-out calibration window): the in-sample
+    # quantiles of the early fit understate it and the factors say so, at every age
+    load, weather = _noisier_at_the_end(make_meter, pd.Timedelta(days=21))
     model = fit_model("prophet", load, weather, SITE)
-    assert min(model.params["conformal"]) > 2.0, model.params["conformal"]
+    factors = np.asarray(model.params["conformal"])  # (kind of day, age bin)
+    assert factors.min() > 1.5 and factors.mean() > 2.0, factors
     steady = fit_model("prophet", make_meter(days=84, noise=0.03)[0], weather, SITE)
-    assert max(steady.params["conformal"]) < 1.8, steady.params["conformal"]
+    factors = np.asarray(steady.params["conformal"])
+    assert factors.max() < 2.0 and factors.mean() < 1.6, factors
+
+
+def test_conformal_factor_of_a_fresh_fit_comes_from_fresh_errors(make_meter) -> None:
+    # errors grow only 7+ days into the held-out window: a fit a week old or more widens its
+    # intervals, a forecast issued right after a refit does not (one factor for every age,
+    # taken from errors of a fit up to three weeks old, made those intervals 84 % wide)
+    load, weather = _noisier_at_the_end(make_meter, pd.Timedelta(days=13))
+    model = fit_model("prophet", load, weather, SITE)
+    factors = np.asarray(model.params["conformal"])  # (kind of day, age bin)
+    assert factors.shape == (2, 3)
+    assert factors[:, 0].max() < 1.8 and factors[:, 2].min() > 2.0, factors
+    # a forecast takes the factor of its fit's age
+    end = pd.Timestamp(model.params["fitted_until"], tz="UTC")
+    ratios = []
+    for days in (0, 8, 15, 40):
+        times = pd.date_range(end + pd.Timedelta(days=days), periods=24, freq="h")
+        wx = weather.reindex(weather.index.union(times)).ffill()  # flat weather ahead
+        widths = []
+        for factors in ([[1.0] * 3] * 2, [[1.0, 2.0, 3.0]] * 2):
+            model.params["conformal"] = factors
+            pred = model.predict(times, wx, load[load.index < times[0]])
+            widths.append((pred["yhat_upper"] - pred["yhat_lower"]).to_numpy())
+        ratios.append(float(np.median(widths[1] / widths[0])))
+    assert ratios == pytest.approx([1.0, 2.0, 3.0, 3.0])  # older than 3 weeks: the last bin's
+
+
+def test_stated_80_percent_covers_77_to_83_out_of_sample(make_meter) -> None:
+    # three synthetic meters, six weekly refits each: 3,024 issued hours no fit saw
+    covered = n = 0.0
+    for seed in (4, 5, 6):
+        load, weather = make_meter(days=150, seed=seed)
+        spec = BacktestSpec("prophet", 24, 7, 84, dt_date("2019-04-15"),
+                            dt_date("2019-05-27"), weather="issue-time")
+        res = backtest_meter("m1", load, weather, SITE, spec)
+        assert res.error is None and res.fits == 6, res.skipped
+        covered += res.metrics["coverage_pct"] * res.metrics["n"] / 100
+        n += res.metrics["n"]
+    assert n == 3 * 42 * 24
+    assert 77 <= 100 * covered / n <= 83, 100 * covered / n
 
 
 def test_backtest_coverage_near_nominal_and_weather_named(make_meter) -> None:

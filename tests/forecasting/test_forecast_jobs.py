@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from wattlens.cli import app
@@ -88,6 +90,7 @@ def test_forecast_run_cli_on_duckdb(tmp_path: Path, make_meter) -> None:
         f'data_dir = "{cfg.data_dir}"\n[store]\nkind = "duckdb"\npath = "{cfg.store.path}"\n'
         '[[sites]]\nid = "cam"\ntimezone = "Europe/London"\ncountry = "GB"\n'
         'weather_meter = "wx"\n'
+        '[forecasting.guard]\nmax_factor = 3.5\nfallbacks = ["persistence-day"]\n'
     )
     result = CliRunner().invoke(app, ["forecast", "run", "--config", str(toml), "--model",
                                       "persistence-week", "--at", "2019-02-14T00:00:00Z",
@@ -97,10 +100,25 @@ def test_forecast_run_cli_on_duckdb(tmp_path: Path, make_meter) -> None:
     duck = DuckDBStore(cfg.store.path)
     try:
         stored = duck.read_forecasts(model="persistence-week")
+        status = duck.get_document("forecast_status", "b1-elec/persistence-week")
     finally:
         duck.close()
     assert sorted(stored["meter"].unique()) == ["b1-elec", "b2-elec"]
     assert (stored["issued_at"] == ISSUED).all() and len(stored) == 48
+    # the guard's settings come from [forecasting.guard] and are recorded with the result
+    assert status["settings"]["guard"] == {"max_factor": 3.5, "min_margin": 0.1,
+                                           "fallbacks": ["persistence-day"]}
+
+
+def test_guard_settings_from_the_config_refuse_a_fallback_that_is_not_persistence(
+        tmp_path: Path) -> None:
+    cfg = Config.model_validate({"forecasting": {"guard": {"max_factor": 4}}})
+    assert cfg.forecasting.guard.max_factor == 4.0
+    with pytest.raises(ValidationError, match="'prophet' is not a persistence baseline; "
+                                              "choose from persistence-day"):
+        Config.model_validate({"forecasting": {"guard": {"fallbacks": ["prophet"]}}})
+    with pytest.raises(ValidationError, match="max_factor"):
+        Config.model_validate({"forecasting": {"guard": {"max_factor": 0.5}}})
 
 
 def test_forecast_run_uses_the_stored_weather_forecast_and_says_so(store, tmp_path: Path,

@@ -216,7 +216,8 @@ def run(
                 if weather_mode not in WEATHER_MODES:
                     raise fail(f"--weather-mode {weather_mode!r} is unknown; choose one of "
                                f"{WEATHER_MODES}")
-                spec = RunSpec(name, issued_at, horizon, refit, history, weather_mode)
+                spec = RunSpec(name, issued_at, horizon, refit, history, weather_mode,
+                               cfg.forecasting.guard)
                 statuses = run_forecasts(infos, cfg.data_dir, store, spec, client,
                                          meter or None)
                 table = Table("meter", "status", "detail", title=f"{name} issued at "

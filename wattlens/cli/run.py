@@ -64,7 +64,7 @@ def jobs_role(cfg: Config, store: Store, clock: SimClock | None = None) -> Role:
     meters = cfg.meter_infos()
     zones = site_timezones(meters)
     ctx = JobContext(store, meters, cfg.data_dir, cfg.tariffs, cfg.carbon, cfg.alerts,
-                     cfg.analytics)
+                     cfg.analytics, cfg.forecasting)
     now = utc_now if clock is None else clock.now
 
     def run(stop: threading.Event) -> None:

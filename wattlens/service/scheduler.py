@@ -30,6 +30,7 @@ from wattlens.analytics.jobs import alert_job, detect_job, kpi_job, recommend_jo
 from wattlens.analytics.settings import AnalyticsSettings
 from wattlens.analytics.tariffs import TariffsSection
 from wattlens.core.meters import MeterInfo
+from wattlens.forecasting.settings import ForecastingSettings
 from wattlens.ingest.simulator import SimClock
 from wattlens.service.settings import JobSchedule, JobsSection
 from wattlens.store.base import Store, StoreError
@@ -52,6 +53,7 @@ class JobContext:
     carbon: CarbonSection = field(default_factory=CarbonSection)
     alerts: AlertsSection = field(default_factory=AlertsSection)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
+    forecasting: ForecastingSettings = field(default_factory=ForecastingSettings)
 
 
 def site_timezones(meters: Mapping[str, MeterInfo]) -> list[str]:
@@ -127,7 +129,8 @@ def _forecast(ctx: JobContext, section: JobsSection, meters: list[str], start: p
     from wattlens.forecasting.jobs import RunSpec, run_forecasts
     from wattlens.forecasting.runner import dask_client
 
-    spec = RunSpec(section.forecast_model, start.floor("h"), horizon_hours=horizon_hours)
+    spec = RunSpec(section.forecast_model, start.floor("h"), horizon_hours=horizon_hours,
+                   guard=ctx.forecasting.guard)
     with dask_client(workers=1, processes=False) as client:
         statuses = run_forecasts(ctx.meters, ctx.data_dir, ctx.store, spec, client, meters)
     issued = sum(s["status"] == "issued" for s in statuses.values())
