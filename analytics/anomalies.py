@@ -1108,24 +1108,30 @@ def _sensitivity_shifts(
 
 
 # --------------------------------------------------------------------------- above forecast
-def native_intervals(times: pd.DatetimeIndex) -> np.ndarray:
-    """The interval [h] each reading covers: up to the next reading, unless that is over
-    twice as far as the reading before (a gap follows); the last reading, and one before a
-    gap, cover as long as the spacing before them (a lone reading: one hour)."""
+def native_intervals(times: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """The interval [h] each reading covers, and whether that span is known. A reading
+    covers up to the next one; the last covers as long as the spacing before it (a lone
+    reading: one hour). A reading followed by a gap (the next over twice as far as the one
+    before) has an unknown span: the meter may have stopped after one interval, or the reading
+    may carry the whole gap's energy (a poll gap merged into it); it is given the spacing
+    before it and marked unknown, so no rate is judged from it."""
     t = pd.DatetimeIndex(times).as_unit("ns").asi8
     if len(t) < 2:
-        return np.ones(len(t))
+        return np.ones(len(t)), np.ones(len(t), dtype=bool)
     spacing = np.diff(t)
     after = np.append(spacing, spacing[-1])
     before = np.insert(spacing, 0, spacing[0])
-    return np.where(after > 2 * before, before, after) / pd.Timedelta("1h").value
+    unknown = after > 2 * before
+    return np.where(unknown, before, after) / pd.Timedelta("1h").value, ~unknown
 
 
 @register_detector("above-forecast")
 def above_forecast(meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionContext
                    ) -> Found:
     """The newest readings at their native interval (not the regular grid: a 1-minute
-    reading counts as one minute, a partial hour is never taken for a whole one) whose rate
+    reading counts as one minute, a partial hour is never taken for a whole one; a reading
+    before a gap, whose span is unknown, is not judged: see :func:`native_intervals`; the
+    ``suspect`` ones, such as merged poll gaps, are left out by :func:`detect`) whose rate
     [kWh/h] exceeds the issued forecast's upper band for their hour by ``margin``, for at
     least ``sustain`` without a break. Uses, for each hour, the latest forecast issued
     before it; the excess is measured against the forecast itself."""
@@ -1143,7 +1149,7 @@ def above_forecast(meter: str, series: pd.Series, step: pd.Timedelta, ctx: Detec
     fc = fc.set_index("time").sort_index()
     fc_h = infer_interval(fc.index, default=pd.Timedelta("1h")) / pd.Timedelta("1h")
     times = pd.DatetimeIndex(raw.index).as_unit("ns")
-    hours = native_intervals(times)
+    hours, known = native_intervals(times)
     pos = fc.index.searchsorted(times, side="right") - 1
     covered = (pos >= 0) & (times < fc.index[np.clip(pos, 0, None)]
                             + pd.Timedelta(hours=fc_h))
@@ -1151,7 +1157,7 @@ def above_forecast(meter: str, series: pd.Series, step: pd.Timedelta, ctx: Detec
     upper = fc["yhat_upper"].to_numpy()[at] / fc_h
     yhat = fc["yhat"].to_numpy()[at] / fc_h
     rate = raw.to_numpy() / hours
-    above = covered & (rate > upper * (1 + s.margin)) & (rate > 0)
+    above = covered & known & (rate > upper * (1 + s.margin)) & (rate > 0)
     # a reading that does not follow on from the one before (a gap) starts a new run
     gap = np.diff(times.asi8) > 1.5 * hours[:-1] * pd.Timedelta("1h").value
     broken = np.concatenate([[False], gap])
