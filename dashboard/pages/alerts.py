@@ -106,7 +106,8 @@ def _digest_block(frame: Any) -> html.Div:
             html.B(cost), f" · {labels.shown(labels.SEVERITIES, row.severity_word)} "
             f"{i18n.number(row.severity, 2)} · ",
             dcc.Link(labels.explained(row.explanation_args, row.explanation)
-                     or _("%(kind)s on %(meter)s", kind=kind, meter=row.meter), href=link), f" ({labels.shown(labels.STATUSES, row.status)})"]))
+                     or _("%(kind)s on %(meter)s", kind=kind, meter=row.meter), href=link),
+            f" ({labels.shown(labels.STATUSES, row.status)})"]))
     return html.Div([html.Div(_("week to %(time)s UTC", time=f"{end:%Y-%m-%d %H:%M}"),
                               className="note"),
                      html.Ol(items)])
