@@ -218,11 +218,13 @@ def digest(events: pd.DataFrame, end: Any = None, days: int = 7, top: int = 10
            ) -> pd.DataFrame:
     """The top ``top`` events by cost (then excess energy) that overlap the ``days`` before
     ``end`` (default now): columns event_id, meter, kind, start, end, severity,
-    severity_word, cost, currency, excess_kwh, status, explanation."""
+    severity_word, cost, currency, excess_kwh, status, explanation (English) and
+    explanation_args (its data, :func:`~wattlens.analytics.anomalies.explanation_args`; None
+    for events stored before)."""
     end_ts = pd.Timestamp(end) if end is not None else pd.Timestamp.now(tz="UTC")
     start_ts = end_ts - pd.Timedelta(days=days)
     columns = ["event_id", "meter", "kind", "start", "end", "severity", "severity_word",
-               "cost", "currency", "excess_kwh", "status", "explanation"]
+               "cost", "currency", "excess_kwh", "status", "explanation", "explanation_args"]
     if events.empty:
         return pd.DataFrame(columns=columns)
     week = events[(events["start"] < end_ts) & (events["end"] > start_ts)]
@@ -234,7 +236,8 @@ def digest(events: pd.DataFrame, end: Any = None, days: int = 7, top: int = 10
                      "severity_word": severity_word(float(event["severity"])),
                      "cost": details.get("cost"), "currency": details.get("currency"),
                      "status": event.get("status", "open"),
-                     "explanation": details.get("explanation", "")})
+                     "explanation": details.get("explanation", ""),
+                     "explanation_args": details.get("explanation_args")})
     out = pd.DataFrame(rows, columns=columns)
     out["cost"] = pd.to_numeric(out["cost"], errors="coerce")
     return out.sort_values(["cost", "excess_kwh"], ascending=False, na_position="last",

@@ -1108,24 +1108,30 @@ def _sensitivity_shifts(
 
 
 # --------------------------------------------------------------------------- above forecast
-def native_intervals(times: pd.DatetimeIndex) -> np.ndarray:
-    """The interval [h] each reading covers: up to the next reading, unless that is over
-    twice as far as the reading before (a gap follows); the last reading, and one before a
-    gap, cover as long as the spacing before them (a lone reading: one hour)."""
+def native_intervals(times: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """The interval [h] each reading covers, and whether that span is known. A reading
+    covers up to the next one; the last covers as long as the spacing before it (a lone
+    reading: one hour). A reading followed by a gap (the next over twice as far as the one
+    before) has an unknown span: the meter may have stopped after one interval, or the reading
+    may carry the whole gap's energy (a poll gap merged into it); it is given the spacing
+    before it and marked unknown, so no rate is judged from it."""
     t = pd.DatetimeIndex(times).as_unit("ns").asi8
     if len(t) < 2:
-        return np.ones(len(t))
+        return np.ones(len(t)), np.ones(len(t), dtype=bool)
     spacing = np.diff(t)
     after = np.append(spacing, spacing[-1])
     before = np.insert(spacing, 0, spacing[0])
-    return np.where(after > 2 * before, before, after) / pd.Timedelta("1h").value
+    unknown = after > 2 * before
+    return np.where(unknown, before, after) / pd.Timedelta("1h").value, ~unknown
 
 
 @register_detector("above-forecast")
 def above_forecast(meter: str, series: pd.Series, step: pd.Timedelta, ctx: DetectionContext
                    ) -> Found:
     """The newest readings at their native interval (not the regular grid: a 1-minute
-    reading counts as one minute, a partial hour is never taken for a whole one) whose rate
+    reading counts as one minute, a partial hour is never taken for a whole one; a reading
+    before a gap, whose span is unknown, is not judged: see :func:`native_intervals`; the
+    ``suspect`` ones, such as merged poll gaps, are left out by :func:`detect`) whose rate
     [kWh/h] exceeds the issued forecast's upper band for their hour by ``margin``, for at
     least ``sustain`` without a break. Uses, for each hour, the latest forecast issued
     before it; the excess is measured against the forecast itself."""
@@ -1143,7 +1149,7 @@ def above_forecast(meter: str, series: pd.Series, step: pd.Timedelta, ctx: Detec
     fc = fc.set_index("time").sort_index()
     fc_h = infer_interval(fc.index, default=pd.Timedelta("1h")) / pd.Timedelta("1h")
     times = pd.DatetimeIndex(raw.index).as_unit("ns")
-    hours = native_intervals(times)
+    hours, known = native_intervals(times)
     pos = fc.index.searchsorted(times, side="right") - 1
     covered = (pos >= 0) & (times < fc.index[np.clip(pos, 0, None)]
                             + pd.Timedelta(hours=fc_h))
@@ -1151,7 +1157,7 @@ def above_forecast(meter: str, series: pd.Series, step: pd.Timedelta, ctx: Detec
     upper = fc["yhat_upper"].to_numpy()[at] / fc_h
     yhat = fc["yhat"].to_numpy()[at] / fc_h
     rate = raw.to_numpy() / hours
-    above = covered & (rate > upper * (1 + s.margin)) & (rate > 0)
+    above = covered & known & (rate > upper * (1 + s.margin)) & (rate > 0)
     # a reading that does not follow on from the one before (a gap) starts a new run
     gap = np.diff(times.asi8) > 1.5 * hours[:-1] * pd.Timedelta("1h").value
     broken = np.concatenate([[False], gap])
@@ -1365,48 +1371,88 @@ def _when(start: pd.Timestamp, end: pd.Timestamp, tz: str) -> str:
     return f"{a:%a %d %b %H:%M} – {b:%a %d %b %H:%M}"
 
 
-def _usual(f: Finding) -> str:
-    """What a finding's expected energy is, for the explanation."""
-    d = f.details
-    if f.kind in SCHEDULE_KINDS:
-        weather = " at this temperature" if d.get("weather_normalised") else ""
-        return f"the usual {d.get('norm', f.kind)} at these hours{weather}"
-    return {"forecast-residual": "the issued forecast",
-            "above-forecast": "the issued forecast (sustained above its upper band)",
-            "spike": "the readings around it",
-            "level-shift": "the baseload before"}.get(f.kind, "what is usual")
+USUAL = {"forecast-residual": "the issued forecast",
+         "above-forecast": "the issued forecast (sustained above its upper band)",
+         "spike": "the readings around it", "level-shift": "the baseload before"}
+"""What a finding's expected energy is, by kind (schedule kinds: their norm; any other:
+'what is usual'), for the explanation."""
 
 
-def explanation(e: Episode, excess_kwh: float, tz: str) -> str:
-    """One sentence saying what happened, how much and against what."""
-    f, when = e.primary, _when(e.start, e.end, tz)
-    d = f.details
+def _usual(args: dict[str, Any]) -> str:
+    """The explanation's 'above ...' part in English (see :func:`explanation_args`)."""
+    if args["usual"] == "norm":
+        weather = " at this temperature" if args["weather"] else ""
+        return f"the usual {args['norm']} at these hours{weather}"
+    return USUAL.get(args["usual"], "what is usual")
+
+
+def explanation_args(e: Episode, excess_kwh: float, tz: str) -> dict[str, Any]:
+    """What an event's one-sentence explanation says, as data: ``shape`` (the sentence: a
+    data-quality kind, ``level-shift``, ``sensitivity-shift``, ``used`` or ``excess``),
+    ``start``/``end`` (UTC ISO) and ``tz`` (the local window), ``also`` (the other reasons'
+    kinds) and the shape's values: ``hours``, ``intervals``, ``value_kwh`` (a stuck or the
+    lowest negative reading), ``before``/``after`` (kWh per interval, or per degree day) and
+    ``up``, ``actual_kwh``, ``excess_kwh``, ``share_pct`` (excess over expected [%]),
+    ``usual`` (what it was compared with: ``norm``, with ``norm`` the day type's name and
+    ``weather``, or a kind of :data:`USUAL`). :func:`explanation` writes it in English; the
+    dashboard in the reader's language."""
+    f, d = e.primary, e.primary.details
+    args: dict[str, Any] = {"start": e.start.isoformat(), "end": e.end.isoformat(), "tz": tz,
+                            "also": sorted({r.kind for r in e.reasons[1:]} - {f.kind})}
     if f.kind == "gap":
-        text = f"{when}: no readings for {d.get('hours', 0):g} h"
-    elif f.kind == "zero-run":
-        text = f"{when}: {d.get('intervals')} readings of zero, unusual for this meter"
-    elif f.kind == "stuck":
-        text = f"{when}: the same reading {d.get('value_kwh', 0):.4g} kWh repeated " \
-               f"{d.get('intervals')} times"
-    elif f.kind in ("negative", "register-reset"):
-        text = f"{when}: negative readings down to {d.get('min_kwh', d.get('value_kwh', 0)):.4g}" \
-               f" kWh ({'a register reset' if f.kind == 'register-reset' else 'impossible use'})"
-    elif f.kind == "sensitivity-shift":
-        text = f"from {when.split(' –')[0]} the use per degree day changed from " \
-               f"{d.get('slope_before', 0):.1f} to {d.get('slope_after', 0):.1f} kWh"
-    elif f.kind == "level-shift":
-        shift = float(d.get("shift_kwh_per_interval", 0.0))
-        text = f"from {when.split(' –')[0]} the baseload moved {'up' if shift > 0 else 'down'} " \
-               f"from {d.get('before_kwh_per_interval', 0):,.1f} to " \
-               f"{d.get('after_kwh_per_interval', 0):,.1f} kWh per interval"
-    elif np.isfinite(f.actual_kwh) and np.isfinite(f.expected_kwh) and f.expected_kwh > 0:
-        share = excess_kwh / f.expected_kwh * 100
-        text = f"{when} used {f.actual_kwh:,.0f} kWh, {excess_kwh:,.0f} kWh ({share:+.0f} %) " \
-               f"above {_usual(f)}"
+        return {**args, "shape": "gap", "hours": float(d.get("hours", 0))}
+    if f.kind == "zero-run":
+        return {**args, "shape": "zero-run", "intervals": d.get("intervals")}
+    if f.kind == "stuck":
+        return {**args, "shape": "stuck", "value_kwh": float(d.get("value_kwh", 0)),
+                "intervals": d.get("intervals")}
+    if f.kind in ("negative", "register-reset"):
+        return {**args, "shape": f.kind,
+                "value_kwh": float(d.get("min_kwh", d.get("value_kwh", 0)))}
+    if f.kind == "sensitivity-shift":
+        return {**args, "shape": f.kind, "before": float(d.get("slope_before", 0)),
+                "after": float(d.get("slope_after", 0))}
+    if f.kind == "level-shift":
+        return {**args, "shape": f.kind, "before": float(d.get("before_kwh_per_interval", 0)),
+                "after": float(d.get("after_kwh_per_interval", 0)),
+                "up": float(d.get("shift_kwh_per_interval", 0.0)) > 0}
+    args.update(usual="norm" if f.kind in SCHEDULE_KINDS else f.kind,
+                norm=str(d.get("norm", f.kind)), weather=bool(d.get("weather_normalised")),
+                excess_kwh=float(excess_kwh))
+    if np.isfinite(f.actual_kwh) and np.isfinite(f.expected_kwh) and f.expected_kwh > 0:
+        return {**args, "shape": "used", "actual_kwh": float(f.actual_kwh),
+                "share_pct": float(excess_kwh / f.expected_kwh * 100)}
+    return {**args, "shape": "excess"}
+
+
+def explanation(args: dict[str, Any]) -> str:
+    """The English sentence of :func:`explanation_args` (the CLI's and alerts' text)."""
+    when = _when(pd.Timestamp(args["start"]), pd.Timestamp(args["end"]), args["tz"])
+    since = when.split(" –")[0]
+    shape = args["shape"]
+    if shape == "gap":
+        text = f"{when}: no readings for {args['hours']:g} h"
+    elif shape == "zero-run":
+        text = f"{when}: {args['intervals']} readings of zero, unusual for this meter"
+    elif shape == "stuck":
+        text = f"{when}: the same reading {args['value_kwh']:.4g} kWh repeated " \
+               f"{args['intervals']} times"
+    elif shape in ("negative", "register-reset"):
+        text = f"{when}: negative readings down to {args['value_kwh']:.4g} kWh " \
+               f"({'a register reset' if shape == 'register-reset' else 'impossible use'})"
+    elif shape == "sensitivity-shift":
+        text = f"from {since} the use per degree day changed from " \
+               f"{args['before']:.1f} to {args['after']:.1f} kWh"
+    elif shape == "level-shift":
+        text = f"from {since} the baseload moved {'up' if args['up'] else 'down'} " \
+               f"from {args['before']:,.1f} to {args['after']:,.1f} kWh per interval"
+    elif shape == "used":
+        text = f"{when} used {args['actual_kwh']:,.0f} kWh, {args['excess_kwh']:,.0f} kWh " \
+               f"({args['share_pct']:+.0f} %) above {_usual(args)}"
     else:
-        text = f"{when}: {excess_kwh:,.0f} kWh above {_usual(f)}"
-    others = sorted({r.kind for r in e.reasons[1:]} - {f.kind})
-    return text + (f" (also {', '.join(others)})" if others else "") + "."
+        text = f"{when}: {args['excess_kwh']:,.0f} kWh above {_usual(args)}"
+    also = args["also"]
+    return text + (f" (also {', '.join(also)})" if also else "") + "."
 
 
 def typical_day_kwh(series: pd.Series, before: pd.Timestamp, tz: str, days: int) -> float:
@@ -1502,7 +1548,8 @@ def episode_rows(
     co2_factors: dict[str, float] | None = None,
 ) -> tuple[pd.DataFrame, list[DataWarning]]:
     """Event rows of the material episodes (see :class:`MaterialitySettings`) and warnings.
-    Each row's ``details`` carry ``reasons``, ``explanation``, ``severity_word``,
+    Each row's ``details`` carry ``reasons``, ``explanation`` (English) and
+    ``explanation_args`` (:func:`explanation_args`, for other languages), ``severity_word``,
     ``expected_kwh``, ``band_kwh``, ``cost``/``currency`` (with a tariff: the
     :func:`~wattlens.analytics.tariffs.marginal_price` of the version valid at each interval,
     per-kWh surcharges included), ``co2_kg`` (with a factor) and the materiality test."""
@@ -1529,11 +1576,13 @@ def episode_rows(
         if f.kind in ("level-shift", "sensitivity-shift", "negative"):
             excess_kwh = float(e.excess.sum())
         severity = event_severity(ratio, max(r.severity for r in e.reasons))
+        args = explanation_args(e, excess_kwh, tz)
         details = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in f.details.items()}
         details.update({
             "reasons": [{"kind": r.kind, "start": r.start.isoformat(), "end": r.end.isoformat(),
                          "confidence": round(r.severity, 4)} for r in e.reasons],
-            "explanation": explanation(e, excess_kwh, tz),
+            "explanation": explanation(args),
+            "explanation_args": args,
             "severity_word": severity_word(severity),
             "typical_day_kwh": round(e.typical_day_kwh, 3),
             "materiality": round(ratio, 3),

@@ -22,7 +22,7 @@ from wattlens.dashboard.i18n import N_, _
 from wattlens.store.schema import ANNOTATION_STATUSES
 
 dash.register_page(__name__, path="/alerts", name=N_("Alerts"), order=5,
-                   title="wattlens · alerts")
+                   title=lambda: f"wattlens · {_('Alerts')}")
 
 
 def _columns() -> list[dict[str, Any]]:
@@ -105,8 +105,9 @@ def _digest_block(frame: Any) -> html.Div:
         items.append(html.Li([
             html.B(cost), f" · {labels.shown(labels.SEVERITIES, row.severity_word)} "
             f"{i18n.number(row.severity, 2)} · ",
-            dcc.Link(row.explanation or _("%(kind)s on %(meter)s", kind=kind, meter=row.meter),
-                     href=link), f" ({labels.shown(labels.STATUSES, row.status)})"]))
+            dcc.Link(labels.explained(row.explanation_args, row.explanation)
+                     or _("%(kind)s on %(meter)s", kind=kind, meter=row.meter), href=link),
+            f" ({labels.shown(labels.STATUSES, row.status)})"]))
     return html.Div([html.Div(_("week to %(time)s UTC", time=f"{end:%Y-%m-%d %H:%M}"),
                               className="note"),
                      html.Ol(items)])

@@ -18,7 +18,7 @@ from wattlens.dashboard.data import request_data
 from wattlens.dashboard.i18n import N_, _, ngettext
 
 dash.register_page(__name__, path="/anomalies", name=N_("Anomalies"), order=3,
-                   title="wattlens · anomalies")
+                   title=lambda: f"wattlens · {_('Anomalies')}")
 
 def _select() -> str:
     return _("Select an event in the table to see it against the expected band.")

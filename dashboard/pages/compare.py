@@ -17,7 +17,7 @@ from wattlens.dashboard.data import request_data
 from wattlens.dashboard.i18n import N_, _
 
 dash.register_page(__name__, path="/compare", name=N_("Compare"), order=1.6,
-                   title="wattlens · compare")
+                   title=lambda: f"wattlens · {_('Compare')}")
 
 COMMODITIES = ("electricity", "gas", "heat", "water")
 """Commodities a building comparison can add up (its main meters of one commodity)."""

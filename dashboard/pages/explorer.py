@@ -20,7 +20,7 @@ from wattlens.dashboard.data import request_data
 from wattlens.dashboard.i18n import N_, _, ngettext
 
 dash.register_page(__name__, path="/explorer", name=N_("Explorer"), order=1,
-                   title="wattlens · explorer")
+                   title=lambda: f"wattlens · {_('Explorer')}")
 
 
 def layout(meter: str | None = None, start: str | None = None, end: str | None = None,

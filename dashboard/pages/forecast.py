@@ -20,7 +20,7 @@ from wattlens.forecasting.backtest import G14_CV_RMSE_PCT, G14_NMBE_PCT
 from wattlens.forecasting.models import INTERVAL_WIDTH
 
 dash.register_page(__name__, path="/forecast", name=N_("Forecast"), order=2,
-                   title="wattlens · forecast vs actual")
+                   title=lambda: f"wattlens · {_('Forecast')}")
 
 COVERAGE_OK = (77.0, 83.0)
 """Coverage [%] of the 80 % interval counted as calibrated (shown green; red outside)."""

@@ -16,7 +16,8 @@ from wattlens.dashboard.data import request_data
 from wattlens.dashboard.i18n import N_, _
 from wattlens.store.jobruns import job_history
 
-dash.register_page(__name__, path="/jobs", name=N_("Jobs"), order=6, title="wattlens · jobs")
+dash.register_page(__name__, path="/jobs", name=N_("Jobs"), order=6,
+                   title=lambda: f"wattlens · {_('Jobs')}")
 
 LIMIT = 500
 """Runs shown at most (about a day of detection every few minutes)."""

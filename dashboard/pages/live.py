@@ -17,7 +17,8 @@ from wattlens.dashboard.access import AccessDenied
 from wattlens.dashboard.data import request_data
 from wattlens.dashboard.i18n import N_, _, ngettext
 
-dash.register_page(__name__, path="/", name=N_("Live"), order=0, title="wattlens · live")
+dash.register_page(__name__, path="/", name=N_("Live"), order=0,
+                   title=lambda: f"wattlens · {_('Live')}")
 
 _CARDS = [("kpi-energy-today", N_("energy today")), ("kpi-peak-today", N_("peak demand today")),
           ("kpi-cost-today", N_("cost today")), ("kpi-co2-today", N_("CO2 today")),

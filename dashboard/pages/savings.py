@@ -46,7 +46,7 @@ from wattlens.dashboard.queries import DashboardData
 from wattlens.dashboard.report import render_report, report_pdf, summary_rows, warning_text
 
 dash.register_page(__name__, path="/savings", name=N_("Savings"), order=4,
-                   title="wattlens · savings")
+                   title=lambda: f"wattlens · {_('Savings')}")
 
 MODELS = {"caltrack-daily": N_("CalTRACK daily (HDD/CDD change-point)"),
           "towt": N_("CalTRACK hourly TOWT"), "prophet": "Prophet"}

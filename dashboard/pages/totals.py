@@ -16,7 +16,7 @@ from wattlens.dashboard.data import request_data
 from wattlens.dashboard.i18n import N_, _, ngettext
 
 dash.register_page(__name__, path="/totals", name=N_("Totals"), order=1.5,
-                   title="wattlens · totals")
+                   title=lambda: f"wattlens · {_('Totals')}")
 
 
 def layout(meter: str | None = None, start: str | None = None, end: str | None = None,

@@ -28,10 +28,9 @@ CATALOG = (Path(__file__).resolve().parents[2] / "dashboard" / "translations" / 
 WIDTHS = (1400, 400)
 README_PAGE = "live"
 """The page whose screenshots the README shows (docs/screenshots/<page>-<lang>[-400].png)."""
-DATA = ["[col-id='explanation']", "#alerts-digest a", ".no-webgl"]
-"""Elements whose text is data, not UI: the anomaly job's stored English explanations (the
-analytics layer writes them at detection time; translating them is a later step); plotly's own
-notice that headless Chromium has no WebGL (a real browser draws the chart instead)."""
+DATA = [".no-webgl"]
+"""Elements whose text is data, not UI: plotly's own notice that headless Chromium has no WebGL
+(a real browser draws the chart instead)."""
 ALLOWED = {"kWh", "kW", "kWh/m²", "UTC", "CO2", "kgCO2", "wattlens", "ASHRAE Guideline 14"}
 """Source strings that are proper names or units, the same in every language."""
 _COMMAND = re.compile(r"`[^`]*`")
