@@ -3,13 +3,16 @@ recommendations written through the Store, and the sample site's config with log
 
 from __future__ import annotations
 
+import json
 import shutil
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from werkzeug.security import generate_password_hash
 
+from wattlens.analytics.anomalies import explanation
 from wattlens.config import Config, parse_config
 from wattlens.sample import load_sample
 
@@ -77,9 +80,9 @@ def seed_frames() -> dict[str, pd.DataFrame]:
         "kind": ["spike", "after-hours", "level-shift", "stuck"],
         "severity": [0.9, 0.6, 0.7, 0.4],
         "excess_kwh": [120.5, 80.0, 300.0, 0.0],
-        "details": ["{}"] * 4,
     })
     events["end"] = events["start"] + pd.Timedelta("6h")
+    events["details"] = [json.dumps(_explained(e)) for e in events.itertuples()]
     return {"readings": readings, "forecasts": forecasts, "events": events}
 
 
@@ -112,3 +115,20 @@ def seed(store) -> None:
 def needs_browser() -> pytest.MarkDecorator:
     have = shutil.which("chromium") and shutil.which("chromedriver")
     return pytest.mark.skipif(not have, reason="needs Debian chromium and chromium-driver")
+
+
+def _explained(event: Any) -> dict[str, Any]:
+    """Event details with a stored explanation, as the anomaly job writes them (the data and
+    its English sentence), so the pages show it in the reader's language."""
+    args: dict[str, Any] = {"start": event.start.isoformat(), "end": event.end.isoformat(),
+                            "tz": "Europe/London", "also": []}
+    if event.kind == "level-shift":
+        args |= {"shape": "level-shift", "before": 40.0, "after": 52.5, "up": True}
+    elif event.kind == "stuck":
+        args |= {"shape": "stuck", "value_kwh": 12.0, "intervals": 6}
+    else:
+        args |= {"shape": "used", "usual": "norm" if event.kind == "after-hours" else "spike",
+                 "norm": "after-hours", "weather": event.kind == "after-hours",
+                 "excess_kwh": float(event.excess_kwh), "actual_kwh": 2 * event.excess_kwh,
+                 "share_pct": 100.0}
+    return {"explanation": explanation(args), "explanation_args": args}
