@@ -163,6 +163,10 @@ class AboveForecastSettings(Frozen):
     margin: float = Field(
         0.1, ge=0, description="a reading counts when its rate exceeds upper x (1 + margin)"
     )
+    merge: Duration = Field(
+        "3h", description="excesses this close are one event: an excess interrupted by missing "
+        "or unjudged readings (a poll gap, a store outage) goes on"
+    )
 
 
 class MaterialitySettings(Frozen):
@@ -230,6 +234,8 @@ class AnomalySettings(Frozen):
             return pd.Timedelta(self.schedule.after_hours_merge)
         if kind in ("weekend", "holiday"):
             return pd.Timedelta(self.schedule.off_day_merge)
+        if kind == "above-forecast":
+            return pd.Timedelta(self.above_forecast.merge)
         return pd.Timedelta(0)
 
 

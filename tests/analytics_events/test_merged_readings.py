@@ -10,7 +10,9 @@ import pytest
 from wattlens.analytics.anomalies import (
     AboveForecastSettings,
     AnomalySettings,
+    Finding,
     detect,
+    episodes,
     native_intervals,
 )
 
@@ -48,3 +50,20 @@ def test_a_reading_before_a_gap_has_an_unknown_span():
     hours, known = native_intervals(times)
     assert list(hours) == [1.0, 1.0, 1.0, 1.0]
     assert list(known) == [True, False, True, True]
+
+
+def test_an_excess_interrupted_by_unjudged_hours_is_one_event():
+    """Plant left on 12:00–16:00 whose 13:00–15:00 readings could not be judged (a poll gap,
+    a store outage): one above-forecast episode, not two (the soak test saw two)."""
+    t = pd.Timestamp("2026-02-04T12:00Z")
+    h = pd.Timedelta("1h")
+
+    def found(i: int) -> Finding:
+        return Finding("m", "above-forecast", t + i * h, t + (i + 1) * h, 0.9,
+                       pd.Series([10.0], index=[t + i * h]), {"hours": 1.0})
+
+    settings = AnomalySettings()
+    merged = episodes([found(0), found(3)], settings)
+    assert [(e.start, e.end) for e in merged] == [(t, t + 4 * h)]
+    apart = episodes([found(0), found(5)], settings)  # 4 h apart: two excesses
+    assert len(apart) == 2

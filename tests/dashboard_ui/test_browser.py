@@ -226,7 +226,7 @@ def test_acknowledging_an_anomaly_survives_reload(dash_duo, app):
     dash_duo.start_server(app)
     open_page(dash_duo, "/anomalies")
     _pick(dash_duo, "(b97-elec,")
-    wait(lambda: any("level-shift" in r for r in grid_rows(dash_duo, "anomalies-grid")),
+    wait(lambda: any("level shift" in r for r in grid_rows(dash_duo, "anomalies-grid")),
          what="the b97 event")
     select_first_event(dash_duo)
     dash_duo.find_element("#anomalies-note").send_keys("chiller test, planned")
