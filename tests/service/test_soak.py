@@ -10,7 +10,7 @@ Monday 06:00 GMT; the service starts during the ``HOLD`` before it, reading the 
 then on): a plant left on at b2-elec h0.5-3.5; a message that is not JSON (b2-gas) and one
 whose energy is NaN (b97-gas) at h3; SIGKILL and restart at h5; Modbus timeouts on b97-elec
 h18-20; on InfluxDB, influxd stopped for 30 s of wall time from h21; RSS taken at h48 and
-h72; a plant left on at b119-elec h54-58; SIGTERM at h72.5.
+h72; a plant left on at b119-elec h54-60; SIGTERM at h72.5.
 
 What the simulator emitted: register samples (time, cumulative kWh) — Modbus answers to the
 service's polls (a simulated device latches its registers at one instant per poll, as a meter
@@ -100,7 +100,7 @@ def _faults(sample: pd.DataFrame) -> tuple[LoadStep, ...]:
     def step(meter: str, start: float, hours: float) -> LoadStep:
         kw = float(sample.loc[sample["meter"] == meter, "value"].mean())
         return LoadStep("plant left on", meter, _h(start), pd.Timedelta(hours=hours), round(kw))
-    return step("b2-elec", 0.5, 3), step("b119-elec", 54, 4)
+    return step("b2-elec", 0.5, 3), step("b119-elec", 54, 6)
 
 
 class Webhook(ThreadingHTTPServer):
