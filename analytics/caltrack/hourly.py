@@ -4,12 +4,15 @@ After CalTRACK 2.0 §3 (hourly methods), itself after Mathieu et al. (2011):
 
 - one coefficient per hour of the week (168 bins, local time of the site);
 - outdoor temperature as a piecewise-linear function with knots at 30, 45, 55, 65, 75 and
-  90 degF, fitted separately for *occupied* and *unoccupied* hours of the week, each with its
-  own knots: bins holding fewer than 20 of that occupancy's hours are merged from the outside
-  in (as CalTRACK's reference implementation, eemeter/OpenDSM ``fit_temperature_bins``);
-- an hour of the week is *occupied* when more than 65 % of its hours (counted alike, whatever
-  their segment weight) lie above a simple HDD/CDD fit (fixed balance points 50 and 65 degF)
-  — the building uses more than weather alone explains;
+  90 degF, fitted separately for *occupied* and *unoccupied* hours of the week; bins holding
+  fewer than 20 hours are merged from the outside in; by default one set of knots serves
+  both occupancies, CalTRACK's reference implementation (eemeter/OpenDSM
+  ``fit_temperature_bins``) gives each occupancy its own, merged on its own hours
+  (``bins_per_occupancy``);
+- an hour of the week is *occupied* when at least 65 % of its hours (weighted by segment
+  weight; the reference: more than 65 %, hours counted alike — ``occupancy_share``) lie above
+  a simple HDD/CDD fit (fixed balance points 50 and 65 degF) — the building uses more than
+  weather alone explains;
 - "three-month weighted" segmentation: one model per calendar month, fitted on that month
   (weight 1) and its two neighbours (weight 0.5).
 
@@ -52,8 +55,15 @@ class TowtSettings(Frozen):
         (50.0, 65.0), description="heating and cooling balance points of the occupancy fit [degF]"
     )
     occupancy_threshold: float = Field(
-        0.65, gt=0, lt=1,
-        description="share of positive residuals above which an hour of the week is occupied",
+        0.65, gt=0, lt=1, description="share of positive residuals making an hour occupied"
+    )
+    occupancy_share: Literal["weighted", "hours"] = Field(
+        "weighted", description="weighted: segment-weighted share >= threshold; hours: share of "
+        "hours counted alike > threshold (eemeter/OpenDSM)",
+    )
+    bins_per_occupancy: bool = Field(
+        False, description="give occupied and unoccupied hours their own knots, each merged on "
+        "its own hours (eemeter/OpenDSM); false: one set of knots from all hours",
     )
     segmentation: Segmentation = Field(
         "three_month_weighted", description="one model per month (three_month_weighted) or none"
@@ -157,16 +167,19 @@ def _occupancy(
     load: np.ndarray, temp: np.ndarray, how: np.ndarray, weight: np.ndarray,
     settings: TowtSettings,
 ) -> np.ndarray:
-    """Occupied flag per hour of the week: the share of its hours with a positive residual
-    from a weighted HDD/CDD fit exceeds ``occupancy_threshold`` (hours counted alike)."""
+    """Occupied flag per hour of the week from the share of positive residuals of a weighted
+    HDD/CDD fit (``settings.occupancy_share`` says how the share is counted)."""
     hb, cb = settings.occupancy_balance_degc()
     x = np.column_stack([np.ones_like(temp), heating_degrees(temp, hb), cooling_degrees(temp, cb)])
     sw = np.sqrt(weight)
     beta = np.linalg.lstsq(x * sw[:, None], load * sw, rcond=None)[0]
     positive = (load - x @ beta) > 0
-    above = np.bincount(how, weights=positive, minlength=HOURS_PER_WEEK)
-    total = np.bincount(how, minlength=HOURS_PER_WEEK)
+    count = weight if settings.occupancy_share == "weighted" else np.ones_like(weight)
+    above = np.bincount(how, weights=count * positive, minlength=HOURS_PER_WEEK)
+    total = np.bincount(how, weights=count, minlength=HOURS_PER_WEEK)
     share = np.divide(above, total, out=np.zeros(HOURS_PER_WEEK), where=total > 0)
+    if settings.occupancy_share == "weighted":
+        return share >= settings.occupancy_threshold
     return share > settings.occupancy_threshold
 
 
@@ -221,9 +234,12 @@ def _fit_segment(
 ) -> _Segment:
     used = weight > 0
     occupied = _occupancy(load[used], temp[used], how[used], weight[used], settings)
-    occ = occupied[how[used]]
-    occupied_knots = _usable_knots(temp[used][occ], settings)
-    unoccupied_knots = _usable_knots(temp[used][~occ], settings)
+    if settings.bins_per_occupancy:
+        occ = occupied[how[used]]
+        occupied_knots = _usable_knots(temp[used][occ], settings)
+        unoccupied_knots = _usable_knots(temp[used][~occ], settings)
+    else:
+        occupied_knots = unoccupied_knots = _usable_knots(temp[used], settings)
     x = _design(how[used], temp[used], occupied, occupied_knots, unoccupied_knots)
     xw = x * weight[used][:, None]
     # weighted least squares through the (small) normal equations; lstsq there gives the
