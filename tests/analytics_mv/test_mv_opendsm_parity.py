@@ -159,9 +159,9 @@ def compare(names: tuple[str, ...] | None = None) -> list[tuple[dict, float, flo
     return [(case, ours(case), theirs[case["name"]]) for case in cases]
 
 
-def ours(case: dict) -> float:
+def ours(case: dict, reference_towt: bool = True) -> float:
     """wattlens's savings [%] of a parity case (forced like OpenDSM; hourly with
-    :data:`REFERENCE_TOWT`)."""
+    :data:`REFERENCE_TOWT` unless ``reference_towt`` is false)."""
     meter = case["meter"]
     readings = pd.DataFrame({"time": pd.DatetimeIndex(meter.index).astype("datetime64[ns, UTC]"),
                              "meter": "m", "quantity": "energy", "value": meter.to_numpy(),
@@ -171,7 +171,8 @@ def ours(case: dict) -> float:
     result = estimate_savings(readings, weather, "m", tuple(case["baseline"]),
                               tuple(case["reporting"]), model=WATTLENS_MODEL[case["model"]],
                               tz=case["tz"], force=True,
-                              settings=REFERENCE_TOWT if case["model"] == "hourly" else None)
+                              settings=REFERENCE_TOWT if case["model"] == "hourly" and reference_towt
+                              else None)
     return result.reporting.savings_pct
 
 
