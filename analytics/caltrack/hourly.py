@@ -219,12 +219,12 @@ class _Segment:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> _Segment:
         """Models written before separate knots hold one ``knots`` list for both."""
+        shared = data.get("knots", [])
         return cls(
             coef=np.asarray(data["coef"], dtype=float),
             occupied=np.asarray(data["occupied"], dtype=bool),
-            occupied_knots=tuple(float(k) for k in data.get("occupied_knots", data.get("knots"))),
-            unoccupied_knots=tuple(float(k) for k in data.get("unoccupied_knots",
-                                                              data.get("knots"))),
+            occupied_knots=tuple(float(k) for k in data.get("occupied_knots", shared)),
+            unoccupied_knots=tuple(float(k) for k in data.get("unoccupied_knots", shared)),
         )
 
 
