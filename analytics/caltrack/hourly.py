@@ -43,7 +43,8 @@ Segmentation = Literal["three_month_weighted", "none"]
 
 class TowtSettings(Frozen):
     """Tunables of the CalTRACK hourly TOWT model (``[analytics.savings.towt]``); the
-    defaults are CalTRACK 2.0's."""
+    defaults are CalTRACK 2.0's, except ``occupancy_share`` and ``bins_per_occupancy``, whose
+    reference values ("hours", true) are eemeter/OpenDSM's (docs/mv-method.md, parity)."""
 
     knots_degf: tuple[float, ...] = Field(
         (30.0, 45.0, 55.0, 65.0, 75.0, 90.0), description="temperature knots [degF]"
