@@ -4,11 +4,15 @@ After CalTRACK 2.0 §3 (hourly methods), itself after Mathieu et al. (2011):
 
 - one coefficient per hour of the week (168 bins, local time of the site);
 - outdoor temperature as a piecewise-linear function with knots at 30, 45, 55, 65, 75 and
-  90 degF (bins holding fewer than 20 hours are merged with their neighbour), fitted
-  separately for *occupied* and *unoccupied* hours of the week;
-- an hour of the week is *occupied* when at least 65 % of its hours lie above a simple
-  HDD/CDD fit (fixed balance points 50 and 65 degF) — the building uses more than weather
-  alone explains;
+  90 degF, fitted separately for *occupied* and *unoccupied* hours of the week; bins holding
+  fewer than 20 hours are merged from the outside in; by default one set of knots serves
+  both occupancies, CalTRACK's reference implementation (eemeter/OpenDSM
+  ``fit_temperature_bins``) gives each occupancy its own, merged on its own hours
+  (``bins_per_occupancy``);
+- an hour of the week is *occupied* when at least 65 % of its hours (weighted by segment
+  weight; the reference: more than 65 %, hours counted alike — ``occupancy_share``) lie above
+  a simple HDD/CDD fit (fixed balance points 50 and 65 degF) — the building uses more than
+  weather alone explains;
 - "three-month weighted" segmentation: one model per calendar month, fitted on that month
   (weight 1) and its two neighbours (weight 0.5).
 
@@ -39,7 +43,8 @@ Segmentation = Literal["three_month_weighted", "none"]
 
 class TowtSettings(Frozen):
     """Tunables of the CalTRACK hourly TOWT model (``[analytics.savings.towt]``); the
-    defaults are CalTRACK 2.0's."""
+    defaults are CalTRACK 2.0's, except ``occupancy_share`` and ``bins_per_occupancy``, whose
+    reference values ("hours", true) are eemeter/OpenDSM's (docs/mv-method.md, parity)."""
 
     knots_degf: tuple[float, ...] = Field(
         (30.0, 45.0, 55.0, 65.0, 75.0, 90.0), description="temperature knots [degF]"
@@ -52,6 +57,14 @@ class TowtSettings(Frozen):
     )
     occupancy_threshold: float = Field(
         0.65, gt=0, lt=1, description="share of positive residuals making an hour occupied"
+    )
+    occupancy_share: Literal["weighted", "hours"] = Field(
+        "weighted", description="weighted: segment-weighted share >= threshold; hours: share of "
+        "hours counted alike > threshold (eemeter/OpenDSM)",
+    )
+    bins_per_occupancy: bool = Field(
+        False, description="give occupied and unoccupied hours their own knots, each merged on "
+        "its own hours (eemeter/OpenDSM); false: one set of knots from all hours",
     )
     segmentation: Segmentation = Field(
         "three_month_weighted", description="one model per month (three_month_weighted) or none"
@@ -130,22 +143,24 @@ def temperature_basis(temp: np.ndarray, knots: tuple[float, ...]) -> np.ndarray:
 
 
 def _usable_knots(temp: np.ndarray, settings: TowtSettings) -> tuple[float, ...]:
-    """Drop knots until every temperature bin holds at least ``min_hours_per_bin`` points."""
-    knots = list(settings.knots_degc())
-    changed = True
-    while changed and knots:
-        changed = False
+    """The knots [degC] left when every temperature bin holds at least ``min_hours_per_bin``
+    of ``temp``: a sparse first (last) bin loses its right (left) knot; only when both ends
+    are full do sparse middle bins lose their right knots; repeated until nothing changes."""
+    knots = sorted(settings.knots_degc())
+    while knots:
         edges = [-np.inf, *knots, np.inf]
-        counts = [
-            int(((temp > lo) & (temp <= hi)).sum())
+        sparse = [
+            int(((temp > lo) & (temp <= hi)).sum()) < settings.min_hours_per_bin
             for lo, hi in zip(edges[:-1], edges[1:], strict=True)
         ]
-        for i, count in enumerate(counts):
-            if count < settings.min_hours_per_bin:
-                # merge the sparse bin with its neighbour by removing the shared knot
-                del knots[min(i, len(knots) - 1)]
-                changed = True
-                break
+        drop = {edges[1]} if sparse[0] else set()
+        if sparse[-1]:
+            drop.add(edges[-2])
+        if not drop:
+            drop = {edges[i + 1] for i in range(1, len(sparse) - 1) if sparse[i]}
+        if not drop:
+            break
+        knots = [k for k in knots if k not in drop]
     return tuple(knots)
 
 
@@ -153,50 +168,64 @@ def _occupancy(
     load: np.ndarray, temp: np.ndarray, how: np.ndarray, weight: np.ndarray,
     settings: TowtSettings,
 ) -> np.ndarray:
-    """Occupied flag per hour of the week from the share of positive HDD/CDD residuals."""
+    """Occupied flag per hour of the week from the share of positive residuals of a weighted
+    HDD/CDD fit (``settings.occupancy_share`` says how the share is counted)."""
     hb, cb = settings.occupancy_balance_degc()
     x = np.column_stack([np.ones_like(temp), heating_degrees(temp, hb), cooling_degrees(temp, cb)])
     sw = np.sqrt(weight)
     beta = np.linalg.lstsq(x * sw[:, None], load * sw, rcond=None)[0]
     positive = (load - x @ beta) > 0
-    above = np.bincount(how, weights=weight * positive, minlength=HOURS_PER_WEEK)
-    total = np.bincount(how, weights=weight, minlength=HOURS_PER_WEEK)
+    count = weight if settings.occupancy_share == "weighted" else np.ones_like(weight)
+    above = np.bincount(how, weights=count * positive, minlength=HOURS_PER_WEEK)
+    total = np.bincount(how, weights=count, minlength=HOURS_PER_WEEK)
     share = np.divide(above, total, out=np.zeros(HOURS_PER_WEEK), where=total > 0)
-    return share >= settings.occupancy_threshold
+    if settings.occupancy_share == "weighted":
+        return share >= settings.occupancy_threshold
+    return share > settings.occupancy_threshold
 
 
-def _design(how: np.ndarray, temp: np.ndarray, occupied: np.ndarray, knots) -> np.ndarray:
+def _design(
+    how: np.ndarray, temp: np.ndarray, occupied: np.ndarray,
+    occupied_knots: tuple[float, ...], unoccupied_knots: tuple[float, ...],
+) -> np.ndarray:
     tow = np.zeros((len(how), HOURS_PER_WEEK))
     tow[np.arange(len(how)), how] = 1.0
-    basis = temperature_basis(temp, knots)
     occ = occupied[how][:, None]
-    return np.hstack([tow, basis * occ, basis * ~occ])
+    return np.hstack([tow, temperature_basis(temp, occupied_knots) * occ,
+                      temperature_basis(temp, unoccupied_knots) * ~occ])
 
 
 @dataclass
 class _Segment:
-    """One fitted model: coefficients, occupancy and knots."""
+    """One fitted model: coefficients, occupancy and the knots [degC] of occupied and of
+    unoccupied hours."""
 
     coef: np.ndarray
     occupied: np.ndarray
-    knots: tuple[float, ...]
+    occupied_knots: tuple[float, ...]
+    unoccupied_knots: tuple[float, ...]
 
     def predict(self, how: np.ndarray, temp: np.ndarray) -> np.ndarray:
-        return _design(how, temp, self.occupied, self.knots) @ self.coef
+        return _design(how, temp, self.occupied, self.occupied_knots,
+                       self.unoccupied_knots) @ self.coef
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "coef": self.coef.tolist(),
             "occupied": self.occupied.astype(int).tolist(),
-            "knots": list(self.knots),
+            "occupied_knots": list(self.occupied_knots),
+            "unoccupied_knots": list(self.unoccupied_knots),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> _Segment:
+        """Models written before separate knots hold one ``knots`` list for both."""
+        shared = data.get("knots", [])
         return cls(
             coef=np.asarray(data["coef"], dtype=float),
             occupied=np.asarray(data["occupied"], dtype=bool),
-            knots=tuple(float(k) for k in data["knots"]),
+            occupied_knots=tuple(float(k) for k in data.get("occupied_knots", shared)),
+            unoccupied_knots=tuple(float(k) for k in data.get("unoccupied_knots", shared)),
         )
 
 
@@ -205,9 +234,14 @@ def _fit_segment(
     settings: TowtSettings,
 ) -> _Segment:
     used = weight > 0
-    knots = _usable_knots(temp[used], settings)
     occupied = _occupancy(load[used], temp[used], how[used], weight[used], settings)
-    x = _design(how[used], temp[used], occupied, knots)
+    if settings.bins_per_occupancy:
+        occ = occupied[how[used]]
+        occupied_knots = _usable_knots(temp[used][occ], settings)
+        unoccupied_knots = _usable_knots(temp[used][~occ], settings)
+    else:
+        occupied_knots = unoccupied_knots = _usable_knots(temp[used], settings)
+    x = _design(how[used], temp[used], occupied, occupied_knots, unoccupied_knots)
     xw = x * weight[used][:, None]
     # weighted least squares through the (small) normal equations; lstsq there gives the
     # minimum-norm answer for columns without data (unseen hours, empty temperature bins)
@@ -216,7 +250,8 @@ def _fit_segment(
     seen = np.bincount(how[used], minlength=HOURS_PER_WEEK) > 0
     if not seen.all():
         coef[:HOURS_PER_WEEK][~seen] = coef[:HOURS_PER_WEEK][seen].mean()
-    return _Segment(coef=coef, occupied=occupied, knots=knots)
+    return _Segment(coef=coef, occupied=occupied, occupied_knots=occupied_knots,
+                    unoccupied_knots=unoccupied_knots)
 
 
 @dataclass

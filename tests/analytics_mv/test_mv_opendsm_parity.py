@@ -8,17 +8,43 @@ must agree within ±0.1 point for wattlens ``caltrack-hourly`` vs OpenDSM's hour
 (TOWT) model and within ±0.5 point for ``caltrack-daily`` vs OpenDSM's legacy daily model.
 
 OpenDSM is slow here: ~25 s to import and 60–150 s per fit on the 2-core machine, so CI runs
-the cases of :data:`CI_CASES` (one hourly and one daily OpenEEmeter sample, one Cambridge
+the cases of :data:`CI_CASES` (one hourly and one daily OpenEEmeter sample — the hourly one
+fails with wattlens's default TOWT rules, so it checks :data:`REFERENCE_TOWT` —, one Cambridge
 building daily; ~35 s on a quiet machine, minutes under load) and ``benchmarks/bench_savings.py``
 prints every case.
 
+Hourly: wattlens is run with OpenDSM's two TOWT rules (:data:`REFERENCE_TOWT`): each
+occupancy gets its own temperature knots, merged on its own hours, and an hour of the week
+is occupied when more than 65 % of its hours, counted alike, have positive residuals.
+wattlens's default shares one set of knots between occupied and unoccupied hours (merged on
+all hours) and weights the share by segment weight (≥ 65 %). That default differs from
+OpenDSM by −0.107 point on il-electricity-cdd-hdd (occupied hours are few — 1 to 11 of 168
+per segment — so the shared knots give their slopes bins that hold fewer than 20 occupied
+hours; own knots alone bring it to −0.018, the occupancy count to −0.004). It is kept as the
+default because the answer key (test_mv_answer_key.py, ±1 point) fails with the reference's
+rules on il-electricity-cdd-only-hourly: −1.033 point (OpenDSM's own TOWT −1.036: wattlens
+5.921 %, OpenDSM 5.918 %, key 6.954 %), −0.938 with the default.
+
+Daily: OpenDSM's ``DailyModel(model="legacy")`` is not CalTRACK 2.0's grid search but
+OpenDSM's optimiser with legacy settings: a continuous balance point found by NLopt (SBPLX)
+minimising the squared error plus an elastic-net penalty (``regularization_alpha`` 0.001) on
+the slope and on the balance point's distance from the ends of the temperature range, with
+no p-value or minimum-degree-day rule. wattlens follows the spec (1 degF grid, ordinary least
+squares, p < 0.1 and sufficiency rules, adjusted R²). Both see the same 366 baseline days and
+daily mean temperatures. On il-electricity-cdd-only both pick a cooling-only model: wattlens
+62 degF, 3.610 kWh/day/degF, intercept 7.571 kWh/day (R² 0.88439, the least-squares
+optimum on the grid); OpenDSM 62.849 degF, 3.803 kWh/day/degF, intercept 7.852 kWh/day
+(squared error 0.19 % higher, baseline predicted 0.30 % low: not even the least-squares fit
+at its own balance point, 7.979 and 3.795). Savings: wattlens 4.515 %, OpenDSM 3.789 %;
+least squares at OpenDSM's balance point 4.113 %, so OpenDSM's balance point accounts for
+0.40 point and its penalised, inexact coefficients for 0.32. The grid is not the cause: the
+continuous least-squares optimum (62.15 degF) gives 4.451 %. The difference (+0.726) is
+OpenDSM's departure from the spec; the case is reported by the bench, not asserted.
+
 Measured on all eight cases (OpenDSM 1.2.7; savings %, wattlens − OpenDSM): hourly
-il-electricity-cdd-hdd −0.107, il-gas-hdd-only −0.018, b14 +0.046, b9 −0.028; daily
-il-electricity-cdd-hdd +0.042, il-electricity-cdd-only +0.726, b14 −0.077, b9 +0.047. Two
-are outside the tolerance and not explained yet (not a deliberate difference): the
-cdd-hdd hourly sample by 0.007 point, and the cooling-only daily sample, where the two pick
-different balance points or forms on a weak cooling signal (CV(RMSE) 33 %). They are left
-out of CI_CASES until understood, and the bench shows them.
+il-electricity-cdd-hdd −0.004, il-gas-hdd-only −0.001, b14 +0.000, b9 −0.001 (wattlens with
+:data:`REFERENCE_TOWT`; default −0.107, −0.018, +0.046, −0.028); daily il-electricity-cdd-hdd
++0.042, il-electricity-cdd-only +0.726 (explained above), b14 −0.077, b9 +0.047.
 
 Where wattlens deliberately differs, the cases avoid the difference and say so here:
 
@@ -41,7 +67,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wattlens.analytics.savings import estimate_savings
+from wattlens.analytics.caltrack.hourly import TowtSettings
+from wattlens.analytics.savings import SavingsSettings, estimate_savings
 
 from . import il_samples as il
 
@@ -50,10 +77,12 @@ OPENDSM_PYTHON = Path(os.environ.get("WATTLENS_OPENDSM_PYTHON",
                                      ROOT / ".venv-opendsm" / "bin" / "python"))
 CAMBRIDGE = ROOT / ".." / "shared" / "data" / "cambridge"
 BUILDINGS = ("b14", "b9")
-CI_CASES = ("il-gas-hdd-only-hourly", "il-electricity-cdd-hdd-daily", "b14-daily")
+CI_CASES = ("il-electricity-cdd-hdd-hourly", "il-electricity-cdd-hdd-daily", "b14-daily")
 LONDON = "Europe/London"
 TOLERANCE = {"hourly": 0.1, "daily": 0.5}
 WATTLENS_MODEL = {"hourly": "caltrack-hourly", "daily": "caltrack-daily"}
+REFERENCE_TOWT = SavingsSettings(towt=TowtSettings(bins_per_occupancy=True, occupancy_share="hours"))
+"""wattlens's settings for the hourly cases: OpenDSM's knots per occupancy and occupancy count."""
 
 if not OPENDSM_PYTHON.exists() and os.environ.get("CI"):
     raise RuntimeError(f"{OPENDSM_PYTHON} not found: `make` builds the OpenDSM venv from "
@@ -130,8 +159,9 @@ def compare(names: tuple[str, ...] | None = None) -> list[tuple[dict, float, flo
     return [(case, ours(case), theirs[case["name"]]) for case in cases]
 
 
-def ours(case: dict) -> float:
-    """wattlens's savings [%] of a parity case (forced like OpenDSM)."""
+def ours(case: dict, reference_towt: bool = True) -> float:
+    """wattlens's savings [%] of a parity case (forced like OpenDSM; hourly with
+    :data:`REFERENCE_TOWT` unless ``reference_towt`` is false)."""
     meter = case["meter"]
     readings = pd.DataFrame({"time": pd.DatetimeIndex(meter.index).astype("datetime64[ns, UTC]"),
                              "meter": "m", "quantity": "energy", "value": meter.to_numpy(),
@@ -140,7 +170,9 @@ def ours(case: dict) -> float:
     weather.index = pd.DatetimeIndex(weather.index).astype("datetime64[ns, UTC]")
     result = estimate_savings(readings, weather, "m", tuple(case["baseline"]),
                               tuple(case["reporting"]), model=WATTLENS_MODEL[case["model"]],
-                              tz=case["tz"], force=True)
+                              tz=case["tz"], force=True,
+                              settings=REFERENCE_TOWT if case["model"] == "hourly" and reference_towt
+                              else None)
     return result.reporting.savings_pct
 
 
