@@ -802,16 +802,9 @@ def drop_suspect(load: pd.Series, flagged: pd.DatetimeIndex, settings: SavingsSe
     warning counting each. Gaps are missing rows and blank values, as in forecasting: run it
     before zeros are read as missing (:func:`clean_load`), or every low reading beside a
     zero would count as partial."""
-    warnings = []
-    bad = load.index.isin(flagged)
-    if bad.any():
-        warnings.append(DataWarning(
-            "savings.suspect-readings",
-            f"{int(bad.sum())} readings stored flagged 'suspect' (implausible values, meter "
-            f"resets) were left out (first at {load.index[bad][0].isoformat()})",
-            {"readings": int(bad.sum())},
-        ))
-        load = load[~bad]
+    load, warnings = _leave_out(
+        load, load.index.isin(flagged), "savings.suspect-readings",
+        "readings stored flagged 'suspect' (implausible values, meter resets) were left out")
     try:
         step = infer_interval(load.index)
     except IntervalError:
@@ -819,17 +812,24 @@ def drop_suspect(load: pd.Series, flagged: pd.DatetimeIndex, settings: SavingsSe
     if infer_granularity(step) == "billing" or load.empty:
         return load, warnings
     grid = regular_series(load[~load.index.duplicated()], step, load.index[-1] + step)
-    edges = load.index.isin(grid.index[gap_edge_mask(grid, settings.gap_edge)])
-    if edges.any():
-        warnings.append(DataWarning(
-            "savings.gap-edges",
-            f"{int(edges.sum())} partial readings next to gaps (below "
-            f"{settings.gap_edge.ratio:.0%} of their neighbours) were left out as missing "
-            f"(first at {load.index[edges][0].isoformat()})",
-            {"readings": int(edges.sum()), "ratio": settings.gap_edge.ratio},
-        ))
-        load = load[~edges]
-    return load, warnings
+    load, edge_warnings = _leave_out(
+        load, load.index.isin(grid.index[gap_edge_mask(grid, settings.gap_edge)]),
+        "savings.gap-edges", f"partial readings next to gaps (below "
+        f"{settings.gap_edge.ratio:.0%} of their neighbours) were left out as missing",
+        ratio=settings.gap_edge.ratio)
+    return load, warnings + edge_warnings
+
+
+def _leave_out(load: pd.Series, mask: np.ndarray, code: str, what: str, **data: Any
+               ) -> tuple[pd.Series, list[DataWarning]]:
+    """``load`` without the readings of ``mask``, and a warning ``code`` counting them:
+    "<count> <what> (first at <time>)", its data the count and ``data``."""
+    if not mask.any():
+        return load, []
+    count = int(mask.sum())
+    return load[~mask], [DataWarning(
+        code, f"{count} {what} (first at {load.index[mask][0].isoformat()})",
+        {"readings": count, **data})]
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -842,16 +842,8 @@ def clean_load(load: pd.Series, commodity: Commodity, settings: SavingsSettings
                ) -> tuple[pd.Series, list[DataWarning]]:
     """The meter's readings [kWh] with blank values dropped and zeros handled by
     ``settings.zeros``, and warnings counting both."""
-    warnings = []
-    blank = load.isna()
-    if blank.any():
-        warnings.append(DataWarning(
-            "savings.blank-values",
-            f"{int(blank.sum())} readings have a blank value and were read as missing "
-            f"(first at {load.index[blank][0].isoformat()})",
-            {"readings": int(blank.sum())},
-        ))
-    load = load[~blank]
+    load, warnings = _leave_out(load, load.isna().to_numpy(), "savings.blank-values",
+                                "readings have a blank value and were read as missing")
     rule = settings.zeros
     if rule == "auto":
         rule = "missing" if commodity == "electricity" else "reading"

@@ -73,6 +73,25 @@ def _rec_columns() -> list[dict[str, Any]]:
     ]
 
 
+def _period_and_model_fields(prefix: str, baseline: str, blackout: str, reporting: str,
+                             model: str) -> list[html.Label]:
+    """The periods, baseline model and confidence of an estimate (ids ``<prefix>-baseline``,
+    ``-blackout``, ``-reporting``, ``-model``, ``-confidence``), labelled as given."""
+    return [
+        html.Label([baseline + " ", components.period(f"{prefix}-baseline")]),
+        html.Label([blackout + " ", components.period(f"{prefix}-blackout")]),
+        html.Label([reporting + " ", components.period(f"{prefix}-reporting")]),
+        html.Label([model + " ", dcc.Dropdown(
+            id=f"{prefix}-model", value="caltrack-daily", clearable=False,
+            options=[{"label": _(v), "value": k} for k, v in MODELS.items()],
+            style={"width": "300px"})]),
+        html.Label([_("confidence") + " ", dcc.Dropdown(
+            id=f"{prefix}-confidence", value=0.9, clearable=False,
+            options=[{"label": f"{c:.0%}", "value": c} for c in (0.68, 0.8, 0.9, 0.95)],
+            style={"width": "100px"})]),
+    ]
+
+
 def _evidence(row: dict[str, Any]) -> dict[str, Any]:
     """A row's evidence as a dict (stored as JSON text by the data layer)."""
     evidence = row.get("evidence")
@@ -118,18 +137,9 @@ def _project_section() -> html.Div:
             id="mvp-treatment", multi=True, options=[], style={"width": "360px"})]),
         html.Label([_("control meters (optional)") + " ", dcc.Dropdown(
             id="mvp-control", multi=True, options=[], style={"width": "360px"})]),
-        html.Label([_("baseline period") + " ", components.period("mvp-baseline")]),
-        html.Label([_("blackout period (installation, optional)") + " ",
-                    components.period("mvp-blackout")]),
-        html.Label([_("reporting period") + " ", components.period("mvp-reporting")]),
-        html.Label([_("baseline model") + " ", dcc.Dropdown(
-            id="mvp-model", value="caltrack-daily", clearable=False,
-            options=[{"label": _(v), "value": k} for k, v in MODELS.items()],
-            style={"width": "300px"})]),
-        html.Label([_("confidence") + " ", dcc.Dropdown(
-            id="mvp-confidence", value=0.9, clearable=False,
-            options=[{"label": f"{c:.0%}", "value": c} for c in (0.68, 0.8, 0.9, 0.95)],
-            style={"width": "100px"})]),
+        *_period_and_model_fields("mvp", _("baseline period"),
+                                  _("blackout period (installation, optional)"),
+                                  _("reporting period"), _("baseline model")),
         html.Label([_("non-routine events, one per line: first and last local date, reason"),
                     dcc.Textarea(id="mvp-events", placeholder="2019-03-01 2019-03-10 ...",
                                  style={"width": "420px", "height": "3em"})]),
@@ -192,18 +202,9 @@ def layout(meter: str | None = None, **_query: str) -> html.Div:
         components.section(
             _("Quick estimate on the picked meter (IPMVP Option C for a building meter, B for "
               "a submeter)"), html.Div([
-            html.Label([_("baseline") + " ", components.period("mv-baseline")]),
-            html.Label([_("blackout (installation, optional)") + " ",
-                        components.period("mv-blackout")]),
-            html.Label([_("reporting") + " ", components.period("mv-reporting")]),
-            html.Label([_("model") + " ", dcc.Dropdown(
-                id="mv-model", value="caltrack-daily", clearable=False,
-                options=[{"label": _(v), "value": k} for k, v in MODELS.items()],
-                style={"width": "300px"})]),
-            html.Label([_("confidence") + " ", dcc.Dropdown(
-                id="mv-confidence", value=0.9, clearable=False,
-                options=[{"label": f"{c:.0%}", "value": c} for c in (0.68, 0.8, 0.9, 0.95)],
-                style={"width": "100px"})]),
+            *_period_and_model_fields("mv", _("baseline"),
+                                      _("blackout (installation, optional)"), _("reporting"),
+                                      _("model")),
             html.Button(_("estimate savings"), id="mv-run", className="button primary"),
             html.Button(_("download report (HTML)"), id="mv-report-button", className="button"),
             dcc.Download(id="mv-report"),
