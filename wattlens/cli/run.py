@@ -101,9 +101,6 @@ def web_role(cfg: Config, store: Store, metrics: ServiceMetrics,
         from wattlens.dashboard.app import create_app
 
         api = create_api(store, catalogue, tokens, metrics, supervisor(), cfg.analytics.savings)
-        server = make_server(cfg.dashboard.host, cfg.dashboard.port,
-                             beside(api.wsgi_app, create_app(cfg, store).server), threaded=True)
-        threading.Thread(target=server.serve_forever, name="web-server", daemon=True).start()
         commands = None
         if sock is not None:
             try:
@@ -114,14 +111,22 @@ def web_role(cfg: Config, store: Store, metrics: ServiceMetrics,
             else:
                 threading.Thread(target=commands.serve_forever, name="web-socket",
                                  daemon=True).start()
-        log.info("dashboard on http://%s:%d, API under /api/v1%s", cfg.dashboard.host,
-                 cfg.dashboard.port, f", for local commands on {sock}" if commands else "")
+        # the socket first: once /healthz answers, local commands find the service too
         try:
-            stop.wait()
+            server = make_server(cfg.dashboard.host, cfg.dashboard.port,
+                                 beside(api.wsgi_app, create_app(cfg, store).server),
+                                 threaded=True)
+            threading.Thread(target=server.serve_forever, name="web-server",
+                             daemon=True).start()
+            log.info("dashboard on http://%s:%d, API under /api/v1%s", cfg.dashboard.host,
+                     cfg.dashboard.port, f", for local commands on {sock}" if commands else "")
+            try:
+                stop.wait()
+            finally:
+                server.shutdown()
         finally:
             if commands is not None and sock is not None:
                 close_unix_server(commands, sock)
-            server.shutdown()
     return run
 
 
