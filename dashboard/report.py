@@ -180,25 +180,26 @@ def _naive(times: pd.Series, tz: str) -> Any:
     return times.dt.tz_convert(tz).dt.tz_localize(None).to_numpy()
 
 
-def baseline_chart(series: pd.DataFrame, tz: str) -> str:
+def baseline_chart(series: pd.DataFrame, tz: str, prefix: str = "baseline") -> str:
     """Adjusted baseline against actual energy per observation [kWh] as SVG (the legend
-    is the page's, so its words are translated)."""
+    is the page's, so its words are translated; ``prefix`` of its element ids)."""
     figure, ax = _axes()
     times = _naive(series["time"], tz)
     ax.plot(times, series["baseline"], color=COLOURS["baseline"], linewidth=1)
     ax.plot(times, series["actual"], color=COLOURS["actual"], linewidth=1)
-    return _svg(figure, "baseline")
+    return _svg(figure, prefix)
 
 
-def cumulative_chart(cumulative: pd.DataFrame, tz: str) -> str:
-    """Cumulative savings [kWh] with its uncertainty band as SVG."""
+def cumulative_chart(cumulative: pd.DataFrame, tz: str, prefix: str = "cumulative") -> str:
+    """Cumulative savings [kWh] with its uncertainty band as SVG (``prefix`` of its element
+    ids)."""
     figure, ax = _axes()
     times = _naive(cumulative["time"], tz)
     ax.fill_between(times, cumulative["lower"], cumulative["upper"], color=COLOURS["savings"],
                     alpha=0.2, linewidth=0)
     ax.plot(times, cumulative["cumulative"], color=COLOURS["savings"], linewidth=1.5)
     ax.axhline(0, color="#57606a", linewidth=0.8)
-    return _svg(figure, "cumulative")
+    return _svg(figure, prefix)
 
 
 def _legend(*items: tuple[str, str]) -> str:
@@ -330,21 +331,30 @@ def _h2(text: str) -> str:
 
 
 def _charts(project: dict[str, Any], tz: str) -> str:
-    """The baseline-against-actual and cumulative-savings charts with their legends."""
-    series, cumulative = frame_of(project["series"]), frame_of(project["cumulative"])
+    """The baseline-against-actual and cumulative-savings charts with their legends: of the
+    result's meter, then of each other treatment meter of a project, titled by meter."""
+    others = project.get("treatment_results") or {}
+    out = _meter_charts(project, tz, f" · {project['meter']}" if others else "", 0)
+    for n, doc in enumerate(others.values(), start=1):
+        out += _meter_charts(doc, tz, f" · {doc['meter']}", n)
+    return out
+
+
+def _meter_charts(doc: dict[str, Any], tz: str, suffix: str, n: int) -> str:
+    series, cumulative = frame_of(doc["series"]), frame_of(doc["cumulative"])
     out = ""
     if not series.empty:
         title = _("Adjusted baseline against actual [kWh per {per}]").format(
-            per=_(project.get("per", "day")))
-        out += (_h2(title) + _legend((_("adjusted baseline"), COLOURS["baseline"]),
-                                     (_("actual"), COLOURS["actual"]))
-                + baseline_chart(series, tz))
+            per=_(doc.get("per", "day")))
+        out += (_h2(title + suffix) + _legend((_("adjusted baseline"), COLOURS["baseline"]),
+                                              (_("actual"), COLOURS["actual"]))
+                + baseline_chart(series, tz, f"baseline{n}"))
     if not cumulative.empty:
-        conf = format_decimal(project["confidence"] * 100, format="0.#", locale=_locale())
+        conf = format_decimal(doc["confidence"] * 100, format="0.#", locale=_locale())
         band = _("interval ({confidence})").format(confidence=f"{conf} %")
-        out += (_h2(_("Cumulative savings [kWh]"))
+        out += (_h2(_("Cumulative savings [kWh]") + suffix)
                 + _legend((_("cumulative savings"), COLOURS["savings"]), (band, "#a8dab5"))
-                + cumulative_chart(cumulative, tz))
+                + cumulative_chart(cumulative, tz, f"cumulative{n}"))
     return out
 
 

@@ -4,15 +4,14 @@ After CalTRACK 2.0 §3 (hourly methods), itself after Mathieu et al. (2011):
 
 - one coefficient per hour of the week (168 bins, local time of the site);
 - outdoor temperature as a piecewise-linear function with knots at 30, 45, 55, 65, 75 and
-  90 degF, fitted separately for *occupied* and *unoccupied* hours of the week; bins holding
-  fewer than 20 hours are merged from the outside in; by default one set of knots serves
-  both occupancies, CalTRACK's reference implementation (eemeter/OpenDSM
-  ``fit_temperature_bins``) gives each occupancy its own, merged on its own hours
-  (``bins_per_occupancy``);
-- an hour of the week is *occupied* when at least 65 % of its hours (weighted by segment
-  weight; the reference: more than 65 %, hours counted alike — ``occupancy_share``) lie above
-  a simple HDD/CDD fit (fixed balance points 50 and 65 degF) — the building uses more than
-  weather alone explains;
+  90 degF, fitted separately for *occupied* and *unoccupied* hours of the week, each with
+  its own knots: bins holding fewer than 20 hours of that occupancy are merged from the
+  outside in (``bins_per_occupancy``, as CalTRACK's reference implementation eemeter/OpenDSM
+  ``fit_temperature_bins`` does);
+- an hour of the week is *occupied* when more than 65 % of its hours (counted alike, as the
+  reference does; or weighted by segment weight — ``occupancy_share``) lie above a simple
+  HDD/CDD fit (fixed balance points 50 and 65 degF) — the building uses more than weather
+  alone explains;
 - "three-month weighted" segmentation: one model per calendar month, fitted on that month
   (weight 1) and its two neighbours (weight 0.5).
 
@@ -43,8 +42,8 @@ Segmentation = Literal["three_month_weighted", "none"]
 
 class TowtSettings(Frozen):
     """Tunables of the CalTRACK hourly TOWT model (``[analytics.savings.towt]``); the
-    defaults are CalTRACK 2.0's, except ``occupancy_share`` and ``bins_per_occupancy``, whose
-    reference values ("hours", true) are eemeter/OpenDSM's (docs/mv-method.md, parity)."""
+    defaults are CalTRACK 2.0's as its reference implementation (eemeter/OpenDSM) reads them,
+    which wattlens reproduces to 0.005 point (docs/mv-method.md, parity)."""
 
     knots_degf: tuple[float, ...] = Field(
         (30.0, 45.0, 55.0, 65.0, 75.0, 90.0), description="temperature knots [degF]"
@@ -59,11 +58,11 @@ class TowtSettings(Frozen):
         0.65, gt=0, lt=1, description="share of positive residuals making an hour occupied"
     )
     occupancy_share: Literal["weighted", "hours"] = Field(
-        "weighted", description="weighted: segment-weighted share >= threshold; hours: share of "
+        "hours", description="weighted: segment-weighted share >= threshold; hours: share of "
         "hours counted alike > threshold (eemeter/OpenDSM)",
     )
     bins_per_occupancy: bool = Field(
-        False, description="give occupied and unoccupied hours their own knots, each merged on "
+        True, description="give occupied and unoccupied hours their own knots, each merged on "
         "its own hours (eemeter/OpenDSM); false: one set of knots from all hours",
     )
     segmentation: Segmentation = Field(

@@ -9,8 +9,10 @@ which is not 10 % for every design (il_samples explains). Three checks:
 - every shipped file (4 designs × hourly, daily, monthly and bimonthly bills): the estimate
   of the model suited to the data is within ±1 point of the file's own weather-adjusted
   saving under the correctly specified model (il_samples.oracle_savings), ±2 points on
-  bimonthly bills (six baseline bills for a five-parameter search), and that saving lies
-  inside the reported 90 % savings interval;
+  bimonthly bills (six baseline bills for a five-parameter search) and 1.1 on
+  il-electricity-cdd-only-hourly (the reference implementation's own TOWT misses it by 1.036,
+  wattlens's by 1.033: :data:`REFERENCE_MISS`), and that saving lies inside the reported 90 %
+  savings interval;
 - the designed loads rebuilt without noise at every granularity: the estimate matches the
   exact key of that generator within ±1 point.
 
@@ -34,6 +36,9 @@ pytestmark = pytest.mark.skipif(
     not il.available(), reason=f"OpenEEmeter samples not found at {il.SAMPLES}"
 )
 
+REFERENCE_MISS = {"il-electricity-cdd-only-hourly": 1.1}
+"""Tolerances above ±1 point where OpenDSM's TOWT itself misses the key by more (1.036 point:
+5.918 % against 6.954 %; docs/mv-method.md, parity)."""
 SUITED = {"hourly": "caltrack-hourly", "daily": "daily-degree-hours",
           "billing_monthly": "daily-degree-hours", "billing_bimonthly": "daily-degree-hours"}
 
@@ -67,7 +72,7 @@ def test_sample_files_match_their_weather_adjusted_saving(design: str, freq: str
     )
     rep = result.reporting
     oracle = il.oracle_savings(sample, _baseline(freq), il.REPORTING)
-    tolerance = 2.0 if freq == "billing_bimonthly" else 1.0
+    tolerance = 2.0 if freq == "billing_bimonthly" else REFERENCE_MISS.get(sample, 1.0)
     assert abs(rep.savings_pct - oracle) <= tolerance, (rep, oracle)
     if result.baseline.n - result.baseline.n_params < 5:
         assert any("residual degrees of freedom" in w.message for w in result.warnings)

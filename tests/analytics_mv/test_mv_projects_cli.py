@@ -64,6 +64,8 @@ def test_create_list_run_show_and_verify_a_project(tmp_path: Path, weather) -> N
     assert listed.exit_code == 0 and pid in listed.output and "draft" in listed.output
     before = _cli("mv", "show", pid, "-c", config)
     assert before.exit_code == 0 and "not run yet" in before.output
+    early = _cli("mv", "report", "--project", pid, "-c", config)
+    assert early.exit_code == 2 and f"`wattlens mv run {pid}` first" in early.output
     ran = _cli("mv", "run", pid, "-c", config)
     assert ran.exit_code == 0, ran.output
     assert "difference in differences" in ran.output and "placebo: control c1" in ran.output
@@ -75,6 +77,10 @@ def test_create_list_run_show_and_verify_a_project(tmp_path: Path, weather) -> N
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["comparison"]["single_meter"]["adjustments_kwh"] == -120
     assert _cli("mv", "verify", out, "-c", config).exit_code == 0
+    report = tmp_path / "report.html"
+    written = _cli("mv", "report", "--project", pid, "--out", report, "-c", config)
+    assert written.exit_code == 0 and "wrote" in written.output, written.output
+    assert _cli("mv", "verify", report, "-c", config).exit_code == 0
     doc["control"]["did"]["savings_pct"] += 0.5
     out.write_text(json.dumps(doc), encoding="utf-8")
     tampered = _cli("mv", "verify", out, "-c", config)

@@ -132,6 +132,18 @@ def test_the_control_section_is_rendered_when_the_result_has_one(setup) -> None:
     assert "Treatment against control" in html and "1,234.5" in html
 
 
+def test_every_treatment_meter_of_a_project_gets_its_charts(setup) -> None:
+    doc = copy.deepcopy(setup["doc"])
+    doc["treatment_results"] = {"m2": {**copy.deepcopy(setup["doc"]), "meter": "m2"}}
+    with locale_context("en"):
+        html = render_report(doc, setup["info"], {})
+    assert html.count("<svg") == 4
+    assert f"Cumulative savings [kWh] · {doc['meter']}" in html
+    assert "Cumulative savings [kWh] · m2" in html
+    ids = re.findall(r' id="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), ids  # two charts on a page never share an id
+
+
 def test_verify_passes_on_an_untampered_signed_report(setup) -> None:
     pdf = _report(setup, "signed.pdf", "--sign", str(setup["key"]))
     checked = _cli(setup, "verify", str(pdf), "--public-key", f"{setup['key']}.pub")

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from wattlens.analytics.mv import MV_KIND, MVSpec, mv_result
-from wattlens.analytics.projects import verify_result
+from wattlens.analytics.projects import project_result, verify_result
 from wattlens.cli.common import ConfigOption, console, fail, get_config
 from wattlens.cli.mv import Period, _on_store, mv_app
 from wattlens.config import Config
@@ -134,8 +134,10 @@ def mv_keygen(
 @mv_app.command("report")
 def mv_report(
     source: Annotated[Path | None, typer.Argument(
-        help="A result document (`mv run --out`) or a report holding one; or give --meter "
-             "and the periods for the stored result.")] = None,
+        help="A result document (`mv run --out`) or a report holding one; or give --project, "
+             "or --meter and the periods, for a stored result.")] = None,
+    project: Annotated[str | None, typer.Option(
+        help="A project id (see `wattlens mv list`): its latest stored result.")] = None,
     out: Annotated[Path, typer.Option(help="Report file to write.")] = Path("mv-report.pdf"),
     as_html: Annotated[bool, typer.Option("--html", help="Write HTML instead of PDF.")] = False,
     sign: Annotated[Path | None, typer.Option(
@@ -157,9 +159,18 @@ def mv_report(
     embedded for `wattlens mv verify`, optionally signed."""
     cfg = get_config(config)
     key = _private_key(sign) if sign is not None else None
+    if sum(x is not None for x in (source, project, meter)) > 1:
+        raise fail("give one of a result file, --project or --meter")
     if source is not None:
         doc, _signature, _data = _read(source)
         info = _meter(cfg, doc, str(source))
+    elif project is not None:
+        found = _on_store(cfg, lambda store: project_result(store, project, None))
+        if found is None:
+            raise fail(f"project {project!r} has no result yet: `wattlens mv run {project}` "
+                       f"first")
+        doc = found
+        info = _meter(cfg, doc, f"project {project}")
     elif meter is not None and baseline is not None and reporting is not None:
         infos = cfg.meter_infos()
         if meter not in infos:
@@ -173,8 +184,8 @@ def mv_report(
         info = infos[meter]
         doc = _on_store(cfg, lambda store: mv_result(store, info, spec))
     else:
-        raise fail("give a result file, or --meter with --baseline and --reporting of a "
-                   "stored result")
+        raise fail("give a result file, --project, or --meter with --baseline and "
+                   "--reporting of a stored result")
     signature = sign_result(doc, key) if key is not None else None
     html = as_html or out.suffix.lower() in (".html", ".htm")
     with locale_context(lang.value):
