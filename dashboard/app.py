@@ -319,6 +319,15 @@ def _access(config: Config, store: Store) -> Access:
         raise ConfigError(str(exc)) from None
 
 
+class _App(Dash):
+    """Dash whose pages declare the request's language (``<html lang>``): screen readers
+    and fonts follow it, and the date pickers take their day names from it."""
+
+    def interpolate_index(self, **kwargs: Any) -> str:
+        page = super().interpolate_index(**kwargs)
+        return page.replace("<html>", f'<html lang="{i18n.language()}">', 1)
+
+
 def create_app(config_or_store: Config | Store | None = None, store: Store | None = None,
                multi_worker: bool = False) -> Dash:
     """A ready dashboard for ``config`` (its store opened here) and/or an open ``store``.
@@ -334,7 +343,7 @@ def create_app(config_or_store: Config | Store | None = None, store: Store | Non
     server.secret_key = _secret_key(config.dashboard, multi_worker)
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     server.extensions[EXTENSION] = data
-    app = Dash(
+    app = _App(
         "wattlens.dashboard", server=server, use_pages=True, pages_folder=str(HERE / "pages"),
         assets_folder=str(HERE / "assets"), title="wattlens", on_error=on_error,
         update_title="wattlens · updating…", external_scripts=[i18n.PLOTLY_LOCALES],

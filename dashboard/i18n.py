@@ -124,17 +124,44 @@ def day(date: dt.date) -> str:
 
 
 PLOTLY_LOCALES = "/_i18n/plotly-locales.js"
-"""The script registering each translated language's date formats with Plotly (charts'
-month and day names, date tick labels); the app loads it, graphs pick one by ``locale``."""
+"""The script registering each translated language with Plotly (its toolbar words, month and
+day names, date tick labels; graphs pick one by ``locale``) and with the date pickers
+(date-fns locales, picked by the page's ``<html lang>``); the app loads it."""
+
+def _plotly_words() -> dict[str, str]:
+    """Plotly's own words on our charts (toolbar buttons, snapshot and zoom messages; its
+    English is the key) in the current language."""
+    return {
+        # TRANSLATORS: the chart toolbar's buttons (Plotly)
+        "Autoscale": _("Autoscale"), "Box Select": _("Box Select"),
+        "Compare data on hover": _("Compare data on hover"), "Download plot": _("Download plot"),
+        "Download plot as a PNG": _("Download plot as a PNG"),
+        "Lasso Select": _("Lasso Select"), "Pan": _("Pan"), "Reset": _("Reset"),
+        "Reset axes": _("Reset axes"), "Reset view": _("Reset view"),
+        "Reset views": _("Reset views"),
+        "Show closest data on hover": _("Show closest data on hover"),
+        "Toggle Spike Lines": _("Toggle Spike Lines"),
+        "Toggle show closest data on hover": _("Toggle show closest data on hover"),
+        "Zoom": _("Zoom"), "Zoom in": _("Zoom in"), "Zoom out": _("Zoom out"),
+        "Snapshot succeeded": _("Snapshot succeeded"),
+        "Taking snapshot - this may take a few seconds":
+            _("Taking snapshot - this may take a few seconds"),
+        "Sorry, there was a problem downloading your snapshot!":
+            _("Sorry, there was a problem downloading your snapshot!"),
+        "Double-click to zoom back out": _("Double-click to zoom back out"),
+        "Double-click on legend to isolate one trace":
+            _("Double-click on legend to isolate one trace"),
+    }
 
 
 def _plotly_locale(lang: str) -> dict[str, object]:
-    """Plotly's locale module for ``lang``: month and day names from CLDR (Babel), date tick
-    patterns (d3 time format) from the catalog."""
+    """Plotly's locale module for ``lang``: its words (:func:`_plotly_words`) from the
+    catalog, month and day names from CLDR (Babel), date tick patterns (d3 time format) from
+    the catalog."""
     with force_locale(lang):
         loc = _locale()
         days = [(6 + i) % 7 for i in range(7)]  # Plotly starts at Sunday, CLDR at Monday (0)
-        return {"moduleType": "locale", "name": lang, "dictionary": {}, "format": {
+        return {"moduleType": "locale", "name": lang, "dictionary": _plotly_words(), "format": {
             "days": [loc.days["format"]["wide"][d] for d in days],
             "shortDays": [loc.days["format"]["abbreviated"][d] for d in days],
             "months": [loc.months["format"]["wide"][m] for m in range(1, 13)],
@@ -145,15 +172,64 @@ def _plotly_locale(lang: str) -> dict[str, object]:
             "year": "%Y"}}
 
 
+def _date_names(lang: str) -> dict[str, object]:
+    """CLDR names (Babel) of ``lang`` by date-fns width, days from Sunday, for the date
+    pickers' date-fns locale."""
+    loc = Locale.parse(lang)
+    sunday_first = [(6 + i) % 7 for i in range(7)]
+    return {
+        "days": {w: [names[d] for d in sunday_first]
+                 for w, names in loc.days["format"].items()},
+        "months": {w: [names[m] for m in range(1, 13)]
+                   for w, names in loc.months["format"].items()},
+        "quarters": {w: [names[q] for q in range(1, 5)]
+                     for w, names in loc.quarters["format"].items()},
+        "eras": {"narrow": [loc.eras["narrow"][e] for e in (0, 1)],
+                 "abbreviated": [loc.eras["abbreviated"][e] for e in (0, 1)],
+                 "wide": [loc.eras["wide"][e] for e in (0, 1)]},
+        "periods": {p: loc.day_periods["format"]["abbreviated"][p] for p in ("am", "pm")},
+    }
+
+
+_LOCALES_JS = """(function () {
+var plotly = %(plotly)s, dates = %(dates)s;
+if (window.Plotly && window.Plotly.register) { window.Plotly.register(plotly); }
+else { window.PlotlyLocales = (window.PlotlyLocales || []).concat(plotly); }
+function pick(names, shift) {
+  return function (n, o) {
+    var w = (o && o.width) || "wide";
+    return (names[w] || names.abbreviated || names.wide)[n - shift];
+  };
+}
+function dateFnsLocale(code, d) {
+  return {code: code, options: {weekStartsOn: 1, firstWeekContainsDate: 4},
+    localize: {ordinalNumber: function (n) { return String(n); }, era: pick(d.eras, 0),
+      quarter: pick(d.quarters, 1), month: pick(d.months, 0), day: pick(d.days, 0),
+      dayPeriod: function (p) { return d.periods[p] || p; }},
+    formatLong: {date: function () { return "yyyy-MM-dd"; },
+      time: function () { return "HH:mm"; },
+      dateTime: function () { return "{{date}} {{time}}"; }}};
+}
+window.dateFns = window.dateFns || {};
+Object.defineProperty(window.dateFns, "locale", {configurable: true, get: function () {
+  var lang = document.documentElement.lang, found = {};
+  if (dates[lang]) { found[lang] = dateFnsLocale(lang, dates[lang]); }
+  return found;
+}});
+})();
+"""
+
+
 def plotly_locales() -> flask.Response:
-    """JavaScript registering :func:`_plotly_locale` of every translated language: at once
-    when Plotly is loaded, else through ``window.PlotlyLocales`` (read when it loads)."""
-    modules = json.dumps([_plotly_locale(lang) for lang in LANGUAGES if lang != "en"],
-                         ensure_ascii=False)
-    script = (f"(function () {{ var locales = {modules};\n"
-              "if (window.Plotly && window.Plotly.register) { window.Plotly.register(locales); }\n"
-              "else { window.PlotlyLocales = (window.PlotlyLocales || []).concat(locales); }"
-              "\n})();\n")
+    """JavaScript registering :func:`_plotly_locale` of every translated language with
+    Plotly (at once when it is loaded, else through ``window.PlotlyLocales``, read when it
+    loads), and the date pickers' day and month names (``window.dateFns.locale``: Dash's
+    date pickers look there; only the page's language is offered, so an English page keeps
+    date-fns's own English)."""
+    others = [lang for lang in LANGUAGES if lang != "en"]
+    script = _LOCALES_JS % {
+        "plotly": json.dumps([_plotly_locale(lang) for lang in others], ensure_ascii=False),
+        "dates": json.dumps({lang: _date_names(lang) for lang in others}, ensure_ascii=False)}
     return flask.Response(script, mimetype="text/javascript")
 
 

@@ -121,17 +121,27 @@ def shoot(duo, path: Path, width: int, small: bool) -> None:
     image.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
-def _week_starts_on_monday(duo) -> None:
-    """Open the first date picker of the page: its weeks start on Monday, its month heading
-    is Korean."""
+CALENDAR = {"ko": ("월", "확대/축소", r"\d{4}년 \d{1,2}월"), "en": ("Mo", "Zoom", r"\w+ \d{4}")}
+"""Per language: the first weekday of the date picker (weeks start on Monday), the zoom
+button's title in the charts' toolbar, the picker's month heading."""
+
+
+def _calendar_and_toolbar(duo, lang: str) -> None:
+    """The page declares ``lang``; its charts' toolbar buttons are titled in it; the first
+    date picker's weeks start on Monday, with weekday and month headings in ``lang``."""
+    monday, zoom, heading = CALENDAR[lang]
+    assert duo.driver.execute_script("return document.documentElement.lang") == lang
+    titles = {b.get_attribute("data-title")
+              for b in duo.driver.find_elements(By.CSS_SELECTOR, ".modebar-btn")}
+    assert zoom in titles, titles
     duo.driver.find_element(By.CSS_SELECTOR, ".dash-datepicker-input").click()
     header = ".dash-datepicker-calendar thead tr"
     wait(lambda: len(duo.driver.find_elements(By.CSS_SELECTOR, header)) > 1, timeout=5,
          what="the calendar")
     month, days = duo.driver.find_elements(By.CSS_SELECTOR, header)[:2]
     first = days.find_elements(By.TAG_NAME, "th")[0].text
-    assert first == "Mo", f"the week starts on {first!r}, not Monday"
-    assert re.fullmatch(r"\d{4}년 \d{1,2}월", month.text), month.text
+    assert first == monday, f"{lang}: the week starts on {first!r}, not {monday!r}"
+    assert re.fullmatch(heading, month.text), month.text
     duo.driver.find_element(By.TAG_NAME, "body").click()
 
 
@@ -165,8 +175,8 @@ def test_every_page_in_korean_and_english(dash_duo, seeded_duck, tmp_path):
                 missed = sorted(set(re.findall(r"[\uac00-\ud7a3]+", text)) - {"한국어"})
             if missed:
                 problems[where] = missed
-            if path == "/explorer" and lang == "ko":
-                _week_starts_on_monday(dash_duo)
+            if path == "/explorer":
+                _calendar_and_toolbar(dash_duo, lang)
             for width in WIDTHS:
                 suffix = "" if width == 1400 else f"-{width}"
                 readme = publish and name == README_PAGE
