@@ -321,11 +321,17 @@ def _access(config: Config, store: Store) -> Access:
 
 class _App(Dash):
     """Dash whose pages declare the request's language (``<html lang>``): screen readers
-    and fonts follow it, and the date pickers take their day names from it."""
+    and fonts follow it, and the date pickers take their day names from it; the tab title
+    while a page updates is translated."""
 
     def interpolate_index(self, **kwargs: Any) -> str:
         page = super().interpolate_index(**kwargs)
         return page.replace("<html>", f'<html lang="{i18n.language()}">', 1)
+
+    def _config(self) -> dict[str, Any]:  # Dash's page config; no public hook to translate it
+        config: dict[str, Any] = super()._config()
+        config["update_title"] = _("wattlens · updating…")
+        return config
 
 
 def create_app(config_or_store: Config | Store | None = None, store: Store | None = None,
@@ -346,7 +352,7 @@ def create_app(config_or_store: Config | Store | None = None, store: Store | Non
     app = _App(
         "wattlens.dashboard", server=server, use_pages=True, pages_folder=str(HERE / "pages"),
         assets_folder=str(HERE / "assets"), title="wattlens", on_error=on_error,
-        update_title="wattlens · updating…", external_scripts=[i18n.PLOTLY_LOCALES],
+        external_scripts=[i18n.PLOTLY_LOCALES],
     )
     app.layout = _shell
     _shell_callbacks(app)

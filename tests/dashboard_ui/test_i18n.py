@@ -4,6 +4,8 @@ request's language is chosen in the documented order, Korean numbers, money and 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +138,15 @@ def test_date_pickers_start_the_week_on_monday():
         picker = components.period("p")
     assert picker.first_day_of_week == 1
     assert picker.start_date_placeholder_text == "시작일"
+
+
+def test_the_page_declares_its_language_and_its_updating_title(seeded_duck):
+    client = _app(seeded_duck).server.test_client()
+    for lang, title in (("ko", "wattlens · 갱신 중…"), ("en", "wattlens · updating…")):
+        page = client.get(f"/?lang={lang}").get_data(as_text=True)
+        assert f'<html lang="{lang}">' in page
+        config = json.loads(re.search(r'id="_dash-config"[^>]*>(.*?)</script>', page, re.S)[1])
+        assert config["update_title"] == title
+    script = client.get(i18n.PLOTLY_LOCALES).get_data(as_text=True)
+    assert '"Zoom": "확대/축소"' in script  # the charts' toolbar, from the catalog
+    assert '"short": ["일", "월", "화"' in script  # the date pickers' weekdays, from CLDR
