@@ -209,12 +209,13 @@ def mv_verify(
     config: ConfigOption = None,
 ) -> None:
     """Check a report's signature (when signed, or when --public-key asks for one), that its
-    pages show the headline numbers of its embedded result, and recompute that result from
+    pages show every number and date its embedded result renders to, and recompute that result from
     the store's data with the recorded model and settings; exit 1 naming every number that
     differs or a signature that does not hold."""
     doc, signature, data = _read(report)
     trusted = _public_key(public_key) if public_key is not None else None
-    shown = shown_differences(data, doc)
+    cfg = get_config(config)
+    shown = shown_differences(data, doc, _meter(cfg, doc, str(report)), _names(cfg))
     for line in shown:
         _say(f"shown: {line}")
     problems = len(shown)
@@ -231,8 +232,6 @@ def mv_verify(
         else:
             _say(f"signature: valid for the key it carries ({signature.get('fingerprint')}); "
                  f"pass --public-key to prove which operator signed")
-    cfg = get_config(config)
-    _meter(cfg, doc, str(report))
     differences = _on_store(cfg, lambda store: verify_result(store, cfg.meter_infos(), doc))
     for line in differences:
         _say(f"differs: {line}")
