@@ -33,7 +33,7 @@ UTC = dt.UTC
 FAST = JobsSection(retries=2, retry_delay="10ms", retry_max_delay="20ms")
 
 
-def _wait(condition, seconds: float = 5.0) -> None:
+def _wait(condition, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "timed out"
