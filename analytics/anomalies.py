@@ -770,7 +770,9 @@ def _learn_norm(frame: pd.DataFrame, learn: pd.DataFrame, daytype: str,
     settings, dd = ctx.settings.schedule, ctx.degree_days
     norm = learn.groupby("hour")["value"].median()
     learn = learn.assign(expected=learn["hour"].map(norm))
-    dd_fit = _degree_day_fit(learn, dd, ctx.settings.degree_days.min_r2)
+    # the learning days' mean excess over the hourly norm, on their degree days
+    dd_fit = degree_day_fit((learn["value"] - learn["expected"]).groupby(learn["day"]).mean(),
+                            dd, 10, ctx.settings.degree_days.min_r2)
     learn["expected"] += _degree_day_shift(dd_fit, learn, dd)
     references: list[tuple[pd.Series, np.ndarray | None]] = [(norm, None)]
     ago = frame[(frame["daytype"] == daytype) & _year_ago(frame, ctx)]
@@ -939,15 +941,6 @@ def degree_day_fit(y: pd.Series, dd: pd.DataFrame | None, min_days: int, min_r2:
     total = float(np.sum((values - values.mean()) ** 2))
     r2 = 1 - float(np.sum((values - design @ coef) ** 2)) / total if total > 0 else 0.0
     return (centre, coef) if r2 >= min_r2 else None
-
-
-def _degree_day_fit(learn: pd.DataFrame, dd: pd.DataFrame | None, min_r2: float
-                    ) -> tuple[np.ndarray, np.ndarray] | None:
-    """:func:`degree_day_fit` of the learning days' mean excess over the hourly norm (at
-    least 10 days with weather)."""
-    daily = (learn["value"] - learn["hour"].map(
-        learn.groupby("hour")["value"].median())).groupby(learn["day"]).mean()
-    return degree_day_fit(daily, dd, 10, min_r2)
 
 
 def _degree_day_shift(fit: tuple[np.ndarray, np.ndarray] | None, rows: pd.DataFrame,

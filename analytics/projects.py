@@ -188,10 +188,16 @@ def get_project(store: Store, project_id: str, visible: Visible) -> Project:
     return project
 
 
+def project_with_result(store: Store, project_id: str, visible: Visible
+                        ) -> tuple[Project, dict[str, Any] | None]:
+    """A project the caller may see and its latest result (None before its first run)."""
+    return (get_project(store, project_id, visible),
+            store.get_document(PROJECT_RESULT_KIND, project_id))
+
+
 def project_result(store: Store, project_id: str, visible: Visible) -> dict[str, Any] | None:
     """The latest result of a project the caller may see (None before its first run)."""
-    get_project(store, project_id, visible)
-    return store.get_document(PROJECT_RESULT_KIND, project_id)
+    return project_with_result(store, project_id, visible)[1]
 
 
 def _save(store: Store, project: Project, **update: Any) -> Project:

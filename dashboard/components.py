@@ -12,6 +12,8 @@ from wattlens.dashboard import figures, i18n, labels
 from wattlens.dashboard.i18n import _, ngettext
 
 GRAPH_CONFIG = {"displaylogo": False}
+
+
 def navbar(pages: list[dict[str, Any]], user: str | None) -> html.Nav:
     """Links to every registered page (names translated), the language switch (a full reload
     with ``?lang=``, remembered in a cookie), and the logged-in user with a logout button (a

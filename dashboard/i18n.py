@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import flask
 from babel import Locale, UnknownLocaleError
@@ -128,6 +129,7 @@ PLOTLY_LOCALES = "/_i18n/plotly-locales.js"
 day names, date tick labels; graphs pick one by ``locale``) and with the date pickers
 (date-fns locales, picked by the page's ``<html lang>``); the app loads it."""
 
+
 def _plotly_words() -> dict[str, str]:
     """Plotly's own words on our charts (toolbar buttons, snapshot and zoom messages; its
     English is the key) in the current language."""
@@ -154,27 +156,23 @@ def _plotly_words() -> dict[str, str]:
     }
 
 
-def _plotly_locale(lang: str) -> dict[str, object]:
+def _plotly_locale(lang: str, names: dict[str, Any]) -> dict[str, object]:
     """Plotly's locale module for ``lang``: its words (:func:`_plotly_words`) from the
-    catalog, month and day names from CLDR (Babel), date tick patterns (d3 time format) from
-    the catalog."""
+    catalog, month and day names (``names``: :func:`_date_names`), date tick patterns (d3
+    time format) from the catalog."""
     with force_locale(lang):
-        loc = _locale()
-        days = [(6 + i) % 7 for i in range(7)]  # Plotly starts at Sunday, CLDR at Monday (0)
         return {"moduleType": "locale", "name": lang, "dictionary": _plotly_words(), "format": {
-            "days": [loc.days["format"]["wide"][d] for d in days],
-            "shortDays": [loc.days["format"]["abbreviated"][d] for d in days],
-            "months": [loc.months["format"]["wide"][m] for m in range(1, 13)],
-            "shortMonths": [loc.months["format"]["abbreviated"][m] for m in range(1, 13)],
+            "days": names["days"]["wide"], "shortDays": names["days"]["abbreviated"],
+            "months": names["months"]["wide"], "shortMonths": names["months"]["abbreviated"],
             "date": "%Y-%m-%d",
             # TRANSLATORS: chart date labels in d3 time format: %b month, %-d day, %Y year
             "dayMonth": _("%b %-d"), "dayMonthYear": _("%b %-d, %Y"), "month": _("%b %Y"),
             "year": "%Y"}}
 
 
-def _date_names(lang: str) -> dict[str, object]:
-    """CLDR names (Babel) of ``lang`` by date-fns width, days from Sunday, for the date
-    pickers' date-fns locale."""
+def _date_names(lang: str) -> dict[str, Any]:
+    """CLDR names (Babel) of ``lang``'s days (from Sunday, as Plotly and date-fns count),
+    months, quarters, eras and day periods by width, for the charts and the date pickers."""
     loc = Locale.parse(lang)
     sunday_first = [(6 + i) % 7 for i in range(7)]
     return {
@@ -226,10 +224,11 @@ def plotly_locales() -> flask.Response:
     loads), and the date pickers' day and month names (``window.dateFns.locale``: Dash's
     date pickers look there; only the page's language is offered, so an English page keeps
     date-fns's own English)."""
-    others = [lang for lang in LANGUAGES if lang != "en"]
+    dates = {lang: _date_names(lang) for lang in LANGUAGES if lang != "en"}
     script = _LOCALES_JS % {
-        "plotly": json.dumps([_plotly_locale(lang) for lang in others], ensure_ascii=False),
-        "dates": json.dumps({lang: _date_names(lang) for lang in others}, ensure_ascii=False)}
+        "plotly": json.dumps([_plotly_locale(lang, names) for lang, names in dates.items()],
+                             ensure_ascii=False),
+        "dates": json.dumps(dates, ensure_ascii=False)}
     return flask.Response(script, mimetype="text/javascript")
 
 

@@ -496,8 +496,8 @@ def _page_text(html: str) -> str:
     return unescape(re.sub(r"<[^>]+>", " ", html))
 
 
-def _pdf_text(data: bytes) -> str:
-    return "\n".join(page.extract_text() for page in _pdf(data).pages)
+def _pdf_text(reader: Any) -> str:
+    return "\n".join(page.extract_text() for page in reader.pages)
 
 
 _NUMBER = re.compile(r"\d(?:[\d.,:-]*\d)?")
@@ -509,21 +509,21 @@ def _where(text: str, at: int) -> str:
     return " ".join(unicodedata.normalize("NFKC", text[max(0, at - 60):at]).split()[-6:])
 
 
-def shown_differences(data: bytes, doc: dict[str, Any], info: MeterInfo,
-                      names: dict[str, str]) -> list[str]:
+def shown_differences(data: bytes, doc: dict[str, Any], signature: dict[str, Any] | None,
+                      info: MeterInfo, names: dict[str, str]) -> list[str]:
     """Every number and date the pages of a report show otherwise than the same report
-    rendered again from its embedded result ``doc`` (in the report's language, with its
-    signature, on meter ``info`` with display ``names``), one line each with the words before
-    it; empty for a bare result JSON (it shows nothing). Only numbers are compared, so a
-    report verifies however its words are laid out."""
+    rendered again from its embedded result ``doc`` and ``signature`` (:func:`read_report`;
+    in the report's language, on meter ``info`` with display ``names``), one line each with
+    the words before it; empty for a bare result JSON (it shows nothing). Only numbers are
+    compared, so a report verifies however its words are laid out."""
     if data.lstrip()[:1] in (b"{", b"["):
         return []
-    _doc, signature = read_report(data)
     if data.startswith(b"%PDF"):
-        lang = str(_pdf(data).trailer["/Root"].get("/Lang") or "en")
+        reader = _pdf(data)
+        lang = str(reader.trailer["/Root"].get("/Lang") or "en")
         with locale_context(lang):
-            expected = _pdf_text(report_pdf(doc, info, names, signature))
-        shown = _pdf_text(data)
+            expected = _pdf_text(_pdf(report_pdf(doc, info, names, signature)))
+        shown = _pdf_text(reader)
     else:
         html = data.decode("utf-8", errors="replace")
         declared = re.search(r'<html lang="([^"]+)"', html)

@@ -30,10 +30,10 @@ from wattlens.analytics.projects import (
     comparison_rows,
     create_project,
     estimate_cells,
-    get_project,
     list_projects,
     new_id,
     project_result,
+    project_with_result,
     run_project,
 )
 from wattlens.analytics.savings import SavingsError
@@ -489,9 +489,9 @@ def projects(_create: int | None, _run: int | None, chosen: str | None, name: st
     elif dash.ctx.triggered_id == "mvp-run" and chosen:
         try:  # a failed run is recorded and shown; a project out of scope is refused
             run_project(data.store, catalogue, chosen, visible)
+        except ProjectError:
+            raise
         except SavingsError as exc:
-            if isinstance(exc, ProjectError):
-                raise
             message = _("The run failed: {error}").format(error=str(exc))
     found = list_projects(data.store, visible)
     options = [{"label": f"{p.name} · {_status(p.status)} · {p.id}", "value": p.id}
@@ -501,8 +501,7 @@ def projects(_create: int | None, _run: int | None, chosen: str | None, name: st
         text = _("Choose a project, or create one below.")
         return (options, chosen, meters, meters, message, html.P(text, className="note"),
                 figures.message(text), figures.message(text))
-    project = get_project(data.store, chosen, visible)
-    doc = project_result(data.store, chosen, visible)
+    project, doc = project_with_result(data.store, chosen, visible)
     if doc is None:
         text = _("This project has not been run yet: run it to see its result.")
         return (options, chosen, meters, meters, message,

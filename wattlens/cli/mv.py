@@ -22,10 +22,9 @@ from wattlens.analytics.projects import (
     comparison_rows,
     create_project,
     estimate_cells,
-    get_project,
     list_projects,
     new_id,
-    project_result,
+    project_with_result,
     run_project,
 )
 from wattlens.analytics.savings import SavingsError
@@ -118,7 +117,6 @@ def _write(out: Path | None, doc: dict) -> None:
         out.write_text(json.dumps(doc, indent=1), encoding="utf-8")
 
 
-
 def _window(text: str) -> NonRoutineEvent:
     first, last, reason = (text.split(",", 2) + ["", ""])[:3]
     return NonRoutineEvent(start=first.strip(), end=last.strip(), reason=reason.strip())
@@ -198,11 +196,7 @@ def mv_show(
     """A project's definition and its latest result: the single-meter estimate beside the
     difference in differences against the controls and each control's placebo check."""
     cfg = get_config(config)
-
-    def read(store: Store) -> tuple[Project, dict | None]:
-        return get_project(store, project, None), project_result(store, project, None)
-
-    found, doc = _on_store(cfg, read)
+    found, doc = _on_store(cfg, lambda store: project_with_result(store, project, None))
     console.print_json(found.model_dump_json(exclude={"settings"}))
     if doc is None:
         console.print(f"not run yet: `wattlens mv run {found.id}`", highlight=False)

@@ -215,7 +215,8 @@ def mv_verify(
     doc, signature, data = _read(report)
     trusted = _public_key(public_key) if public_key is not None else None
     cfg = get_config(config)
-    shown = shown_differences(data, doc, _meter(cfg, doc, str(report)), _names(cfg))
+    shown = shown_differences(data, doc, signature, _meter(cfg, doc, str(report)),
+                              _names(cfg))
     for line in shown:
         _say(f"shown: {line}")
     problems = len(shown)

@@ -14,12 +14,12 @@ from flask_openapi3 import Tag
 from wattlens.analytics.projects import (
     Project,
     ProjectError,
+    ProjectNotFound,
     ProjectTerms,
     create_project,
-    get_project,
     list_projects,
     new_id,
-    project_result,
+    project_with_result,
     run_project,
 )
 from wattlens.analytics.savings import SavingsSettings
@@ -55,8 +55,7 @@ def register_projects(route: Callable[..., Callable[[Any], Any]], store: Store,
     def project(query: KeyQuery) -> Any:
         """One project and its latest result."""
         try:
-            found = get_project(store, query.key, who().meters)
-            result = project_result(store, query.key, who().meters)
+            found, result = project_with_result(store, query.key, who().meters)
         except ProjectError as exc:
             raise not_found(exc) from None
         return flask.jsonify({"project": found.model_dump(mode="json"), "result": result})
@@ -81,7 +80,6 @@ def register_projects(route: Callable[..., Callable[[Any], Any]], store: Store,
     def run(query: KeyQuery) -> Any:
         """Run a project now (status running, then done or failed) and return its result."""
         try:
-            get_project(store, query.key, who().meters)
-        except ProjectError as exc:
+            return flask.jsonify(run_project(store, catalogue, query.key, who().meters))
+        except ProjectNotFound as exc:
             raise not_found(exc) from None
-        return flask.jsonify(run_project(store, catalogue, query.key, who().meters))
